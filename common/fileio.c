@@ -1,0 +1,149 @@
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+
+int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return pg_fail("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return pg_fail("%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        fclose(fp);
+        return pg_fail("%s: file is %lld bytes, over the limit of %zu", path, (long long)st.st_size,
+                       max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    unsigned char *buf = malloc(n ? n : 1);
+    if (!buf) {
+        fclose(fp);
+        return pg_fail("%s: out of memory reading %zu bytes", path, n);
+    }
+    if (n && fread(buf, 1, n, fp) != n) {
+        free(buf);
+        fclose(fp);
+        return pg_fail("%s: read error", path);
+    }
+    fclose(fp);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int pg_atomic_open(pg_atomic_file *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    af->path = strdup(path);
+    size_t n = strlen(path) + 32;
+    af->tmp_path = malloc(n);
+    if (!af->path || !af->tmp_path) {
+        pg_atomic_abort(af);
+        return pg_fail("%s: out of memory", path);
+    }
+    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp) {
+        int e = errno;
+        pg_atomic_abort(af);
+        return pg_fail("%s: cannot create: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int pg_atomic_write(pg_atomic_file *af, const void *data, size_t len)
+{
+    if (af->failed)
+        return -1;
+    if (len && fwrite(data, 1, len, af->fp) != len) {
+        af->failed = 1;
+        return pg_fail("%s: write error: %s", af->path, strerror(errno));
+    }
+    return 0;
+}
+
+static void fsync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int pg_atomic_commit(pg_atomic_file *af)
+{
+    int rc = -1;
+    if (af->failed)
+        goto done;
+    if (fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0) {
+        pg_fail("%s: flush failed: %s", af->path, strerror(errno));
+        goto done;
+    }
+    if (fclose(af->fp) != 0) {
+        af->fp = NULL;
+        pg_fail("%s: close failed: %s", af->path, strerror(errno));
+        goto done;
+    }
+    af->fp = NULL;
+    if (rename(af->tmp_path, af->path) != 0) {
+        pg_fail("%s: rename failed: %s", af->path, strerror(errno));
+        goto done;
+    }
+    fsync_parent_dir(af->path);
+    free(af->tmp_path);
+    af->tmp_path = NULL;
+    rc = 0;
+done:
+    pg_atomic_abort(af);
+    return rc;
+}
+
+void pg_atomic_abort(pg_atomic_file *af)
+{
+    if (af->fp)
+        fclose(af->fp);
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+}
+
+int pg_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    pg_atomic_file af;
+    if (pg_atomic_open(&af, path) != 0)
+        return -1;
+    if (pg_atomic_write(&af, data, len) != 0) {
+        pg_atomic_abort(&af);
+        return -1;
+    }
+    return pg_atomic_commit(&af);
+}
+
+char *pg_path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

@@ -1,0 +1,35 @@
+/* File helpers: bounded whole-file reads and atomic writes.
+ *
+ * An atomic write goes to "<path>.tmp.<pid>" in the same directory, is fsync'ed,
+ * then renamed over <path> (and the directory fsync'ed), so a reader sees either the
+ * old file or the complete new one, never a half-written file. */
+#ifndef PG_FILEIO_H
+#define PG_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Reads a whole file; fails if it is larger than max_bytes. *out is malloc'ed. */
+int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len);
+
+typedef struct {
+    char *path;
+    char *tmp_path;
+    FILE *fp;
+    int failed;
+} pg_atomic_file;
+
+int pg_atomic_open(pg_atomic_file *af, const char *path);
+int pg_atomic_write(pg_atomic_file *af, const void *data, size_t len);
+/* Flushes, fsyncs and renames into place; on any error the temp file is removed. */
+int pg_atomic_commit(pg_atomic_file *af);
+/* Drops the temp file; safe to call after a failed write. */
+void pg_atomic_abort(pg_atomic_file *af);
+
+/* Writes data to path atomically in one call. */
+int pg_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Joins dir and name with a '/'; returns a malloc'ed string. */
+char *pg_path_join(const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,195 @@
+#include "kernels/checkpoint.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/sha256.h"
+
+#define MAGIC_LEN 8
+#define PREFIX_LEN (MAGIC_LEN + 4 + 4)
+#define PG_CKPT_MAX_BYTES ((size_t)16 << 30)
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static json_t *tensor_table(const pg_model *m)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        json_t *shape = t->ndim == 2 ? json_pack("[ii]", t->shape[0], t->shape[1])
+                                     : json_pack("[i]", t->shape[0]);
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:I, s:I}", "name", t->name, "shape",
+                                             shape, "dtype", "f32", "offset",
+                                             (json_int_t)(t->offset * 4), "nbytes",
+                                             (json_int_t)(t->numel * 4)));
+    }
+    return arr;
+}
+
+int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta)
+{
+    json_t *hdr = json_pack("{s:s, s:i, s:o, s:o, s:o}", "format", "pgolf-checkpoint", "version",
+                            PG_CKPT_VERSION, "config", pg_config_to_json(&m->cfg), "meta",
+                            meta ? json_deep_copy(meta) : json_object(), "tensors",
+                            tensor_table(m));
+    char *header = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    if (!header)
+        return pg_fail("%s: cannot encode checkpoint header", path);
+    size_t hlen = strlen(header), plen = m->num_params * sizeof(float);
+    size_t total = PREFIX_LEN + hlen + 8 + plen + PG_SHA256_LEN;
+    unsigned char *buf = malloc(total);
+    if (!buf) {
+        free(header);
+        return pg_fail("%s: out of memory (%zu bytes)", path, total);
+    }
+    memcpy(buf, PG_CKPT_MAGIC, MAGIC_LEN);
+    put_le(buf + MAGIC_LEN, PG_CKPT_VERSION, 4);
+    put_le(buf + MAGIC_LEN + 4, hlen, 4);
+    memcpy(buf + PREFIX_LEN, header, hlen);
+    put_le(buf + PREFIX_LEN + hlen, plen, 8);
+    unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
+    for (size_t i = 0; i < m->num_params; i++) {
+        uint32_t bits;
+        memcpy(&bits, &m->params[i], 4);
+        put_le(payload + 4 * i, bits, 4);
+    }
+    pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
+    free(header);
+    int rc = pg_write_file_atomic(path, buf, total);
+    free(buf);
+    return rc;
+}
+
+/* Checks the table against the model layout the config implies, and that entries lie
+ * inside the payload without overlapping. */
+static int check_table(const char *path, const json_t *tensors, const pg_model *m,
+                       size_t payload_len)
+{
+    if (!json_is_array(tensors))
+        return pg_fail("%s: header has no tensor table", path);
+    if ((int)json_array_size(tensors) != m->num_tensors)
+        return pg_fail("%s: tensor table has %zu entries, the config implies %d", path,
+                       json_array_size(tensors), m->num_tensors);
+    size_t end_prev = 0;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *want = &m->tensors[i];
+        json_t *e = json_array_get(tensors, (size_t)i);
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *dtype = json_string_value(json_object_get(e, "dtype"));
+        json_t *shape = json_object_get(e, "shape");
+        json_t *off = json_object_get(e, "offset"), *nb = json_object_get(e, "nbytes");
+        if (!name || !dtype || !json_is_array(shape) || !json_is_integer(off) ||
+            !json_is_integer(nb))
+            return pg_fail("%s: tensor table entry %d is malformed", path, i);
+        if (strcmp(name, want->name) != 0)
+            return pg_fail("%s: tensor %d is '%s', expected '%s'", path, i, name, want->name);
+        if (strcmp(dtype, "f32") != 0)
+            return pg_fail("%s: tensor %s has dtype %s (expected f32)", path, name, dtype);
+        int ok = (int)json_array_size(shape) == want->ndim;
+        for (int d = 0; ok && d < want->ndim; d++)
+            ok = json_integer_value(json_array_get(shape, (size_t)d)) == want->shape[d];
+        if (!ok)
+            return pg_fail("%s: tensor %s has the wrong shape for the config", path, name);
+        json_int_t o = json_integer_value(off), n = json_integer_value(nb);
+        if (n != (json_int_t)(want->numel * 4) || o < 0 || o % 4 != 0 ||
+            (size_t)o < end_prev || (size_t)o > payload_len || (size_t)n > payload_len - (size_t)o)
+            return pg_fail("%s: tensor %s has a bad offset/size (%lld, %lld) in a %zu-byte payload",
+                           path, name, (long long)o, (long long)n, payload_len);
+        end_prev = (size_t)(o + n);
+    }
+    return 0;
+}
+
+int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
+{
+    memset(m, 0, sizeof *m);
+    if (meta_out)
+        *meta_out = NULL;
+    unsigned char *buf;
+    size_t len;
+    if (pg_read_file(path, PG_CKPT_MAX_BYTES, &buf, &len) != 0)
+        return -1;
+    int rc = -1;
+    json_t *hdr = NULL;
+    if (len < PREFIX_LEN || memcmp(buf, PG_CKPT_MAGIC, MAGIC_LEN) != 0) {
+        pg_fail("%s: not a pgolf checkpoint (bad magic)", path);
+        goto out;
+    }
+    uint32_t version = (uint32_t)get_le(buf + MAGIC_LEN, 4);
+    if (version != PG_CKPT_VERSION) {
+        pg_fail("%s: checkpoint version %u is not supported (this pgolf reads %d)", path, version,
+                PG_CKPT_VERSION);
+        goto out;
+    }
+    size_t hlen = (size_t)get_le(buf + MAGIC_LEN + 4, 4);
+    if (hlen > len - PREFIX_LEN || len - PREFIX_LEN - hlen < 8 + PG_SHA256_LEN) {
+        pg_fail("%s: truncated checkpoint (%zu bytes; header alone needs %zu)", path, len,
+                PREFIX_LEN + hlen + 8 + PG_SHA256_LEN);
+        goto out;
+    }
+    uint64_t plen = get_le(buf + PREFIX_LEN + hlen, 8);
+    size_t room = len - PREFIX_LEN - hlen - 8 - PG_SHA256_LEN;
+    if (plen != room) {
+        pg_fail("%s: %s checkpoint: payload declared %llu bytes, file holds %zu", path,
+                plen > room ? "truncated" : "oversized", (unsigned long long)plen, room);
+        goto out;
+    }
+    uint8_t digest[PG_SHA256_LEN];
+    pg_sha256(buf, len - PG_SHA256_LEN, digest);
+    if (memcmp(digest, buf + len - PG_SHA256_LEN, PG_SHA256_LEN) != 0) {
+        pg_fail("%s: checksum mismatch: the checkpoint is damaged", path);
+        goto out;
+    }
+    json_error_t jerr;
+    hdr = json_loadb((const char *)buf + PREFIX_LEN, hlen, 0, &jerr);
+    if (!hdr) {
+        pg_fail("%s: header JSON: %s", path, jerr.text);
+        goto out;
+    }
+    pg_model_config cfg;
+    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+        goto out;
+    if (pg_model_create(m, &cfg) != 0) {
+        pg_fail_prefix(path);
+        goto out;
+    }
+    if (check_table(path, json_object_get(hdr, "tensors"), m, plen) != 0)
+        goto out;
+    const unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
+    json_t *tensors = json_object_get(hdr, "tensors");
+    for (int i = 0; i < m->num_tensors; i++) {
+        size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, i), "offset"));
+        const pg_tensor_info *t = &m->tensors[i];
+        for (size_t j = 0; j < t->numel; j++) {
+            uint32_t bits = (uint32_t)get_le(payload + off + 4 * j, 4);
+            memcpy(&m->params[t->offset + j], &bits, 4);
+        }
+    }
+    if (meta_out) {
+        json_t *meta = json_object_get(hdr, "meta");
+        *meta_out = json_is_object(meta) ? json_incref(meta) : json_object();
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        pg_model_free(m);
+    json_decref(hdr);
+    free(buf);
+    return rc;
+}

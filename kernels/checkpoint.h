@@ -1,0 +1,25 @@
+/* pgolf checkpoint files (format in docs/checkpoint.md).
+ *
+ *   "PGOLFCKP" | u32 version | u32 header_len | header JSON | u64 payload_len | payload
+ *   | SHA-256 of every byte before it
+ *
+ * The header holds the model config, free-form metadata and the tensor table
+ * (name, shape, dtype f32, offset and size in the payload). Loading validates sizes,
+ * the checksum and the table before any tensor is used. */
+#ifndef PG_CHECKPOINT_H
+#define PG_CHECKPOINT_H
+
+#include <jansson.h>
+
+#include "kernels/model.h"
+
+#define PG_CKPT_MAGIC "PGOLFCKP"
+#define PG_CKPT_VERSION 1
+
+/* Writes atomically; meta (may be NULL) is stored as the header's "meta" object. */
+int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta);
+
+/* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta". */
+int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out);
+
+#endif

@@ -1,0 +1,318 @@
+#include "kernels/model.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/rng.h"
+
+/* rms_norm's eps is the machine epsilon of the compute dtype (float32 here). */
+#define PG_RMS_EPS FLT_EPSILON
+
+static void add_tensor(pg_model *m, const char *name, int rows, int cols)
+{
+    pg_tensor_info *t = &m->tensors[m->num_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = cols > 0 ? 2 : 1;
+    t->shape[0] = rows;
+    t->shape[1] = cols > 0 ? cols : 1;
+    t->offset = m->num_params;
+    t->numel = (size_t)rows * t->shape[1];
+    m->num_params += t->numel;
+}
+
+int pg_model_create(pg_model *m, const pg_model_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    if (pg_config_validate(cfg) != 0)
+        return -1;
+    m->cfg = *cfg;
+    int D = cfg->model_dim, hd = pg_config_head_dim(cfg), kvd = cfg->num_kv_heads * hd;
+    int F = cfg->mlp_mult * D;
+    m->tensors = calloc(2 + 10 * (size_t)cfg->num_layers, sizeof *m->tensors);
+    if (!m->tensors)
+        return pg_fail("out of memory for the tensor table");
+    char name[PG_TENSOR_NAME_MAX];
+    add_tensor(m, "tok_emb.weight", cfg->vocab_size, D);
+    for (int l = 0; l < cfg->num_layers; l++) {
+#define BLOCK_TENSOR(suffix, rows, cols)                          \
+    snprintf(name, sizeof name, "blocks.%d." suffix, l);          \
+    add_tensor(m, name, rows, cols)
+        BLOCK_TENSOR("attn.c_q.weight", D, D);
+        BLOCK_TENSOR("attn.c_k.weight", kvd, D);
+        BLOCK_TENSOR("attn.c_v.weight", kvd, D);
+        BLOCK_TENSOR("attn.proj.weight", D, hd * cfg->num_heads);
+        BLOCK_TENSOR("attn.q_gain", cfg->num_heads, 0);
+        BLOCK_TENSOR("mlp.fc.weight", F, D);
+        BLOCK_TENSOR("mlp.proj.weight", D, F);
+        BLOCK_TENSOR("attn_scale", D, 0);
+        BLOCK_TENSOR("mlp_scale", D, 0);
+        BLOCK_TENSOR("resid_mix", 2, D);
+#undef BLOCK_TENSOR
+    }
+    add_tensor(m, "skip_weights", pg_num_skip_weights(cfg), D);
+    m->params = calloc(m->num_params, sizeof *m->params);
+    if (!m->params || pg_model_bind_views(m, m->params, &m->w) != 0) {
+        pg_model_free(m);
+        return pg_fail("out of memory for %zu parameters", m->num_params);
+    }
+    return 0;
+}
+
+int pg_model_bind_views(const pg_model *m, float *base, pg_param_views *v)
+{
+    v->blocks = calloc((size_t)m->cfg.num_layers, sizeof *v->blocks);
+    if (!v->blocks)
+        return -1;
+    const pg_tensor_info *t = m->tensors;
+    v->tok_emb = base + (t++)->offset;
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        pg_block_views *b = &v->blocks[l];
+        float **fields[] = {&b->c_q, &b->c_k,      &b->c_v,       &b->attn_proj, &b->q_gain,
+                            &b->fc,  &b->mlp_proj, &b->attn_scale, &b->mlp_scale, &b->resid_mix};
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            *fields[i] = base + (t++)->offset;
+    }
+    v->skip_weights = base + t->offset;
+    return 0;
+}
+
+void pg_param_views_free(pg_param_views *v)
+{
+    free(v->blocks);
+    v->blocks = NULL;
+}
+
+void pg_model_free(pg_model *m)
+{
+    pg_param_views_free(&m->w);
+    free(m->tensors);
+    free(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name)
+{
+    for (int i = 0; i < m->num_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+void pg_model_init(pg_model *m, uint64_t seed, int mode)
+{
+    pg_rng rng;
+    pg_rng_seed(&rng, seed);
+    const pg_model_config *c = &m->cfg;
+    int dense = mode == PG_INIT_DENSE;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        const char *n = t->name;
+        if (strcmp(n, "tok_emb.weight") == 0) {
+            for (size_t j = 0; j < t->numel; j++)
+                p[j] = (float)(c->tied_embed_init_std * pg_rng_normal(&rng));
+        } else if (t->ndim == 2 && ends_with(n, ".weight")) {
+            /* nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+             * output projections are zero-initialized by the reference. */
+            int zero = !dense && ends_with(n, ".proj.weight");
+            double bound = 1.0 / sqrt((double)t->shape[1]);
+            for (size_t j = 0; j < t->numel; j++)
+                p[j] = zero ? 0.0f : (float)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
+        } else {
+            /* Control tensors: q_gain, scales, resid_mix rows (1, 0), skip_weights. */
+            int is_mix = ends_with(n, "resid_mix");
+            for (size_t j = 0; j < t->numel; j++) {
+                double base = ends_with(n, "q_gain") ? c->qk_gain_init
+                              : is_mix && j >= (size_t)t->shape[1] ? 0.0
+                                                                   : 1.0;
+                double jitter = dense ? 0.5 * (pg_rng_uniform(&rng) - 0.5) : 0.0;
+                p[j] = (float)(base + jitter);
+            }
+        }
+    }
+}
+
+int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_layers)
+{
+    memset(a, 0, sizeof *a);
+    a->B = a->B_cap = B;
+    a->T = a->T_cap = T;
+    a->keep_layers = keep_layers;
+    size_t N = (size_t)B * T, D = c->model_dim, H = c->num_heads, KVH = c->num_kv_heads;
+    size_t hd = D / H, kvd = KVH * hd, F = (size_t)c->mlp_mult * D, V = c->vocab_size;
+    size_t L = keep_layers ? (size_t)c->num_layers : 1;
+    size_t nskip = (size_t)pg_num_skip_weights(c);
+    a->stride_d = keep_layers ? N * D : 0;
+    a->stride_kv = keep_layers ? N * kvd : 0;
+    a->stride_f = keep_layers ? N * F : 0;
+    a->stride_n = keep_layers ? N : 0;
+    a->stride_nh = keep_layers ? N * H : 0;
+    a->stride_p = keep_layers ? (size_t)B * H * T * T : 0;
+    size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
+                       (size_t)B * H * T * T;
+    size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D;
+    a->buf = calloc(total, sizeof(float));
+    a->losses = calloc(N, sizeof(double));
+    if (!a->buf || !a->losses) {
+        pg_acts_free(a);
+        return pg_fail("out of memory for activations (B=%d, T=%d)", B, T);
+    }
+    float *p = a->buf;
+#define TAKE(field, count) (a->field = p, p += (count))
+    TAKE(x0, N * D);
+    TAKE(x0_rstd, N);
+    TAKE(x_final, N * D);
+    TAKE(final_rstd, N);
+    TAKE(logits, N * V);
+    TAKE(rope_cos, (size_t)T * hd / 2);
+    TAKE(rope_sin, (size_t)T * hd / 2);
+    TAKE(skips, nskip * N * D);
+    TAKE(x_in, L * N * D);
+    TAKE(x_mix, L * N * D);
+    TAKE(attn_in, L * N * D);
+    TAKE(attn_rstd, L * N);
+    TAKE(q_lin, L * N * D);
+    TAKE(k_lin, L * N * kvd);
+    TAKE(v, L * N * kvd);
+    TAKE(qn, L * N * D);
+    TAKE(q, L * N * D);
+    TAKE(k, L * N * kvd);
+    TAKE(q_rstd, L * N * H);
+    TAKE(k_rstd, L * N * KVH);
+    TAKE(probs, L * (size_t)B * H * T * T);
+    TAKE(att, L * N * D);
+    TAKE(attn_out, L * N * D);
+    TAKE(x_attn, L * N * D);
+    TAKE(mlp_in, L * N * D);
+    TAKE(mlp_rstd, L * N);
+    TAKE(fc_out, L * N * F);
+    TAKE(act, L * N * F);
+    TAKE(mlp_out, L * N * D);
+    TAKE(x_out, L * N * D);
+#undef TAKE
+    pg_rope_tables(a->rope_cos, a->rope_sin, T, (int)hd, c->rope_base);
+    return 0;
+}
+
+int pg_acts_set_shape(pg_acts *a, int B, int T)
+{
+    if (B < 1 || T < 1 || B > a->B_cap || T > a->T_cap)
+        return pg_fail("activation shape %dx%d exceeds the allocated %dx%d", B, T, a->B_cap,
+                       a->T_cap);
+    /* Prefix positions keep their RoPE rows, and every buffer is large enough. */
+    a->B = B;
+    a->T = T;
+    return 0;
+}
+
+void pg_acts_free(pg_acts *a)
+{
+    free(a->buf);
+    free(a->losses);
+    memset(a, 0, sizeof *a);
+}
+
+/* y = x + s (.) d, with s broadcast over rows of dim D. */
+static void add_scaled(float *y, const float *x, const float *s, const float *d, size_t N, int D)
+{
+    for (size_t r = 0; r < N; r++)
+        for (int i = 0; i < D; i++)
+            y[r * D + i] = x[r * D + i] + s[i] * d[r * D + i];
+}
+
+static void block_forward(const pg_model *m, pg_acts *a, int l)
+{
+    const pg_model_config *c = &m->cfg;
+    const pg_block_views *w = &m->w.blocks[l];
+    int B = a->B, T = a->T, N = B * T, D = c->model_dim, H = c->num_heads;
+    int KVH = c->num_kv_heads, hd = D / H, kvd = KVH * hd, F = c->mlp_mult * D;
+    float *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
+    float *attn_in = PG_LAYER(a, attn_in, stride_d, l);
+    float *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
+    float *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
+    float *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
+    float *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
+    float *attn_out = PG_LAYER(a, attn_out, stride_d, l);
+    float *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
+    float *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
+    float *mlp_out = PG_LAYER(a, mlp_out, stride_d, l), *x_out = PG_LAYER(a, x_out, stride_d, l);
+
+    /* x = mix[0] * x + mix[1] * x0 */
+    const float *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int i = 0; i < D; i++)
+            x_mix[r * D + i] = mix0[i] * x_in[r * D + i] + mix1[i] * a->x0[r * D + i];
+
+    /* attention branch */
+    pg_rmsnorm_fwd(attn_in, PG_LAYER(a, attn_rstd, stride_n, l), x_mix, N, D, PG_RMS_EPS);
+    pg_linear_fwd(q_lin, attn_in, w->c_q, N, D, D);
+    pg_linear_fwd(k_lin, attn_in, w->c_k, N, D, kvd);
+    pg_linear_fwd(v, attn_in, w->c_v, N, D, kvd);
+    pg_rmsnorm_fwd(qn, PG_LAYER(a, q_rstd, stride_nh, l), q_lin, N * H, hd, PG_RMS_EPS);
+    pg_rmsnorm_fwd(k, PG_LAYER(a, k_rstd, stride_nh, l), k_lin, N * KVH, hd, PG_RMS_EPS);
+    pg_rope_fwd(qn, a->rope_cos, a->rope_sin, B, T, H, hd);
+    pg_rope_fwd(k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < hd; i++)
+                q[(r * H + h) * hd + i] = qn[(r * H + h) * hd + i] * w->q_gain[h];
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        pg_attention_fwd(att + row * D, probs + (size_t)b * H * T * T, q + row * D,
+                         k + row * kvd, v + row * kvd, T, H, KVH, hd);
+    }
+    pg_linear_fwd(attn_out, att, w->attn_proj, N, D, D);
+    add_scaled(x_attn, x_mix, w->attn_scale, attn_out, N, D);
+
+    /* MLP branch */
+    pg_rmsnorm_fwd(mlp_in, PG_LAYER(a, mlp_rstd, stride_n, l), x_attn, N, D, PG_RMS_EPS);
+    pg_linear_fwd(fc_out, mlp_in, w->fc, N, D, F);
+    pg_mlp_act_fwd(act, fc_out, (size_t)N * F, c->mlp_act);
+    pg_linear_fwd(mlp_out, act, w->mlp_proj, N, F, D);
+    add_scaled(x_out, x_attn, w->mlp_scale, mlp_out, N, D);
+}
+
+double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets)
+{
+    const pg_model_config *c = &m->cfg;
+    int N = a->B * a->T, D = c->model_dim, L = c->num_layers;
+    int enc = pg_num_encoder_layers(c), nskip = pg_num_skip_weights(c);
+    size_t nd = (size_t)N * D;
+
+    for (int r = 0; r < N; r++)
+        memcpy(a->x0 + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(float));
+    pg_rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
+
+    const float *prev = a->x0;
+    for (int l = 0; l < L; l++) {
+        float *x_in = PG_LAYER(a, x_in, stride_d, l);
+        int i = l - enc; /* decoder index */
+        if (i >= 0 && i < nskip) {
+            /* U-Net skip: decoder block i adds skip_weights[i] * (encoder output popped) */
+            const float *skip = a->skips + (size_t)(enc - 1 - i) * nd;
+            add_scaled(x_in, prev, m->w.skip_weights + (size_t)i * D, skip, N, D);
+        } else if (x_in != prev) {
+            memmove(x_in, prev, nd * sizeof(float));
+        }
+        block_forward(m, a, l);
+        prev = PG_LAYER(a, x_out, stride_d, l);
+        if (l < enc && l < nskip)
+            memcpy(a->skips + (size_t)l * nd, prev, nd * sizeof(float));
+    }
+
+    pg_rmsnorm_fwd(a->x_final, a->final_rstd, prev, N, D, PG_RMS_EPS);
+    pg_linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
+    pg_softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
+    return targets ? pg_xent_fwd(a->losses, a->logits, targets, N, c->vocab_size) : 0;
+}

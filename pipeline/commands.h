@@ -1,0 +1,28 @@
+/* One function per `pgolf` subcommand (git builtin/ style), each taking the argv that
+ * follows the subcommand name (argv[0] is the subcommand). They return the process exit
+ * status; errors are printed as one line "pgolf: <message>". */
+#ifndef PG_COMMANDS_H
+#define PG_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *usage; /* full help text */
+} pg_command;
+
+int cmd_data(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+extern const pg_command pg_commands[];
+
+/* Prints the recorded error as "pgolf: <msg>" and returns exit status 1. */
+int pg_cli_error(void);
+/* Prints "pgolf <cmd>: <msg>" plus a hint at `pgolf help <cmd>`; returns 2. */
+int pg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a JSON value to stdout with a trailing newline and releases it. */
+void pg_cli_print_json(void *json_value);
+
+#endif

@@ -1,0 +1,142 @@
+/* pgolf: train, package, verify and judge Parameter Golf submissions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "pipeline/commands.h"
+
+#ifndef PGOLF_VERSION
+#define PGOLF_VERSION "0.1.0"
+#endif
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+const pg_command pg_commands[] = {
+    {"data", cmd_data, "validate token shards or write one from token ids",
+     "usage: pgolf data check DIR [--vocab N | --tokenizer MODEL] [--json]\n"
+     "       pgolf data pack IDS.txt OUT.bin [--vocab N]\n"
+     "\n"
+     "check: validates every fineweb_{train,val}_*.bin in DIR (magic 20240520, version 1,\n"
+     "  size = 1024 + 2*num_tokens, tokens < vocab) and reports files, tokens and documents\n"
+     "  (BOS count) per split. Any bad shard is a one-line error naming the file.\n"
+     "pack: writes the whitespace-separated token ids of IDS.txt ('-' for stdin) as one shard.\n"},
+    {"tokenizer", cmd_tokenizer, "inspect a SentencePiece model and its BPB byte table",
+     "usage: pgolf tokenizer MODEL [--vocab N] [--json]\n"
+     "\n"
+     "Prints vocab size, model type, special ids and piece-type counts. --json adds the BPB\n"
+     "byte table, one entry per id: base_bytes, has_leading_space, is_boundary. --vocab N\n"
+     "pads the table to a model vocab larger than the tokenizer's.\n"},
+    {"init", cmd_init, "write a freshly initialized model checkpoint",
+     "usage: pgolf init --out FILE [--preset tiny|baseline] [--set NAME=VALUE]... [--seed N]\n"
+     "                  [--init reference|dense]\n"
+     "\n"
+     "Model shape comes from the preset (default baseline), then the reference's environment\n"
+     "variables (VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, NUM_HEADS, NUM_KV_HEADS, MLP_MULT,\n"
+     "TRAIN_SEQ_LEN, ROPE_BASE, LOGIT_SOFTCAP, QK_GAIN_INIT, TIED_EMBED_INIT_STD, MLP_ACT),\n"
+     "then --set flags. --init dense also randomizes the zero-initialized projections and\n"
+     "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"},
+    {"eval", cmd_eval, "score a checkpoint on the validation shards (val_loss, val_bpb)",
+     "usage: pgolf eval CHECKPOINT --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
+     "                  [--stride N] [--seq-len N] [--batch N] [--json] [--quiet]\n"
+     "\n"
+     "Scores the validation split (all fineweb_val_*.bin in DIR, concatenated, truncated to\n"
+     "((N-1)//seq_len)*seq_len+1 tokens). standard: non-overlapping windows of seq_len;\n"
+     "sliding: windows every --stride tokens (default 64), each token scored once with the\n"
+     "most context. --seq-len defaults to the checkpoint's TRAIN_SEQ_LEN. --json prints\n"
+     "{\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress goes to stderr.\n"},
+    {"help", cmd_help, "show commands, or the help of one", "usage: pgolf help [COMMAND]\n"},
+    {"version", cmd_version, "print the version", "usage: pgolf version\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+int pg_cli_error(void)
+{
+    fprintf(stderr, "pgolf: %s\n", pg_errmsg());
+    return 1;
+}
+
+int pg_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pgolf %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'pgolf help %s')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+void pg_cli_print_json(void *json_value)
+{
+    json_dumpf((json_t *)json_value, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    fputc('\n', stdout);
+    json_decref((json_t *)json_value);
+}
+
+static const pg_command *find_command(const char *name)
+{
+    for (const pg_command *c = pg_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out, "pgolf %s: train, package, verify and judge Parameter Golf submissions\n\n"
+                 "usage: pgolf COMMAND [ARGS]\n\ncommands:\n",
+            PGOLF_VERSION);
+    for (const pg_command *c = pg_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun 'pgolf help COMMAND' for the options of one command.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stdout);
+        return 0;
+    }
+    const pg_command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "pgolf help: unknown command '%s'\n", argv[1]);
+        return 2;
+    }
+    printf("pgolf %s: %s\n\n%s", c->name, c->summary, c->usage);
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("pgolf %s\n", PGOLF_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv + 1);
+    const pg_command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "pgolf: unknown command '%s' (see 'pgolf help')\n", argv[1]);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            char *help_argv[] = {"help", argv[1], NULL};
+            return cmd_help(2, help_argv);
+        }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,49 @@
+/* SentencePiece .model reader and the BPB byte look-up table (DESIGN §3). */
+#ifndef PG_TOKENIZER_H
+#define PG_TOKENIZER_H
+
+#include <stdint.h>
+
+/* Piece types, numbered as in SentencePiece's ModelProto.SentencePiece.Type. */
+enum {
+    PG_PIECE_NORMAL = 1,
+    PG_PIECE_UNKNOWN = 2,
+    PG_PIECE_CONTROL = 3,
+    PG_PIECE_USER_DEFINED = 4,
+    PG_PIECE_UNUSED = 5,
+    PG_PIECE_BYTE = 6,
+    PG_PIECE_TYPE_MAX = 6
+};
+
+typedef struct {
+    int vocab_size;
+    char **pieces;   /* UTF-8, one per id */
+    uint8_t *types;  /* PG_PIECE_* per id */
+    int model_type;  /* 1 unigram, 2 bpe, 3 word, 4 char */
+    int byte_fallback;
+    int unk_id, bos_id, eos_id, pad_id;
+} pg_tokenizer;
+
+int pg_tokenizer_load(const char *path, pg_tokenizer *tok);
+void pg_tokenizer_free(pg_tokenizer *tok);
+const char *pg_piece_type_name(int type);
+const char *pg_model_type_name(int model_type);
+
+/* Per token id: bytes the token contributes to the validation text. Bytes of target t
+ * after previous token p = base_bytes[t] + (has_leading_space[t] && !is_boundary[p]). */
+typedef struct {
+    int size; /* max(tokenizer vocab, model vocab) */
+    int16_t *base_bytes;
+    uint8_t *has_leading_space;
+    uint8_t *is_boundary;
+} pg_bpb_lut;
+
+int pg_bpb_lut_build(const pg_tokenizer *tok, int vocab_size, pg_bpb_lut *lut);
+void pg_bpb_lut_free(pg_bpb_lut *lut);
+
+static inline int pg_bpb_token_bytes(const pg_bpb_lut *lut, int prev, int target)
+{
+    return lut->base_bytes[target] + (lut->has_leading_space[target] && !lut->is_boundary[prev]);
+}
+
+#endif

@@ -1,0 +1,127 @@
+#include "verifier/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/progress.h"
+
+size_t pg_eval_total_targets(size_t n, int seq_len)
+{
+    return n < 2 || seq_len < 1 ? 0 : ((n - 1) / (size_t)seq_len) * (size_t)seq_len;
+}
+
+double pg_bpb(double loss_sum, double tokens, double bytes)
+{
+    double val_loss = loss_sum / tokens;
+    return (val_loss / log(2.0)) * (tokens / bytes);
+}
+
+int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    size_t L = (size_t)o->seq_len;
+    if (o->seq_len < 1)
+        return pg_fail("eval seq_len must be >= 1 (got %d)", o->seq_len);
+    if (o->mode == PG_EVAL_SLIDING && (o->stride < 1 || o->stride > o->seq_len))
+        return pg_fail("sliding stride %d must be in [1, seq_len=%d]", o->stride, o->seq_len);
+    size_t step = o->mode == PG_EVAL_SLIDING ? (size_t)o->stride : L;
+    size_t cap = total / step + 2;
+    pg_eval_window *w = malloc(cap * sizeof *w);
+    if (!w)
+        return pg_fail("out of memory for %zu eval windows", cap);
+    size_t n = 0;
+    for (size_t ws = 0; ws < total; ws += step) {
+        size_t len = total - ws < L ? total - ws : L;
+        size_t from = ws == 0 || o->mode == PG_EVAL_STANDARD ? 0 : L - step;
+        if (from >= len)
+            break;
+        w[n++] = (pg_eval_window){ws, (int)len, (int)from};
+    }
+    *out = w;
+    *count = n;
+    return 0;
+}
+
+int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *lut,
+                const pg_eval_opts *o, pg_eval_result *r, double *per_token)
+{
+    memset(r, 0, sizeof *r);
+    size_t total = pg_eval_total_targets(n, o->seq_len);
+    if (total == 0)
+        return pg_fail("validation stream of %zu tokens is too short for seq_len %d", n,
+                       o->seq_len);
+    if (lut->size < m->cfg.vocab_size)
+        return pg_fail("BPB table covers %d ids, the model has %d", lut->size, m->cfg.vocab_size);
+    for (size_t i = 0; i <= total; i++)
+        if (stream[i] >= m->cfg.vocab_size)
+            return pg_fail("validation token %u at %zu is >= model vocab %d", stream[i], i,
+                           m->cfg.vocab_size);
+    pg_eval_window *win;
+    size_t nwin;
+    if (pg_eval_windows(o, total, &win, &nwin) != 0)
+        return -1;
+    int B = o->batch > 0 ? o->batch : 1, T = o->seq_len;
+    pg_acts a;
+    int *ids = malloc((size_t)B * T * sizeof *ids), *tgt = malloc((size_t)B * T * sizeof *tgt);
+    if (!ids || !tgt || pg_acts_create(&a, &m->cfg, B, T, 0) != 0) {
+        free(ids);
+        free(tgt);
+        free(win);
+        return pg_fail("out of memory for eval batch %dx%d", B, T);
+    }
+    pg_progress prog;
+    if (o->progress)
+        pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING ? "eval sliding" : "eval",
+                          "windows", nwin);
+    for (size_t w0 = 0; w0 < nwin;) {
+        /* a batch holds consecutive windows of one length */
+        int len = win[w0].len, nb = 0;
+        while (w0 + (size_t)nb < nwin && nb < B && win[w0 + (size_t)nb].len == len)
+            nb++;
+        pg_acts_set_shape(&a, nb, len);
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < len; j++) {
+                size_t p = win[w0 + (size_t)b].start + (size_t)j;
+                ids[b * len + j] = stream[p];
+                tgt[b * len + j] = stream[p + 1];
+            }
+        pg_model_forward(m, &a, ids, tgt);
+        for (int b = 0; b < nb; b++) {
+            const pg_eval_window *w = &win[w0 + (size_t)b];
+            for (int j = w->score_from; j < len; j++) {
+                size_t p = w->start + (size_t)j;
+                double l = a.losses[b * len + j];
+                r->loss_sum += l;
+                r->tokens += 1;
+                r->bytes += pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
+                if (per_token)
+                    per_token[p] = l;
+            }
+        }
+        w0 += (size_t)nb;
+        if (o->progress) {
+            char extra[64];
+            snprintf(extra, sizeof extra, "loss %.4f", r->loss_sum / r->tokens);
+            pg_progress_update(&prog, w0, extra);
+        }
+    }
+    r->windows = nwin;
+    r->val_loss = r->loss_sum / r->tokens;
+    r->val_bpb = r->bytes > 0 ? pg_bpb(r->loss_sum, r->tokens, r->bytes) : NAN;
+    if (o->progress) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "loss %.4f", r->val_loss);
+        pg_progress_finish(&prog, extra);
+    }
+    pg_acts_free(&a);
+    free(ids);
+    free(tgt);
+    free(win);
+    if (r->bytes <= 0)
+        return pg_fail("scored text has 0 bytes: val_bpb is undefined");
+    return 0;
+}
