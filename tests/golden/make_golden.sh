@@ -1,0 +1,24 @@
+#!/bin/sh
+# Regenerates tests/golden/* with the PyTorch and sentencepiece Python references.
+# Needs Debian's python3-torch and python3-sentencepiece, and a built ./pgolf.
+set -eu
+cd "$(dirname "$0")/../.."
+py=/usr/bin/python3
+g=tests/golden
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Forward pass: tiny config with every tensor random (dense init), 3 layers so the
+# U-Net has one skip and one decoder block without one; a wide embedding init makes the
+# logits large enough to exercise the softcap.
+./pgolf init --preset tiny --set NUM_LAYERS=3 --set TIED_EMBED_INIT_STD=0.3 --seed 7 --init dense --out "$tmp/tiny.ckpt" >/dev/null
+$py $g/make_golden.py "$tmp/tiny.ckpt" data/sample/fineweb_val_000000.bin $g/tiny_forward 2 64 1
+./pgolf init --preset tiny --set NUM_LAYERS=4 --set MLP_ACT=leaky_relu2 --set TIED_EMBED_INIT_STD=0.25 --seed 11 --init dense \
+  --out "$tmp/leaky.ckpt" >/dev/null
+$py $g/make_golden.py "$tmp/leaky.ckpt" data/sample/fineweb_val_000000.bin $g/tiny_forward_leaky 1 48 0
+
+# BPB byte tables.
+$py $g/make_lut.py data/sample/sample_1024_bpe.model $g/sample_1024_lut.json
+if [ -f ../shared/data/fineweb_8192_bpe.model ]; then
+  $py $g/make_lut.py ../shared/data/fineweb_8192_bpe.model $g/fineweb_8192_lut.json
+fi

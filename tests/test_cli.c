@@ -1,0 +1,78 @@
+/* The pgolf command line: help, usage errors and init. */
+#include <string.h>
+
+#include "kernels/checkpoint.h"
+#include "tests/util.h"
+
+START_TEST(test_help)
+{
+    t_run_result r = t_pgolf("help");
+    ck_assert_int_eq(r.status, 0);
+    const char *cmds[] = {"data", "tokenizer", "init", "eval"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_ptr_nonnull(strstr(r.out, cmds[i]));
+    r = t_pgolf("help eval");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "--stride"));
+    r = t_pgolf("eval --help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "--tokenizer"));
+    r = t_pgolf("help nope");
+    ck_assert_int_eq(r.status, 2);
+    r = t_pgolf("nope");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'nope'"));
+    r = t_pgolf("%s", "");
+    ck_assert_int_eq(r.status, 2);
+    r = t_pgolf("version");
+    ck_assert_int_eq(r.status, 0);
+}
+END_TEST
+
+START_TEST(test_init_flags_env)
+{
+    const char *p = t_tmp_path("cli.ckpt");
+    /* env sets the shape, a flag overrides it */
+    t_run_result r = t_pgolf("init --preset tiny --set NUM_LAYERS=2 --out '%s'", p);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "init --preset tiny --set MODEL_DIM=32 --out '%s'", p);
+    r = t_pgolf("%s", cmd);
+    ck_assert_int_eq(r.status, 0);
+    pg_model m;
+    ck_assert_int_eq(pg_checkpoint_load(p, &m, NULL), 0);
+    ck_assert_int_eq(m.cfg.model_dim, 32);
+    ck_assert_int_eq(m.cfg.num_layers, 4);
+    pg_model_free(&m);
+    snprintf(cmd, sizeof cmd, "init --preset tiny --out '%s'", p);
+    char envcmd[1300];
+    snprintf(envcmd, sizeof envcmd, "NUM_LAYERS=6 MODEL_DIM=16 \"$PGOLF_BIN\" %s >/dev/null", cmd);
+    ck_assert_int_eq(system(envcmd) == 0 ? 0 : 1, 0);
+    ck_assert_int_eq(pg_checkpoint_load(p, &m, NULL), 0);
+    ck_assert_int_eq(m.cfg.num_layers, 6);
+    ck_assert_int_eq(m.cfg.model_dim, 16);
+    pg_model_free(&m);
+    /* bad values: clear one-line errors, exit 1 */
+    r = t_pgolf("init --preset tiny --set NUM_HEADS=5 --out '%s'", p);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "NUM_HEADS=5 does not divide MODEL_DIM=64"));
+    ck_assert_int_eq(t_count_lines(r.err), 1);
+    r = t_pgolf("init --preset tiny --set MODEL_DIM=abc --out '%s'", p);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "MODEL_DIM=abc is not an integer"));
+    r = t_pgolf("init --preset huge --out '%s'", p);
+    ck_assert_int_eq(r.status, 2);
+    r = t_pgolf("init --preset tiny");
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_init_flags_env);
+    suite_add_tcase(s, tc);
+    return s;
+}

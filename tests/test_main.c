@@ -1,0 +1,20 @@
+/* Runs every suite. Tests that need ../shared print a SKIP line when it is absent. */
+#include <stdlib.h>
+
+#include "tests/util.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite_shard());
+    srunner_add_suite(sr, suite_tokenizer());
+    srunner_add_suite(sr, suite_model());
+    srunner_add_suite(sr, suite_checkpoint());
+    srunner_add_suite(sr, suite_eval());
+    srunner_add_suite(sr, suite_cli());
+    /* One process: temp files and skips stay simple, and sanitizers see every test. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

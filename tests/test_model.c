@@ -1,0 +1,258 @@
+/* CPU reference model: forward pass against the PyTorch golden files, parameter
+ * layout, init, determinism and causality of the forward. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/sha256.h"
+#include "kernels/model.h"
+#include "tests/util.h"
+
+/* Relative tolerance against the float32 PyTorch reference. Losses: per token,
+ * |c - r| <= tol * |r|. Logits: max |c - r| <= tol * max |r| over the sequence
+ * (element-wise relative error is meaningless for logits near zero). */
+#define GOLDEN_RTOL 1e-5
+
+static void load_golden_model(json_t *g, pg_model *m)
+{
+    pg_model_config cfg;
+    ck_assert_msg(pg_config_from_json(json_object_get(g, "config"), &cfg, "golden") == 0, "%s",
+                  pg_errmsg());
+    ck_assert_int_eq(pg_model_create(m, &cfg), 0);
+    int mode = strcmp(json_string_value(json_object_get(g, "init")), "dense") == 0
+                   ? PG_INIT_DENSE
+                   : PG_INIT_REFERENCE;
+    pg_model_init(m, (uint64_t)json_integer_value(json_object_get(g, "seed")), mode);
+    /* the golden was computed from the checkpoint of exactly these parameters */
+    uint8_t d[PG_SHA256_LEN];
+    char hex[PG_SHA256_HEX_LEN];
+    pg_sha256(m->params, m->num_params * sizeof(float), d);
+    pg_sha256_hex(d, hex);
+    ck_assert_msg(strcmp(hex, json_string_value(json_object_get(g, "params_sha256"))) == 0,
+                  "init changed: regenerate tests/golden with make golden");
+}
+
+static void check_golden(const char *name, int with_logits)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/golden/%s.json", name);
+    json_t *g = t_load_json(t_repo_path(path));
+    pg_model m;
+    load_golden_model(g, &m);
+    int B = (int)json_integer_value(json_object_get(g, "batch"));
+    int T = (int)json_integer_value(json_object_get(g, "seq"));
+    int N = B * T, V = m.cfg.vocab_size;
+    int *ids = malloc(N * sizeof *ids), *tgt = malloc(N * sizeof *tgt);
+    for (int i = 0; i < N; i++) {
+        ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
+        tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
+    }
+    pg_acts a;
+    ck_assert_int_eq(pg_acts_create(&a, &m.cfg, B, T, 1), 0);
+    pg_model_forward(&m, &a, ids, tgt);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
+        double rel = fabs(a.losses[i] - r) / fabs(r);
+        worst = rel > worst ? rel : worst;
+        ck_assert_msg(rel <= GOLDEN_RTOL, "%s loss[%d] %.9g vs torch %.9g (rel %.3g)", name, i,
+                      a.losses[i], r, rel);
+    }
+    fprintf(stderr, "golden %s: max loss rel err %.3g", name, worst);
+    if (with_logits) {
+        snprintf(path, sizeof path, "tests/golden/%s_logits.f32", name);
+        size_t len;
+        unsigned char *raw = t_read_bytes(t_repo_path(path), &len);
+        ck_assert_uint_eq(len, (size_t)T * V * 4);
+        const float *ref = (const float *)raw;
+        double max_ref = 0, max_diff = 0;
+        for (size_t i = 0; i < (size_t)T * V; i++) {
+            max_ref = fmax(max_ref, fabs(ref[i]));
+            max_diff = fmax(max_diff, fabs(ref[i] - a.logits[i]));
+        }
+        fprintf(stderr, ", logits max abs err %.3g (max |logit| %.3g)", max_diff, max_ref);
+        ck_assert_msg(max_diff <= GOLDEN_RTOL * max_ref, "%s logits differ by %g", name, max_diff);
+        free(raw);
+    }
+    fputc('\n', stderr);
+    pg_acts_free(&a);
+    pg_model_free(&m);
+    free(ids);
+    free(tgt);
+    json_decref(g);
+}
+
+START_TEST(test_golden_tiny) { check_golden("tiny_forward", 1); }
+END_TEST
+START_TEST(test_golden_leaky) { check_golden("tiny_forward_leaky", 0); }
+END_TEST
+
+START_TEST(test_baseline_layout)
+{
+    pg_model_config c = pg_config_baseline();
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &c), 0);
+    /* the reference's count, as its logs print it (model_params:17059912) */
+    ck_assert_uint_eq(m.num_params, 17059912);
+    ck_assert_int_eq(m.num_tensors, 2 + 9 * 10);
+    const char *names[] = {"tok_emb.weight",       "blocks.0.attn.c_q.weight",
+                           "blocks.0.attn.c_k.weight", "blocks.0.attn.c_v.weight",
+                           "blocks.0.attn.proj.weight", "blocks.0.attn.q_gain",
+                           "blocks.8.mlp.fc.weight", "blocks.8.mlp.proj.weight",
+                           "blocks.3.attn_scale",  "blocks.3.mlp_scale",
+                           "blocks.3.resid_mix",   "skip_weights"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_msg(pg_model_find_tensor(&m, names[i]) != NULL, "missing %s", names[i]);
+    const pg_tensor_info *k = pg_model_find_tensor(&m, "blocks.0.attn.c_k.weight");
+    ck_assert_int_eq(k->shape[0], 256);
+    ck_assert_int_eq(k->shape[1], 512);
+    ck_assert_int_eq(pg_model_find_tensor(&m, "skip_weights")->shape[0], 4);
+    ck_assert_int_eq(pg_model_find_tensor(&m, "blocks.3.resid_mix")->shape[0], 2);
+    pg_model_free(&m);
+}
+END_TEST
+
+START_TEST(test_reference_init)
+{
+    pg_model_config c = pg_config_tiny();
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &c), 0);
+    pg_model_init(&m, 42, PG_INIT_REFERENCE);
+    int D = c.model_dim;
+    for (size_t i = 0; i < (size_t)D * D; i++) {
+        ck_assert(m.w.blocks[1].attn_proj[i] == 0.0f);
+        ck_assert(m.w.blocks[1].mlp_proj[i] == 0.0f);
+    }
+    for (int i = 0; i < D; i++) {
+        ck_assert(m.w.blocks[2].resid_mix[i] == 1.0f);
+        ck_assert(m.w.blocks[2].resid_mix[D + i] == 0.0f);
+        ck_assert(m.w.blocks[2].attn_scale[i] == 1.0f);
+        ck_assert(m.w.skip_weights[i] == 1.0f);
+    }
+    ck_assert(m.w.blocks[0].q_gain[3] == 1.5f);
+    double ss = 0, bound = 1.0 / sqrt(D), mx = 0;
+    size_t ne = (size_t)c.vocab_size * D;
+    for (size_t i = 0; i < ne; i++)
+        ss += (double)m.w.tok_emb[i] * m.w.tok_emb[i];
+    ck_assert_double_eq_tol(sqrt(ss / ne), 0.005, 0.0002);
+    for (size_t i = 0; i < (size_t)D * D; i++)
+        mx = fmax(mx, fabs(m.w.blocks[0].c_q[i]));
+    ck_assert(mx <= bound && mx > 0.9 * bound);
+    /* same seed, same bits; another seed, other bits */
+    pg_model m2;
+    ck_assert_int_eq(pg_model_create(&m2, &c), 0);
+    pg_model_init(&m2, 42, PG_INIT_REFERENCE);
+    ck_assert_mem_eq(m.params, m2.params, m.num_params * sizeof(float));
+    pg_model_init(&m2, 43, PG_INIT_REFERENCE);
+    ck_assert(memcmp(m.params, m2.params, m.num_params * sizeof(float)) != 0);
+    pg_model_free(&m2);
+    pg_model_free(&m);
+}
+END_TEST
+
+/* A dense tiny model and a run of sample-like ids for the properties below. */
+static void make_dense(pg_model *m, int layers)
+{
+    pg_model_config c = pg_config_tiny();
+    c.num_layers = layers;
+    c.tied_embed_init_std = 0.3f;
+    ck_assert_int_eq(pg_model_create(m, &c), 0);
+    pg_model_init(m, 5, PG_INIT_DENSE);
+}
+
+START_TEST(test_batch_independent_and_deterministic)
+{
+    pg_model m;
+    make_dense(&m, 5);
+    int T = 40, V = m.cfg.vocab_size;
+    int ids[80], tgt[80];
+    for (int i = 0; i < 80; i++) {
+        ids[i] = (i * 37 + 11) % V;
+        tgt[i] = (i * 53 + 7) % V;
+    }
+    pg_acts a2, a1;
+    ck_assert_int_eq(pg_acts_create(&a2, &m.cfg, 2, T, 0), 0);
+    ck_assert_int_eq(pg_acts_create(&a1, &m.cfg, 1, T, 1), 0);
+    pg_model_forward(&m, &a2, ids, tgt);
+    /* sequence 1 alone, through the keep-layers path, gives the same bits */
+    pg_model_forward(&m, &a1, ids + T, tgt + T);
+    ck_assert_mem_eq(a1.losses, a2.losses + T, T * sizeof(double));
+    ck_assert_mem_eq(a1.logits, a2.logits + (size_t)T * V, (size_t)T * V * sizeof(float));
+    double before[80];
+    memcpy(before, a2.losses, sizeof before);
+    pg_model_forward(&m, &a2, ids, tgt);
+    ck_assert_mem_eq(before, a2.losses, sizeof before);
+    pg_acts_free(&a1);
+    pg_acts_free(&a2);
+    pg_model_free(&m);
+}
+END_TEST
+
+START_TEST(test_forward_is_causal)
+{
+    pg_model m;
+    make_dense(&m, 4);
+    int T = 48, V = m.cfg.vocab_size, cut = 30;
+    int ids[48], tgt[48];
+    for (int i = 0; i < T; i++) {
+        ids[i] = (i * 91 + 3) % V;
+        tgt[i] = (i * 29 + 1) % V;
+    }
+    pg_acts a;
+    ck_assert_int_eq(pg_acts_create(&a, &m.cfg, 1, T, 0), 0);
+    pg_model_forward(&m, &a, ids, tgt);
+    double base[48];
+    memcpy(base, a.losses, sizeof base);
+    for (int i = cut; i < T; i++)
+        ids[i] = (ids[i] + 500) % V;
+    pg_model_forward(&m, &a, ids, tgt);
+    ck_assert_mem_eq(base, a.losses, cut * sizeof(double));
+    ck_assert(memcmp(base + cut, a.losses + cut, (T - cut) * sizeof(double)) != 0);
+    /* a shorter pass over the prefix agrees bit for bit too */
+    ck_assert_int_eq(pg_acts_set_shape(&a, 1, cut), 0);
+    pg_model_forward(&m, &a, ids, tgt);
+    ck_assert_mem_eq(base, a.losses, cut * sizeof(double));
+    ck_assert_int_eq(pg_acts_set_shape(&a, 1, T + 1), -1);
+    pg_acts_free(&a);
+    pg_model_free(&m);
+}
+END_TEST
+
+START_TEST(test_bad_configs)
+{
+    pg_model_config c = pg_config_tiny();
+    pg_model m;
+    c.num_heads = 3;
+    ck_assert_int_eq(pg_model_create(&m, &c), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "does not divide MODEL_DIM"));
+    c = pg_config_tiny();
+    c.num_kv_heads = 3;
+    ck_assert_int_eq(pg_config_validate(&c), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "NUM_KV_HEADS=3"));
+    c = pg_config_tiny();
+    c.model_dim = 4 * 3; /* head_dim 3 is odd */
+    ck_assert_int_eq(pg_config_validate(&c), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "even"));
+    c = pg_config_tiny();
+    ck_assert_int_eq(pg_config_set(&c, "MODEL_DIM", "12x"), -1);
+    ck_assert_int_eq(pg_config_set(&c, "NOPE", "1"), -1);
+    ck_assert_int_eq(pg_config_set(&c, "LOGIT_SOFTCAP", "nan"), -1);
+}
+END_TEST
+
+Suite *suite_model(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_golden_tiny);
+    tcase_add_test(tc, test_golden_leaky);
+    tcase_add_test(tc, test_baseline_layout);
+    tcase_add_test(tc, test_reference_init);
+    tcase_add_test(tc, test_batch_independent_and_deterministic);
+    tcase_add_test(tc, test_forward_is_causal);
+    tcase_add_test(tc, test_bad_configs);
+    suite_add_tcase(s, tc);
+    return s;
+}
