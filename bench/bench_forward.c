@@ -1,0 +1,48 @@
+/* CPU forward throughput of the reference model: tokens/s for one batch of the tiny
+ * config and of the 9x512 baseline shape. Prints one line per shape:
+ *   bench_forward shape=<name> B=<b> T=<t> params=<n> best_s=<s> tokens_per_s=<r> */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/progress.h"
+#include "kernels/model.h"
+
+static void bench(const char *name, pg_model_config c, int B, int T, int reps)
+{
+    pg_model m;
+    pg_acts a;
+    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &c, B, T, 0) != 0) {
+        fprintf(stderr, "bench_forward: %s\n", pg_errmsg());
+        exit(1);
+    }
+    pg_model_init(&m, 1, PG_INIT_DENSE);
+    int *ids = malloc((size_t)B * T * sizeof *ids), *tgt = malloc((size_t)B * T * sizeof *tgt);
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (i * 7919) % c.vocab_size;
+        tgt[i] = (i * 104729 + 1) % c.vocab_size;
+    }
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = pg_now_seconds();
+        pg_model_forward(&m, &a, ids, tgt);
+        double dt = pg_now_seconds() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("bench_forward impl=pgolf-c shape=%s B=%d T=%d params=%zu best_s=%.4f tokens_per_s=%.0f\n",
+           name, B, T, m.num_params, best, (double)B * T / best);
+    free(ids);
+    free(tgt);
+    pg_acts_free(&a);
+    pg_model_free(&m);
+}
+
+int main(void)
+{
+    pg_model_config tiny = pg_config_tiny();
+    bench("tiny", tiny, 8, tiny.seq_len, 5);
+    pg_model_config base = pg_config_baseline();
+    bench("baseline_9x512", base, 1, base.seq_len, 2);
+    return 0;
+}
