@@ -15,6 +15,8 @@ int cmd_data(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_records(int argc, char **argv);
 
 extern const pg_command pg_commands[];
 

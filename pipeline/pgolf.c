@@ -48,6 +48,29 @@ const pg_command pg_commands[] = {
      "sliding: windows every --stride tokens (default 64), each token scored once with the\n"
      "most context. --seq-len defaults to the checkpoint's TRAIN_SEQ_LEN. --json prints\n"
      "{\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress goes to stderr.\n"},
+    {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
+     "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"
+     "                   | --sota-record DIR] [--threshold 0.005] [--threshold-bpb]\n"
+     "                   [--metric bpb|loss] [--alpha 0.01] [--power P] [--json]\n"
+     "\n"
+     "Scores are numbers (comma- or space-separated) or records folders / run folders whose\n"
+     "logs give per-seed val_loss and val_bpb. Tests: one-sided one-sample t-test of the\n"
+     "scores against (SOTA - threshold), t = (target - mean)/(s/sqrt(n)), df = n-1, p = upper\n"
+     "tail; and Welch's t-test against the SOTA's seeds when they are given. The threshold\n"
+     "is in nats (0.005) and is converted to BPB with the submission's own tokens per byte\n"
+     "(from its val_loss/val_bpb pairs: give --losses or a records folder); --threshold-bpb\n"
+     "takes it as BPB, as early records did. The output says which was used. Verdict:\n"
+     "record (p < alpha), not significant, or worse (mean not below the SOTA). Also the\n"
+     "smallest number of seeds reaching p < alpha at the observed std and improvement, or\n"
+     "with --power P the number for that power (noncentral t).\n"},
+    {"records", cmd_records, "ingest a records tree: history, SOTA by date, significance",
+     "usage: pgolf records TREE [--json] [--svg FILE] [--alpha 0.01]\n"
+     "\n"
+     "Reads TREE/track_*/<date>_<name>/ (submission.json and per-seed logs, parsed\n"
+     "leniently), orders each track by date, and for each record gives the SOTA it had to\n"
+     "beat and the one-sample test of its seeds against it (Welch too when the SOTA has\n"
+     "seeds). Records whose claim is better than their logs support are flagged. --svg\n"
+     "draws val_bpb over date with the SOTA line.\n"},
     {"help", cmd_help, "show commands, or the help of one", "usage: pgolf help [COMMAND]\n"},
     {"version", cmd_version, "print the version", "usage: pgolf version\n"},
     {NULL, NULL, NULL, NULL},

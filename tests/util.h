@@ -47,5 +47,7 @@ Suite *suite_model(void);
 Suite *suite_checkpoint(void);
 Suite *suite_eval(void);
 Suite *suite_cli(void);
+Suite *suite_stats(void);
+Suite *suite_records(void);
 
 #endif

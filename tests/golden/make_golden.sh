@@ -22,3 +22,6 @@ $py $g/make_lut.py data/sample/sample_1024_bpe.model $g/sample_1024_lut.json
 if [ -f ../shared/data/fineweb_8192_bpe.model ]; then
   $py $g/make_lut.py ../shared/data/fineweb_8192_bpe.model $g/fineweb_8192_lut.json
 fi
+
+# Student t distribution values for the stats tests.
+$py $g/make_tdist.py $g/tdist_scipy.json
