@@ -65,8 +65,9 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta)
     put_le(buf + PREFIX_LEN + hlen, plen, 8);
     unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
     for (size_t i = 0; i < m->num_params; i++) {
+        float f = (float)m->params[i];
         uint32_t bits;
-        memcpy(&bits, &m->params[i], 4);
+        memcpy(&bits, &f, 4);
         put_le(payload + 4 * i, bits, 4);
     }
     pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
@@ -178,7 +179,9 @@ int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
         const pg_tensor_info *t = &m->tensors[i];
         for (size_t j = 0; j < t->numel; j++) {
             uint32_t bits = (uint32_t)get_le(payload + off + 4 * j, 4);
-            memcpy(&m->params[t->offset + j], &bits, 4);
+            float f;
+            memcpy(&f, &bits, 4);
+            m->params[t->offset + j] = f;
         }
     }
     if (meta_out) {

@@ -1,6 +1,5 @@
 #include "kernels/model.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +9,8 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/rng.h"
 
-/* rms_norm's eps is the machine epsilon of the compute dtype (float32 here). */
-#define PG_RMS_EPS FLT_EPSILON
+/* rms_norm's eps is the machine epsilon of the compute type (kernels/real.h). */
+#define PG_RMS_EPS PG_REAL_EPS
 
 static void add_tensor(pg_model *m, const char *name, int rows, int cols)
 {
@@ -63,7 +62,7 @@ int pg_model_create(pg_model *m, const pg_model_config *cfg)
     return 0;
 }
 
-int pg_model_bind_views(const pg_model *m, float *base, pg_param_views *v)
+int pg_model_bind_views(const pg_model *m, pg_real *base, pg_param_views *v)
 {
     v->blocks = calloc((size_t)m->cfg.num_layers, sizeof *v->blocks);
     if (!v->blocks)
@@ -72,7 +71,7 @@ int pg_model_bind_views(const pg_model *m, float *base, pg_param_views *v)
     v->tok_emb = base + (t++)->offset;
     for (int l = 0; l < m->cfg.num_layers; l++) {
         pg_block_views *b = &v->blocks[l];
-        float **fields[] = {&b->c_q, &b->c_k,      &b->c_v,       &b->attn_proj, &b->q_gain,
+        pg_real **fields[] = {&b->c_q, &b->c_k,      &b->c_v,       &b->attn_proj, &b->q_gain,
                             &b->fc,  &b->mlp_proj, &b->attn_scale, &b->mlp_scale, &b->resid_mix};
         for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
             *fields[i] = base + (t++)->offset;
@@ -117,18 +116,18 @@ void pg_model_init(pg_model *m, uint64_t seed, int mode)
     int dense = mode == PG_INIT_DENSE;
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
-        float *p = m->params + t->offset;
+        pg_real *p = m->params + t->offset;
         const char *n = t->name;
         if (strcmp(n, "tok_emb.weight") == 0) {
             for (size_t j = 0; j < t->numel; j++)
-                p[j] = (float)(c->tied_embed_init_std * pg_rng_normal(&rng));
+                p[j] = (pg_real)(c->tied_embed_init_std * pg_rng_normal(&rng));
         } else if (t->ndim == 2 && ends_with(n, ".weight")) {
             /* nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
              * output projections are zero-initialized by the reference. */
             int zero = !dense && ends_with(n, ".proj.weight");
             double bound = 1.0 / sqrt((double)t->shape[1]);
             for (size_t j = 0; j < t->numel; j++)
-                p[j] = zero ? 0.0f : (float)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
+                p[j] = zero ? 0.0f : (pg_real)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
         } else {
             /* Control tensors: q_gain, scales, resid_mix rows (1, 0), skip_weights. */
             int is_mix = ends_with(n, "resid_mix");
@@ -137,7 +136,7 @@ void pg_model_init(pg_model *m, uint64_t seed, int mode)
                               : is_mix && j >= (size_t)t->shape[1] ? 0.0
                                                                    : 1.0;
                 double jitter = dense ? 0.5 * (pg_rng_uniform(&rng) - 0.5) : 0.0;
-                p[j] = (float)(base + jitter);
+                p[j] = (pg_real)(base + jitter);
             }
         }
     }
@@ -162,13 +161,13 @@ int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_
     size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
                        (size_t)B * H * T * T;
     size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D;
-    a->buf = calloc(total, sizeof(float));
+    a->buf = calloc(total, sizeof(pg_real));
     a->losses = calloc(N, sizeof(double));
     if (!a->buf || !a->losses) {
         pg_acts_free(a);
         return pg_fail("out of memory for activations (B=%d, T=%d)", B, T);
     }
-    float *p = a->buf;
+    pg_real *p = a->buf;
 #define TAKE(field, count) (a->field = p, p += (count))
     TAKE(x0, N * D);
     TAKE(x0_rstd, N);
@@ -224,7 +223,7 @@ void pg_acts_free(pg_acts *a)
 }
 
 /* y = x + s (.) d, with s broadcast over rows of dim D. */
-static void add_scaled(float *y, const float *x, const float *s, const float *d, size_t N, int D)
+static void add_scaled(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d, size_t N, int D)
 {
     for (size_t r = 0; r < N; r++)
         for (int i = 0; i < D; i++)
@@ -237,19 +236,19 @@ static void block_forward(const pg_model *m, pg_acts *a, int l)
     const pg_block_views *w = &m->w.blocks[l];
     int B = a->B, T = a->T, N = B * T, D = c->model_dim, H = c->num_heads;
     int KVH = c->num_kv_heads, hd = D / H, kvd = KVH * hd, F = c->mlp_mult * D;
-    float *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
-    float *attn_in = PG_LAYER(a, attn_in, stride_d, l);
-    float *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
-    float *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
-    float *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
-    float *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
-    float *attn_out = PG_LAYER(a, attn_out, stride_d, l);
-    float *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
-    float *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
-    float *mlp_out = PG_LAYER(a, mlp_out, stride_d, l), *x_out = PG_LAYER(a, x_out, stride_d, l);
+    pg_real *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
+    pg_real *attn_in = PG_LAYER(a, attn_in, stride_d, l);
+    pg_real *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
+    pg_real *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
+    pg_real *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
+    pg_real *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
+    pg_real *attn_out = PG_LAYER(a, attn_out, stride_d, l);
+    pg_real *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
+    pg_real *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
+    pg_real *mlp_out = PG_LAYER(a, mlp_out, stride_d, l), *x_out = PG_LAYER(a, x_out, stride_d, l);
 
     /* x = mix[0] * x + mix[1] * x0 */
-    const float *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
+    const pg_real *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
     for (size_t r = 0; r < (size_t)N; r++)
         for (int i = 0; i < D; i++)
             x_mix[r * D + i] = mix0[i] * x_in[r * D + i] + mix1[i] * a->x0[r * D + i];
@@ -291,24 +290,24 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
     size_t nd = (size_t)N * D;
 
     for (int r = 0; r < N; r++)
-        memcpy(a->x0 + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(float));
+        memcpy(a->x0 + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(pg_real));
     pg_rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
 
-    const float *prev = a->x0;
+    const pg_real *prev = a->x0;
     for (int l = 0; l < L; l++) {
-        float *x_in = PG_LAYER(a, x_in, stride_d, l);
+        pg_real *x_in = PG_LAYER(a, x_in, stride_d, l);
         int i = l - enc; /* decoder index */
         if (i >= 0 && i < nskip) {
             /* U-Net skip: decoder block i adds skip_weights[i] * (encoder output popped) */
-            const float *skip = a->skips + (size_t)(enc - 1 - i) * nd;
+            const pg_real *skip = a->skips + (size_t)(enc - 1 - i) * nd;
             add_scaled(x_in, prev, m->w.skip_weights + (size_t)i * D, skip, N, D);
         } else if (x_in != prev) {
-            memmove(x_in, prev, nd * sizeof(float));
+            memmove(x_in, prev, nd * sizeof(pg_real));
         }
         block_forward(m, a, l);
         prev = PG_LAYER(a, x_out, stride_d, l);
         if (l < enc && l < nskip)
-            memcpy(a->skips + (size_t)l * nd, prev, nd * sizeof(float));
+            memcpy(a->skips + (size_t)l * nd, prev, nd * sizeof(pg_real));
     }
 
     pg_rmsnorm_fwd(a->x_final, a->final_rstd, prev, N, D, PG_RMS_EPS);

@@ -1,6 +1,6 @@
 /* The baseline GPT of DESIGN §4 on the CPU: parameter layout with the reference's
  * tensor names, deterministic init, and the forward pass to logits and per-token
- * losses. All parameters live in one float array; views point into it, so a gradient
+ * losses. All parameters live in one pg_real array; views point into it, so a gradient
  * or optimizer-state array of the same size gets the same views. */
 #ifndef PG_MODEL_H
 #define PG_MODEL_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kernels/config.h"
+#include "kernels/real.h"
 
 #define PG_TENSOR_NAME_MAX 64
 
@@ -20,14 +21,14 @@ typedef struct {
 } pg_tensor_info;
 
 typedef struct {
-    float *c_q, *c_k, *c_v, *attn_proj, *q_gain; /* attn.c_q.weight ... attn.q_gain */
-    float *fc, *mlp_proj;                        /* mlp.fc.weight, mlp.proj.weight */
-    float *attn_scale, *mlp_scale, *resid_mix;   /* resid_mix is [2][dim] */
+    pg_real *c_q, *c_k, *c_v, *attn_proj, *q_gain; /* attn.c_q.weight ... attn.q_gain */
+    pg_real *fc, *mlp_proj;                        /* mlp.fc.weight, mlp.proj.weight */
+    pg_real *attn_scale, *mlp_scale, *resid_mix;   /* resid_mix is [2][dim] */
 } pg_block_views;
 
 typedef struct {
-    float *tok_emb;      /* [vocab][dim], tied with the output head */
-    float *skip_weights; /* [min(enc, dec)][dim] */
+    pg_real *tok_emb;      /* [vocab][dim], tied with the output head */
+    pg_real *skip_weights; /* [min(enc, dec)][dim] */
     pg_block_views *blocks;
 } pg_param_views;
 
@@ -36,7 +37,7 @@ typedef struct {
     size_t num_params;
     int num_tensors;
     pg_tensor_info *tensors;
-    float *params;
+    pg_real *params;
     pg_param_views w;
 } pg_model;
 
@@ -50,7 +51,7 @@ int pg_model_create(pg_model *m, const pg_model_config *cfg);
 void pg_model_free(pg_model *m);
 void pg_model_init(pg_model *m, uint64_t seed, int mode);
 /* Points views at the tensors of `base`, an array laid out like m->params. */
-int pg_model_bind_views(const pg_model *m, float *base, pg_param_views *v);
+int pg_model_bind_views(const pg_model *m, pg_real *base, pg_param_views *v);
 void pg_param_views_free(pg_param_views *v);
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name);
 
@@ -67,31 +68,31 @@ static inline int pg_num_skip_weights(const pg_model_config *c)
 typedef struct {
     int B, T, keep_layers;
     int B_cap, T_cap; /* allocated shape; B and T may be set lower for a pass */
-    float *buf;
+    pg_real *buf;
     /* model-level */
-    float *x0, *x0_rstd;         /* rms_norm(tok_emb[ids]) [BT][D], [BT] */
-    float *x_final, *final_rstd; /* final rms_norm output [BT][D], [BT] */
-    float *logits;               /* softcapped [BT][V] */
+    pg_real *x0, *x0_rstd;         /* rms_norm(tok_emb[ids]) [BT][D], [BT] */
+    pg_real *x_final, *final_rstd; /* final rms_norm output [BT][D], [BT] */
+    pg_real *logits;               /* softcapped [BT][V] */
     double *losses;              /* [BT] */
-    float *rope_cos, *rope_sin;  /* [T][hd/2] */
-    float *skips;                /* encoder outputs kept for the U-Net skips [nskip][BT][D] */
+    pg_real *rope_cos, *rope_sin;  /* [T][hd/2] */
+    pg_real *skips;                /* encoder outputs kept for the U-Net skips [nskip][BT][D] */
     /* per layer (index l * stride) */
     size_t stride_d, stride_kv, stride_f, stride_n, stride_nh, stride_p;
-    float *x_in;        /* block input before resid mix [BT][D] */
-    float *x_mix;       /* after resid mix */
-    float *attn_in, *attn_rstd;
-    float *q_lin, *k_lin, *v; /* c_q/c_k/c_v outputs (v used as is) */
-    float *q, *k;             /* after qk rms_norm, RoPE and (q) q_gain */
-    float *q_rstd, *k_rstd;   /* [BT][H], [BT][KVH] */
-    float *qn;                /* q after rms_norm and RoPE, before q_gain */
-    float *probs;             /* [B][H][T][T] */
-    float *att;               /* attention output before proj [BT][D] */
-    float *attn_out;          /* after proj */
-    float *x_attn;            /* x after the attention residual */
-    float *mlp_in, *mlp_rstd;
-    float *fc_out, *act;      /* [BT][F] */
-    float *mlp_out;           /* after proj [BT][D] */
-    float *x_out;             /* block output */
+    pg_real *x_in;        /* block input before resid mix [BT][D] */
+    pg_real *x_mix;       /* after resid mix */
+    pg_real *attn_in, *attn_rstd;
+    pg_real *q_lin, *k_lin, *v; /* c_q/c_k/c_v outputs (v used as is) */
+    pg_real *q, *k;             /* after qk rms_norm, RoPE and (q) q_gain */
+    pg_real *q_rstd, *k_rstd;   /* [BT][H], [BT][KVH] */
+    pg_real *qn;                /* q after rms_norm and RoPE, before q_gain */
+    pg_real *probs;             /* [B][H][T][T] */
+    pg_real *att;               /* attention output before proj [BT][D] */
+    pg_real *attn_out;          /* after proj */
+    pg_real *x_attn;            /* x after the attention residual */
+    pg_real *mlp_in, *mlp_rstd;
+    pg_real *fc_out, *act;      /* [BT][F] */
+    pg_real *mlp_out;           /* after proj [BT][D] */
+    pg_real *x_out;             /* block output */
 } pg_acts;
 
 int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_layers);

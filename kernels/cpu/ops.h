@@ -8,33 +8,35 @@
 
 #include <stddef.h>
 
+#include "kernels/real.h"
+
 /* out[n][o] = sum_i in[n][i] * w[o][i] */
-void pg_linear_fwd(float *out, const float *in, const float *w, int n, int in_dim, int out_dim);
+void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim, int out_dim);
 
 /* out = in / sqrt(mean(in^2) + eps) over each row of `dim`; rstd[n] keeps 1/sqrt(.). */
-void pg_rmsnorm_fwd(float *out, float *rstd, const float *in, int n, int dim, float eps);
+void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim, pg_real eps);
 
 /* RoPE tables [T][head_dim/2]: angle = t * inv_freq[i], inv_freq[i] = base^(-2i/head_dim),
- * rounded to float as the reference computes them. */
-void pg_rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base);
+ * rounded to pg_real as the reference computes them. */
+void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base);
 /* Rotates halves in place: [x1*cos + x2*sin, -x1*sin + x2*cos]. x is [B*T][heads][head_dim];
  * row r is at position r % T. */
-void pg_rope_fwd(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
+void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T, int heads,
                  int head_dim);
 
 /* Causal softmax attention of one batch element with GQA: query head h reads KV head
  * h / (H / KVH). q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd], probs [H][T][T]
  * (row t holds the softmax over s <= t, zeros after). Scale 1/sqrt(hd). */
-void pg_attention_fwd(float *out, float *probs, const float *q, const float *k, const float *v,
+void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
                       int T, int H, int KVH, int hd);
 
 /* MLP activation: relu(x)^2, or leaky_relu(x, 0.5)^2. */
-void pg_mlp_act_fwd(float *out, const float *in, size_t n, int act);
+void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act);
 
 /* x <- cap * tanh(x / cap) in place. */
-void pg_softcap_fwd(float *x, size_t n, float cap);
+void pg_softcap_fwd(pg_real *x, size_t n, pg_real cap);
 
 /* loss[r] = logsumexp(logits[r]) - logits[r][target[r]], in double; returns their sum. */
-double pg_xent_fwd(double *loss, const float *logits, const int *targets, int n, int vocab);
+double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int n, int vocab);
 
 #endif
