@@ -40,7 +40,8 @@ static int list_dir(const char *dir, int (*keep)(const char *dir, const char *na
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
     *out = names;
     *count = n;
     return 0;
@@ -195,7 +196,7 @@ int pg_record_load(const char *dir, pg_record *r)
     while (dl > 1 && r->dir[dl - 1] == '/')
         r->dir[--dl] = '\0';
     const char *slash = strrchr(r->dir, '/');
-    snprintf(r->name, sizeof r->name, "%s", slash ? slash + 1 : r->dir);
+    snprintf(r->name, sizeof r->name, "%.255s", slash ? slash + 1 : r->dir);
     /* parent folder name as the track */
     if (slash && slash > r->dir) {
         const char *ps = slash - 1;
