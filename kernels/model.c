@@ -157,10 +157,13 @@ int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_
     a->stride_f = keep_layers ? N * F : 0;
     a->stride_n = keep_layers ? N : 0;
     a->stride_nh = keep_layers ? N * H : 0;
+    a->stride_nkv = keep_layers ? N * KVH : 0;
     a->stride_p = keep_layers ? (size_t)B * H * T * T : 0;
     size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
                        (size_t)B * H * T * T;
-    size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D;
+    size_t backward = keep_layers ? N * V + (2 + nskip + 5) * N * D + 3 * N * kvd + 2 * N * F : 0;
+    size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D +
+                   backward;
     a->buf = calloc(total, sizeof(pg_real));
     a->losses = calloc(N, sizeof(double));
     if (!a->buf || !a->losses) {
@@ -199,6 +202,18 @@ int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_
     TAKE(act, L * N * F);
     TAKE(mlp_out, L * N * D);
     TAKE(x_out, L * N * D);
+    if (keep_layers) {
+        TAKE(g_logits, N * V);
+        TAKE(g_x, N * D);
+        TAKE(g_x0, N * D);
+        TAKE(g_skips, nskip * N * D);
+        for (int i = 0; i < 5; i++)
+            TAKE(g_d[i], N * D);
+        for (int i = 0; i < 3; i++)
+            TAKE(g_kv[i], N * kvd);
+        TAKE(g_f[0], N * F);
+        TAKE(g_f[1], N * F);
+    }
 #undef TAKE
     pg_rope_tables(a->rope_cos, a->rope_sin, T, (int)hd, c->rope_base);
     return 0;
@@ -259,7 +274,7 @@ static void block_forward(const pg_model *m, pg_acts *a, int l)
     pg_linear_fwd(k_lin, attn_in, w->c_k, N, D, kvd);
     pg_linear_fwd(v, attn_in, w->c_v, N, D, kvd);
     pg_rmsnorm_fwd(qn, PG_LAYER(a, q_rstd, stride_nh, l), q_lin, N * H, hd, PG_RMS_EPS);
-    pg_rmsnorm_fwd(k, PG_LAYER(a, k_rstd, stride_nh, l), k_lin, N * KVH, hd, PG_RMS_EPS);
+    pg_rmsnorm_fwd(k, PG_LAYER(a, k_rstd, stride_nkv, l), k_lin, N * KVH, hd, PG_RMS_EPS);
     pg_rope_fwd(qn, a->rope_cos, a->rope_sin, B, T, H, hd);
     pg_rope_fwd(k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
     for (size_t r = 0; r < (size_t)N; r++)
@@ -314,4 +329,148 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
     pg_linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
     pg_softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
     return targets ? pg_xent_fwd(a->losses, a->logits, targets, N, c->vocab_size) : 0;
+}
+
+/* sum over rows of a (.) b into out[D] (a scale or mix vector's gradient) */
+static void acc_colsum_prod(pg_real *out, const pg_real *a, const pg_real *b, size_t N, int D)
+{
+    for (size_t r = 0; r < N; r++)
+        for (int i = 0; i < D; i++)
+            out[i] += a[r * D + i] * b[r * D + i];
+}
+
+/* Gradient of one block: g_out (the block output's gradient) in, the block input's
+ * gradient written to g_in (may alias g_out); weight gradients accumulate into gw. */
+static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_views *gw,
+                           const pg_real *g_out, pg_real *g_in)
+{
+    const pg_model_config *c = &m->cfg;
+    const pg_block_views *w = &m->w.blocks[l];
+    int B = a->B, T = a->T, N = B * T, D = c->model_dim, H = c->num_heads;
+    int KVH = c->num_kv_heads, hd = D / H, kvd = KVH * hd, F = c->mlp_mult * D;
+    size_t nd = (size_t)N * D, nkv = (size_t)N * kvd, nf = (size_t)N * F;
+    pg_real *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
+    pg_real *attn_in = PG_LAYER(a, attn_in, stride_d, l);
+    pg_real *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
+    pg_real *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
+    pg_real *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
+    pg_real *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
+    pg_real *attn_out = PG_LAYER(a, attn_out, stride_d, l);
+    pg_real *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
+    pg_real *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
+    pg_real *mlp_out = PG_LAYER(a, mlp_out, stride_d, l);
+    pg_real *t_branch = a->g_d[0], *t_resid = a->g_d[1], *t_att = a->g_d[2];
+    pg_real *t_q = a->g_d[3], *t_qlin = a->g_d[4];
+    pg_real *t_k = a->g_kv[0], *t_v = a->g_kv[1], *t_klin = a->g_kv[2];
+    pg_real *t_f = a->g_f[0], *t_fc = a->g_f[1];
+
+    /* x_out = x_attn + mlp_scale * mlp_out */
+    acc_colsum_prod(gw->mlp_scale, g_out, mlp_out, N, D);
+    for (size_t j = 0; j < nd; j++)
+        t_branch[j] = w->mlp_scale[j % D] * g_out[j];
+    memcpy(t_resid, g_out, nd * sizeof(pg_real));
+    /* MLP: mlp_out = act(fc(norm(x_attn))) @ proj^T */
+    memset(t_f, 0, nf * sizeof(pg_real));
+    pg_linear_bwd(t_f, gw->mlp_proj, t_branch, act, w->mlp_proj, N, F, D);
+    memset(t_fc, 0, nf * sizeof(pg_real));
+    pg_mlp_act_bwd(t_fc, t_f, fc_out, nf, c->mlp_act);
+    memset(t_branch, 0, nd * sizeof(pg_real));
+    pg_linear_bwd(t_branch, gw->fc, t_fc, mlp_in, w->fc, N, D, F);
+    pg_rmsnorm_bwd(t_resid, t_branch, x_attn, PG_LAYER(a, mlp_rstd, stride_n, l), N, D);
+
+    /* x_attn = x_mix + attn_scale * attn_out */
+    acc_colsum_prod(gw->attn_scale, t_resid, attn_out, N, D);
+    for (size_t j = 0; j < nd; j++)
+        t_branch[j] = w->attn_scale[j % D] * t_resid[j];
+    memset(t_att, 0, nd * sizeof(pg_real));
+    pg_linear_bwd(t_att, gw->attn_proj, t_branch, att, w->attn_proj, N, D, D);
+    memset(t_q, 0, nd * sizeof(pg_real));
+    memset(t_k, 0, nkv * sizeof(pg_real));
+    memset(t_v, 0, nkv * sizeof(pg_real));
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        pg_attention_bwd(t_q + row * D, t_k + row * kvd, t_v + row * kvd, t_att + row * D,
+                         probs + (size_t)b * H * T * T, q + row * D, k + row * kvd,
+                         v + row * kvd, T, H, KVH, hd);
+    }
+    /* q = qn * q_gain[h] */
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < hd; i++) {
+                size_t j = (r * H + h) * hd + i;
+                gw->q_gain[h] += t_q[j] * qn[j];
+                t_q[j] *= w->q_gain[h];
+            }
+    pg_rope_bwd(t_q, a->rope_cos, a->rope_sin, B, T, H, hd);
+    pg_rope_bwd(t_k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
+    memset(t_qlin, 0, nd * sizeof(pg_real));
+    memset(t_klin, 0, nkv * sizeof(pg_real));
+    pg_rmsnorm_bwd(t_qlin, t_q, q_lin, PG_LAYER(a, q_rstd, stride_nh, l), N * H, hd);
+    pg_rmsnorm_bwd(t_klin, t_k, k_lin, PG_LAYER(a, k_rstd, stride_nkv, l), N * KVH, hd);
+    memset(t_branch, 0, nd * sizeof(pg_real));
+    pg_linear_bwd(t_branch, gw->c_q, t_qlin, attn_in, w->c_q, N, D, D);
+    pg_linear_bwd(t_branch, gw->c_k, t_klin, attn_in, w->c_k, N, D, kvd);
+    pg_linear_bwd(t_branch, gw->c_v, t_v, attn_in, w->c_v, N, D, kvd);
+    pg_rmsnorm_bwd(t_resid, t_branch, x_mix, PG_LAYER(a, attn_rstd, stride_n, l), N, D);
+
+    /* x_mix = mix[0] * x_in + mix[1] * x0 */
+    const pg_real *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
+    acc_colsum_prod(gw->resid_mix, t_resid, x_in, N, D);
+    acc_colsum_prod(gw->resid_mix + D, t_resid, a->x0, N, D);
+    for (size_t j = 0; j < nd; j++) {
+        a->g_x0[j] += mix1[j % D] * t_resid[j];
+        g_in[j] = mix0[j % D] * t_resid[j];
+    }
+}
+
+void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int *targets,
+                       pg_real *grad, double dloss)
+{
+    const pg_model_config *c = &m->cfg;
+    int N = a->B * a->T, D = c->model_dim, L = c->num_layers, V = c->vocab_size;
+    int enc = pg_num_encoder_layers(c), nskip = pg_num_skip_weights(c);
+    size_t nd = (size_t)N * D;
+    pg_param_views gw;
+    pg_model_bind_views(m, grad, &gw);
+
+    /* head: logits = softcap(x_final @ tok_emb^T) */
+    pg_softcap_xent_bwd(a->g_logits, a->logits, targets, N, V, c->logit_softcap, dloss);
+    pg_real *g_final = a->g_d[0];
+    memset(g_final, 0, nd * sizeof(pg_real));
+    pg_linear_bwd(g_final, gw.tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V);
+    memset(a->g_x, 0, nd * sizeof(pg_real));
+    pg_rmsnorm_bwd(a->g_x, g_final, PG_LAYER(a, x_out, stride_d, L - 1), a->final_rstd, N, D);
+
+    memset(a->g_x0, 0, nd * sizeof(pg_real));
+    memset(a->g_skips, 0, (size_t)nskip * nd * sizeof(pg_real));
+    for (int l = L - 1; l >= 0; l--) {
+        /* g_x holds the gradient of this block's output */
+        if (l < enc && l < nskip)
+            for (size_t j = 0; j < nd; j++)
+                a->g_x[j] += a->g_skips[(size_t)l * nd + j];
+        block_backward(m, a, l, &gw.blocks[l], a->g_x, a->g_x);
+        int i = l - enc;
+        if (i >= 0 && i < nskip) {
+            /* x_in = prev + skip_weights[i] * skip[enc-1-i] */
+            const pg_real *skip = a->skips + (size_t)(enc - 1 - i) * nd;
+            pg_real *g_skip = a->g_skips + (size_t)(enc - 1 - i) * nd;
+            const pg_real *sw = m->w.skip_weights + (size_t)i * D;
+            acc_colsum_prod(gw.skip_weights + (size_t)i * D, a->g_x, skip, N, D);
+            for (size_t j = 0; j < nd; j++)
+                g_skip[j] += sw[j % D] * a->g_x[j];
+        }
+    }
+    /* layer 0's input is x0 */
+    for (size_t j = 0; j < nd; j++)
+        a->g_x0[j] += a->g_x[j];
+    /* x0 = rms_norm(tok_emb[ids]); the gathered rows are the norm's input */
+    pg_real *emb = a->g_d[1], *g_emb = a->g_d[2];
+    for (int r = 0; r < N; r++)
+        memcpy(emb + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(pg_real));
+    memset(g_emb, 0, nd * sizeof(pg_real));
+    pg_rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < D; i++)
+            gw.tok_emb[(size_t)ids[r] * D + i] += g_emb[(size_t)r * D + i];
+    pg_param_views_free(&gw);
 }

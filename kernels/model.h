@@ -77,7 +77,7 @@ typedef struct {
     pg_real *rope_cos, *rope_sin;  /* [T][hd/2] */
     pg_real *skips;                /* encoder outputs kept for the U-Net skips [nskip][BT][D] */
     /* per layer (index l * stride) */
-    size_t stride_d, stride_kv, stride_f, stride_n, stride_nh, stride_p;
+    size_t stride_d, stride_kv, stride_f, stride_n, stride_nh, stride_nkv, stride_p;
     pg_real *x_in;        /* block input before resid mix [BT][D] */
     pg_real *x_mix;       /* after resid mix */
     pg_real *attn_in, *attn_rstd;
@@ -93,6 +93,13 @@ typedef struct {
     pg_real *fc_out, *act;      /* [BT][F] */
     pg_real *mlp_out;           /* after proj [BT][D] */
     pg_real *x_out;             /* block output */
+    /* backward scratch (keep_layers only) */
+    pg_real *g_logits;          /* [BT][V] */
+    pg_real *g_x, *g_x0;        /* residual stream and x0 gradients [BT][D] */
+    pg_real *g_skips;           /* encoder outputs' gradients from the skips [nskip][BT][D] */
+    pg_real *g_d[5];            /* [BT][D] temporaries */
+    pg_real *g_kv[3];           /* [BT][KVD] temporaries */
+    pg_real *g_f[2];            /* [BT][F] */
 } pg_acts;
 
 int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_layers);
@@ -103,6 +110,11 @@ int pg_acts_set_shape(pg_acts *a, int B, int T);
 /* Forward over ids [B*T]; with targets (may be NULL) fills losses and returns their sum,
  * else returns 0. Logits are always filled. */
 double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets);
+
+/* Backward of sum_r dloss * loss[r] after a forward with targets on acts made with
+ * keep_layers; ACCUMULATES into grad (laid out like m->params). */
+void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int *targets,
+                       pg_real *grad, double dloss);
 
 #define PG_LAYER(a, field, stride, l) ((a)->field + (size_t)(l) * (a)->stride)
 

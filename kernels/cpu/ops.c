@@ -1,7 +1,8 @@
 #include "kernels/cpu/ops.h"
 
-#include <tgmath.h>
+#include <stdlib.h>
 #include <string.h>
+#include <tgmath.h>
 
 #include "kernels/config.h"
 
@@ -21,7 +22,17 @@ static pg_real dot(const pg_real *a, const pg_real *b, int n)
            tail;
 }
 
-void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim, int out_dim)
+/* y += alpha * x */
+static void axpy(pg_real *y, pg_real alpha, const pg_real *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}
+
+/* ---- linear ---- */
+
+void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
+                   int out_dim)
 {
     /* Blocks of output columns keep a few weight rows hot in cache across input rows. */
     enum { OB = 16 };
@@ -35,6 +46,24 @@ void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int
         }
     }
 }
+
+void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
+                   const pg_real *w, int n, int in_dim, int out_dim)
+{
+    for (int r = 0; din && r < n; r++) {
+        pg_real *dx = din + (size_t)r * in_dim;
+        const pg_real *dy = dout + (size_t)r * out_dim;
+        for (int o = 0; o < out_dim; o++)
+            axpy(dx, dy[o], w + (size_t)o * in_dim, in_dim);
+    }
+    for (int o = 0; o < out_dim; o++) {
+        pg_real *dwo = dw + (size_t)o * in_dim;
+        for (int r = 0; r < n; r++)
+            axpy(dwo, dout[(size_t)r * out_dim + o], in + (size_t)r * in_dim, in_dim);
+    }
+}
+
+/* ---- rms_norm ---- */
 
 void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim, pg_real eps)
 {
@@ -51,6 +80,23 @@ void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int d
     }
 }
 
+void pg_rmsnorm_bwd(pg_real *din, const pg_real *dout, const pg_real *in, const pg_real *rstd,
+                    int n, int dim)
+{
+    for (int r = 0; r < n; r++) {
+        const pg_real *x = in + (size_t)r * dim, *dy = dout + (size_t)r * dim;
+        pg_real *dx = din + (size_t)r * dim;
+        double s = rstd[r], proj = 0;
+        for (int i = 0; i < dim; i++)
+            proj += (double)dy[i] * x[i];
+        pg_real c = (pg_real)(s * s * s * proj / dim);
+        for (int i = 0; i < dim; i++)
+            dx[i] += (pg_real)s * dy[i] - x[i] * c;
+    }
+}
+
+/* ---- RoPE ---- */
+
 void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base)
 {
     int half = head_dim / 2;
@@ -64,8 +110,9 @@ void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real
     }
 }
 
-void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T, int heads,
-                 int head_dim)
+/* Rotates every head of every row by +angle (sign 1) or -angle (sign -1). */
+static void rope_rotate(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
+                        int heads, int head_dim, int sign)
 {
     int half = head_dim / 2;
     for (size_t r = 0; r < (size_t)B * T; r++) {
@@ -74,16 +121,31 @@ void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, 
         for (int h = 0; h < heads; h++) {
             pg_real *v = x + (r * heads + h) * head_dim;
             for (int i = 0; i < half; i++) {
-                pg_real x1 = v[i], x2 = v[i + half];
-                v[i] = x1 * c[i] + x2 * s[i];
-                v[i + half] = x1 * -s[i] + x2 * c[i];
+                pg_real x1 = v[i], x2 = v[i + half], si = sign * s[i];
+                v[i] = x1 * c[i] + x2 * si;
+                v[i + half] = x1 * -si + x2 * c[i];
             }
         }
     }
 }
 
-void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
-                      int T, int H, int KVH, int hd)
+void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T, int heads,
+                 int head_dim)
+{
+    rope_rotate(x, cos_t, sin_t, B, T, heads, head_dim, 1);
+}
+
+void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
+                 int heads, int head_dim)
+{
+    /* the rotation is orthogonal: its transpose is the rotation by -angle */
+    rope_rotate(dx, cos_t, sin_t, B, T, heads, head_dim, -1);
+}
+
+/* ---- attention ---- */
+
+void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+                      const pg_real *v, int T, int H, int KVH, int hd)
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
     int group = H / KVH;
@@ -108,23 +170,73 @@ void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_r
             memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof *p);
             pg_real *o = out + ((size_t)t * H + h) * hd;
             memset(o, 0, (size_t)hd * sizeof *o);
-            for (int s = 0; s <= t; s++) {
-                const pg_real *vs = v + ((size_t)s * KVH + g) * hd;
-                for (int i = 0; i < hd; i++)
-                    o[i] += p[s] * vs[i];
-            }
+            for (int s = 0; s <= t; s++)
+                axpy(o, p[s], v + ((size_t)s * KVH + g) * hd, hd);
         }
     }
 }
 
+void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
+                      const pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
+                      int T, int H, int KVH, int hd)
+{
+    pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
+    int group = H / KVH;
+    pg_real *dp = malloc((size_t)T * sizeof *dp);
+    for (int h = 0; h < H; h++) {
+        int g = h / group;
+        for (int t = 0; t < T; t++) {
+            const pg_real *p = probs + ((size_t)h * T + t) * T;
+            const pg_real *dot_ = dout + ((size_t)t * H + h) * hd;
+            const pg_real *qt = q + ((size_t)t * H + h) * hd;
+            pg_real *dqt = dq + ((size_t)t * H + h) * hd;
+            /* out_t = sum_s p_s v_s:  dp_s = dout_t . v_s,  dv_s += p_s dout_t */
+            double pdp = 0;
+            for (int s = 0; s <= t; s++) {
+                size_t kv = ((size_t)s * KVH + g) * hd;
+                dp[s] = dot(dot_, v + kv, hd);
+                axpy(dv + kv, p[s], dot_, hd);
+                pdp += (double)p[s] * dp[s];
+            }
+            /* softmax: dscore_s = p_s (dp_s - sum p dp); score = scale q.k */
+            for (int s = 0; s <= t; s++) {
+                size_t kv = ((size_t)s * KVH + g) * hd;
+                pg_real ds = p[s] * (dp[s] - (pg_real)pdp) * scale;
+                axpy(dqt, ds, k + kv, hd);
+                axpy(dk + kv, ds, qt, hd);
+            }
+        }
+    }
+    free(dp);
+}
+
+/* ---- MLP activation ---- */
+
+static pg_real neg_slope(int act)
+{
+    return act == PG_MLP_LEAKY_RELU2 ? (pg_real)0.5 : (pg_real)0;
+}
+
 void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act)
 {
-    pg_real neg_slope = act == PG_MLP_LEAKY_RELU2 ? 0.5f : 0.0f;
+    pg_real slope = neg_slope(act);
     for (size_t i = 0; i < n; i++) {
-        pg_real a = in[i] > 0 ? in[i] : neg_slope * in[i];
+        pg_real a = in[i] > 0 ? in[i] : slope * in[i];
         out[i] = a * a;
     }
 }
+
+void pg_mlp_act_bwd(pg_real *din, const pg_real *dout, const pg_real *in, size_t n, int act)
+{
+    pg_real slope = neg_slope(act);
+    for (size_t i = 0; i < n; i++) {
+        pg_real a = in[i] > 0 ? in[i] : slope * in[i];
+        pg_real da = in[i] > 0 ? 1 : slope;
+        din[i] += dout[i] * 2 * a * da;
+    }
+}
+
+/* ---- softcapped cross-entropy head ---- */
 
 void pg_softcap_fwd(pg_real *x, size_t n, pg_real cap)
 {
@@ -147,4 +259,24 @@ double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int 
         total += loss[r];
     }
     return total;
+}
+
+void pg_softcap_xent_bwd(pg_real *dlogits, const pg_real *z, const int *targets, int n, int vocab,
+                         pg_real cap, double dloss)
+{
+    for (int r = 0; r < n; r++) {
+        const pg_real *zr = z + (size_t)r * vocab;
+        pg_real *d = dlogits + (size_t)r * vocab;
+        pg_real mx = -INFINITY;
+        for (int j = 0; j < vocab; j++)
+            mx = zr[j] > mx ? zr[j] : mx;
+        double sum = 0;
+        for (int j = 0; j < vocab; j++)
+            sum += exp((double)(zr[j] - mx));
+        for (int j = 0; j < vocab; j++) {
+            double pj = exp((double)(zr[j] - mx)) / sum - (j == targets[r]);
+            double t = (double)zr[j] / cap; /* tanh of the pre-cap logit / cap */
+            d[j] = (pg_real)(pj * dloss * (1.0 - t * t));
+        }
+    }
 }
