@@ -26,7 +26,7 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-static json_t *tensor_table(const pg_model *m)
+static json_t *tensor_table(const pg_model *m, const pg_ckpt_extra *extras, int n_extras)
 {
     json_t *arr = json_array();
     for (int i = 0; i < m->num_tensors; i++) {
@@ -38,20 +38,47 @@ static json_t *tensor_table(const pg_model *m)
                                              (json_int_t)(t->offset * 4), "nbytes",
                                              (json_int_t)(t->numel * 4)));
     }
+    size_t off = m->num_params * 4;
+    for (int i = 0; i < n_extras; i++, off += m->num_params * 4)
+        json_array_append_new(arr, json_pack("{s:s, s:[I], s:s, s:I, s:I}", "name", extras[i].name,
+                                             "shape", (json_int_t)m->num_params, "dtype", "f32",
+                                             "offset", (json_int_t)off, "nbytes",
+                                             (json_int_t)(m->num_params * 4)));
     return arr;
 }
 
-int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta)
+static void put_reals(unsigned char *dst, const pg_real *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float f = (float)src[i];
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        put_le(dst + 4 * i, bits, 4);
+    }
+}
+
+static void get_reals(pg_real *dst, const unsigned char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)get_le(src + 4 * i, 4);
+        float f;
+        memcpy(&f, &bits, 4);
+        dst[i] = f;
+    }
+}
+
+int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
+                       const pg_ckpt_extra *extras, int n_extras)
 {
     json_t *hdr = json_pack("{s:s, s:i, s:o, s:o, s:o}", "format", "pgolf-checkpoint", "version",
                             PG_CKPT_VERSION, "config", pg_config_to_json(&m->cfg), "meta",
                             meta ? json_deep_copy(meta) : json_object(), "tensors",
-                            tensor_table(m));
+                            tensor_table(m, extras, n_extras));
     char *header = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
     if (!header)
         return pg_fail("%s: cannot encode checkpoint header", path);
-    size_t hlen = strlen(header), plen = m->num_params * sizeof(float);
+    size_t hlen = strlen(header), plen = (size_t)(1 + n_extras) * m->num_params * 4;
     size_t total = PREFIX_LEN + hlen + 8 + plen + PG_SHA256_LEN;
     unsigned char *buf = malloc(total);
     if (!buf) {
@@ -64,12 +91,9 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta)
     memcpy(buf + PREFIX_LEN, header, hlen);
     put_le(buf + PREFIX_LEN + hlen, plen, 8);
     unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
-    for (size_t i = 0; i < m->num_params; i++) {
-        float f = (float)m->params[i];
-        uint32_t bits;
-        memcpy(&bits, &f, 4);
-        put_le(payload + 4 * i, bits, 4);
-    }
+    put_reals(payload, m->params, m->num_params);
+    for (int i = 0; i < n_extras; i++)
+        put_reals(payload + (size_t)(i + 1) * m->num_params * 4, extras[i].data, m->num_params);
     pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
     free(header);
     int rc = pg_write_file_atomic(path, buf, total);
@@ -84,13 +108,20 @@ static int check_table(const char *path, const json_t *tensors, const pg_model *
 {
     if (!json_is_array(tensors))
         return pg_fail("%s: header has no tensor table", path);
-    if ((int)json_array_size(tensors) != m->num_tensors)
+    if ((int)json_array_size(tensors) < m->num_tensors)
         return pg_fail("%s: tensor table has %zu entries, the config implies %d", path,
                        json_array_size(tensors), m->num_tensors);
     size_t end_prev = 0;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const pg_tensor_info *want = &m->tensors[i];
+    pg_tensor_info extra = {.ndim = 1, .shape = {(int)m->num_params, 1}, .numel = m->num_params};
+    for (int i = 0; i < (int)json_array_size(tensors); i++) {
         json_t *e = json_array_get(tensors, (size_t)i);
+        const pg_tensor_info *want = &m->tensors[i < m->num_tensors ? i : 0];
+        if (i >= m->num_tensors) {
+            /* extra arrays (optimizer state): any name, shape [num_params] */
+            const char *en = json_string_value(json_object_get(e, "name"));
+            snprintf(extra.name, sizeof extra.name, "%s", en ? en : "");
+            want = &extra;
+        }
         const char *name = json_string_value(json_object_get(e, "name"));
         const char *dtype = json_string_value(json_object_get(e, "dtype"));
         json_t *shape = json_object_get(e, "shape");
@@ -119,6 +150,14 @@ static int check_table(const char *path, const json_t *tensors, const pg_model *
 
 int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
 {
+    return pg_checkpoint_load_with(path, m, meta_out, NULL, 0);
+}
+
+int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
+                            pg_ckpt_extra *extras, int n_extras)
+{
+    for (int i = 0; i < n_extras; i++)
+        extras[i].data = NULL;
     memset(m, 0, sizeof *m);
     if (meta_out)
         *meta_out = NULL;
@@ -177,12 +216,26 @@ int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
     for (int i = 0; i < m->num_tensors; i++) {
         size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, i), "offset"));
         const pg_tensor_info *t = &m->tensors[i];
-        for (size_t j = 0; j < t->numel; j++) {
-            uint32_t bits = (uint32_t)get_le(payload + off + 4 * j, 4);
-            float f;
-            memcpy(&f, &bits, 4);
-            m->params[t->offset + j] = f;
+        get_reals(m->params + t->offset, payload + off, t->numel);
+    }
+    for (int k = 0; k < n_extras; k++) {
+        json_t *e = NULL;
+        for (size_t i = (size_t)m->num_tensors; i < json_array_size(tensors) && !e; i++) {
+            const char *en = json_string_value(json_object_get(json_array_get(tensors, i), "name"));
+            if (en && strcmp(en, extras[k].name) == 0)
+                e = json_array_get(tensors, i);
         }
+        if (!e) {
+            pg_fail("%s: no '%s' array (not a training checkpoint)", path, extras[k].name);
+            goto out;
+        }
+        extras[k].data = malloc(m->num_params * sizeof(pg_real));
+        if (!extras[k].data) {
+            pg_fail("%s: out of memory", path);
+            goto out;
+        }
+        get_reals(extras[k].data, payload + json_integer_value(json_object_get(e, "offset")),
+                  m->num_params);
     }
     if (meta_out) {
         json_t *meta = json_object_get(hdr, "meta");
@@ -190,8 +243,13 @@ int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
     }
     rc = 0;
 out:
-    if (rc != 0)
+    if (rc != 0) {
         pg_model_free(m);
+        for (int k = 0; k < n_extras; k++) {
+            free(extras[k].data);
+            extras[k].data = NULL;
+        }
+    }
     json_decref(hdr);
     free(buf);
     return rc;

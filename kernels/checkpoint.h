@@ -16,10 +16,24 @@
 #define PG_CKPT_MAGIC "PGOLFCKP"
 #define PG_CKPT_VERSION 1
 
-/* Writes atomically; meta (may be NULL) is stored as the header's "meta" object. */
-int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta);
+/* A named array laid out like the parameters (optimizer state), stored after the model
+ * tensors in the table with shape [num_params]. */
+typedef struct {
+    const char *name;
+    pg_real *data;
+} pg_ckpt_extra;
 
-/* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta". */
+/* Writes atomically; meta (may be NULL) is stored as the header's "meta" object. */
+int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
+                       const pg_ckpt_extra *extras, int n_extras);
+
+/* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta".
+ * Extra arrays in the file are validated but not loaded. */
 int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out);
+
+/* Also loads the named extras into newly allocated extras[i].data; a missing one fails
+ * ("not a training checkpoint"). */
+int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
+                            pg_ckpt_extra *extras, int n_extras);
 
 #endif

@@ -12,10 +12,20 @@
 /* rms_norm's eps is the machine epsilon of the compute type (kernels/real.h). */
 #define PG_RMS_EPS PG_REAL_EPS
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static void add_tensor(pg_model *m, const char *name, int rows, int cols)
 {
     pg_tensor_info *t = &m->tensors[m->num_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
+    t->group = strcmp(name, "tok_emb.weight") == 0                      ? PG_GROUP_EMBED
+               : cols > 0 && strncmp(name, "blocks.", 7) == 0 &&
+                         ends_with(name, ".weight")                     ? PG_GROUP_MATRIX
+                                                                        : PG_GROUP_SCALAR;
     t->ndim = cols > 0 ? 2 : 1;
     t->shape[0] = rows;
     t->shape[1] = cols > 0 ? cols : 1;
@@ -100,12 +110,6 @@ const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name)
         if (strcmp(m->tensors[i].name, name) == 0)
             return &m->tensors[i];
     return NULL;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 void pg_model_init(pg_model *m, uint64_t seed, int mode)

@@ -13,8 +13,14 @@
 
 #define PG_TENSOR_NAME_MAX 64
 
+/* Optimizer groups of the reference: the tied embedding (Adam, TIED_EMBED_LR), 2-D block
+ * matrices (Muon, MATRIX_LR), and vectors, scalars, control tensors and skip_weights
+ * (Adam, SCALAR_LR). */
+enum { PG_GROUP_EMBED = 0, PG_GROUP_MATRIX = 1, PG_GROUP_SCALAR = 2 };
+
 typedef struct {
     char name[PG_TENSOR_NAME_MAX];
+    int group;    /* PG_GROUP_* */
     int ndim;     /* 1 or 2 */
     int shape[2]; /* shape[1] is 1 for vectors */
     size_t offset, numel;

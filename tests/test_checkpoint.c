@@ -17,7 +17,7 @@ static const char *save_tiny(pg_model *m)
     pg_model_init(m, 9, PG_INIT_DENSE);
     const char *path = t_tmp_path("tiny.ckpt");
     json_t *meta = json_pack("{s:i}", "step", 17);
-    ck_assert_int_eq(pg_checkpoint_save(path, m, meta), 0);
+    ck_assert_int_eq(pg_checkpoint_save(path, m, meta, NULL, 0), 0);
     json_decref(meta);
     return path;
 }
@@ -38,7 +38,7 @@ START_TEST(test_roundtrip)
     ck_assert_int_eq(pg_sha256_file(path, h1), 0);
     const char *p2 = t_tmp_path("tiny2.ckpt");
     meta = json_pack("{s:i}", "step", 17);
-    ck_assert_int_eq(pg_checkpoint_save(p2, &back, meta), 0);
+    ck_assert_int_eq(pg_checkpoint_save(p2, &back, meta, NULL, 0), 0);
     json_decref(meta);
     ck_assert_int_eq(pg_sha256_file(p2, h2), 0);
     ck_assert_str_eq(h1, h2);
@@ -136,7 +136,7 @@ static char *header_with(const char *from, const char *to)
     pg_model m;
     ck_assert_int_eq(pg_model_create(&m, &c), 0);
     const char *path = t_tmp_path("small.ckpt");
-    ck_assert_int_eq(pg_checkpoint_save(path, &m, NULL), 0);
+    ck_assert_int_eq(pg_checkpoint_save(path, &m, NULL, NULL, 0), 0);
     pg_model_free(&m);
     size_t len;
     unsigned char *raw = t_read_bytes(path, &len);
@@ -209,7 +209,7 @@ START_TEST(test_atomic_write_leaves_nothing)
     pg_model m;
     save_tiny(&m);
     /* a directory that does not exist: error, and no temp file anywhere */
-    ck_assert_int_eq(pg_checkpoint_save(t_tmp_path("no/such/dir/x.ckpt"), &m, NULL), -1);
+    ck_assert_int_eq(pg_checkpoint_save(t_tmp_path("no/such/dir/x.ckpt"), &m, NULL, NULL, 0), -1);
     ck_assert_ptr_nonnull(strstr(pg_errmsg(), "cannot create"));
     t_run_result r = t_pgolf("init --preset tiny --out '%s'", t_tmp_path("no/such/x.ckpt"));
     ck_assert_int_eq(r.status, 1);
