@@ -16,6 +16,7 @@ int cmd_tokenizer(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_records(int argc, char **argv);
 
 extern const pg_command pg_commands[];
@@ -27,4 +28,9 @@ int pg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Prints a JSON value to stdout with a trailing newline and releases it. */
 void pg_cli_print_json(void *json_value);
 
+/* Settings for train-like commands: --preset, --config FILE, environment, --set; also
+ * --out DIR and (when resume is not NULL) --resume. Returns an exit status. */
+#include "pipeline/hparams.h"
+int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
+                           const char **out_dir, int *resume);
 #endif

@@ -39,6 +39,22 @@ const pg_command pg_commands[] = {
      "TRAIN_SEQ_LEN, ROPE_BASE, LOGIT_SOFTCAP, QK_GAIN_INIT, TIED_EMBED_INIT_STD, MLP_ACT),\n"
      "then --set flags. --init dense also randomizes the zero-initialized projections and\n"
      "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"},
+    {"train", cmd_train, "train the baseline model on the CPU with the reference's loop",
+     "usage: pgolf train --out DIR [--preset tiny|baseline] [--config FILE]\n"
+     "                   [--set NAME=VALUE]... [--resume]\n"
+     "\n"
+     "Settings use the reference's environment names (ITERATIONS, WARMDOWN_ITERS,\n"
+     "TRAIN_BATCH_TOKENS, TRAIN_SEQ_LEN, MAX_WALLCLOCK_SECONDS, MATRIX_LR, SCALAR_LR,\n"
+     "TIED_EMBED_LR, MUON_MOMENTUM, SEED, DATA_PATH, TOKENIZER_PATH, VAL_LOSS_EVERY,\n"
+     "TRAIN_LOG_EVERY, GRAD_CLIP_NORM, WORLD_SIZE, the model shape, ...) plus\n"
+     "CHECKPOINT_EVERY. Later sources win: preset < --config FILE (NAME=VALUE lines) <\n"
+     "environment < --set. The resolved configuration opens DIR/train.log.\n"
+     "Writes DIR/train.log (lines in the reference's shapes), DIR/state.ckpt (model,\n"
+     "optimizer state and data position, atomically every CHECKPOINT_EVERY steps and at the\n"
+     "end) and DIR/final.ckpt. --resume continues from DIR/state.ckpt and ends with the\n"
+     "same bits as an uninterrupted run (with MAX_WALLCLOCK_SECONDS=0). WORLD_SIZE=W\n"
+     "emulates W ranks' data slices (grad_accum = 8/W). A non-finite loss stops training\n"
+     "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"},
     {"eval", cmd_eval, "score a checkpoint on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval CHECKPOINT --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
      "                  [--stride N] [--seq-len N] [--batch N] [--json] [--quiet]\n"

@@ -36,9 +36,12 @@ void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int
 {
     /* Blocks of output columns keep a few weight rows hot in cache across input rows. */
     enum { OB = 16 };
-    for (int o0 = 0; o0 < out_dim; o0 += OB) {
-        int o1 = o0 + OB < out_dim ? o0 + OB : out_dim;
+    int nblocks = (out_dim + OB - 1) / OB;
+    /* each output element is one thread's dot product: the same bits for any thread count */
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * out_dim * in_dim > 65536)
+    for (int b = 0; b < nblocks; b++) {
         for (int r = 0; r < n; r++) {
+            int o0 = b * OB, o1 = o0 + OB < out_dim ? o0 + OB : out_dim;
             const pg_real *x = in + (size_t)r * in_dim;
             pg_real *y = out + (size_t)r * out_dim;
             for (int o = o0; o < o1; o++)
@@ -47,20 +50,42 @@ void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int
     }
 }
 
+static pg_real *transposed(const pg_real *src, int rows, int cols)
+{
+    pg_real *dst = malloc((size_t)rows * cols * sizeof *dst);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+    return dst;
+}
+
+static void add_into(pg_real *dst, const pg_real *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
                    const pg_real *w, int n, int in_dim, int out_dim)
 {
-    for (int r = 0; din && r < n; r++) {
-        pg_real *dx = din + (size_t)r * in_dim;
-        const pg_real *dy = dout + (size_t)r * out_dim;
-        for (int o = 0; o < out_dim; o++)
-            axpy(dx, dy[o], w + (size_t)o * in_dim, in_dim);
+    /* Both products are written as long dot products over transposed copies, which the
+     * blocked forward kernel computes fast: din = dout @ w = linear(dout, w^T) and
+     * dw = dout^T @ in = linear(dout^T, in^T). */
+    size_t big = (size_t)n * in_dim > (size_t)out_dim * in_dim ? (size_t)n * in_dim
+                                                                : (size_t)out_dim * in_dim;
+    pg_real *tmp = malloc(big * sizeof *tmp);
+    if (din) {
+        pg_real *wT = transposed(w, out_dim, in_dim);
+        pg_linear_fwd(tmp, dout, wT, n, out_dim, in_dim);
+        add_into(din, tmp, (size_t)n * in_dim);
+        free(wT);
     }
-    for (int o = 0; o < out_dim; o++) {
-        pg_real *dwo = dw + (size_t)o * in_dim;
-        for (int r = 0; r < n; r++)
-            axpy(dwo, dout[(size_t)r * out_dim + o], in + (size_t)r * in_dim, in_dim);
-    }
+    pg_real *doutT = transposed(dout, n, out_dim), *inT = transposed(in, n, in_dim);
+    pg_linear_fwd(tmp, doutT, inT, out_dim, n, in_dim);
+    add_into(dw, tmp, (size_t)out_dim * in_dim);
+    free(doutT);
+    free(inT);
+    free(tmp);
 }
 
 /* ---- rms_norm ---- */
@@ -149,6 +174,7 @@ void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_r
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
     int group = H / KVH;
+#pragma omp parallel for schedule(static) if (T >= 32)
     for (int h = 0; h < H; h++) {
         int g = h / group;
         for (int t = 0; t < T; t++) {
@@ -182,32 +208,35 @@ void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
     int group = H / KVH;
-    pg_real *dp = malloc((size_t)T * sizeof *dp);
-    for (int h = 0; h < H; h++) {
-        int g = h / group;
-        for (int t = 0; t < T; t++) {
-            const pg_real *p = probs + ((size_t)h * T + t) * T;
-            const pg_real *dot_ = dout + ((size_t)t * H + h) * hd;
-            const pg_real *qt = q + ((size_t)t * H + h) * hd;
-            pg_real *dqt = dq + ((size_t)t * H + h) * hd;
-            /* out_t = sum_s p_s v_s:  dp_s = dout_t . v_s,  dv_s += p_s dout_t */
-            double pdp = 0;
-            for (int s = 0; s <= t; s++) {
-                size_t kv = ((size_t)s * KVH + g) * hd;
-                dp[s] = dot(dot_, v + kv, hd);
-                axpy(dv + kv, p[s], dot_, hd);
-                pdp += (double)p[s] * dp[s];
-            }
-            /* softmax: dscore_s = p_s (dp_s - sum p dp); score = scale q.k */
-            for (int s = 0; s <= t; s++) {
-                size_t kv = ((size_t)s * KVH + g) * hd;
-                pg_real ds = p[s] * (dp[s] - (pg_real)pdp) * scale;
-                axpy(dqt, ds, k + kv, hd);
-                axpy(dk + kv, ds, qt, hd);
+    /* one thread per KV head: the query heads sharing it add into dk/dv in a fixed order */
+#pragma omp parallel for schedule(static) if (T >= 32)
+    for (int g = 0; g < KVH; g++) {
+        pg_real *dp = malloc((size_t)T * sizeof *dp);
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            for (int t = 0; t < T; t++) {
+                const pg_real *p = probs + ((size_t)h * T + t) * T;
+                const pg_real *dot_ = dout + ((size_t)t * H + h) * hd;
+                const pg_real *qt = q + ((size_t)t * H + h) * hd;
+                pg_real *dqt = dq + ((size_t)t * H + h) * hd;
+                /* out_t = sum_s p_s v_s:  dp_s = dout_t . v_s,  dv_s += p_s dout_t */
+                double pdp = 0;
+                for (int s = 0; s <= t; s++) {
+                    size_t kv = ((size_t)s * KVH + g) * hd;
+                    dp[s] = dot(dot_, v + kv, hd);
+                    axpy(dv + kv, p[s], dot_, hd);
+                    pdp += (double)p[s] * dp[s];
+                }
+                /* softmax: dscore_s = p_s (dp_s - sum p dp); score = scale q.k */
+                for (int s = 0; s <= t; s++) {
+                    size_t kv = ((size_t)s * KVH + g) * hd;
+                    pg_real ds = p[s] * (dp[s] - (pg_real)pdp) * scale;
+                    axpy(dqt, ds, k + kv, hd);
+                    axpy(dk + kv, ds, qt, hd);
+                }
             }
         }
+        free(dp);
     }
-    free(dp);
 }
 
 /* ---- MLP activation ---- */
@@ -240,13 +269,14 @@ void pg_mlp_act_bwd(pg_real *din, const pg_real *dout, const pg_real *in, size_t
 
 void pg_softcap_fwd(pg_real *x, size_t n, pg_real cap)
 {
+#pragma omp parallel for schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++)
         x[i] = cap * tanh(x[i] / cap);
 }
 
 double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int n, int vocab)
 {
-    double total = 0;
+#pragma omp parallel for schedule(static) if (n >= 64)
     for (int r = 0; r < n; r++) {
         const pg_real *z = logits + (size_t)r * vocab;
         pg_real mx = -INFINITY;
@@ -256,14 +286,17 @@ double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int 
         for (int j = 0; j < vocab; j++)
             sum += exp((double)(z[j] - mx));
         loss[r] = (double)mx + log(sum) - (double)z[targets[r]];
-        total += loss[r];
     }
+    double total = 0; /* summed in row order: the same bits for any thread count */
+    for (int r = 0; r < n; r++)
+        total += loss[r];
     return total;
 }
 
 void pg_softcap_xent_bwd(pg_real *dlogits, const pg_real *z, const int *targets, int n, int vocab,
                          pg_real cap, double dloss)
 {
+#pragma omp parallel for schedule(static) if (n >= 64)
     for (int r = 0; r < n; r++) {
         const pg_real *zr = z + (size_t)r * vocab;
         pg_real *d = dlogits + (size_t)r * vocab;

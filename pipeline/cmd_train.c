@@ -1,0 +1,83 @@
+/* pgolf train: CPU training with the reference's loop and log lines. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "pipeline/commands.h"
+#include "pipeline/train.h"
+
+#define MAX_SETS 128
+
+/* Resolves settings: preset, then --config file, then the environment, then --set. */
+int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
+                           const char **out_dir, int *resume)
+{
+    static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"resume", no_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    const char *preset = "baseline", *config = NULL, *sets[MAX_SETS];
+    int nsets = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': preset = optarg; break;
+        case 'c': config = optarg; break;
+        case 's':
+            if (nsets == MAX_SETS)
+                return pg_cli_usage_error(cmd, "too many --set flags");
+            sets[nsets++] = optarg;
+            break;
+        case 'o': *out_dir = optarg; break;
+        case 'r':
+            if (!resume)
+                return pg_cli_usage_error(cmd, "--resume is not an option of this command");
+            *resume = 1;
+            break;
+        default: return pg_cli_usage_error(cmd, "bad option");
+        }
+    }
+    if (optind != argc)
+        return pg_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (strcmp(preset, "baseline") == 0) {
+        pg_hparams_default(h);
+    } else if (strcmp(preset, "tiny") == 0) {
+        const char *root = getenv("PGOLF_ROOT");
+        pg_hparams_tiny(h, root && *root ? root : ".");
+    } else {
+        return pg_cli_usage_error(cmd, "unknown preset '%s' (tiny or baseline)", preset);
+    }
+    if (config && pg_hparams_load_file(h, config) != 0)
+        return pg_cli_error();
+    if (pg_hparams_from_env(h) != 0)
+        return pg_cli_error();
+    for (int i = 0; i < nsets; i++) {
+        char name[64];
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
+            return pg_cli_usage_error(cmd, "--set needs NAME=VALUE, got '%s'", sets[i]);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (pg_hparams_set(h, name, eq + 1) != 0)
+            return pg_cli_error();
+    }
+    if (pg_hparams_validate(h) != 0)
+        return pg_cli_error();
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    pg_hparams h;
+    pg_train_opts o = {.out_dir = NULL, .resume = 0, .progress = 1};
+    int rc = pg_cli_resolve_hparams(argc, argv, "train", &h, &o.out_dir, &o.resume);
+    if (rc != 0)
+        return rc;
+    if (!o.out_dir)
+        return pg_cli_usage_error("train", "needs --out DIR");
+    if (pg_train(&h, &o) != 0)
+        return pg_cli_error();
+    return 0;
+}

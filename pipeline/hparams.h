@@ -1,0 +1,60 @@
+/* Training hyperparameters under the reference's environment variable names
+ * (DESIGN §4). Sources, later wins: defaults (the reference's), a config file
+ * (NAME=VALUE lines, '#' comments), the environment, then --set NAME=VALUE flags. */
+#ifndef PG_HPARAMS_H
+#define PG_HPARAMS_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "kernels/config.h"
+#include "kernels/optim.h"
+
+#define PG_PATH_MAX 512
+
+typedef struct {
+    pg_model_config model;
+    char data_path[PG_PATH_MAX];      /* DATA_PATH */
+    char tokenizer_path[PG_PATH_MAX]; /* TOKENIZER_PATH */
+    long seed;                        /* SEED */
+    long iterations;                  /* ITERATIONS */
+    long warmdown_iters;              /* WARMDOWN_ITERS */
+    long warmup_steps;                /* WARMUP_STEPS (compile warm-up; no effect here) */
+    long train_batch_tokens;          /* TRAIN_BATCH_TOKENS */
+    long val_loss_every;              /* VAL_LOSS_EVERY */
+    long train_log_every;             /* TRAIN_LOG_EVERY */
+    long checkpoint_every;            /* CHECKPOINT_EVERY (pgolf; 0 = only at the end) */
+    long world_size;                  /* WORLD_SIZE: ranks whose data is emulated */
+    long muon_backend_steps;          /* MUON_BACKEND_STEPS */
+    long muon_momentum_warmup_steps;  /* MUON_MOMENTUM_WARMUP_STEPS */
+    double max_wallclock_seconds;     /* MAX_WALLCLOCK_SECONDS (0 = no cap) */
+    double tied_embed_lr, matrix_lr, scalar_lr;
+    double muon_momentum, muon_momentum_warmup_start;
+    double beta1, beta2, adam_eps, grad_clip_norm;
+} pg_hparams;
+
+/* The reference's defaults (the 9x512 baseline). */
+void pg_hparams_default(pg_hparams *h);
+/* The tiny preset on the shipped sample (pgolf's embedded default). */
+void pg_hparams_tiny(pg_hparams *h, const char *repo_root);
+
+/* Sets one value by its environment name; unknown names and bad numbers fail. */
+int pg_hparams_set(pg_hparams *h, const char *name, const char *value);
+/* NAME=VALUE lines; errors name the file and line. */
+int pg_hparams_load_file(pg_hparams *h, const char *path);
+/* Every known name present in the environment. */
+int pg_hparams_from_env(pg_hparams *h);
+/* Range checks (non-negative rates, batch divisibility, ...). */
+int pg_hparams_validate(const pg_hparams *h);
+
+/* grad_accum_steps = 8 / world_size, as the reference. */
+int pg_hparams_grad_accum(const pg_hparams *h);
+
+void pg_hparams_optim(const pg_hparams *h, pg_optim_config *o);
+/* {NAME: value, ...} of every setting, for logs, manifests and checkpoints. */
+json_t *pg_hparams_to_json(const pg_hparams *h);
+/* One "NAME=value" line per setting. */
+void pg_hparams_print(const pg_hparams *h, FILE *out, const char *prefix);
+
+#endif

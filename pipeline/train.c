@@ -1,0 +1,394 @@
+#include "pipeline/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/progress.h"
+#include "kernels/checkpoint.h"
+#include "pipeline/loader.h"
+#include "pipeline/shard.h"
+#include "pipeline/tokenizer.h"
+#include "verifier/eval.h"
+
+#ifndef PGOLF_VERSION
+#define PGOLF_VERSION "unknown"
+#endif
+
+double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)
+{
+    if (h->warmdown_iters <= 0)
+        return 1.0;
+    if (h->max_wallclock_seconds <= 0) {
+        long start = h->iterations - h->warmdown_iters > 0 ? h->iterations - h->warmdown_iters : 0;
+        if (step >= start && step < h->iterations)
+            return fmax((double)(h->iterations - step) / (double)h->warmdown_iters, 0.0);
+        return 1.0;
+    }
+    double step_ms = elapsed_ms / (double)(step > 1 ? step : 1);
+    double warmdown_ms = (double)h->warmdown_iters * step_ms;
+    double remaining_ms = fmax(1000.0 * h->max_wallclock_seconds - elapsed_ms, 0.0);
+    return remaining_ms <= warmdown_ms ? remaining_ms / fmax(warmdown_ms, 1e-9) : 1.0;
+}
+
+double pg_muon_momentum(const pg_hparams *h, long step)
+{
+    double frac = h->muon_momentum_warmup_steps > 0
+                      ? fmin((double)step / (double)h->muon_momentum_warmup_steps, 1.0)
+                      : 1.0;
+    return (1 - frac) * h->muon_momentum_warmup_start + frac * h->muon_momentum;
+}
+
+typedef struct {
+    FILE *log;
+} logger;
+
+static void logf_(logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(logger *lg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(lg->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', lg->log);
+    fflush(lg->log);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+typedef struct {
+    const pg_hparams *h;
+    pg_model m;
+    pg_optim opt;
+    pg_token_stream stream;
+    uint16_t *val;
+    size_t nval;
+    pg_bpb_lut lut;
+    long step;
+    double train_ms;
+    char state_path[PG_PATH_MAX + 32], final_path[PG_PATH_MAX + 32];
+} trainer;
+
+static json_t *state_meta(const trainer *t)
+{
+    return json_pack("{s:s, s:I, s:f, s:I, s:{s:I, s:I}, s:o}", "created_by",
+                     "pgolf train " PGOLF_VERSION, "step", (json_int_t)t->step, "train_ms",
+                     t->train_ms, "optim_step", (json_int_t)t->opt.step, "loader", "file",
+                     (json_int_t)t->stream.file_idx, "pos", (json_int_t)t->stream.pos, "hparams",
+                     pg_hparams_to_json(t->h));
+}
+
+static int save_state(trainer *t)
+{
+    pg_ckpt_extra ex[3] = {{"optim.adam_m", t->opt.adam_m},
+                           {"optim.adam_v", t->opt.adam_v},
+                           {"optim.muon_buf", t->opt.muon_buf}};
+    json_t *meta = state_meta(t);
+    int rc = pg_checkpoint_save(t->state_path, &t->m, meta, ex, 3);
+    json_decref(meta);
+    return rc;
+}
+
+static int load_state(trainer *t)
+{
+    pg_ckpt_extra ex[3] = {{"optim.adam_m", NULL}, {"optim.adam_v", NULL}, {"optim.muon_buf", NULL}};
+    pg_model loaded;
+    json_t *meta;
+    if (pg_checkpoint_load_with(t->state_path, &loaded, &meta, ex, 3) != 0)
+        return -1;
+    int rc = -1;
+    json_t *want = pg_hparams_to_json(t->h), *have = json_object_get(meta, "hparams");
+    if (!json_equal(want, have)) {
+        const char *key;
+        json_t *v;
+        char what[128] = "settings";
+        json_object_foreach(want, key, v)
+        {
+            if (!json_equal(v, json_object_get(have, key))) {
+                snprintf(what, sizeof what, "%s", key);
+                break;
+            }
+        }
+        pg_fail("%s: was written with different settings (%s differs): resume needs the same "
+                "configuration",
+                t->state_path, what);
+        goto out;
+    }
+    json_t *ld = json_object_get(meta, "loader");
+    if (pg_stream_seek(&t->stream, (size_t)json_integer_value(json_object_get(ld, "file")),
+                       (size_t)json_integer_value(json_object_get(ld, "pos"))) != 0) {
+        pg_fail_prefix(t->state_path);
+        goto out;
+    }
+    memcpy(t->m.params, loaded.params, loaded.num_params * sizeof(pg_real));
+    memcpy(t->opt.adam_m, ex[0].data, loaded.num_params * sizeof(pg_real));
+    memcpy(t->opt.adam_v, ex[1].data, loaded.num_params * sizeof(pg_real));
+    memcpy(t->opt.muon_buf, ex[2].data, loaded.num_params * sizeof(pg_real));
+    t->step = (long)json_integer_value(json_object_get(meta, "step"));
+    t->train_ms = json_number_value(json_object_get(meta, "train_ms"));
+    t->opt.step = (long)json_integer_value(json_object_get(meta, "optim_step"));
+    rc = 0;
+out:
+    json_decref(want);
+    json_decref(meta);
+    for (int i = 0; i < 3; i++)
+        free(ex[i].data);
+    pg_model_free(&loaded);
+    return rc;
+}
+
+static int validate(trainer *t, pg_eval_result *r)
+{
+    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = t->h->model.seq_len, .batch = 8};
+    return pg_eval_run(&t->m, t->val, t->nval, &t->lut, &eo, r, NULL);
+}
+
+static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
+{
+    memset(t, 0, sizeof *t);
+    t->h = h;
+    snprintf(t->state_path, sizeof t->state_path, "%s/state.ckpt", o->out_dir);
+    snprintf(t->final_path, sizeof t->final_path, "%s/final.ckpt", o->out_dir);
+    pg_tokenizer tok;
+    if (pg_tokenizer_load(h->tokenizer_path, &tok) != 0)
+        return -1;
+    if (tok.vocab_size > h->model.vocab_size) {
+        pg_tokenizer_free(&tok);
+        return pg_fail("%s: tokenizer vocab %d exceeds VOCAB_SIZE=%d", h->tokenizer_path,
+                       tok.vocab_size, h->model.vocab_size);
+    }
+    int rc = pg_bpb_lut_build(&tok, h->model.vocab_size, &t->lut);
+    pg_tokenizer_free(&tok);
+    if (rc != 0 || pg_shards_load(h->data_path, "val", h->model.vocab_size, &t->val, &t->nval) != 0)
+        return -1;
+    if (pg_eval_total_targets(t->nval, h->model.seq_len) == 0)
+        return pg_fail("%s: validation split (%zu tokens) is shorter than TRAIN_SEQ_LEN=%d",
+                       h->data_path, t->nval, h->model.seq_len);
+    if (pg_stream_open(&t->stream, h->data_path, h->model.vocab_size) != 0)
+        return -1;
+    size_t train_tokens = 0;
+    for (size_t i = 0; i < t->stream.nfiles; i++) {
+        struct stat st;
+        if (stat(t->stream.paths[i], &st) == 0)
+            train_tokens += ((size_t)st.st_size - PG_SHARD_HEADER_BYTES) / 2;
+    }
+    long chunk = h->train_batch_tokens / pg_hparams_grad_accum(h) + h->world_size;
+    if ((size_t)chunk > train_tokens)
+        return pg_fail("%s: the train split has %zu tokens, fewer than one micro-batch (%ld)",
+                       h->data_path, train_tokens, chunk);
+    if (pg_model_create(&t->m, &h->model) != 0 || pg_optim_create(&t->opt, &t->m) != 0)
+        return -1;
+    pg_model_init(&t->m, (uint64_t)h->seed, PG_INIT_REFERENCE);
+    return 0;
+}
+
+static void teardown(trainer *t)
+{
+    pg_model_free(&t->m);
+    pg_optim_free(&t->opt);
+    pg_stream_close(&t->stream);
+    free(t->val);
+    pg_bpb_lut_free(&t->lut);
+}
+
+static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
+{
+    const pg_hparams *h = t->h;
+    logf_(lg, "pgolf_train version:%s backend:cpu out:%s", PGOLF_VERSION, o->out_dir);
+    fprintf(lg->log, "== resolved configuration ==\n");
+    pg_hparams_print(h, lg->log, "config:");
+    fprintf(lg->log, "== end of configuration ==\n");
+    logf_(lg, "val_bpb:enabled tokenizer_kind=sentencepiece tokenizer_path=%s", h->tokenizer_path);
+    logf_(lg, "train_loader:dataset:%s train_shards:%zu", h->data_path, t->stream.nfiles);
+    logf_(lg, "val_loader:shards pattern=%s/fineweb_val_*.bin tokens:%zu", h->data_path,
+          pg_eval_total_targets(t->nval, h->model.seq_len));
+    logf_(lg, "model_params:%zu", t->m.num_params);
+    logf_(lg, "world_size:%ld grad_accum_steps:%d", h->world_size, pg_hparams_grad_accum(h));
+    logf_(lg, "attention_mode:gqa num_heads:%d num_kv_heads:%d", h->model.num_heads,
+          h->model.num_kv_heads);
+    logf_(lg, "tie_embeddings:True embed_lr:%g head_lr:0.0 matrix_lr:%g scalar_lr:%g",
+          h->tied_embed_lr, h->matrix_lr, h->scalar_lr);
+    logf_(lg, "train_batch_tokens:%ld train_seq_len:%d iterations:%ld warmup_steps:%ld "
+              "max_wallclock_seconds:%.3f",
+          h->train_batch_tokens, h->model.seq_len, h->iterations, h->warmup_steps,
+          h->max_wallclock_seconds);
+    logf_(lg, "seed:%ld", h->seed);
+}
+
+/* One optimizer step over grad_accum micro-steps of world_size emulated ranks.
+ * Returns rank 0's mean micro-step loss (what the reference logs) in *train_loss. */
+static int train_step(trainer *t, pg_acts *a, pg_real *grad, int *ids, int *tgt, uint16_t *chunk,
+                      double *train_loss)
+{
+    const pg_hparams *h = t->h;
+    int W = (int)h->world_size, accum = pg_hparams_grad_accum(h);
+    size_t local = (size_t)(h->train_batch_tokens / (W * accum));
+    double dloss = 1.0 / ((double)W * accum * (double)local), rank0 = 0;
+    memset(grad, 0, t->m.num_params * sizeof *grad);
+    for (int micro = 0; micro < accum; micro++) {
+        if (pg_stream_take(&t->stream, (local + 1) * (size_t)W, chunk) != 0)
+            return -1;
+        for (int r = 0; r < W; r++) {
+            const uint16_t *span = chunk + (size_t)r * (local + 1);
+            for (size_t i = 0; i < local; i++) {
+                ids[i] = span[i];
+                tgt[i] = span[i + 1];
+            }
+            double sum = pg_model_forward(&t->m, a, ids, tgt);
+            if (r == 0)
+                rank0 += sum / (double)local;
+            pg_model_backward(&t->m, a, ids, tgt, grad, dloss);
+        }
+    }
+    *train_loss = rank0 / accum;
+    return 0;
+}
+
+int pg_train(const pg_hparams *h, const pg_train_opts *o)
+{
+    if (pg_hparams_validate(h) != 0)
+        return -1;
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
+        return pg_fail("%s: cannot create output directory", o->out_dir);
+    trainer t;
+    if (setup(&t, h, o) != 0) {
+        teardown(&t);
+        return -1;
+    }
+    struct stat st;
+    int have_state = stat(t.state_path, &st) == 0;
+    if (have_state && !o->resume) {
+        teardown(&t);
+        return pg_fail("%s exists: pass --resume to continue that run, or choose another --out",
+                       t.state_path);
+    }
+    if (have_state && load_state(&t) != 0) {
+        teardown(&t);
+        return -1;
+    }
+    char log_path[PG_PATH_MAX + 32];
+    snprintf(log_path, sizeof log_path, "%s/train.log", o->out_dir);
+    logger lg = {fopen(log_path, have_state ? "a" : "w")};
+    if (!lg.log) {
+        teardown(&t);
+        return pg_fail("%s: cannot open log", log_path);
+    }
+    if (have_state)
+        logf_(&lg, "resume: from %s at step:%ld/%ld train_time:%.0fms", t.state_path, t.step,
+              h->iterations, t.train_ms);
+    else
+        log_header(&lg, &t, o);
+
+    int W = (int)h->world_size, accum = pg_hparams_grad_accum(h), T = h->model.seq_len;
+    size_t local = (size_t)(h->train_batch_tokens / (W * accum));
+    pg_acts a = {0};
+    pg_real *grad = calloc(t.m.num_params, sizeof *grad);
+    int *ids = malloc(local * sizeof *ids), *tgt = malloc(local * sizeof *tgt);
+    uint16_t *chunk = malloc((local + 1) * (size_t)W * sizeof *chunk);
+    int rc = -1;
+    if (!grad || !ids || !tgt || !chunk ||
+        pg_acts_create(&a, &h->model, (int)(local / (size_t)T), T, 1) != 0) {
+        pg_fail("out of memory for a micro-batch of %zu tokens", local);
+        goto done;
+    }
+    pg_optim_config oc;
+    pg_hparams_optim(h, &oc);
+    double cap_ms = h->max_wallclock_seconds > 0 ? 1000.0 * h->max_wallclock_seconds : -1;
+    long stop_after = -1;
+    pg_progress prog;
+    int bar = o->progress && isatty(2);
+    if (bar)
+        pg_progress_start(&prog, "train", "steps", (size_t)h->iterations);
+    double t0 = pg_now_seconds();
+    for (;;) {
+        int last = t.step == h->iterations || (stop_after >= 0 && t.step >= stop_after);
+        if (last || (h->val_loss_every > 0 && t.step % h->val_loss_every == 0)) {
+            t.train_ms += 1000.0 * (pg_now_seconds() - t0);
+            pg_eval_result vr;
+            if (validate(&t, &vr) != 0)
+                goto done;
+            logf_(&lg, "step:%ld/%ld val_loss:%.4f val_bpb:%.4f train_time:%.0fms step_avg:%.2fms",
+                  t.step, h->iterations, vr.val_loss, vr.val_bpb, t.train_ms,
+                  t.train_ms / (double)(t.step > 1 ? t.step : 1));
+            t0 = pg_now_seconds();
+        }
+        if (last) {
+            if (stop_after >= 0 && t.step < h->iterations)
+                logf_(&lg, "stopping_early: wallclock_cap train_time:%.0fms step:%ld/%ld",
+                      t.train_ms, t.step, h->iterations);
+            break;
+        }
+        double elapsed = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
+        double scale = pg_lr_scale(h, t.step, elapsed), train_loss;
+        if (train_step(&t, &a, grad, ids, tgt, chunk, &train_loss) != 0)
+            goto done;
+        if (!isfinite(train_loss)) {
+            if (bar)
+                fputc('\n', stderr);
+            logf_(&lg, "error: non-finite train_loss (%g) at step:%ld/%ld; stopped", train_loss,
+                  t.step + 1, h->iterations);
+            pg_fail("train_loss is %s at step %ld: stopped; the last good checkpoint is %s",
+                    isnan(train_loss) ? "NaN" : "infinite", t.step + 1,
+                    stat(t.state_path, &st) == 0 ? t.state_path : "(none written yet)");
+            goto done;
+        }
+        pg_optim_step(&t.opt, &t.m, grad, &oc, scale, pg_muon_momentum(h, t.step));
+        t.step++;
+        double approx_ms = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
+        if (h->train_log_every > 0 &&
+            (t.step <= 10 || t.step % h->train_log_every == 0 || stop_after >= 0))
+            logf_(&lg, "step:%ld/%ld train_loss:%.4f train_time:%.0fms step_avg:%.2fms", t.step,
+                  h->iterations, train_loss, approx_ms, approx_ms / (double)t.step);
+        if (bar) {
+            char extra[96];
+            snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", train_loss,
+                     (double)h->train_batch_tokens * (double)t.step / (approx_ms / 1000.0));
+            pg_progress_update(&prog, (size_t)t.step, extra);
+        }
+        if (cap_ms > 0 && approx_ms >= cap_ms && stop_after < 0)
+            stop_after = t.step;
+        if (h->checkpoint_every > 0 && t.step % h->checkpoint_every == 0 && t.step < h->iterations) {
+            t.train_ms += 1000.0 * (pg_now_seconds() - t0);
+            if (save_state(&t) != 0)
+                goto done;
+            logf_(&lg, "checkpoint: step:%ld path:%s", t.step, t.state_path);
+            t0 = pg_now_seconds();
+        }
+    }
+    if (bar)
+        pg_progress_finish(&prog, NULL);
+    if (save_state(&t) != 0)
+        goto done;
+    json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train " PGOLF_VERSION,
+                             "step", (json_int_t)t.step, "seed", (json_int_t)h->seed);
+    rc = pg_checkpoint_save(t.final_path, &t.m, meta, NULL, 0);
+    json_decref(meta);
+    if (rc == 0) {
+        pg_eval_result vr;
+        if ((rc = validate(&t, &vr)) == 0) {
+            logf_(&lg, "Serialized model: %lld bytes", (long long)(stat(t.final_path, &st) == 0 ? st.st_size : 0));
+            logf_(&lg, "final_fp32_exact val_loss:%.8f val_bpb:%.8f", vr.val_loss, vr.val_bpb);
+        }
+    }
+done:
+    if (lg.log)
+        fclose(lg.log);
+    if (a.buf)
+        pg_acts_free(&a);
+    free(grad);
+    free(ids);
+    free(tgt);
+    free(chunk);
+    teardown(&t);
+    return rc;
+}

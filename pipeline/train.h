@@ -1,0 +1,30 @@
+/* CPU training with the reference's loop (DESIGN §4): schedule, optimizers, data order,
+ * periodic validation, log lines in the reference's shapes, atomic checkpoints and
+ * bit-identical resume.
+ *
+ * Files in the output directory:
+ *   train.log   the log (also echoed to stdout); appended to on resume
+ *   state.ckpt  the training checkpoint (model + optimizer state + data position)
+ *   final.ckpt  the trained model (model tensors only), written at the end */
+#ifndef PG_TRAIN_H
+#define PG_TRAIN_H
+
+#include "pipeline/hparams.h"
+
+typedef struct {
+    const char *out_dir;
+    int resume;   /* continue from out_dir/state.ckpt when it exists */
+    int progress; /* live bar on stderr when it is a terminal */
+} pg_train_opts;
+
+/* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),
+ * or I/O errors. */
+int pg_train(const pg_hparams *h, const pg_train_opts *o);
+
+/* lr multiplier of the reference: linear warmdown over the last WARMDOWN_ITERS steps,
+ * or by wall clock (remaining / (warmdown_iters * avg step)) when a cap is set. */
+double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms);
+/* Muon momentum warm-up from MUON_MOMENTUM_WARMUP_START to MUON_MOMENTUM. */
+double pg_muon_momentum(const pg_hparams *h, long step);
+
+#endif
