@@ -147,3 +147,27 @@ char *pg_path_join(const char *dir, const char *name)
         snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
+
+int pg_mkdir_p(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return pg_fail("%s: out of memory", dir);
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            rc = pg_fail("%s: cannot create directory: %s", p, strerror(errno));
+        else if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+            rc = pg_fail("%s: exists and is not a directory", p);
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}

@@ -29,6 +29,9 @@ void pg_atomic_abort(pg_atomic_file *af);
 /* Writes data to path atomically in one call. */
 int pg_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* mkdir -p: creates dir and its missing parents. */
+int pg_mkdir_p(const char *dir);
+
 /* Joins dir and name with a '/'; returns a malloc'ed string. */
 char *pg_path_join(const char *dir, const char *name);
 

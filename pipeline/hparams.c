@@ -22,6 +22,7 @@ typedef struct {
 static const hp_field kFields[] = {
     HP("DATA_PATH", data_path),
     HP("TOKENIZER_PATH", tokenizer_path),
+    HP("INIT_CHECKPOINT", init_checkpoint),
     HL("SEED", seed),
     HL("ITERATIONS", iterations),
     HL("WARMDOWN_ITERS", warmdown_iters),
@@ -258,6 +259,18 @@ json_t *pg_hparams_to_json(const pg_hparams *h)
     return o;
 }
 
+/* The shortest %g form that reads back as the same double (0.03, not 0.029999...). */
+static void print_double(FILE *out, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fprintf(out, "%s\n", buf);
+}
+
 void pg_hparams_print(const pg_hparams *h, FILE *out, const char *prefix)
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -268,7 +281,7 @@ void pg_hparams_print(const pg_hparams *h, FILE *out, const char *prefix)
         else if (kFields[i].type == T_LONG)
             fprintf(out, "%ld\n", *(const long *)p);
         else
-            fprintf(out, "%.17g\n", *(const double *)p);
+            print_double(out, *(const double *)p);
     }
     const pg_model_config *c = &h->model;
     fprintf(out,

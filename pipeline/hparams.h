@@ -17,6 +17,7 @@ typedef struct {
     pg_model_config model;
     char data_path[PG_PATH_MAX];      /* DATA_PATH */
     char tokenizer_path[PG_PATH_MAX]; /* TOKENIZER_PATH */
+    char init_checkpoint[PG_PATH_MAX]; /* INIT_CHECKPOINT (pgolf): start from these weights */
     long seed;                        /* SEED */
     long iterations;                  /* ITERATIONS */
     long warmdown_iters;              /* WARMDOWN_ITERS */

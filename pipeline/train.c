@@ -48,6 +48,7 @@ double pg_muon_momentum(const pg_hparams *h, long step)
 
 typedef struct {
     FILE *log;
+    int echo; /* also to stdout */
 } logger;
 
 static void logf_(logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +60,8 @@ static void logf_(logger *lg, const char *fmt, ...)
     va_end(ap);
     fputc('\n', lg->log);
     fflush(lg->log);
+    if (!lg->echo)
+        return;
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -189,6 +192,18 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
     if (pg_model_create(&t->m, &h->model) != 0 || pg_optim_create(&t->opt, &t->m) != 0)
         return -1;
     pg_model_init(&t->m, (uint64_t)h->seed, PG_INIT_REFERENCE);
+    if (h->init_checkpoint[0]) {
+        pg_model init;
+        if (pg_checkpoint_load(h->init_checkpoint, &init, NULL) != 0)
+            return -1;
+        int same = memcmp(&init.cfg, &h->model, sizeof init.cfg) == 0;
+        if (same)
+            memcpy(t->m.params, init.params, init.num_params * sizeof(pg_real));
+        pg_model_free(&init);
+        if (!same)
+            return pg_fail("%s: INIT_CHECKPOINT has a different model shape than the settings",
+                           h->init_checkpoint);
+    }
     return 0;
 }
 
@@ -258,8 +273,8 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
 {
     if (pg_hparams_validate(h) != 0)
         return -1;
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return pg_fail("%s: cannot create output directory", o->out_dir);
+    if (pg_mkdir_p(o->out_dir) != 0)
+        return -1;
     trainer t;
     if (setup(&t, h, o) != 0) {
         teardown(&t);
@@ -278,7 +293,7 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     }
     char log_path[PG_PATH_MAX + 32];
     snprintf(log_path, sizeof log_path, "%s/train.log", o->out_dir);
-    logger lg = {fopen(log_path, have_state ? "a" : "w")};
+    logger lg = {fopen(log_path, have_state ? "a" : "w"), !o->quiet};
     if (!lg.log) {
         teardown(&t);
         return pg_fail("%s: cannot open log", log_path);
@@ -344,6 +359,8 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         }
         pg_optim_step(&t.opt, &t.m, grad, &oc, scale, pg_muon_momentum(h, t.step));
         t.step++;
+        if (o->on_step)
+            o->on_step(o->ctx, t.step, train_loss);
         double approx_ms = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
         if (h->train_log_every > 0 &&
             (t.step <= 10 || t.step % h->train_log_every == 0 || stop_after >= 0))

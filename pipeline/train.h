@@ -15,6 +15,10 @@ typedef struct {
     const char *out_dir;
     int resume;   /* continue from out_dir/state.ckpt when it exists */
     int progress; /* live bar on stderr when it is a terminal */
+    int quiet;    /* log to train.log only, not to stdout */
+    /* called after every optimizer step with rank 0's train loss (may be NULL) */
+    void (*on_step)(void *ctx, long step, double train_loss);
+    void *ctx;
 } pg_train_opts;
 
 /* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),

@@ -49,5 +49,6 @@ Suite *suite_eval(void);
 Suite *suite_cli(void);
 Suite *suite_stats(void);
 Suite *suite_records(void);
+Suite *suite_train(void);
 
 #endif

@@ -25,3 +25,16 @@ fi
 
 # Student t distribution values for the stats tests.
 $py $g/make_tdist.py $g/tdist_scipy.json
+
+# Training parity: 20 steps of the full optimizer setup from a dense init.
+TRACE_SETTINGS="VOCAB_SIZE=1024 NUM_LAYERS=3 MODEL_DIM=32 NUM_HEADS=4 NUM_KV_HEADS=2 MLP_MULT=2
+  TRAIN_SEQ_LEN=32 TRAIN_BATCH_TOKENS=512 ITERATIONS=20 WARMDOWN_ITERS=8
+  MUON_MOMENTUM_WARMUP_STEPS=10 MUON_MOMENTUM_WARMUP_START=0.85 MUON_MOMENTUM=0.95
+  MUON_BACKEND_STEPS=5 TIED_EMBED_LR=0.05 MATRIX_LR=0.04 SCALAR_LR=0.04 GRAD_CLIP_NORM=1.0"
+set_flags=""
+for kv in $TRACE_SETTINGS; do
+  case $kv in VOCAB_SIZE=*|NUM_LAYERS=*|MODEL_DIM=*|NUM_HEADS=*|NUM_KV_HEADS=*|MLP_MULT=*|TRAIN_SEQ_LEN=*)
+    set_flags="$set_flags --set $kv";; esac
+done
+./pgolf init --preset tiny $set_flags --seed 3 --init dense --out "$tmp/trace.ckpt" >/dev/null
+$py $g/make_train_trace.py "$tmp/trace.ckpt" data/sample/fineweb_train_000000.bin $g/train_trace.json $TRACE_SETTINGS
