@@ -43,6 +43,7 @@ def bench(name, cfg, B, T, reps):
 
 
 def main():
+    torch.set_num_threads(os.cpu_count())  # same cores as pgolf's OpenMP threads
     common = dict(vocab_size=1024, mlp_mult=2, rope_base=10000.0, logit_softcap=30.0, mlp_act="relu2")
     bench("tiny", dict(common, num_layers=4, model_dim=64, num_heads=4, num_kv_heads=2), 8, 64, 5)
     bench("baseline_9x512", dict(common, num_layers=9, model_dim=512, num_heads=8, num_kv_heads=4), 1, 1024, 2)

@@ -1,0 +1,62 @@
+/* CPU training-step throughput of the reference: forward + backward (+ the optimizer
+ * step) for one batch of the tiny config and of the 9x512 baseline shape. Lines:
+ *   bench_train impl=pgolf-c shape=<name> part=<fwd_bwd|optimizer> ... tokens_per_s=<r> */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/progress.h"
+#include "kernels/model.h"
+#include "kernels/optim.h"
+
+static void bench(const char *name, pg_model_config c, int B, int T, int reps)
+{
+    pg_model m;
+    pg_acts a;
+    pg_optim o;
+    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &c, B, T, 1) != 0 ||
+        pg_optim_create(&o, &m) != 0) {
+        fprintf(stderr, "bench_train: %s\n", pg_errmsg());
+        exit(1);
+    }
+    pg_model_init(&m, 1, PG_INIT_DENSE);
+    int N = B * T;
+    int *ids = malloc((size_t)N * sizeof *ids), *tgt = malloc((size_t)N * sizeof *tgt);
+    for (int i = 0; i < N; i++) {
+        ids[i] = (i * 7919) % c.vocab_size;
+        tgt[i] = (i * 104729 + 1) % c.vocab_size;
+    }
+    pg_real *grad = calloc(m.num_params, sizeof *grad);
+    pg_optim_config oc = {0.05, 0.04, 0.04, 0.9, 0.95, 1e-8, 5, 0};
+    double best = 1e30, best_opt = 1e30;
+    for (int r = 0; r < reps; r++) {
+        memset(grad, 0, m.num_params * sizeof *grad);
+        double t0 = pg_now_seconds();
+        pg_model_forward(&m, &a, ids, tgt);
+        pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
+        double t1 = pg_now_seconds();
+        pg_optim_step(&o, &m, grad, &oc, 1.0, 0.95);
+        double t2 = pg_now_seconds();
+        best = t1 - t0 < best ? t1 - t0 : best;
+        best_opt = t2 - t1 < best_opt ? t2 - t1 : best_opt;
+    }
+    printf("bench_train impl=pgolf-c shape=%s part=fwd_bwd B=%d T=%d best_s=%.4f tokens_per_s=%.0f\n",
+           name, B, T, best, N / best);
+    printf("bench_train impl=pgolf-c shape=%s part=optimizer best_s=%.4f\n", name, best_opt);
+    free(grad);
+    free(ids);
+    free(tgt);
+    pg_optim_free(&o);
+    pg_acts_free(&a);
+    pg_model_free(&m);
+}
+
+int main(void)
+{
+    pg_model_config tiny = pg_config_tiny();
+    bench("tiny", tiny, 8, tiny.seq_len, 5);
+    pg_model_config base = pg_config_baseline();
+    bench("baseline_9x512", base, 1, base.seq_len, 1);
+    return 0;
+}
