@@ -104,6 +104,14 @@ void pg_model_free(pg_model *m)
     memset(m, 0, sizeof *m);
 }
 
+int pg_model_clone(pg_model *dst, const pg_model *src)
+{
+    if (pg_model_create(dst, &src->cfg) != 0)
+        return -1;
+    memcpy(dst->params, src->params, src->num_params * sizeof(pg_real));
+    return 0;
+}
+
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name)
 {
     for (int i = 0; i < m->num_tensors; i++)

@@ -55,6 +55,8 @@ enum {
 
 int pg_model_create(pg_model *m, const pg_model_config *cfg);
 void pg_model_free(pg_model *m);
+/* A deep copy (for test-time training, which adapts weights in place). */
+int pg_model_clone(pg_model *dst, const pg_model *src);
 void pg_model_init(pg_model *m, uint64_t seed, int mode);
 /* Points views at the tensors of `base`, an array laid out like m->params. */
 int pg_model_bind_views(const pg_model *m, pg_real *base, pg_param_views *v);

@@ -1,4 +1,5 @@
-/* pgolf eval: val_loss and val_bpb of a checkpoint on the validation shards. */
+/* pgolf eval: val_loss and val_bpb of a checkpoint on the validation shards, optionally
+ * with legal score-first TTT, and a causality audit of the chosen mode. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,40 @@
 #include "kernels/checkpoint.h"
 #include "pipeline/commands.h"
 #include "pipeline/shard.h"
+#include "verifier/audit.h"
 #include "verifier/eval.h"
+#include "verifier/ttt.h"
+
+#define MAX_SETS 32
+
+typedef struct {
+    const pg_model *m;
+    const pg_bpb_lut *lut;
+    pg_eval_opts eo;
+    const pg_ttt_opts *ttt; /* NULL: no TTT */
+} scorer_ctx;
+
+/* Per-token losses of the mode; TTT adapts a fresh copy so every call starts the same. */
+static int score(void *vctx, const uint16_t *stream, size_t n, double *per_token)
+{
+    scorer_ctx *c = vctx;
+    pg_eval_result r;
+    if (!c->ttt)
+        return pg_eval_run(c->m, stream, n, c->lut, &c->eo, &r, per_token);
+    pg_model copy;
+    if (pg_model_clone(&copy, c->m) != 0)
+        return -1;
+    int rc = pg_ttt_run(&copy, stream, n, c->lut, &c->eo, c->ttt, &r, per_token);
+    pg_model_free(&copy);
+    return rc;
+}
+
+static json_t *result_json(const pg_eval_result *r)
+{
+    return json_pack("{s:f, s:f, s:I, s:I, s:f, s:I}", "val_loss", r->val_loss, "val_bpb",
+                     r->val_bpb, "tokens", (json_int_t)r->tokens, "bytes", (json_int_t)r->bytes,
+                     "loss_sum", r->loss_sum, "windows", (json_int_t)r->windows);
+}
 
 int cmd_eval(int argc, char **argv)
 {
@@ -21,12 +55,16 @@ int cmd_eval(int argc, char **argv)
                                          {"stride", required_argument, 0, 's'},
                                          {"seq-len", required_argument, 0, 'l'},
                                          {"batch", required_argument, 0, 'b'},
+                                         {"ttt", no_argument, 0, 'T'},
+                                         {"ttt-set", required_argument, 0, 'S'},
+                                         {"audit-causality", no_argument, 0, 'A'},
+                                         {"at", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {0, 0, 0, 0}};
-    const char *data = NULL, *tok_path = NULL;
-    long stride = 64, seq_len = 0, batch = 4;
-    int as_json = 0, quiet = 0, c;
+    const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS];
+    long stride = 64, seq_len = 0, batch = 4, at = 0;
+    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -35,6 +73,7 @@ int cmd_eval(int argc, char **argv)
         case 'd': data = optarg; break;
         case 't': tok_path = optarg; break;
         case 'm':
+            mode_given = 1;
             if (strcmp(optarg, "standard") == 0)
                 o.mode = PG_EVAL_STANDARD;
             else if (strcmp(optarg, "sliding") == 0)
@@ -45,6 +84,14 @@ int cmd_eval(int argc, char **argv)
         case 's': bad = pg_parse_long(optarg, "--stride", 1, 1 << 20, &stride); break;
         case 'l': bad = pg_parse_long(optarg, "--seq-len", 1, 1 << 20, &seq_len); break;
         case 'b': bad = pg_parse_long(optarg, "--batch", 1, 1024, &batch); break;
+        case 'T': use_ttt = 1; break;
+        case 'S':
+            if (nsets == MAX_SETS)
+                return pg_cli_usage_error("eval", "too many --ttt-set flags");
+            sets[nsets++] = optarg;
+            break;
+        case 'A': audit = 1; break;
+        case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
         case 'q': quiet = 1; break;
         default: return pg_cli_usage_error("eval", "bad option");
@@ -54,61 +101,137 @@ int cmd_eval(int argc, char **argv)
     }
     if (optind + 1 != argc || !data || !tok_path)
         return pg_cli_usage_error("eval", "needs CHECKPOINT, --data DIR and --tokenizer MODEL");
+    if (use_ttt && !mode_given)
+        o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
+    pg_ttt_opts tt;
+    pg_ttt_opts_default(&tt);
+    if (pg_ttt_from_env(&tt) != 0)
+        return pg_cli_error();
+    for (int i = 0; i < nsets; i++) {
+        char name[64];
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
+            return pg_cli_usage_error("eval", "--ttt-set needs NAME=VALUE, got '%s'", sets[i]);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (pg_ttt_set(&tt, name, eq + 1) != 0)
+            return pg_cli_error();
+    }
+    tt.progress = !quiet;
     const char *ckpt = argv[optind];
     pg_model m;
     pg_tokenizer tok;
-    pg_bpb_lut lut;
+    pg_bpb_lut lut = {0};
     uint16_t *val = NULL;
     size_t nval = 0;
     if (pg_checkpoint_load(ckpt, &m, NULL) != 0)
         return pg_cli_error();
     int rc = 1;
+    json_t *out = json_object();
     if (pg_tokenizer_load(tok_path, &tok) != 0) {
         pg_model_free(&m);
+        json_decref(out);
         return pg_cli_error();
     }
     if (tok.vocab_size > m.cfg.vocab_size) {
         pg_fail("%s: tokenizer vocab %d is larger than the checkpoint's vocab %d", tok_path,
                 tok.vocab_size, m.cfg.vocab_size);
-        goto done_tok;
+        goto done;
     }
-    if (pg_bpb_lut_build(&tok, m.cfg.vocab_size, &lut) != 0)
-        goto done_tok;
-    if (pg_shards_load(data, "val", m.cfg.vocab_size, &val, &nval) != 0)
-        goto done_lut;
+    if (pg_bpb_lut_build(&tok, m.cfg.vocab_size, &lut) != 0 ||
+        pg_shards_load(data, "val", m.cfg.vocab_size, &val, &nval) != 0)
+        goto done;
     o.seq_len = seq_len ? (int)seq_len : m.cfg.seq_len;
     o.stride = (int)stride;
     o.batch = (int)batch;
     o.progress = !quiet;
+    const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";
+    json_object_set_new(out, "mode", json_string(mode));
+    json_object_set_new(out, "seq_len", json_integer(o.seq_len));
+    if (o.mode == PG_EVAL_SLIDING)
+        json_object_set_new(out, "stride", json_integer(o.stride));
     pg_eval_result r;
     if (pg_eval_run(&m, val, nval, &lut, &o, &r, NULL) != 0) {
         pg_fail_prefix(data);
-        goto done_val;
+        goto done;
     }
-    const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";
-    if (as_json) {
-        json_t *j = json_pack("{s:f, s:f, s:I, s:I, s:f, s:s, s:i, s:I}", "val_loss", r.val_loss,
-                              "val_bpb", r.val_bpb, "tokens", (json_int_t)r.tokens, "bytes",
-                              (json_int_t)r.bytes, "loss_sum", r.loss_sum, "mode", mode,
-                              "seq_len", o.seq_len, "windows", (json_int_t)r.windows);
-        if (o.mode == PG_EVAL_SLIDING)
-            json_object_set_new(j, "stride", json_integer(o.stride));
-        pg_cli_print_json(j);
-    } else {
+    const char *tag = o.mode == PG_EVAL_SLIDING ? "final_sliding_window_exact" : "final_eval_exact";
+    if (!as_json) {
         printf("eval mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", mode, o.seq_len,
                r.windows, r.tokens, r.bytes);
-        if (o.mode == PG_EVAL_SLIDING)
-            printf("final_sliding_window_exact stride:%d val_loss:%.8f val_bpb:%.8f\n", o.stride,
-                   r.val_loss, r.val_bpb);
-        else
-            printf("final_eval_exact val_loss:%.8f val_bpb:%.8f\n", r.val_loss, r.val_bpb);
+        printf("%s val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
     }
+    json_t *res = result_json(&r);
+    json_object_update(out, res);
+    json_decref(res);
+    if (use_ttt) {
+        pg_model copy;
+        pg_eval_result tr;
+        o.progress = 0;
+        if (pg_model_clone(&copy, &m) != 0)
+            goto done;
+        int trc = pg_ttt_run(&copy, val, nval, &lut, &o, &tt, &tr, NULL);
+        pg_model_free(&copy);
+        if (trc != 0) {
+            pg_fail_prefix(data);
+            goto done;
+        }
+        if (!as_json) {
+            printf("pre_ttt val_loss:%.8f val_bpb:%.8f\n", r.val_loss, r.val_bpb);
+            printf("legal_ttt_exact val_loss:%.8f val_bpb:%.8f\n", tr.val_loss, tr.val_bpb);
+        }
+        json_object_set_new(out, "pre_ttt", result_json(&r));
+        json_object_set_new(out, "ttt", json_pack("{s:i, s:i, s:f, s:f, s:i, s:f, s:i, s:s}",
+                                                  "chunk_tokens", tt.chunk_tokens, "epochs",
+                                                  tt.epochs, "lr", tt.lr, "momentum", tt.momentum,
+                                                  "batch_seqs", tt.batch_seqs, "grad_clip",
+                                                  tt.grad_clip, "freeze_blocks", tt.freeze_blocks,
+                                                  "optimizer",
+                                                  tt.optimizer == PG_TTT_MUON ? "muon" : "sgd"));
+        res = result_json(&tr);
+        json_object_update(out, res); /* the headline numbers are post-TTT */
+        json_decref(res);
+    }
+    if (audit) {
+        size_t total = pg_eval_total_targets(nval, o.seq_len);
+        size_t pos = at ? (size_t)at : total / 2;
+        scorer_ctx sc = {&m, &lut, o, use_ttt ? &tt : NULL};
+        sc.eo.progress = 0;
+        sc.ttt = use_ttt ? &tt : NULL;
+        tt.progress = 0;
+        pg_audit_result ar;
+        if (pg_audit_causality(score, &sc, val, nval, total, m.cfg.vocab_size, pos, &ar) != 0)
+            goto done;
+        json_object_set_new(out, "causality",
+                            json_pack("{s:I, s:b, s:o, s:b}", "at", (json_int_t)ar.at,
+                                      "identical_before", ar.first_diff < 0, "first_diff",
+                                      ar.first_diff < 0 ? json_null() : json_integer(ar.first_diff),
+                                      "changed_after", ar.changed_after));
+        if (!as_json) {
+            if (ar.first_diff < 0)
+                printf("causality_audit PASS mode:%s%s at:%zu: every loss of targets < %zu is "
+                       "bit-identical after altering tokens > %zu\n",
+                       mode, use_ttt ? "+ttt" : "", ar.at, ar.at, ar.at);
+            else
+                printf("causality_audit FAIL mode:%s%s at:%zu: target %ld changed (%.17g -> "
+                       "%.17g)\n",
+                       mode, use_ttt ? "+ttt" : "", ar.at, ar.first_diff, ar.before, ar.after);
+        }
+        if (ar.first_diff >= 0) {
+            if (as_json)
+                pg_cli_print_json(json_incref(out));
+            pg_fail("causality audit failed: the loss of target %ld changed when only tokens "
+                    "after %zu were altered",
+                    ar.first_diff, ar.at);
+            goto done;
+        }
+    }
+    if (as_json)
+        pg_cli_print_json(json_incref(out));
     rc = 0;
-done_val:
+done:
+    json_decref(out);
     free(val);
-done_lut:
     pg_bpb_lut_free(&lut);
-done_tok:
     pg_tokenizer_free(&tok);
     pg_model_free(&m);
     return rc == 0 ? 0 : pg_cli_error();

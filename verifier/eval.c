@@ -46,37 +46,37 @@ int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, s
     return 0;
 }
 
-int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *lut,
-                const pg_eval_opts *o, pg_eval_result *r, double *per_token)
+int pg_eval_check_stream(const pg_model *m, const uint16_t *stream, size_t n,
+                         const pg_bpb_lut *lut, int seq_len, size_t *total)
 {
-    memset(r, 0, sizeof *r);
-    size_t total = pg_eval_total_targets(n, o->seq_len);
-    if (total == 0)
-        return pg_fail("validation stream of %zu tokens is too short for seq_len %d", n,
-                       o->seq_len);
+    *total = pg_eval_total_targets(n, seq_len);
+    if (*total == 0)
+        return pg_fail("validation stream of %zu tokens is too short for seq_len %d", n, seq_len);
     if (lut->size < m->cfg.vocab_size)
         return pg_fail("BPB table covers %d ids, the model has %d", lut->size, m->cfg.vocab_size);
-    for (size_t i = 0; i <= total; i++)
+    for (size_t i = 0; i <= *total; i++)
         if (stream[i] >= m->cfg.vocab_size)
             return pg_fail("validation token %u at %zu is >= model vocab %d", stream[i], i,
                            m->cfg.vocab_size);
-    pg_eval_window *win;
-    size_t nwin;
-    if (pg_eval_windows(o, total, &win, &nwin) != 0)
-        return -1;
-    int B = o->batch > 0 ? o->batch : 1, T = o->seq_len;
+    return 0;
+}
+
+int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                     const pg_eval_window *win, size_t nwin, int batch, pg_eval_result *r,
+                     double *per_token)
+{
+    if (nwin == 0)
+        return 0;
+    int B = batch > 0 ? batch : 1, T = 0;
+    for (size_t i = 0; i < nwin; i++)
+        T = win[i].len > T ? win[i].len : T;
     pg_acts a;
     int *ids = malloc((size_t)B * T * sizeof *ids), *tgt = malloc((size_t)B * T * sizeof *tgt);
     if (!ids || !tgt || pg_acts_create(&a, &m->cfg, B, T, 0) != 0) {
         free(ids);
         free(tgt);
-        free(win);
-        return pg_fail("out of memory for eval batch %dx%d", B, T);
+        return pg_fail("out of memory for an eval batch of %dx%d", B, T);
     }
-    pg_progress prog;
-    if (o->progress)
-        pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING ? "eval sliding" : "eval",
-                          "windows", nwin);
     for (size_t w0 = 0; w0 < nwin;) {
         /* a batch holds consecutive windows of one length */
         int len = win[w0].len, nb = 0;
@@ -103,25 +103,57 @@ int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bp
             }
         }
         w0 += (size_t)nb;
-        if (o->progress) {
+    }
+    r->windows += nwin;
+    pg_acts_free(&a);
+    free(ids);
+    free(tgt);
+    return 0;
+}
+
+int pg_eval_finish(pg_eval_result *r)
+{
+    if (!(r->bytes > 0))
+        return pg_fail("scored text has 0 bytes: val_bpb is undefined");
+    r->val_loss = r->loss_sum / r->tokens;
+    r->val_bpb = pg_bpb(r->loss_sum, r->tokens, r->bytes);
+    return 0;
+}
+
+int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *lut,
+                const pg_eval_opts *o, pg_eval_result *r, double *per_token)
+{
+    memset(r, 0, sizeof *r);
+    size_t total;
+    if (pg_eval_check_stream(m, stream, n, lut, o->seq_len, &total) != 0)
+        return -1;
+    pg_eval_window *win;
+    size_t nwin;
+    if (pg_eval_windows(o, total, &win, &nwin) != 0)
+        return -1;
+    pg_progress prog;
+    if (o->progress)
+        pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING ? "eval sliding" : "eval",
+                          "windows", nwin);
+    /* score in slices so progress can be shown between them */
+    size_t slice = o->progress ? 64 * (size_t)(o->batch > 0 ? o->batch : 1) : nwin;
+    int rc = 0;
+    for (size_t w0 = 0; w0 < nwin && rc == 0; w0 += slice) {
+        size_t k = nwin - w0 < slice ? nwin - w0 : slice;
+        rc = pg_score_windows(m, stream, lut, win + w0, k, o->batch, r, per_token);
+        if (o->progress && rc == 0) {
             char extra[64];
             snprintf(extra, sizeof extra, "loss %.4f", r->loss_sum / r->tokens);
-            pg_progress_update(&prog, w0, extra);
+            pg_progress_update(&prog, w0 + k, extra);
         }
     }
-    r->windows = nwin;
-    r->val_loss = r->loss_sum / r->tokens;
-    r->val_bpb = r->bytes > 0 ? pg_bpb(r->loss_sum, r->tokens, r->bytes) : NAN;
-    if (o->progress) {
+    free(win);
+    if (rc == 0)
+        rc = pg_eval_finish(r);
+    if (o->progress && rc == 0) {
         char extra[64];
         snprintf(extra, sizeof extra, "loss %.4f", r->val_loss);
         pg_progress_finish(&prog, extra);
     }
-    pg_acts_free(&a);
-    free(ids);
-    free(tgt);
-    free(win);
-    if (r->bytes <= 0)
-        return pg_fail("scored text has 0 bytes: val_bpb is undefined");
-    return 0;
+    return rc;
 }

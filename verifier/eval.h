@@ -42,6 +42,20 @@ typedef struct {
  * window is kept while that range is non-empty. */
 int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, size_t *count);
 
+/* Scores windows with the model as it is, adding loss, token and byte sums into r (and
+ * each target's loss into per_token when not NULL). Windows are batched `batch` at a
+ * time when they have the same length. */
+int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                     const pg_eval_window *w, size_t nw, int batch, pg_eval_result *r,
+                     double *per_token);
+
+/* val_loss and val_bpb from r's sums; fails when no bytes were scored. */
+int pg_eval_finish(pg_eval_result *r);
+
+/* Checks a stream against the model and LUT, returning its number of targets. */
+int pg_eval_check_stream(const pg_model *m, const uint16_t *stream, size_t n,
+                         const pg_bpb_lut *lut, int seq_len, size_t *total);
+
 /* Number of targets of a raw val stream of n tokens at seq_len. */
 size_t pg_eval_total_targets(size_t n, int seq_len);
 
