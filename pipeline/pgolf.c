@@ -57,13 +57,25 @@ const pg_command pg_commands[] = {
      "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"},
     {"eval", cmd_eval, "score a checkpoint on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval CHECKPOINT --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
-     "                  [--stride N] [--seq-len N] [--batch N] [--json] [--quiet]\n"
+     "                  [--stride N] [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
+     "                  [--audit-causality [--at T]] [--json] [--quiet]\n"
      "\n"
      "Scores the validation split (all fineweb_val_*.bin in DIR, concatenated, truncated to\n"
      "((N-1)//seq_len)*seq_len+1 tokens). standard: non-overlapping windows of seq_len;\n"
-     "sliding: windows every --stride tokens (default 64), each token scored once with the\n"
-     "most context. --seq-len defaults to the checkpoint's TRAIN_SEQ_LEN. --json prints\n"
-     "{\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress goes to stderr.\n"},
+     "sliding: windows every --stride tokens (default 64, at most seq_len), each token\n"
+     "scored once with the most context. --seq-len defaults to the checkpoint's\n"
+     "TRAIN_SEQ_LEN.\n"
+     "--ttt adds legal score-first test-time training over the mode's windows (sliding by\n"
+     "default): chunks of TTT_CHUNK_TOKENS (32768) scored first, then trained on (not the\n"
+     "last) for TTT_EPOCHS (3) with SGD momentum TTT_MOMENTUM (0.9), lr TTT_LR (0.002)\n"
+     "cosine over chunks, TTT_BATCH_SEQS (32), TTT_GRAD_CLIP (1.0), the first\n"
+     "TTT_FREEZE_BLOCKS (2) blocks frozen. Variants: TTT_OPTIMIZER=muon (LaCT),\n"
+     "TTT_COSINE_EPOCHS=1, TTT_MLP_OUT_LR_MULT, TTT_IN_PROJ_LR_MULT. Settings from the\n"
+     "environment, --ttt-set wins. Prints ttt_chunk progress, the pre-TTT numbers and\n"
+     "legal_ttt_exact val_loss:X val_bpb:Y.\n"
+     "--audit-causality scores again after altering every token after T (default: half way)\n"
+     "and checks every loss before T is bit-identical; exit 1 if not.\n"
+     "--json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress: stderr.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
      "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"
      "                   | --sota-record DIR] [--threshold 0.005] [--threshold-bpb]\n"

@@ -50,5 +50,6 @@ Suite *suite_cli(void);
 Suite *suite_stats(void);
 Suite *suite_records(void);
 Suite *suite_train(void);
+Suite *suite_ttt(void);
 
 #endif

@@ -64,7 +64,8 @@ int cmd_eval(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS];
     long stride = 64, seq_len = 0, batch = 4, at = 0;
-    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0, c;
+    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0;
+    int stride_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -81,7 +82,10 @@ int cmd_eval(int argc, char **argv)
             else
                 return pg_cli_usage_error("eval", "--mode must be standard or sliding");
             break;
-        case 's': bad = pg_parse_long(optarg, "--stride", 1, 1 << 20, &stride); break;
+        case 's':
+            stride_given = 1;
+            bad = pg_parse_long(optarg, "--stride", 1, 1 << 20, &stride);
+            break;
         case 'l': bad = pg_parse_long(optarg, "--seq-len", 1, 1 << 20, &seq_len); break;
         case 'b': bad = pg_parse_long(optarg, "--batch", 1, 1024, &batch); break;
         case 'T': use_ttt = 1; break;
@@ -141,7 +145,8 @@ int cmd_eval(int argc, char **argv)
         pg_shards_load(data, "val", m.cfg.vocab_size, &val, &nval) != 0)
         goto done;
     o.seq_len = seq_len ? (int)seq_len : m.cfg.seq_len;
-    o.stride = (int)stride;
+    /* the usual stride is 64; a shorter context caps it */
+    o.stride = !stride_given && stride > o.seq_len ? o.seq_len : (int)stride;
     o.batch = (int)batch;
     o.progress = !quiet;
     const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";

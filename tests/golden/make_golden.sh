@@ -38,3 +38,9 @@ for kv in $TRACE_SETTINGS; do
 done
 ./pgolf init --preset tiny $set_flags --seed 3 --init dense --out "$tmp/trace.ckpt" >/dev/null
 $py $g/make_train_trace.py "$tmp/trace.ckpt" data/sample/fineweb_train_000000.bin $g/train_trace.json $TRACE_SETTINGS
+
+# TTT parity: per-chunk losses before and with legal score-first TTT.
+./pgolf init --preset tiny --set NUM_LAYERS=3 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 \
+  --set TIED_EMBED_INIT_STD=0.3 --seed 9 --init dense --out "$tmp/ttt.ckpt" >/dev/null
+$py $g/make_ttt_trace.py "$tmp/ttt.ckpt" data/sample/fineweb_val_000000.bin $g/ttt_trace.json \
+  TOKENS=1601 SEQ_LEN=32 STRIDE=16 CHUNK=256 EPOCHS=2 LR=0.05 MOMENTUM=0.9 BATCH=4 CLIP=1.0 FREEZE=1
