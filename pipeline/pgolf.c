@@ -76,6 +76,17 @@ const pg_command pg_commands[] = {
      "--audit-causality scores again after altering every token after T (default: half way)\n"
      "and checks every loss before T is bit-identical; exit 1 if not.\n"
      "--json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress: stderr.\n"},
+    {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
+     "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
+     "\n"
+     "Audits any folder in the challenge's layout: README.md, submission.json (parses,\n"
+     "required keys), train_gpt.py, every log parsed leniently (per-seed final val_loss and\n"
+     "val_bpb, train time, steps, artifact bytes, eval time), the claims of submission.json\n"
+     "(val_bpb, val_loss, val_bpb_std, bytes_total, seed_results) against the logs, and the\n"
+     "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged). Each finding\n"
+     "is PASS, FAIL or UNKNOWN with its evidence (file:line). Non-record tracks are not held\n"
+     "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) found in\n"
+     "the folder with the eval their log names and compares. Exit 1 when a check FAILs.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
      "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"
      "                   | --sota-record DIR] [--threshold 0.005] [--threshold-bpb]\n"

@@ -392,8 +392,11 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     json_decref(meta);
     if (rc == 0) {
         pg_eval_result vr;
+        double e0 = pg_now_seconds();
         if ((rc = validate(&t, &vr)) == 0) {
             logf_(&lg, "Serialized model: %lld bytes", (long long)(stat(t.final_path, &st) == 0 ? st.st_size : 0));
+            logf_(&lg, "final_fp32 val_loss:%.4f val_bpb:%.4f eval_time:%.0fms", vr.val_loss,
+                  vr.val_bpb, 1000.0 * (pg_now_seconds() - e0));
             logf_(&lg, "final_fp32_exact val_loss:%.8f val_bpb:%.8f", vr.val_loss, vr.val_bpb);
         }
     }

@@ -101,11 +101,15 @@ static void parse_line(pg_log_summary *s, char *line, int ln)
             if (strncmp(line, "val_loss", 8) == 0)
                 snprintf(s->final_tag, sizeof s->final_tag, "final");
             double et;
+            s->eval_lines++;
             if (find_num(line, "eval_time:", &et)) {
                 /* "eval_time:1401ms" or "eval_time:508.8s" */
                 const char *u = strstr(line, "eval_time:");
                 u += strspn(u + 10, " 0123456789.") + 10;
-                set(&s->eval_time_s, strncmp(u, "ms", 2) == 0 ? et / 1000.0 : et, ln);
+                double sec = strncmp(u, "ms", 2) == 0 ? et / 1000.0 : et;
+                set(&s->eval_time_s, sec, ln);
+                s->eval_time_sum_s += sec;
+                s->eval_lines_timed++;
             }
         }
     }

@@ -19,6 +19,8 @@ typedef struct {
     char final_tag[64];        /* its first word, e.g. final_int8_zlib_roundtrip_exact */
     pg_log_num eval_time_s;    /* eval_time on the final line */
     pg_log_num total_eval_time_s; /* "total_eval_time:Xs" */
+    double eval_time_sum_s;    /* sum of eval_time over the non-step eval lines */
+    int eval_lines, eval_lines_timed; /* non-step eval lines, and those with an eval_time */
     pg_log_num train_ms;       /* last train_time on a step or stopping line */
     pg_log_num steps, max_steps, step_avg_ms;
     pg_log_num artifact_bytes; /* last "Total submission ...: N bytes" */

@@ -51,5 +51,6 @@ Suite *suite_stats(void);
 Suite *suite_records(void);
 Suite *suite_train(void);
 Suite *suite_ttt(void);
+Suite *suite_verify(void);
 
 #endif

@@ -1,0 +1,153 @@
+/* pgolf verify: audit a records folder, optionally re-evaluating its pgolf artifacts. */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "kernels/checkpoint.h"
+#include "pipeline/commands.h"
+#include "pipeline/shard.h"
+#include "verifier/ttt.h"
+#include "verifier/verify.h"
+
+/* Re-evaluates one pgolf checkpoint with the eval its log names and compares. */
+static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val, size_t nval,
+                      const pg_tokenizer *tok, pg_checks *c)
+{
+    char name[160];
+    const char *base = strrchr(ckpt, '/');
+    snprintf(name, sizeof name, "rerun.%.100s", base ? base + 1 : ckpt);
+    pg_model m;
+    json_t *meta;
+    if (pg_checkpoint_load(ckpt, &m, &meta) != 0) {
+        pg_checks_add(c, name, PG_CHECK_FAIL, "%s", pg_errmsg());
+        return;
+    }
+    long seed = (long)json_integer_value(json_object_get(meta, "seed"));
+    json_decref(meta);
+    const pg_log_summary *log = NULL;
+    for (size_t i = 0; i < r->nlogs && !log; i++)
+        if (r->logs[i].seed.line && (long)r->logs[i].seed.value == seed && r->logs[i].val_bpb.line)
+            log = &r->logs[i];
+    pg_bpb_lut lut;
+    if (!log) {
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN, "%s: no log of seed %ld to compare with", ckpt, seed);
+    } else if (pg_bpb_lut_build(tok, m.cfg.vocab_size, &lut) == 0) {
+        pg_eval_opts eo = {.mode = strstr(log->final_tag, "sliding") ? PG_EVAL_SLIDING : PG_EVAL_STANDARD,
+                           .seq_len = m.cfg.seq_len, .stride = m.cfg.seq_len < 64 ? m.cfg.seq_len : 64,
+                           .batch = 4};
+        pg_eval_result res;
+        int rc;
+        if (strstr(log->final_tag, "ttt")) {
+            pg_ttt_opts to;
+            pg_ttt_opts_default(&to);
+            eo.mode = PG_EVAL_SLIDING;
+            rc = pg_ttt_from_env(&to) == 0 ? pg_ttt_run(&m, val, nval, &lut, &eo, &to, &res, NULL) : -1;
+        } else {
+            rc = pg_eval_run(&m, val, nval, &lut, &eo, &res, NULL);
+        }
+        if (rc != 0)
+            pg_checks_add(c, name, PG_CHECK_FAIL, "%s: %s", ckpt, pg_errmsg());
+        else
+            pg_checks_add(c, name,
+                          fabs(res.val_bpb - log->val_bpb.value) <= 1e-6 ? PG_CHECK_PASS : PG_CHECK_FAIL,
+                          "%s re-scored (%s): val_bpb %.8f; logged %.8f at %s:%d", ckpt,
+                          log->final_tag, res.val_bpb, log->val_bpb.value, log->path,
+                          log->val_bpb.line);
+        pg_bpb_lut_free(&lut);
+    }
+    pg_model_free(&m);
+}
+
+static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_checks *c)
+{
+    pg_tokenizer tok;
+    if (pg_tokenizer_load(tok_path, &tok) != 0)
+        return -1;
+    uint16_t *val;
+    size_t nval;
+    if (pg_shards_load(data, "val", tok.vocab_size > 0 ? 65536 : 0, &val, &nval) != 0) {
+        pg_tokenizer_free(&tok);
+        return -1;
+    }
+    DIR *d = opendir(r->dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 5, ".ckpt") != 0 || strcmp(e->d_name, "state.ckpt") == 0)
+            continue;
+        char *p = pg_path_join(r->dir, e->d_name);
+        rerun_one(r, p, val, nval, &tok, c);
+        free(p);
+        found = 1;
+    }
+    if (d)
+        closedir(d);
+    if (!found)
+        pg_checks_add(c, "rerun", PG_CHECK_UNKNOWN, "%s: no pgolf artifact (*.ckpt) to re-evaluate",
+                      r->dir);
+    free(val);
+    pg_tokenizer_free(&tok);
+    return 0;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"rerun", no_argument, 0, 'r'},
+                                         {"data", required_argument, 0, 'd'},
+                                         {"tokenizer", required_argument, 0, 't'},
+                                         {0, 0, 0, 0}};
+    int as_json = 0, do_rerun = 0, c;
+    const char *data = NULL, *tok = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            as_json = 1;
+        else if (c == 'r')
+            do_rerun = 1;
+        else if (c == 'd')
+            data = optarg;
+        else if (c == 't')
+            tok = optarg;
+        else
+            return pg_cli_usage_error("verify", "bad option");
+    }
+    if (optind + 1 != argc)
+        return pg_cli_usage_error("verify", "needs exactly one RECORD_DIR");
+    if (do_rerun && (!data || !tok))
+        return pg_cli_usage_error("verify", "--rerun needs --data DIR and --tokenizer MODEL");
+    pg_record rec;
+    pg_checks checks;
+    if (pg_verify_record(argv[optind], &rec, &checks) != 0)
+        return pg_cli_error();
+    if (do_rerun && rerun(&rec, data, tok, &checks) != 0) {
+        pg_record_free(&rec);
+        pg_checks_free(&checks);
+        return pg_cli_error();
+    }
+    size_t fails = pg_checks_count(&checks, PG_CHECK_FAIL);
+    if (as_json) {
+        pg_cli_print_json(pg_verify_json(&rec, &checks));
+    } else {
+        printf("record %s (track %s)\n", rec.name, rec.track);
+        for (size_t i = 0; i < rec.nseeds; i++)
+            printf("  seed %-6ld val_loss %.8f val_bpb %.8f bytes %.0f steps %.0f train %.0f ms  (%s)\n",
+                   rec.seeds[i].seed, rec.seeds[i].val_loss, rec.seeds[i].val_bpb,
+                   rec.seeds[i].artifact_bytes, rec.seeds[i].steps, rec.seeds[i].train_ms,
+                   rec.seeds[i].source);
+        for (size_t i = 0; i < checks.n; i++)
+            printf("%-7s %-40s %s\n", pg_check_status_name(checks.v[i].status), checks.v[i].name,
+                   checks.v[i].evidence);
+        printf("verify: %zu PASS, %zu FAIL, %zu UNKNOWN\n", pg_checks_count(&checks, PG_CHECK_PASS),
+               fails, pg_checks_count(&checks, PG_CHECK_UNKNOWN));
+    }
+    pg_record_free(&rec);
+    pg_checks_free(&checks);
+    return fails ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/* Audit of a records folder in the challenge's layout, pgolf-made or not (DESIGN §2, §3):
+ * required files, submission.json keys, every log parsed leniently, per-seed numbers
+ * extracted, claims compared with the logs, and the limits (16,000,000 bytes, 600 s of
+ * training, 600 s of evaluation). Each finding is PASS, FAIL or UNKNOWN with evidence
+ * (file and line). Non-record tracks are not held to the record limits (UNKNOWN). */
+#ifndef PG_VERIFY_H
+#define PG_VERIFY_H
+
+#include <jansson.h>
+
+#include "records/record.h"
+
+#define PG_BYTE_CAP 16000000.0
+#define PG_TRAIN_CAP_MS 600000.0
+#define PG_EVAL_CAP_S 600.0
+
+typedef enum { PG_CHECK_PASS, PG_CHECK_FAIL, PG_CHECK_UNKNOWN } pg_check_status;
+
+typedef struct {
+    char name[96];
+    pg_check_status status;
+    char evidence[700];
+} pg_check;
+
+typedef struct {
+    pg_check *v;
+    size_t n, cap;
+} pg_checks;
+
+const char *pg_check_status_name(pg_check_status s);
+void pg_checks_add(pg_checks *c, const char *name, pg_check_status s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void pg_checks_free(pg_checks *c);
+size_t pg_checks_count(const pg_checks *c, pg_check_status s);
+
+/* Loads dir and runs every static check. Fails only when dir cannot be read. */
+int pg_verify_record(const char *dir, pg_record *rec, pg_checks *checks);
+
+/* {"record","seeds":[...],"checks":[...],"summary":{...}} */
+json_t *pg_verify_json(const pg_record *rec, const pg_checks *checks);
+
+#endif
