@@ -222,7 +222,7 @@ START_TEST(test_eval_cli)
     r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode sliding --stride 32 --quiet", ckpt,
                 data, tok);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    ck_assert_ptr_nonnull(strstr(r.out, "final_sliding_window_exact stride:32 val_loss:"));
+    ck_assert_ptr_nonnull(strstr(r.out, "final_sliding_window_exact val_loss:"));
     ck_assert_str_eq(r.err, "");
     /* bad inputs */
     r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode sliding --stride 65 --quiet", ckpt,
