@@ -257,6 +257,103 @@ static void add_scaled(pg_real *y, const pg_real *x, const pg_real *s, const pg_
             y[r * D + i] = x[r * D + i] + s[i] * d[r * D + i];
 }
 
+/* ---- LoRA adapters ---- */
+
+typedef struct {
+    pg_real *aq, *bq, *av, *bv;
+} lora_views;
+
+static lora_views lora_at(const pg_lora *lo, const pg_model *m, pg_real *base, int l)
+{
+    size_t D = (size_t)m->cfg.model_dim, r = (size_t)lo->rank;
+    pg_real *p = base + (size_t)l * lo->per_layer;
+    return (lora_views){p, p + r * D, p + 2 * r * D, p + 3 * r * D};
+}
+
+int pg_lora_create(pg_lora *lo, const pg_model *m, int rank, int max_rows)
+{
+    memset(lo, 0, sizeof *lo);
+    size_t D = (size_t)m->cfg.model_dim, kvd = (size_t)m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
+    if (rank < 1 || (size_t)rank > D)
+        return pg_fail("LoRA rank %d must be in [1, MODEL_DIM=%zu]", rank, D);
+    lo->rank = rank;
+    lo->max_rows = max_rows;
+    lo->per_layer = (size_t)rank * (3 * D + kvd);
+    lo->n = lo->per_layer * (size_t)m->cfg.num_layers;
+    lo->p = calloc(lo->n, sizeof(pg_real));
+    lo->g = calloc(lo->n, sizeof(pg_real));
+    lo->h = calloc((size_t)m->cfg.num_layers * 2 * (size_t)max_rows * (size_t)rank, sizeof(pg_real));
+    if (!lo->p || !lo->g || !lo->h) {
+        pg_lora_free(lo);
+        return pg_fail("out of memory for LoRA adapters");
+    }
+    return 0;
+}
+
+void pg_lora_reset(pg_lora *lo, const pg_model *m, uint64_t seed)
+{
+    /* A ~ U(-1/sqrt(D), 1/sqrt(D)) as nn.Linear, B = 0 */
+    pg_rng rng;
+    pg_rng_seed(&rng, seed);
+    double bound = 1.0 / sqrt((double)m->cfg.model_dim);
+    size_t rD = (size_t)lo->rank * (size_t)m->cfg.model_dim;
+    memset(lo->p, 0, lo->n * sizeof(pg_real));
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        lora_views v = lora_at(lo, m, lo->p, l);
+        for (size_t j = 0; j < rD; j++) {
+            v.aq[j] = (pg_real)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
+            v.av[j] = (pg_real)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
+        }
+    }
+}
+
+void pg_lora_free(pg_lora *lo)
+{
+    free(lo->p);
+    free(lo->g);
+    free(lo->h);
+    memset(lo, 0, sizeof *lo);
+}
+
+static pg_real *lora_h(const pg_model *m, int l, int which)
+{
+    const pg_lora *lo = m->lora;
+    return lo->h + ((size_t)l * 2 + (size_t)which) * (size_t)lo->max_rows * (size_t)lo->rank;
+}
+
+static void lora_forward(const pg_model *m, int l, int N, const pg_real *x, pg_real *q, pg_real *v)
+{
+    int D = m->cfg.model_dim, r = m->lora->rank;
+    int kvd = m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
+    lora_views w = lora_at(m->lora, m, m->lora->p, l);
+    pg_real *hq = lora_h(m, l, 0), *hv = lora_h(m, l, 1);
+    pg_real *tmp = malloc((size_t)N * (size_t)(D > kvd ? D : kvd) * sizeof *tmp);
+    pg_linear_fwd(hq, x, w.aq, N, D, r);
+    pg_linear_fwd(tmp, hq, w.bq, N, r, D);
+    for (size_t j = 0; j < (size_t)N * D; j++)
+        q[j] += tmp[j];
+    pg_linear_fwd(hv, x, w.av, N, D, r);
+    pg_linear_fwd(tmp, hv, w.bv, N, r, kvd);
+    for (size_t j = 0; j < (size_t)N * kvd; j++)
+        v[j] += tmp[j];
+    free(tmp);
+}
+
+static void lora_backward(const pg_model *m, int l, int N, const pg_real *x, const pg_real *dq,
+                          const pg_real *dv, pg_real *dx)
+{
+    int D = m->cfg.model_dim, r = m->lora->rank;
+    int kvd = m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
+    lora_views w = lora_at(m->lora, m, m->lora->p, l), gw = lora_at(m->lora, m, m->lora->g, l);
+    pg_real *dh = calloc((size_t)N * r, sizeof *dh);
+    pg_linear_bwd(dh, gw.bq, dq, lora_h(m, l, 0), w.bq, N, r, D);
+    pg_linear_bwd(dx, gw.aq, dh, x, w.aq, N, D, r);
+    memset(dh, 0, (size_t)N * r * sizeof *dh);
+    pg_linear_bwd(dh, gw.bv, dv, lora_h(m, l, 1), w.bv, N, r, kvd);
+    pg_linear_bwd(dx, gw.av, dh, x, w.av, N, D, r);
+    free(dh);
+}
+
 static void block_forward(const pg_model *m, pg_acts *a, int l)
 {
     const pg_model_config *c = &m->cfg;
@@ -285,6 +382,8 @@ static void block_forward(const pg_model *m, pg_acts *a, int l)
     pg_linear_fwd(q_lin, attn_in, w->c_q, N, D, D);
     pg_linear_fwd(k_lin, attn_in, w->c_k, N, D, kvd);
     pg_linear_fwd(v, attn_in, w->c_v, N, D, kvd);
+    if (m->lora)
+        lora_forward(m, l, N, attn_in, q_lin, v);
     pg_rmsnorm_fwd(qn, PG_LAYER(a, q_rstd, stride_nh, l), q_lin, N * H, hd, PG_RMS_EPS);
     pg_rmsnorm_fwd(k, PG_LAYER(a, k_rstd, stride_nkv, l), k_lin, N * KVH, hd, PG_RMS_EPS);
     pg_rope_fwd(qn, a->rope_cos, a->rope_sin, B, T, H, hd);
@@ -423,6 +522,8 @@ static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_
     pg_linear_bwd(t_branch, gw->c_q, t_qlin, attn_in, w->c_q, N, D, D);
     pg_linear_bwd(t_branch, gw->c_k, t_klin, attn_in, w->c_k, N, D, kvd);
     pg_linear_bwd(t_branch, gw->c_v, t_v, attn_in, w->c_v, N, D, kvd);
+    if (m->lora)
+        lora_backward(m, l, N, attn_in, t_qlin, t_v, t_branch);
     pg_rmsnorm_bwd(t_resid, t_branch, x_mix, PG_LAYER(a, attn_rstd, stride_n, l), N, D);
 
     /* x_mix = mix[0] * x_in + mix[1] * x0 */

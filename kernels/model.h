@@ -38,6 +38,17 @@ typedef struct {
     pg_block_views *blocks;
 } pg_param_views;
 
+/* Low-rank adapters on each block's c_q and c_v (LoRA TTT): q += (x A_q^T) B_q^T,
+ * v += (x A_v^T) B_v^T. The adapter tensors live in one array `p` (gradients in `g`):
+ * per layer A_q [r][D], B_q [D][r], A_v [r][D], B_v [KVD][r]. `h` keeps the rank-r
+ * activations x A^T of each layer for the backward pass. */
+typedef struct {
+    int rank, max_rows;
+    size_t per_layer, n;
+    pg_real *p, *g;
+    pg_real *h; /* [L][2][max_rows][rank] */
+} pg_lora;
+
 typedef struct {
     pg_model_config cfg;
     size_t num_params;
@@ -45,6 +56,7 @@ typedef struct {
     pg_tensor_info *tensors;
     pg_real *params;
     pg_param_views w;
+    pg_lora *lora; /* NULL unless LoRA adapters are attached */
 } pg_model;
 
 enum {
@@ -119,8 +131,15 @@ int pg_acts_set_shape(pg_acts *a, int B, int T);
  * else returns 0. Logits are always filled. */
 double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets);
 
+/* Adapters for m with rank r over up to max_rows positions per pass; A random (seeded),
+ * B zero, so a fresh adapter changes nothing. */
+int pg_lora_create(pg_lora *l, const pg_model *m, int rank, int max_rows);
+void pg_lora_reset(pg_lora *l, const pg_model *m, uint64_t seed);
+void pg_lora_free(pg_lora *l);
+
 /* Backward of sum_r dloss * loss[r] after a forward with targets on acts made with
- * keep_layers; ACCUMULATES into grad (laid out like m->params). */
+ * keep_layers; ACCUMULATES into grad (laid out like m->params), and into m->lora->g
+ * when adapters are attached. */
 void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int *targets,
                        pg_real *grad, double dloss);
 

@@ -252,6 +252,51 @@ START_TEST(test_ttt_improves)
 }
 END_TEST
 
+/* LoRA TTT: causal, and reset at every document: the first piece of each document is
+ * scored exactly as without adapters (B = 0 after a reset). */
+START_TEST(test_lora_ttt)
+{
+    fixture f;
+    load_fixture(&f, 2, 32, 32, 6, 0.3f, 0);
+    pg_eval_opts eo = {.mode = PG_EVAL_SLIDING, .seq_len = 32, .stride = 16, .batch = 2};
+    pg_ttt_opts o;
+    pg_ttt_opts_default(&o);
+    o.optimizer = PG_TTT_LORA;
+    o.epochs = 1;
+    o.lora_rank = 4;
+    o.lora_lr = 0.01;
+    o.lora_chunk = 64;
+    size_t n = 3000 < f.nval ? 3000 : f.nval;
+    size_t total = pg_eval_total_targets(n, 32);
+    double *base = calloc(total, sizeof *base), *lora = calloc(total, sizeof *lora);
+    pg_eval_result r;
+    ck_assert_int_eq(pg_eval_run(&f.m, f.val, n, &f.lut, &eo, &r, base), 0);
+    pg_model m;
+    ck_assert_int_eq(pg_model_clone(&m, &f.m), 0);
+    ck_assert_msg(pg_ttt_run(&m, f.val, n, &f.lut, &eo, &o, &r, lora) == 0, "%s", pg_errmsg());
+    ck_assert(m.lora == NULL);
+    ck_assert_mem_eq(m.params, f.m.params, m.num_params * sizeof(pg_real)); /* base untouched */
+    pg_model_free(&m);
+    size_t docs = 0, differ = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (f.val[i] == PG_BOS_ID) {
+            docs++;
+            for (size_t j = i; j < i + 32 && j < total; j++) /* inside the first piece */
+                ck_assert_msg(base[j] == lora[j], "target %zu after a BOS at %zu differs", j, i);
+        }
+        differ += base[i] != lora[i];
+    }
+    ck_assert_uint_gt(docs, 0);
+    ck_assert_uint_gt(differ, total / 4); /* the adapters did change later predictions */
+    scorer s = {&f, eo, o, 1};
+    f.nval = n;
+    audit(&f, &s, 1500, 1);
+    free(base);
+    free(lora);
+    free_fixture(&f);
+}
+END_TEST
+
 Suite *suite_ttt(void)
 {
     Suite *s = suite_create("ttt");
@@ -261,6 +306,7 @@ Suite *suite_ttt(void)
     tcase_add_test(tc, test_audit_legal_modes);
     tcase_add_test(tc, test_audit_catches_illegal);
     tcase_add_test(tc, test_ttt_improves);
+    tcase_add_test(tc, test_lora_ttt);
     suite_add_tcase(s, tc);
     return s;
 }

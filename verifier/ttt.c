@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/progress.h"
 #include "kernels/optim.h"
+#include "pipeline/shard.h"
 
 void pg_ttt_opts_default(pg_ttt_opts *o)
 {
@@ -23,6 +24,9 @@ void pg_ttt_opts_default(pg_ttt_opts *o)
                        .cosine_epochs = 0,
                        .mlp_out_mult = 1.0,
                        .in_proj_mult = 1.0,
+                       .lora_rank = 8,
+                       .lora_lr = 0.001,
+                       .lora_chunk = 256,
                        .progress = 0};
 }
 
@@ -47,8 +51,10 @@ int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value)
             o->optimizer = PG_TTT_SGD;
         else if (strcmp(value, "muon") == 0)
             o->optimizer = PG_TTT_MUON;
+        else if (strcmp(value, "lora") == 0)
+            o->optimizer = PG_TTT_LORA;
         else
-            return pg_fail("TTT_OPTIMIZER=%s must be sgd or muon", value);
+            return pg_fail("TTT_OPTIMIZER=%s must be sgd, muon or lora", value);
         return 0;
     }
     struct {
@@ -65,7 +71,10 @@ int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value)
              {"TTT_FREEZE_BLOCKS", 0, 1e6, 1, &o->freeze_blocks},
              {"TTT_COSINE_EPOCHS", 0, 1, 1, &o->cosine_epochs},
              {"TTT_MLP_OUT_LR_MULT", 0, 1e6, 0, &o->mlp_out_mult},
-             {"TTT_IN_PROJ_LR_MULT", 0, 1e6, 0, &o->in_proj_mult}};
+             {"TTT_IN_PROJ_LR_MULT", 0, 1e6, 0, &o->in_proj_mult},
+             {"TTT_LORA_RANK", 1, 4096, 1, &o->lora_rank},
+             {"TTT_LORA_LR", 0, 1e6, 0, &o->lora_lr},
+             {"TTT_LORA_CHUNK", 1, 1e9, 1, &o->lora_chunk}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (strcmp(f[i].n, name) != 0)
             continue;
@@ -88,7 +97,7 @@ int pg_ttt_from_env(pg_ttt_opts *o)
     const char *names[] = {"TTT_CHUNK_TOKENS", "TTT_EPOCHS", "TTT_LR", "TTT_MOMENTUM",
                            "TTT_BATCH_SEQS", "TTT_GRAD_CLIP", "TTT_FREEZE_BLOCKS",
                            "TTT_COSINE_EPOCHS", "TTT_MLP_OUT_LR_MULT", "TTT_IN_PROJ_LR_MULT",
-                           "TTT_OPTIMIZER"};
+                           "TTT_OPTIMIZER", "TTT_LORA_RANK", "TTT_LORA_LR", "TTT_LORA_CHUNK"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *v = getenv(names[i]);
         if (v && *v && pg_ttt_set(o, names[i], v) != 0)
@@ -261,6 +270,118 @@ int pg_ttt_train_span(pg_ttt_state *s, const uint16_t *stream, size_t n, size_t 
     return 0;
 }
 
+/* ---- LoRA TTT ---- */
+
+#define LORA_SEED 0x10A4ULL /* every document's adapters start from the same init */
+
+typedef struct {
+    size_t start, end; /* targets */
+    int doc_first;     /* the first piece of a document: reset before it */
+    int doc_last;      /* the last piece of a document: nothing to train for */
+} lora_piece;
+
+/* Pieces of at most `chunk` targets, cut at every document start (a BOS input). */
+static lora_piece *lora_pieces(const uint16_t *stream, size_t total, size_t chunk, size_t *count)
+{
+    lora_piece *p = malloc((total + 1) * sizeof *p);
+    size_t n = 0, start = 0;
+    int first = 1;
+    for (size_t i = 1; i <= total; i++) {
+        int doc_break = i < total && stream[i] == PG_BOS_ID;
+        if (i == total || doc_break || i - start == chunk) {
+            p[n++] = (lora_piece){start, i, first, i == total || doc_break};
+            first = doc_break;
+            start = i;
+        }
+    }
+    *count = n;
+    return p;
+}
+
+static void adam_step(pg_lora *lo, pg_real *mm, pg_real *vv, long t, double lr)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double bc1 = 1.0 - pow(b1, (double)t), bc2s = sqrt(1.0 - pow(b2, (double)t));
+    for (size_t j = 0; j < lo->n; j++) {
+        double g = lo->g[j];
+        mm[j] = (pg_real)(b1 * mm[j] + (1 - b1) * g);
+        vv[j] = (pg_real)(b2 * vv[j] + (1 - b2) * g * g);
+        lo->p[j] -= (pg_real)(lr / bc1 * mm[j] / (sqrt((double)vv[j]) / bc2s + eps));
+    }
+}
+
+static int lora_run(pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                    const pg_eval_opts *eo, const pg_ttt_opts *o, size_t total,
+                    const pg_eval_window *win, size_t nwin, pg_eval_result *r, double *per_token)
+{
+    int B = eo->batch > 0 ? eo->batch : 1, L = eo->seq_len;
+    pg_lora lo;
+    if (pg_lora_create(&lo, m, o->lora_rank, B * L) != 0)
+        return -1;
+    size_t np;
+    lora_piece *pc = lora_pieces(stream, total, (size_t)o->lora_chunk, &np);
+    pg_real *mm = calloc(lo.n, sizeof *mm), *vv = calloc(lo.n, sizeof *vv);
+    pg_real *grad = calloc(m->num_params, sizeof *grad);
+    int *ids = malloc((size_t)L * sizeof *ids), *tgt = malloc((size_t)L * sizeof *tgt);
+    pg_eval_window *clip = malloc((nwin + 1) * sizeof *clip);
+    pg_acts a;
+    int rc = pg_acts_create(&a, &m->cfg, 1, L, 1);
+    m->lora = &lo;
+    long t = 0;
+    size_t w0 = 0;
+    double t0 = pg_now_seconds();
+    for (size_t k = 0; k < np && rc == 0; k++) {
+        if (pc[k].doc_first) {
+            pg_lora_reset(&lo, m, LORA_SEED);
+            memset(mm, 0, lo.n * sizeof *mm);
+            memset(vv, 0, lo.n * sizeof *vv);
+            t = 0;
+        }
+        /* the windows' scored targets inside this piece: a window that straddles a piece
+         * boundary is clipped, so every target is scored by its own piece's adapters */
+        size_t nclip = 0;
+        while (w0 < nwin && win[w0].start + (size_t)win[w0].len <= pc[k].start)
+            w0++;
+        for (size_t w = w0; w < nwin && win[w].start + (size_t)win[w].score_from < pc[k].end; w++) {
+            size_t a0 = win[w].start + (size_t)win[w].score_from, a1 = win[w].start + (size_t)win[w].len;
+            size_t lo_t = a0 > pc[k].start ? a0 : pc[k].start, hi_t = a1 < pc[k].end ? a1 : pc[k].end;
+            if (lo_t < hi_t)
+                clip[nclip++] = (pg_eval_window){win[w].start, (int)(hi_t - win[w].start),
+                                                 (int)(lo_t - win[w].start)};
+        }
+        rc = pg_score_windows(m, stream, lut, clip, nclip, B, r, per_token);
+        /* train on the piece just scored, in sequences of at most seq_len */
+        for (int ep = 0; rc == 0 && !pc[k].doc_last && ep < o->epochs; ep++)
+            for (size_t s = pc[k].start; s < pc[k].end; s += (size_t)L) {
+                int len = (int)(pc[k].end - s < (size_t)L ? pc[k].end - s : (size_t)L);
+                for (int j = 0; j < len; j++) {
+                    ids[j] = stream[s + (size_t)j];
+                    tgt[j] = stream[s + (size_t)j + 1];
+                }
+                pg_acts_set_shape(&a, 1, len);
+                memset(lo.g, 0, lo.n * sizeof *lo.g);
+                pg_model_forward(m, &a, ids, tgt);
+                pg_model_backward(m, &a, ids, tgt, grad, 1.0 / len);
+                adam_step(&lo, mm, vv, ++t, o->lora_lr);
+            }
+        if (o->progress && rc == 0 && (k + 1 == np || (k + 1) % 64 == 0))
+            fprintf(stderr, "ttt_chunk [%zu/%zu] bpb=%.6f time=%.1fs\n", k + 1, np,
+                    pg_bpb(r->loss_sum, r->tokens, r->bytes), pg_now_seconds() - t0);
+    }
+    m->lora = NULL;
+    if (a.buf)
+        pg_acts_free(&a);
+    free(ids);
+    free(tgt);
+    free(clip);
+    free(grad);
+    free(mm);
+    free(vv);
+    free(pc);
+    pg_lora_free(&lo);
+    return rc;
+}
+
 int pg_ttt_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *lut,
                const pg_eval_opts *eo, const pg_ttt_opts *o, pg_eval_result *r,
                double *per_token)
@@ -273,6 +394,11 @@ int pg_ttt_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *
     size_t nwin;
     if (pg_eval_windows(eo, total, &win, &nwin) != 0)
         return -1;
+    if (o->optimizer == PG_TTT_LORA) {
+        int rc = lora_run(m, stream, lut, eo, o, total, win, nwin, r, per_token);
+        free(win);
+        return rc == 0 ? pg_eval_finish(r) : rc;
+    }
     size_t chunk = (size_t)o->chunk_tokens;
     int nchunks = (int)((total + chunk - 1) / chunk);
     pg_ttt_state *s = pg_ttt_begin(m, o);

@@ -9,9 +9,13 @@
  * always scored before any update that has seen it.
  *
  * Optimizers: SGD with momentum (the seeds' recipe), or Muon for the block matrices
- * (LaCT: Newton-Schulz updates; the other tensors keep SGD). Variants: per-layer lr
- * multipliers (MLP output, input projections) and cosine decay within a chunk's
- * epochs. */
+ * (LaCT, usually with TTT_EPOCHS=2 TTT_LR=0.02: Newton-Schulz updates; the other tensors
+ * keep SGD). Variants: per-layer lr multipliers (MLP output, input projections) and
+ * cosine decay within a chunk's epochs.
+ *
+ * LoRA TTT (TTT_OPTIMIZER=lora): the base weights stay fixed; rank-r adapters on every
+ * block's Q and V projections are trained with Adam on each piece of TTT_LORA_CHUNK
+ * targets after it is scored, and reset at every document (each BOS). */
 #ifndef PG_TTT_H
 #define PG_TTT_H
 
@@ -21,7 +25,7 @@
 #include "kernels/model.h"
 #include "verifier/eval.h"
 
-enum { PG_TTT_SGD = 0, PG_TTT_MUON = 1 };
+enum { PG_TTT_SGD = 0, PG_TTT_MUON = 1, PG_TTT_LORA = 2 };
 
 typedef struct {
     int chunk_tokens;      /* TTT_CHUNK_TOKENS, 32768 */
@@ -31,7 +35,10 @@ typedef struct {
     int batch_seqs;        /* TTT_BATCH_SEQS, 32 */
     double grad_clip;      /* TTT_GRAD_CLIP, 1.0 (0 = off) */
     int freeze_blocks;     /* TTT_FREEZE_BLOCKS, 2 */
-    int optimizer;         /* TTT_OPTIMIZER: sgd | muon */
+    int optimizer;         /* TTT_OPTIMIZER: sgd | muon | lora */
+    int lora_rank;         /* TTT_LORA_RANK, 8 */
+    double lora_lr;        /* TTT_LORA_LR (Adam), 0.001 */
+    int lora_chunk;        /* TTT_LORA_CHUNK, 256 */
     int cosine_epochs;     /* TTT_COSINE_EPOCHS: also decay over a chunk's epochs */
     double mlp_out_mult;   /* TTT_MLP_OUT_LR_MULT: lr x for mlp.proj.weight, 1 */
     double in_proj_mult;   /* TTT_IN_PROJ_LR_MULT: lr x for c_q/c_k/c_v/fc, 1 */

@@ -261,6 +261,57 @@ static void check_model(int layers, int act, uint64_t seed)
     pg_model_free(&m);
 }
 
+/* LoRA adapters on Q and V: the adapter gradients against finite differences. */
+START_TEST(test_lora)
+{
+    pg_rng_seed(&g_rng, 91);
+    pg_model_config c = pg_config_tiny();
+    c.vocab_size = 24;
+    c.num_layers = 3;
+    c.model_dim = 16;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.seq_len = 6;
+    c.tied_embed_init_std = 0.5f;
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &c), 0);
+    pg_model_init(&m, 8, PG_INIT_DENSE);
+    int N = 6, ids[6], tgt[6];
+    for (int i = 0; i < N; i++) {
+        ids[i] = (int)(pg_rng_u64(&g_rng) % 24);
+        tgt[i] = (int)(pg_rng_u64(&g_rng) % 24);
+    }
+    pg_lora lo;
+    ck_assert_int_eq(pg_lora_create(&lo, &m, 2, N), 0);
+    pg_lora_reset(&lo, &m, 3);
+    for (size_t j = 0; j < lo.n; j++) /* B nonzero too, so every path is live */
+        lo.p[j] += 0.3 * pg_rng_normal(&g_rng);
+    m.lora = &lo;
+    pg_acts a;
+    ck_assert_int_eq(pg_acts_create(&a, &c, 1, N, 1), 0);
+    double *grad = calloc(m.num_params, sizeof *grad), worst = 0;
+    pg_model_forward(&m, &a, ids, tgt);
+    pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
+    for (size_t j = 0; j < lo.n; j++) {
+        double keep = lo.p[j];
+        lo.p[j] = keep + FD_H;
+        double lp = model_loss(&m, &a, ids, tgt, N);
+        lo.p[j] = keep - FD_H;
+        double lm = model_loss(&m, &a, ids, tgt, N);
+        lo.p[j] = keep;
+        double num = (lp - lm) / (2 * FD_H), err = fabs(num - lo.g[j]) / fmax(1.0, fabs(num));
+        worst = fmax(worst, err);
+        ck_assert_msg(err <= FD_TOL, "lora[%zu]: analytic %.10g numeric %.10g", j, lo.g[j], num);
+    }
+    fprintf(stderr, "gradcheck lora adapters: %zu parameters, max rel err %.2e\n", lo.n, worst);
+    m.lora = NULL;
+    free(grad);
+    pg_acts_free(&a);
+    pg_lora_free(&lo);
+    pg_model_free(&m);
+}
+END_TEST
+
 START_TEST(test_model)
 {
     pg_rng_seed(&g_rng, 77);
@@ -276,6 +327,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_model);
+    tcase_add_test(tc, test_lora);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
