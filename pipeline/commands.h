@@ -18,6 +18,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
 int cmd_records(int argc, char **argv);
 
 extern const pg_command pg_commands[];

@@ -76,6 +76,22 @@ const pg_command pg_commands[] = {
      "--audit-causality scores again after altering every token after T (default: half way)\n"
      "and checks every loss before T is bit-identical; exit 1 if not.\n"
      "--json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress: stderr.\n"},
+    {"pack", cmd_pack, "quantize and compress a checkpoint into an artifact",
+     "usage: pgolf pack CHECKPOINT --out ARTIFACT [--scheme int8|mixed] [--group G=SCHEME]...\n"
+     "                  [--json]\n"
+     "\n"
+     "Quantizes per tensor group (embed, attn, mlp, control) and compresses each group's\n"
+     "block with the smallest of zstd-22 and brotli-11, with or without a byte shuffle.\n"
+     "int8: the reference's export (int8 per row, clip at the 99.99984th percentile, fp16\n"
+     "scales; tensors of <= 65,536 elements fp16; control tensors fp32). mixed: embed\n"
+     "int8_row, attn int6_row, mlp int5_row (clip chosen per row by reconstruction error).\n"
+     "--group overrides one group (schemes: fp32 fp16 int8_row int6_row int5_row). The\n"
+     "format is in docs/artifact.md.\n"},
+    {"unpack", cmd_unpack, "dequantize an artifact back into a checkpoint",
+     "usage: pgolf unpack ARTIFACT --out CHECKPOINT\n"
+     "\n"
+     "Validates the artifact (sizes, SHA-256, tables, bounded decoding) and writes the\n"
+     "dequantized weights as a checkpoint, which pgolf eval scores.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
      "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
      "\n"

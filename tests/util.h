@@ -52,5 +52,6 @@ Suite *suite_records(void);
 Suite *suite_train(void);
 Suite *suite_ttt(void);
 Suite *suite_verify(void);
+Suite *suite_packager(void);
 
 #endif

@@ -44,3 +44,6 @@ $py $g/make_train_trace.py "$tmp/trace.ckpt" data/sample/fineweb_train_000000.bi
   --set TIED_EMBED_INIT_STD=0.3 --seed 9 --init dense --out "$tmp/ttt.ckpt" >/dev/null
 $py $g/make_ttt_trace.py "$tmp/ttt.ckpt" data/sample/fineweb_val_000000.bin $g/ttt_trace.json \
   TOKENS=1601 SEQ_LEN=32 STRIDE=16 CHUNK=256 EPOCHS=2 LR=0.05 MOMENTUM=0.9 BATCH=4 CLIP=1.0 FREEZE=1
+
+# The reference's int8 export on hand-made rows.
+$py $g/make_quant.py $g/int8_rows.json

@@ -1,0 +1,329 @@
+#include "packager/artifact.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/sha256.h"
+
+#define MAGIC_LEN 8
+#define PREFIX_LEN (MAGIC_LEN + 4 + 4)
+#define PG_ART_MAX_BYTES ((size_t)4 << 30)
+#define SMALL_NUMEL 65536
+
+static const char *const kGroups[] = {"embed", "attn", "mlp", "control"};
+
+const char *pg_qgroup_name(pg_qgroup g)
+{
+    return (unsigned)g < PG_NUM_QGROUPS ? kGroups[g] : "?";
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+pg_qgroup pg_tensor_qgroup(const char *name)
+{
+    if (strcmp(name, "tok_emb.weight") == 0)
+        return PG_GROUP_Q_EMBED;
+    if (strstr(name, ".attn.") && ends_with(name, ".weight"))
+        return PG_GROUP_Q_ATTN;
+    if (strstr(name, ".mlp.") && ends_with(name, ".weight"))
+        return PG_GROUP_Q_MLP;
+    return PG_GROUP_Q_CONTROL; /* q_gain, scales, resid_mix, skip_weights */
+}
+
+void pg_quant_plan_int8(pg_quant_plan *p)
+{
+    *p = (pg_quant_plan){{PG_Q_INT8_ROW, PG_Q_INT8_ROW, PG_Q_INT8_ROW, PG_Q_FP32}, 1};
+}
+
+void pg_quant_plan_mixed(pg_quant_plan *p)
+{
+    *p = (pg_quant_plan){{PG_Q_INT8_ROW, PG_Q_INT6_ROW, PG_Q_INT5_ROW, PG_Q_FP32}, 0};
+}
+
+int pg_quant_plan_set(pg_quant_plan *p, const char *a)
+{
+    const char *eq = strchr(a, '=');
+    if (!eq)
+        return pg_fail("group assignment '%s' is not GROUP=SCHEME", a);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++)
+        if (strlen(kGroups[g]) == (size_t)(eq - a) && strncmp(a, kGroups[g], (size_t)(eq - a)) == 0)
+            return pg_qscheme_parse(eq + 1, &p->scheme[g]);
+    return pg_fail("unknown tensor group in '%s' (embed, attn, mlp, control)", a);
+}
+
+pg_qscheme pg_quant_plan_scheme(const pg_quant_plan *p, const pg_tensor_info *t)
+{
+    pg_qgroup g = pg_tensor_qgroup(t->name);
+    if (g == PG_GROUP_Q_CONTROL)
+        return p->scheme[g];
+    if (p->small_fp16 && t->numel <= SMALL_NUMEL)
+        return PG_Q_FP16;
+    return t->ndim == 2 ? p->scheme[g] : PG_Q_FP16;
+}
+
+static void put_le(unsigned char *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *b, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* The element size a group's raw block is best shuffled with. */
+static int group_elem(const pg_quant_plan *p, pg_qgroup g)
+{
+    return p->scheme[g] == PG_Q_FP32 ? 4 : 2;
+}
+
+int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p,
+                     pg_pack_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    uint8_t *raw[PG_NUM_QGROUPS] = {0}, *comp[PG_NUM_QGROUPS] = {0};
+    json_t *tensors = json_array();
+    float *tmp = NULL;
+    int rc = -1;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        pg_qgroup g = pg_tensor_qgroup(t->name);
+        pg_qscheme s = pg_quant_plan_scheme(p, t);
+        size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+        size_t nb = pg_qscheme_bytes(s, rows, cols);
+        uint8_t *grown = realloc(raw[g], stats->raw[g] + nb + 1);
+        float *f = realloc(tmp, t->numel * sizeof *f);
+        if (!grown || !f) {
+            pg_fail("%s: out of memory", path);
+            goto out;
+        }
+        raw[g] = grown;
+        tmp = f;
+        for (size_t j = 0; j < t->numel; j++)
+            tmp[j] = (float)m->params[t->offset + j];
+        pg_quantize(s, tmp, rows, cols, raw[g] + stats->raw[g]);
+        json_t *shape = t->ndim == 2 ? json_pack("[ii]", t->shape[0], t->shape[1])
+                                     : json_pack("[i]", t->shape[0]);
+        json_array_append_new(tensors, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "name", t->name,
+                                                 "shape", shape, "scheme", pg_qscheme_name(s),
+                                                 "group", kGroups[g], "offset",
+                                                 (json_int_t)stats->raw[g], "nbytes",
+                                                 (json_int_t)nb));
+        stats->raw[g] += nb;
+    }
+    json_t *blocks = json_array();
+    size_t payload = 0;
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        if (pg_compress_best(raw[g] ? raw[g] : (const uint8_t *)"", stats->raw[g],
+                             group_elem(p, (pg_qgroup)g), &stats->codec[g], &comp[g],
+                             &stats->compressed[g]) != 0) {
+            json_decref(blocks);
+            pg_fail_prefix(path);
+            goto out;
+        }
+        json_array_append_new(blocks, json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "group",
+                                                kGroups[g], "codec",
+                                                pg_codec_name(stats->codec[g].id), "level",
+                                                stats->codec[g].level, "shuffle",
+                                                stats->codec[g].shuffle, "raw_bytes",
+                                                (json_int_t)stats->raw[g], "offset",
+                                                (json_int_t)payload, "bytes",
+                                                (json_int_t)stats->compressed[g]));
+        payload += stats->compressed[g];
+    }
+    json_t *hdr = json_pack("{s:s, s:i, s:o, s:o, s:o}", "format", "pgolf-artifact", "version",
+                            PG_ART_VERSION, "config", pg_config_to_json(&m->cfg), "tensors",
+                            tensors, "blocks", blocks);
+    tensors = NULL;
+    char *header = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    size_t hlen = strlen(header), total = PREFIX_LEN + hlen + 8 + payload + PG_SHA256_LEN;
+    unsigned char *buf = malloc(total);
+    memcpy(buf, PG_ART_MAGIC, MAGIC_LEN);
+    put_le(buf + MAGIC_LEN, PG_ART_VERSION, 4);
+    put_le(buf + MAGIC_LEN + 4, hlen, 4);
+    memcpy(buf + PREFIX_LEN, header, hlen);
+    put_le(buf + PREFIX_LEN + hlen, payload, 8);
+    size_t off = PREFIX_LEN + hlen + 8;
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        memcpy(buf + off, comp[g], stats->compressed[g]);
+        off += stats->compressed[g];
+    }
+    pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
+    free(header);
+    rc = pg_write_file_atomic(path, buf, total);
+    stats->file_bytes = total;
+    free(buf);
+out:
+    json_decref(tensors);
+    free(tmp);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        free(raw[g]);
+        free(comp[g]);
+    }
+    return rc;
+}
+
+/* Validates the tables against the layout and decodes every block. */
+static int decode(const char *path, const json_t *hdr, const unsigned char *payload, size_t plen,
+                  pg_model *m)
+{
+    json_t *tensors = json_object_get(hdr, "tensors"), *blocks = json_object_get(hdr, "blocks");
+    if (!json_is_array(tensors) || (int)json_array_size(tensors) != m->num_tensors)
+        return pg_fail("%s: tensor table does not match the config's %d tensors", path,
+                       m->num_tensors);
+    if (!json_is_array(blocks) || json_array_size(blocks) != PG_NUM_QGROUPS)
+        return pg_fail("%s: block table must have %d blocks", path, PG_NUM_QGROUPS);
+    size_t need[PG_NUM_QGROUPS] = {0};
+    pg_qscheme schemes[1024];
+    if (m->num_tensors > 1024)
+        return pg_fail("%s: too many tensors", path);
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        json_t *e = json_array_get(tensors, (size_t)i);
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *sch = json_string_value(json_object_get(e, "scheme"));
+        const char *grp = json_string_value(json_object_get(e, "group"));
+        json_t *off = json_object_get(e, "offset"), *nb = json_object_get(e, "nbytes");
+        if (!name || strcmp(name, t->name) != 0)
+            return pg_fail("%s: tensor %d is '%s', expected '%s'", path, i, name ? name : "?", t->name);
+        pg_qgroup g = pg_tensor_qgroup(t->name);
+        if (!grp || strcmp(grp, kGroups[g]) != 0)
+            return pg_fail("%s: tensor %s is in the wrong group", path, t->name);
+        if (!sch || pg_qscheme_parse(sch, &schemes[i]) != 0)
+            return pg_fail("%s: tensor %s has an unknown scheme", path, t->name);
+        size_t want = pg_qscheme_bytes(schemes[i], (size_t)t->shape[0], (size_t)t->shape[1]);
+        if (!json_is_integer(off) || !json_is_integer(nb) ||
+            json_integer_value(nb) != (json_int_t)want ||
+            json_integer_value(off) != (json_int_t)need[g])
+            return pg_fail("%s: tensor %s has a bad offset/size for its scheme", path, t->name);
+        need[g] += want;
+    }
+    uint8_t *raw[PG_NUM_QGROUPS] = {0};
+    int rc = 0;
+    size_t end_prev = 0;
+    for (int g = 0; g < PG_NUM_QGROUPS && rc == 0; g++) {
+        json_t *b = json_array_get(blocks, (size_t)g);
+        const char *cname = json_string_value(json_object_get(b, "codec"));
+        json_t *rb = json_object_get(b, "raw_bytes"), *off = json_object_get(b, "offset");
+        json_t *by = json_object_get(b, "bytes"), *sh = json_object_get(b, "shuffle");
+        pg_codec c = {0};
+        if (!cname || pg_codec_parse(cname, &c.id) != 0 || !json_is_integer(rb) ||
+            !json_is_integer(off) || !json_is_integer(by) || !json_is_integer(sh)) {
+            rc = pg_fail("%s: block %d is malformed", path, g);
+            break;
+        }
+        c.shuffle = (int)json_integer_value(sh);
+        json_int_t o = json_integer_value(off), n = json_integer_value(by);
+        if (json_integer_value(rb) != (json_int_t)need[g]) {
+            rc = pg_fail("%s: block %s declares %lld raw bytes, its tensors need %zu", path,
+                         kGroups[g], (long long)json_integer_value(rb), need[g]);
+            break;
+        }
+        if (o < 0 || n < 0 || (size_t)o < end_prev || (size_t)o > plen || (size_t)n > plen - (size_t)o ||
+            c.shuffle < 0 || c.shuffle > 8) {
+            rc = pg_fail("%s: block %s has a bad offset/size (%lld, %lld) in a %zu-byte payload",
+                         path, kGroups[g], (long long)o, (long long)n, plen);
+            break;
+        }
+        end_prev = (size_t)(o + n);
+        raw[g] = malloc(need[g] ? need[g] : 1);
+        if (!raw[g] || pg_decompress(&c, payload + o, (size_t)n, raw[g], need[g]) != 0)
+            rc = raw[g] ? pg_fail_prefix(path) : pg_fail("%s: out of memory", path);
+    }
+    float *tmp = NULL;
+    for (int i = 0; rc == 0 && i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        pg_qgroup g = pg_tensor_qgroup(t->name);
+        size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, (size_t)i), "offset"));
+        float *f = realloc(tmp, t->numel * sizeof *f);
+        if (!f) {
+            rc = pg_fail("%s: out of memory", path);
+            break;
+        }
+        tmp = f;
+        pg_dequantize(schemes[i], raw[g] + off, (size_t)t->shape[0], (size_t)t->shape[1], tmp);
+        for (size_t j = 0; j < t->numel; j++)
+            m->params[t->offset + j] = tmp[j];
+    }
+    free(tmp);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++)
+        free(raw[g]);
+    return rc;
+}
+
+int pg_artifact_load(const char *path, pg_model *m, json_t **info)
+{
+    memset(m, 0, sizeof *m);
+    if (info)
+        *info = NULL;
+    unsigned char *buf;
+    size_t len;
+    if (pg_read_file(path, PG_ART_MAX_BYTES, &buf, &len) != 0)
+        return -1;
+    int rc = -1;
+    json_t *hdr = NULL;
+    if (len < PREFIX_LEN || memcmp(buf, PG_ART_MAGIC, MAGIC_LEN) != 0) {
+        pg_fail("%s: not a pgolf artifact (bad magic)", path);
+        goto out;
+    }
+    uint32_t version = (uint32_t)get_le(buf + MAGIC_LEN, 4);
+    if (version != PG_ART_VERSION) {
+        pg_fail("%s: artifact version %u is not supported (this pgolf reads %d)", path, version,
+                PG_ART_VERSION);
+        goto out;
+    }
+    size_t hlen = (size_t)get_le(buf + MAGIC_LEN + 4, 4);
+    if (hlen > len - PREFIX_LEN || len - PREFIX_LEN - hlen < 8 + PG_SHA256_LEN) {
+        pg_fail("%s: truncated artifact (%zu bytes)", path, len);
+        goto out;
+    }
+    uint64_t plen = get_le(buf + PREFIX_LEN + hlen, 8);
+    size_t room = len - PREFIX_LEN - hlen - 8 - PG_SHA256_LEN;
+    if (plen != room) {
+        pg_fail("%s: %s artifact: payload declared %llu bytes, file holds %zu", path,
+                plen > room ? "truncated" : "oversized", (unsigned long long)plen, room);
+        goto out;
+    }
+    uint8_t digest[PG_SHA256_LEN];
+    pg_sha256(buf, len - PG_SHA256_LEN, digest);
+    if (memcmp(digest, buf + len - PG_SHA256_LEN, PG_SHA256_LEN) != 0) {
+        pg_fail("%s: checksum mismatch: the artifact is damaged", path);
+        goto out;
+    }
+    json_error_t jerr;
+    hdr = json_loadb((const char *)buf + PREFIX_LEN, hlen, 0, &jerr);
+    if (!hdr) {
+        pg_fail("%s: header JSON: %s", path, jerr.text);
+        goto out;
+    }
+    pg_model_config cfg;
+    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+        goto out;
+    if (pg_model_create(m, &cfg) != 0) {
+        pg_fail_prefix(path);
+        goto out;
+    }
+    if (decode(path, hdr, buf + PREFIX_LEN + hlen + 8, plen, m) != 0)
+        goto out;
+    if (info)
+        *info = json_incref(hdr);
+    rc = 0;
+out:
+    if (rc != 0)
+        pg_model_free(m);
+    json_decref(hdr);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,109 @@
+/* pgolf pack / unpack: checkpoint -> quantized, compressed artifact, and back. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "kernels/checkpoint.h"
+#include "packager/artifact.h"
+#include "pipeline/commands.h"
+
+#define MAX_GROUPS 8
+
+int cmd_pack(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"scheme", required_argument, 0, 's'},
+                                         {"group", required_argument, 0, 'g'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL, *scheme = "int8", *groups[MAX_GROUPS];
+    int ngroups = 0, as_json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else if (c == 's')
+            scheme = optarg;
+        else if (c == 'g' && ngroups < MAX_GROUPS)
+            groups[ngroups++] = optarg;
+        else if (c == 'j')
+            as_json = 1;
+        else
+            return pg_cli_usage_error("pack", "bad option");
+    }
+    if (!out || optind + 1 != argc)
+        return pg_cli_usage_error("pack", "needs CHECKPOINT and --out ARTIFACT");
+    pg_quant_plan plan;
+    if (strcmp(scheme, "int8") == 0)
+        pg_quant_plan_int8(&plan);
+    else if (strcmp(scheme, "mixed") == 0)
+        pg_quant_plan_mixed(&plan);
+    else
+        return pg_cli_usage_error("pack", "--scheme must be int8 or mixed");
+    for (int i = 0; i < ngroups; i++)
+        if (pg_quant_plan_set(&plan, groups[i]) != 0)
+            return pg_cli_error();
+    pg_model m;
+    if (pg_checkpoint_load(argv[optind], &m, NULL) != 0)
+        return pg_cli_error();
+    pg_pack_stats st;
+    int rc = pg_artifact_save(out, &m, &plan, &st);
+    pg_model_free(&m);
+    if (rc != 0)
+        return pg_cli_error();
+    json_t *gj = json_object();
+    char codecs[128] = "";
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        const char *cn = pg_codec_name(st.codec[g].id);
+        json_object_set_new(gj, pg_qgroup_name((pg_qgroup)g),
+                            json_pack("{s:s, s:I, s:s, s:i, s:i, s:I}", "scheme",
+                                      pg_qscheme_name(plan.scheme[g]), "raw_bytes",
+                                      (json_int_t)st.raw[g], "codec", cn, "level",
+                                      st.codec[g].level, "shuffle", st.codec[g].shuffle,
+                                      "compressed_bytes", (json_int_t)st.compressed[g]));
+        if (!strstr(codecs, cn))
+            snprintf(codecs + strlen(codecs), sizeof codecs - strlen(codecs), "%s%s",
+                     codecs[0] ? "/" : "", cn);
+        if (!as_json)
+            printf("group %-8s %-9s raw %9zu bytes -> %-6s-%d%s %9zu bytes\n",
+                   pg_qgroup_name((pg_qgroup)g), pg_qscheme_name(plan.scheme[g]), st.raw[g], cn,
+                   st.codec[g].level, st.codec[g].shuffle > 1 ? "+shuffle" : "", st.compressed[g]);
+    }
+    if (as_json)
+        pg_cli_print_json(json_pack("{s:s, s:s, s:I, s:o}", "artifact", out, "scheme", scheme,
+                                    "bytes", (json_int_t)st.file_bytes, "groups", gj));
+    else {
+        json_decref(gj);
+        printf("Serialized model %s+%s: %zu bytes\n", scheme, codecs, st.file_bytes);
+    }
+    return 0;
+}
+
+int cmd_unpack(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else
+            return pg_cli_usage_error("unpack", "bad option");
+    }
+    if (!out || optind + 1 != argc)
+        return pg_cli_usage_error("unpack", "needs ARTIFACT and --out CHECKPOINT");
+    pg_model m;
+    if (pg_artifact_load(argv[optind], &m, NULL) != 0)
+        return pg_cli_error();
+    json_t *meta = json_pack("{s:s, s:s}", "created_by", "pgolf unpack", "artifact", argv[optind]);
+    int rc = pg_checkpoint_save(out, &m, meta, NULL, 0);
+    json_decref(meta);
+    size_t n = m.num_params;
+    pg_model_free(&m);
+    if (rc != 0)
+        return pg_cli_error();
+    printf("%s: dequantized %zu parameters\n", out, n);
+    return 0;
+}

@@ -1,0 +1,315 @@
+/* Packager: the int8 export against torch on hand-made rows, fp16 conversions, the
+ * int6/int5 clip search, bit-exact pack/unpack round trips, determinism, and hostile
+ * artifacts (truncated, flipped, forged tables, decompression bombs). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "common/err.h"
+#include "common/sha256.h"
+#include "packager/artifact.h"
+#include "tests/util.h"
+
+START_TEST(test_int8_matches_torch)
+{
+    json_t *g = t_load_json(t_repo_path("tests/golden/int8_rows.json"));
+    json_t *cases = json_object_get(g, "cases");
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        json_t *c = json_array_get(cases, i), *row = json_object_get(c, "row");
+        size_t n = json_array_size(row);
+        float *w = malloc(n * sizeof *w), *back = malloc(n * sizeof *back);
+        for (size_t j = 0; j < n; j++)
+            w[j] = (float)json_real_value(json_array_get(row, j));
+        ck_assert(pg_quantile(w, 0, 0.5) == 0);
+        float *absw = malloc(n * sizeof *absw);
+        for (size_t j = 0; j < n; j++)
+            absw[j] = fabsf(w[j]);
+        ck_assert_msg(fabs(pg_quantile(absw, n, 99.99984 / 100.0) -
+                           json_real_value(json_object_get(c, "clip"))) <= 1e-6 * fabs(json_real_value(json_object_get(c, "clip"))) + 1e-12,
+                      "row %zu clip", i);
+        uint8_t *buf = malloc(pg_qscheme_bytes(PG_Q_INT8_ROW, 1, n));
+        pg_quantize(PG_Q_INT8_ROW, w, 1, n, buf);
+        for (size_t j = 0; j < n; j++)
+            ck_assert_msg((int8_t)buf[j] == json_integer_value(json_array_get(json_object_get(c, "q"), j)),
+                          "row %zu q[%zu] = %d", i, j, (int8_t)buf[j]);
+        uint16_t h;
+        memcpy(&h, buf + n, 2);
+        ck_assert_int_eq(h, json_integer_value(json_object_get(c, "scale_f16_bits")));
+        pg_dequantize(PG_Q_INT8_ROW, buf, 1, n, back);
+        for (size_t j = 0; j < n; j++) /* exactly q * the stored scale */
+            ck_assert(back[j] == (float)(int8_t)buf[j] * pg_f16_to_f32(h));
+        free(w);
+        free(back);
+        free(absw);
+        free(buf);
+    }
+    json_decref(g);
+}
+END_TEST
+
+START_TEST(test_fp16_roundtrip)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = pg_f16_to_f32((uint16_t)h);
+        if (isnan(f))
+            continue;
+        ck_assert_msg(pg_f32_to_f16(f) == h, "half 0x%04x -> %g -> 0x%04x", h, f, pg_f32_to_f16(f));
+    }
+    /* rounding: halfway between 1 and the next half rounds to even */
+    ck_assert_int_eq(pg_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);
+    ck_assert_int_eq(pg_f32_to_f16(1.0f + 3.0f / 2048), 0x3c02);
+    ck_assert_int_eq(pg_f32_to_f16(1e9f), 0x7c00);
+}
+END_TEST
+
+START_TEST(test_int6_int5_search)
+{
+    size_t rows = 4, cols = 200;
+    float *w = malloc(rows * cols * sizeof *w), *back = malloc(rows * cols * sizeof *back);
+    for (size_t i = 0; i < rows * cols; i++)
+        w[i] = (float)(sin((double)i * 1.7) * 0.05 * (i % 97 == 0 ? 8 : 1));
+    pg_qscheme schemes[] = {PG_Q_INT6_ROW, PG_Q_INT5_ROW};
+    int qmax[] = {31, 15};
+    for (int s = 0; s < 2; s++) {
+        uint8_t *buf = malloc(pg_qscheme_bytes(schemes[s], rows, cols));
+        pg_quantize(schemes[s], w, rows, cols, buf);
+        for (size_t i = 0; i < rows * cols; i++)
+            ck_assert_int_le(abs((int8_t)buf[i]), qmax[s]);
+        pg_dequantize(schemes[s], buf, rows, cols, back);
+        for (size_t r = 0; r < rows; r++) {
+            /* the search is never worse than clipping at the row's max */
+            double err = 0, err_max = 0, mx = 0;
+            for (size_t j = 0; j < cols; j++)
+                mx = fmax(mx, fabs(w[r * cols + j]));
+            float sc = pg_f16_to_f32(pg_f32_to_f16((float)(mx / qmax[s])));
+            for (size_t j = 0; j < cols; j++) {
+                double d = w[r * cols + j] - back[r * cols + j];
+                double q = fmax(-qmax[s], fmin(qmax[s], nearbyint(w[r * cols + j] / sc)));
+                double dm = w[r * cols + j] - q * sc;
+                err += d * d;
+                err_max += dm * dm;
+            }
+            ck_assert_msg(err <= err_max * (1 + 1e-9), "row %zu: %g > %g", r, err, err_max);
+        }
+        free(buf);
+    }
+    free(w);
+    free(back);
+}
+END_TEST
+
+static void make_model(pg_model *m)
+{
+    pg_model_config c = pg_config_tiny();
+    c.num_layers = 2;
+    c.model_dim = 128; /* c_q 16,384 elements, fc 32,768, tok_emb 131,072 */
+    c.tied_embed_init_std = 0.05f;
+    ck_assert_int_eq(pg_model_create(m, &c), 0);
+    pg_model_init(m, 21, PG_INIT_DENSE);
+}
+
+START_TEST(test_roundtrip_bit_exact)
+{
+    pg_model m, back;
+    make_model(&m);
+    pg_quant_plan plans[3];
+    pg_quant_plan_int8(&plans[0]);
+    pg_quant_plan_mixed(&plans[1]);
+    pg_quant_plan_mixed(&plans[2]);
+    ck_assert_int_eq(pg_quant_plan_set(&plans[2], "attn=fp16"), 0);
+    ck_assert_int_eq(pg_quant_plan_set(&plans[2], "control=fp16"), 0);
+    ck_assert_int_eq(pg_quant_plan_set(&plans[2], "nope=fp16"), -1);
+    ck_assert_int_eq(pg_quant_plan_set(&plans[2], "mlp=int3"), -1);
+    char path[1100], path2[1100];
+    snprintf(path, sizeof path, "%s", t_tmp_path("rt.art"));
+    snprintf(path2, sizeof path2, "%s", t_tmp_path("rt2.art"));
+    for (int p = 0; p < 3; p++) {
+        pg_pack_stats st;
+        ck_assert_msg(pg_artifact_save(path, &m, &plans[p], &st) == 0, "%s", pg_errmsg());
+        ck_assert_msg(pg_artifact_load(path, &back, NULL) == 0, "%s", pg_errmsg());
+        for (int i = 0; i < m.num_tensors; i++) {
+            const pg_tensor_info *t = &m.tensors[i];
+            pg_qscheme s = pg_quant_plan_scheme(&plans[p], t);
+            size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+            float *w = malloc(t->numel * sizeof *w), *want = malloc(t->numel * sizeof *want);
+            uint8_t *q = malloc(pg_qscheme_bytes(s, rows, cols));
+            for (size_t j = 0; j < t->numel; j++)
+                w[j] = m.params[t->offset + j];
+            pg_quantize(s, w, rows, cols, q);
+            pg_dequantize(s, q, rows, cols, want);
+            ck_assert_msg(memcmp(want, back.params + t->offset, t->numel * sizeof(float)) == 0,
+                          "plan %d tensor %s differs", p, t->name);
+            free(w);
+            free(want);
+            free(q);
+        }
+        pg_model_free(&back);
+        /* the same inputs give the same bytes */
+        char h1[PG_SHA256_HEX_LEN], h2[PG_SHA256_HEX_LEN];
+        ck_assert_int_eq(pg_artifact_save(path2, &m, &plans[p], &st), 0);
+        ck_assert_int_eq(pg_sha256_file(path, h1), 0);
+        ck_assert_int_eq(pg_sha256_file(path2, h2), 0);
+        ck_assert_str_eq(h1, h2);
+    }
+    ck_assert_int_eq(pg_quant_plan_scheme(&plans[0], pg_model_find_tensor(&m, "blocks.0.attn.c_q.weight")), PG_Q_FP16);
+    ck_assert_int_eq(pg_quant_plan_scheme(&plans[0], pg_model_find_tensor(&m, "tok_emb.weight")), PG_Q_INT8_ROW);
+    ck_assert_int_eq(pg_quant_plan_scheme(&plans[0], pg_model_find_tensor(&m, "blocks.1.resid_mix")), PG_Q_FP32);
+    pg_model_free(&m);
+}
+END_TEST
+
+/* ---- hostile artifacts ---- */
+
+static void expect_fail(const char *path, const char *want)
+{
+    pg_model m;
+    ck_assert_msg(pg_artifact_load(path, &m, NULL) == -1, "loaded; expected '%s'", want);
+    ck_assert_ptr_null(m.params);
+    ck_assert_msg(strstr(pg_errmsg(), want) != NULL, "got '%s', want '%s'", pg_errmsg(), want);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), path));
+}
+
+/* Rewrites the artifact with a header substitution and a payload, checksum recomputed. */
+static const char *forge_n(const unsigned char *orig, size_t len, const char *const *subs,
+                           const unsigned char *payload, size_t plen);
+
+static const char *forge(const unsigned char *orig, size_t len, const char *from, const char *to,
+                         const unsigned char *payload, size_t plen)
+{
+    const char *subs[] = {from, to, NULL};
+    return forge_n(orig, len, from ? subs : subs + 2, payload, plen);
+}
+
+/* subs: from, to, from, to, ..., NULL */
+static const char *forge_n(const unsigned char *orig, size_t len, const char *const *subs,
+                           const unsigned char *payload, size_t plen)
+{
+    size_t hlen = orig[12] | orig[13] << 8 | (size_t)orig[14] << 16;
+    char *h = calloc(1, hlen + 512);
+    memcpy(h, orig + 16, hlen);
+    for (; subs[0]; subs += 2) {
+        char *at = strstr(strstr(h, "\"blocks\"") && strstr(subs[0], "codec") ? strstr(h, "\"blocks\"") : h, subs[0]);
+        ck_assert_msg(at != NULL, "'%s' not in header", subs[0]);
+        char *rest = strdup(at + strlen(subs[0]));
+        strcpy(at, subs[1]);
+        strcat(h, rest);
+        free(rest);
+    }
+    if (!payload) {
+        payload = orig + 16 + hlen + 8;
+        plen = len - 16 - hlen - 8 - 32;
+    }
+    size_t nh = strlen(h), total = 16 + nh + 8 + plen + 32;
+    unsigned char *b = calloc(1, total);
+    memcpy(b, orig, 12);
+    for (int i = 0; i < 4; i++)
+        b[12 + i] = (unsigned char)(nh >> (8 * i));
+    memcpy(b + 16, h, nh);
+    for (int i = 0; i < 8; i++)
+        b[16 + nh + i] = (unsigned char)((uint64_t)plen >> (8 * i));
+    memcpy(b + 16 + nh + 8, payload, plen);
+    pg_sha256(b, total - 32, b + total - 32);
+    static char path[1100];
+    snprintf(path, sizeof path, "%s", t_tmp_path("forged.art"));
+    t_write_bytes(path, b, total);
+    free(b);
+    free(h);
+    return path;
+}
+
+START_TEST(test_hostile_artifacts)
+{
+    pg_model m;
+    make_model(&m);
+    pg_quant_plan p;
+    pg_quant_plan_mixed(&p);
+    pg_pack_stats st;
+    char path[1100], bad[1100];
+    snprintf(path, sizeof path, "%s", t_tmp_path("h.art"));
+    snprintf(bad, sizeof bad, "%s", t_tmp_path("bad.art"));
+    ck_assert_int_eq(pg_artifact_save(path, &m, &p, &st), 0);
+    pg_model_free(&m);
+    size_t len;
+    unsigned char *raw = t_read_bytes(path, &len);
+    /* truncated anywhere */
+    size_t cuts[] = {0, 7, 15, 100, len / 2, len - 1};
+    for (size_t i = 0; i < 6; i++) {
+        t_write_bytes(bad, raw, cuts[i]);
+        pg_model mm;
+        ck_assert_int_eq(pg_artifact_load(bad, &mm, NULL), -1);
+    }
+    t_write_bytes(bad, raw, len - 1);
+    expect_fail(bad, "truncated");
+    /* a flipped bit in the header, the payload or the digest */
+    size_t flips[] = {30, len / 2, len - 3};
+    for (size_t i = 0; i < 3; i++) {
+        raw[flips[i]] ^= 4;
+        t_write_bytes(bad, raw, len);
+        expect_fail(bad, "checksum mismatch");
+        raw[flips[i]] ^= 4;
+    }
+    /* forged tables with a valid checksum */
+    expect_fail(forge(raw, len, "\"raw_bytes\":", "\"raw_bytes\":99999999999", NULL, 0),
+                "raw bytes");
+    expect_fail(forge(raw, len, "\"bytes\":", "\"bytes\":999999999", NULL, 0), "bad offset/size");
+    expect_fail(forge(raw, len, "\"codec\":\"", "\"codec\":\"lz", NULL, 0), "malformed");
+    expect_fail(forge(raw, len, "\"scheme\":\"int8_row\"", "\"scheme\":\"int3\"", NULL, 0),
+                "unknown scheme");
+    expect_fail(forge(raw, len, "\"num_layers\":2", "\"num_layers\":3", NULL, 0),
+                "tensor table does not match");
+    /* overlapping blocks: the second block claims to start at 0 */
+    char *h = strndup((const char *)raw + 16, raw[12] | raw[13] << 8);
+    char *second = strstr(strstr(strstr(h, "\"blocks\""), "\"group\":\"attn\""), "\"offset\":");
+    char old[64];
+    snprintf(old, sizeof old, "%.*s", (int)strcspn(second, ",}"), second);
+    expect_fail(forge(raw, len, old, "\"offset\":0", NULL, 0), "bad offset/size");
+    free(h);
+    /* a decompression bomb: a real zstd frame of 64 MiB of zeros as the embed block */
+    size_t big = (size_t)64 << 20, cap = ZSTD_compressBound(big);
+    unsigned char *zeros = calloc(1, big), *bomb = malloc(cap);
+    size_t blen = ZSTD_compress(bomb, cap, zeros, big, 19);
+    free(zeros);
+    ck_assert(!ZSTD_isError(blen));
+    char hdr_bytes[64];
+    snprintf(hdr_bytes, sizeof hdr_bytes, "\"bytes\":%zu", st.compressed[0]);
+    char new_bytes[64];
+    snprintf(new_bytes, sizeof new_bytes, "\"bytes\":%zu", blen);
+    /* the embed block comes first in the payload: replace it with the bomb */
+    size_t hlen = raw[12] | raw[13] << 8;
+    size_t rest_len = len - 16 - hlen - 8 - 32 - st.compressed[0];
+    unsigned char *payload = malloc(blen + rest_len);
+    memcpy(payload, bomb, blen);
+    memcpy(payload + blen, raw + 16 + hlen + 8 + st.compressed[0], rest_len);
+    char *hh = strndup((const char *)raw + 16, hlen);
+    ck_assert_ptr_nonnull(strstr(hh, hdr_bytes));
+    free(hh);
+    /* later blocks' offsets shift; the loader must stop at the bomb before reading them */
+    char old_codec[64];
+    snprintf(old_codec, sizeof old_codec, "\"codec\":\"%s\",\"level\":%d,\"shuffle\":%d",
+             pg_codec_name(st.codec[0].id), st.codec[0].level, st.codec[0].shuffle);
+    const char *subs[] = {hdr_bytes, new_bytes, old_codec, "\"codec\":\"zstd\",\"level\":19,\"shuffle\":0", NULL};
+    expect_fail(forge_n(raw, len, subs, payload, blen + rest_len), "zstd block declares");
+    free(payload);
+    free(bomb);
+    expect_fail(forge(raw, len, "\"format\":\"pgolf-artifact\"", "\"format\":", NULL, 0), "header JSON");
+    free(raw);
+    t_run_result r = t_pgolf("unpack '%s' --out '%s'", bad, t_tmp_path("never.ckpt"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_int_eq(t_count_lines(r.err), 1);
+}
+END_TEST
+
+Suite *suite_packager(void)
+{
+    Suite *s = suite_create("packager");
+    TCase *tc = tcase_create("packager");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_int8_matches_torch);
+    tcase_add_test(tc, test_fp16_roundtrip);
+    tcase_add_test(tc, test_int6_int5_search);
+    tcase_add_test(tc, test_roundtrip_bit_exact);
+    tcase_add_test(tc, test_hostile_artifacts);
+    suite_add_tcase(s, tc);
+    return s;
+}
