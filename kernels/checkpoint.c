@@ -6,25 +6,12 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/container.h"
 #include "common/sha256.h"
 
-#define MAGIC_LEN 8
-#define PREFIX_LEN (MAGIC_LEN + 4 + 4)
 #define PG_CKPT_MAX_BYTES ((size_t)16 << 30)
 
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+static const pg_container_kind kKind = {PG_CKPT_MAGIC, PG_CKPT_VERSION, "checkpoint"};
 
 static json_t *tensor_table(const pg_model *m, const pg_ckpt_extra *extras, int n_extras)
 {
@@ -53,14 +40,14 @@ static void put_reals(unsigned char *dst, const pg_real *src, size_t n)
         float f = (float)src[i];
         uint32_t bits;
         memcpy(&bits, &f, 4);
-        put_le(dst + 4 * i, bits, 4);
+        pg_put_le(dst + 4 * i, bits, 4);
     }
 }
 
 static void get_reals(pg_real *dst, const unsigned char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t bits = (uint32_t)get_le(src + 4 * i, 4);
+        uint32_t bits = (uint32_t)pg_get_le(src + 4 * i, 4);
         float f;
         memcpy(&f, &bits, 4);
         dst[i] = f;
@@ -78,24 +65,15 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
     json_decref(hdr);
     if (!header)
         return pg_fail("%s: cannot encode checkpoint header", path);
-    size_t hlen = strlen(header), plen = (size_t)(1 + n_extras) * m->num_params * 4;
-    size_t total = PREFIX_LEN + hlen + 8 + plen + PG_SHA256_LEN;
-    unsigned char *buf = malloc(total);
-    if (!buf) {
-        free(header);
-        return pg_fail("%s: out of memory (%zu bytes)", path, total);
-    }
-    memcpy(buf, PG_CKPT_MAGIC, MAGIC_LEN);
-    put_le(buf + MAGIC_LEN, PG_CKPT_VERSION, 4);
-    put_le(buf + MAGIC_LEN + 4, hlen, 4);
-    memcpy(buf + PREFIX_LEN, header, hlen);
-    put_le(buf + PREFIX_LEN + hlen, plen, 8);
-    unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
+    size_t plen = (size_t)(1 + n_extras) * m->num_params * 4, total;
+    unsigned char *payload, *buf = pg_container_build(&kKind, header, plen, &payload, &total);
+    free(header);
+    if (!buf)
+        return pg_fail("%s: out of memory (%zu payload bytes)", path, plen);
     put_reals(payload, m->params, m->num_params);
     for (int i = 0; i < n_extras; i++)
         put_reals(payload + (size_t)(i + 1) * m->num_params * 4, extras[i].data, m->num_params);
-    pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
-    free(header);
+    pg_container_seal(buf, total);
     int rc = pg_write_file_atomic(path, buf, total);
     free(buf);
     return rc;
@@ -167,41 +145,10 @@ int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
         return -1;
     int rc = -1;
     json_t *hdr = NULL;
-    if (len < PREFIX_LEN || memcmp(buf, PG_CKPT_MAGIC, MAGIC_LEN) != 0) {
-        pg_fail("%s: not a pgolf checkpoint (bad magic)", path);
+    const unsigned char *payload;
+    size_t plen;
+    if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    }
-    uint32_t version = (uint32_t)get_le(buf + MAGIC_LEN, 4);
-    if (version != PG_CKPT_VERSION) {
-        pg_fail("%s: checkpoint version %u is not supported (this pgolf reads %d)", path, version,
-                PG_CKPT_VERSION);
-        goto out;
-    }
-    size_t hlen = (size_t)get_le(buf + MAGIC_LEN + 4, 4);
-    if (hlen > len - PREFIX_LEN || len - PREFIX_LEN - hlen < 8 + PG_SHA256_LEN) {
-        pg_fail("%s: truncated checkpoint (%zu bytes; header alone needs %zu)", path, len,
-                PREFIX_LEN + hlen + 8 + PG_SHA256_LEN);
-        goto out;
-    }
-    uint64_t plen = get_le(buf + PREFIX_LEN + hlen, 8);
-    size_t room = len - PREFIX_LEN - hlen - 8 - PG_SHA256_LEN;
-    if (plen != room) {
-        pg_fail("%s: %s checkpoint: payload declared %llu bytes, file holds %zu", path,
-                plen > room ? "truncated" : "oversized", (unsigned long long)plen, room);
-        goto out;
-    }
-    uint8_t digest[PG_SHA256_LEN];
-    pg_sha256(buf, len - PG_SHA256_LEN, digest);
-    if (memcmp(digest, buf + len - PG_SHA256_LEN, PG_SHA256_LEN) != 0) {
-        pg_fail("%s: checksum mismatch: the checkpoint is damaged", path);
-        goto out;
-    }
-    json_error_t jerr;
-    hdr = json_loadb((const char *)buf + PREFIX_LEN, hlen, 0, &jerr);
-    if (!hdr) {
-        pg_fail("%s: header JSON: %s", path, jerr.text);
-        goto out;
-    }
     pg_model_config cfg;
     if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
         goto out;
@@ -211,7 +158,6 @@ int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
     }
     if (check_table(path, json_object_get(hdr, "tensors"), m, plen) != 0)
         goto out;
-    const unsigned char *payload = buf + PREFIX_LEN + hlen + 8;
     json_t *tensors = json_object_get(hdr, "tensors");
     for (int i = 0; i < m->num_tensors; i++) {
         size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, i), "offset"));

@@ -6,10 +6,9 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/container.h"
 #include "common/sha256.h"
 
-#define MAGIC_LEN 8
-#define PREFIX_LEN (MAGIC_LEN + 4 + 4)
 #define PG_ART_MAX_BYTES ((size_t)4 << 30)
 #define SMALL_NUMEL 65536
 
@@ -68,19 +67,7 @@ pg_qscheme pg_quant_plan_scheme(const pg_quant_plan *p, const pg_tensor_info *t)
     return t->ndim == 2 ? p->scheme[g] : PG_Q_FP16;
 }
 
-static void put_le(unsigned char *b, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
+static const pg_container_kind kKind = {PG_ART_MAGIC, PG_ART_VERSION, "artifact"};
 
 /* The element size a group's raw block is best shuffled with. */
 static int group_elem(const pg_quant_plan *p, pg_qgroup g)
@@ -148,20 +135,18 @@ int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p
     tensors = NULL;
     char *header = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
-    size_t hlen = strlen(header), total = PREFIX_LEN + hlen + 8 + payload + PG_SHA256_LEN;
-    unsigned char *buf = malloc(total);
-    memcpy(buf, PG_ART_MAGIC, MAGIC_LEN);
-    put_le(buf + MAGIC_LEN, PG_ART_VERSION, 4);
-    put_le(buf + MAGIC_LEN + 4, hlen, 4);
-    memcpy(buf + PREFIX_LEN, header, hlen);
-    put_le(buf + PREFIX_LEN + hlen, payload, 8);
-    size_t off = PREFIX_LEN + hlen + 8;
-    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
-        memcpy(buf + off, comp[g], stats->compressed[g]);
-        off += stats->compressed[g];
-    }
-    pg_sha256(buf, total - PG_SHA256_LEN, buf + total - PG_SHA256_LEN);
+    size_t total;
+    unsigned char *pl, *buf = pg_container_build(&kKind, header, payload, &pl, &total);
     free(header);
+    if (!buf) {
+        pg_fail("%s: out of memory", path);
+        goto out;
+    }
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        memcpy(pl, comp[g], stats->compressed[g]);
+        pl += stats->compressed[g];
+    }
+    pg_container_seal(buf, total);
     rc = pg_write_file_atomic(path, buf, total);
     stats->file_bytes = total;
     free(buf);
@@ -274,40 +259,10 @@ int pg_artifact_load(const char *path, pg_model *m, json_t **info)
         return -1;
     int rc = -1;
     json_t *hdr = NULL;
-    if (len < PREFIX_LEN || memcmp(buf, PG_ART_MAGIC, MAGIC_LEN) != 0) {
-        pg_fail("%s: not a pgolf artifact (bad magic)", path);
+    const unsigned char *payload;
+    size_t plen;
+    if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    }
-    uint32_t version = (uint32_t)get_le(buf + MAGIC_LEN, 4);
-    if (version != PG_ART_VERSION) {
-        pg_fail("%s: artifact version %u is not supported (this pgolf reads %d)", path, version,
-                PG_ART_VERSION);
-        goto out;
-    }
-    size_t hlen = (size_t)get_le(buf + MAGIC_LEN + 4, 4);
-    if (hlen > len - PREFIX_LEN || len - PREFIX_LEN - hlen < 8 + PG_SHA256_LEN) {
-        pg_fail("%s: truncated artifact (%zu bytes)", path, len);
-        goto out;
-    }
-    uint64_t plen = get_le(buf + PREFIX_LEN + hlen, 8);
-    size_t room = len - PREFIX_LEN - hlen - 8 - PG_SHA256_LEN;
-    if (plen != room) {
-        pg_fail("%s: %s artifact: payload declared %llu bytes, file holds %zu", path,
-                plen > room ? "truncated" : "oversized", (unsigned long long)plen, room);
-        goto out;
-    }
-    uint8_t digest[PG_SHA256_LEN];
-    pg_sha256(buf, len - PG_SHA256_LEN, digest);
-    if (memcmp(digest, buf + len - PG_SHA256_LEN, PG_SHA256_LEN) != 0) {
-        pg_fail("%s: checksum mismatch: the artifact is damaged", path);
-        goto out;
-    }
-    json_error_t jerr;
-    hdr = json_loadb((const char *)buf + PREFIX_LEN, hlen, 0, &jerr);
-    if (!hdr) {
-        pg_fail("%s: header JSON: %s", path, jerr.text);
-        goto out;
-    }
     pg_model_config cfg;
     if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
         goto out;
@@ -315,7 +270,7 @@ int pg_artifact_load(const char *path, pg_model *m, json_t **info)
         pg_fail_prefix(path);
         goto out;
     }
-    if (decode(path, hdr, buf + PREFIX_LEN + hlen + 8, plen, m) != 0)
+    if (decode(path, hdr, payload, plen, m) != 0)
         goto out;
     if (info)
         *info = json_incref(hdr);
