@@ -101,8 +101,9 @@ const pg_command pg_commands[] = {
      "(val_bpb, val_loss, val_bpb_std, bytes_total, seed_results) against the logs, and the\n"
      "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged). Each finding\n"
      "is PASS, FAIL or UNKNOWN with its evidence (file:line). Non-record tracks are not held\n"
-     "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) found in\n"
-     "the folder with the eval their log names and compares. Exit 1 when a check FAILs.\n"},
+     "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
+     "artifacts (*.art) found in the folder with the eval their log names and compares.\n"
+     "Exit 1 when a check FAILs.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
      "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"
      "                   | --sota-record DIR] [--threshold 0.005] [--threshold-bpb]\n"

@@ -9,12 +9,15 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "kernels/checkpoint.h"
+#include "packager/artifact.h"
 #include "pipeline/commands.h"
 #include "pipeline/shard.h"
 #include "verifier/ttt.h"
 #include "verifier/verify.h"
 
-/* Re-evaluates one pgolf checkpoint with the eval its log names and compares. */
+/* Re-evaluates one pgolf checkpoint (*.ckpt) or artifact (*.art) with the eval its log
+ * names and compares. An artifact is matched to the log of its seed when the folder has
+ * one log per artifact, else to the single log. */
 static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val, size_t nval,
                       const pg_tokenizer *tok, pg_checks *c)
 {
@@ -22,16 +25,21 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
     const char *base = strrchr(ckpt, '/');
     snprintf(name, sizeof name, "rerun.%.100s", base ? base + 1 : ckpt);
     pg_model m;
-    json_t *meta;
-    if (pg_checkpoint_load(ckpt, &m, &meta) != 0) {
+    json_t *meta = NULL;
+    size_t nl = strlen(ckpt);
+    int is_art = nl > 4 && strcmp(ckpt + nl - 4, ".art") == 0;
+    if ((is_art ? pg_artifact_load(ckpt, &m, NULL) : pg_checkpoint_load(ckpt, &m, &meta)) != 0) {
         pg_checks_add(c, name, PG_CHECK_FAIL, "%s", pg_errmsg());
         return;
     }
-    long seed = (long)json_integer_value(json_object_get(meta, "seed"));
+    json_t *sd = meta ? json_object_get(meta, "seed") : NULL;
+    long seed = json_is_integer(sd) ? (long)json_integer_value(sd) : -1;
     json_decref(meta);
     const pg_log_summary *log = NULL;
     for (size_t i = 0; i < r->nlogs && !log; i++)
-        if (r->logs[i].seed.line && (long)r->logs[i].seed.value == seed && r->logs[i].val_bpb.line)
+        if (r->logs[i].val_bpb.line &&
+            (seed < 0 ? r->nlogs == 1
+                      : r->logs[i].seed.line && (long)r->logs[i].seed.value == seed))
             log = &r->logs[i];
     pg_bpb_lut lut;
     if (!log) {
@@ -79,7 +87,9 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
     int found = 0;
     while (d && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 5, ".ckpt") != 0 || strcmp(e->d_name, "state.ckpt") == 0)
+        int ckpt = n > 5 && strcmp(e->d_name + n - 5, ".ckpt") == 0;
+        int art = n > 4 && strcmp(e->d_name + n - 4, ".art") == 0;
+        if ((!ckpt && !art) || strcmp(e->d_name, "state.ckpt") == 0)
             continue;
         char *p = pg_path_join(r->dir, e->d_name);
         rerun_one(r, p, val, nval, &tok, c);
@@ -89,7 +99,8 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
     if (d)
         closedir(d);
     if (!found)
-        pg_checks_add(c, "rerun", PG_CHECK_UNKNOWN, "%s: no pgolf artifact (*.ckpt) to re-evaluate",
+        pg_checks_add(c, "rerun", PG_CHECK_UNKNOWN,
+                      "%s: no pgolf checkpoint (*.ckpt) or artifact (*.art) to re-evaluate",
                       r->dir);
     free(val);
     pg_tokenizer_free(&tok);
