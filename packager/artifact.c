@@ -75,10 +75,11 @@ static int group_elem(const pg_quant_plan *p, pg_qgroup g)
     return p->scheme[g] == PG_Q_FP32 ? 4 : 2;
 }
 
-int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p,
-                     pg_pack_stats *stats)
+int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan *p,
+                       pg_pack_stats *stats, unsigned char **image)
 {
     memset(stats, 0, sizeof *stats);
+    *image = NULL;
     uint8_t *raw[PG_NUM_QGROUPS] = {0}, *comp[PG_NUM_QGROUPS] = {0};
     json_t *tensors = json_array();
     float *tmp = NULL;
@@ -147,9 +148,9 @@ int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p
         pl += stats->compressed[g];
     }
     pg_container_seal(buf, total);
-    rc = pg_write_file_atomic(path, buf, total);
     stats->file_bytes = total;
-    free(buf);
+    *image = buf;
+    rc = 0;
 out:
     json_decref(tensors);
     free(tmp);
@@ -157,6 +158,17 @@ out:
         free(raw[g]);
         free(comp[g]);
     }
+    return rc;
+}
+
+int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p,
+                     pg_pack_stats *stats)
+{
+    unsigned char *image;
+    if (pg_artifact_encode(path, m, p, stats, &image) != 0)
+        return -1;
+    int rc = pg_write_file_atomic(path, image, stats->file_bytes);
+    free(image);
     return rc;
 }
 

@@ -47,7 +47,11 @@ typedef struct {
     size_t file_bytes;
 } pg_pack_stats;
 
-/* Quantizes, compresses and writes atomically. */
+/* Quantizes and compresses into a file image of stats->file_bytes bytes (malloc'ed);
+ * path is only used in messages. */
+int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan *p,
+                       pg_pack_stats *stats, unsigned char **image);
+/* pg_artifact_encode, then an atomic write. */
 int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p,
                      pg_pack_stats *stats);
 /* Reads, validates and dequantizes into a new model. info (may be NULL) gets the header. */

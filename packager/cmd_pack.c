@@ -5,7 +5,9 @@
 
 #include "common/err.h"
 #include "kernels/checkpoint.h"
+#include "common/fileio.h"
 #include "packager/artifact.h"
+#include "packager/ledger.h"
 #include "pipeline/commands.h"
 
 #define MAX_GROUPS 8
@@ -16,9 +18,11 @@ int cmd_pack(int argc, char **argv)
                                          {"scheme", required_argument, 0, 's'},
                                          {"group", required_argument, 0, 'g'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"code", required_argument, 0, 'c'},
+                                         {"budget", no_argument, 0, 'b'},
                                          {0, 0, 0, 0}};
-    const char *out = NULL, *scheme = "int8", *groups[MAX_GROUPS];
-    int ngroups = 0, as_json = 0, c;
+    const char *out = NULL, *scheme = "int8", *groups[MAX_GROUPS], *code = NULL;
+    int ngroups = 0, as_json = 0, budget = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'o')
@@ -29,6 +33,10 @@ int cmd_pack(int argc, char **argv)
             groups[ngroups++] = optarg;
         else if (c == 'j')
             as_json = 1;
+        else if (c == 'c')
+            code = optarg;
+        else if (c == 'b')
+            budget = 1;
         else
             return pg_cli_usage_error("pack", "bad option");
     }
@@ -44,12 +52,32 @@ int cmd_pack(int argc, char **argv)
     for (int i = 0; i < ngroups; i++)
         if (pg_quant_plan_set(&plan, groups[i]) != 0)
             return pg_cli_error();
+    long long code_bytes = 0;
+    if (code && pg_ledger_code_bytes(code, &code_bytes) != 0)
+        return pg_cli_error();
     pg_model m;
     if (pg_checkpoint_load(argv[optind], &m, NULL) != 0)
         return pg_cli_error();
     pg_pack_stats st;
-    int rc = pg_artifact_save(out, &m, &plan, &st);
+    unsigned char *image;
+    int rc = pg_artifact_encode(out, &m, &plan, &st, &image);
     pg_model_free(&m);
+    if (rc != 0)
+        return pg_cli_error();
+    /* the ledger is checked before anything is written */
+    pg_ledger led;
+    pg_ledger_compute(&led, code_bytes, (long long)st.file_bytes);
+    if (budget)
+        pg_ledger_print_budget(&led, &st, as_json ? stderr : stdout);
+    if (led.total > PG_SUBMISSION_CAP) {
+        free(image);
+        pg_fail("%s: submission would be %lld bytes (code %lld + model %lld), over the "
+                "16,000,000-byte cap by %lld; nothing written",
+                out, led.total, led.code_bytes, led.model_bytes, -led.remaining);
+        return pg_cli_error();
+    }
+    rc = pg_write_file_atomic(out, image, st.file_bytes);
+    free(image);
     if (rc != 0)
         return pg_cli_error();
     json_t *gj = json_object();
@@ -70,12 +98,17 @@ int cmd_pack(int argc, char **argv)
                    pg_qgroup_name((pg_qgroup)g), pg_qscheme_name(plan.scheme[g]), st.raw[g], cn,
                    st.codec[g].level, st.codec[g].shuffle > 1 ? "+shuffle" : "", st.compressed[g]);
     }
-    if (as_json)
-        pg_cli_print_json(json_pack("{s:s, s:s, s:I, s:o}", "artifact", out, "scheme", scheme,
-                                    "bytes", (json_int_t)st.file_bytes, "groups", gj));
-    else {
+    char tag[192];
+    snprintf(tag, sizeof tag, "%s+%s", scheme, codecs);
+    if (as_json) {
+        pg_cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "artifact", out,
+                                    "scheme", scheme, "bytes", (json_int_t)st.file_bytes,
+                                    "code_bytes", (json_int_t)led.code_bytes, "total_bytes",
+                                    (json_int_t)led.total, "remaining_bytes",
+                                    (json_int_t)led.remaining, "groups", gj));
+    } else {
         json_decref(gj);
-        printf("Serialized model %s+%s: %zu bytes\n", scheme, codecs, st.file_bytes);
+        pg_ledger_print(&led, tag, stdout);
     }
     return 0;
 }

@@ -78,7 +78,7 @@ const pg_command pg_commands[] = {
      "--json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress: stderr.\n"},
     {"pack", cmd_pack, "quantize and compress a checkpoint into an artifact",
      "usage: pgolf pack CHECKPOINT --out ARTIFACT [--scheme int8|mixed] [--group G=SCHEME]...\n"
-     "                  [--json]\n"
+     "                  [--code FILE] [--budget] [--json]\n"
      "\n"
      "Quantizes per tensor group (embed, attn, mlp, control) and compresses each group's\n"
      "block with the smallest of zstd-22 and brotli-11, with or without a byte shuffle.\n"
@@ -86,7 +86,9 @@ const pg_command pg_commands[] = {
      "scales; tensors of <= 65,536 elements fp16; control tensors fp32). mixed: embed\n"
      "int8_row, attn int6_row, mlp int5_row (clip chosen per row by reconstruction error).\n"
      "--group overrides one group (schemes: fp32 fp16 int8_row int6_row int5_row). The\n"
-     "format is in docs/artifact.md.\n"},
+     "format is in docs/artifact.md. Byte ledger: --code FILE counts the code bytes (stat);\n"
+     "code + model over 16,000,000 is an error and nothing is written; the reference's\n"
+     "size lines are printed; --budget shows the bytes left and the groups that cost most.\n"},
     {"unpack", cmd_unpack, "dequantize an artifact back into a checkpoint",
      "usage: pgolf unpack ARTIFACT --out CHECKPOINT\n"
      "\n"

@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "kernels/checkpoint.h"
 #include "packager/artifact.h"
 #include "tests/util.h"
 
@@ -300,6 +301,55 @@ START_TEST(test_hostile_artifacts)
 }
 END_TEST
 
+/* The byte ledger counts exactly what stat reports; 16,000,000 passes, one more fails
+ * and nothing is written. */
+START_TEST(test_ledger_cap)
+{
+    pg_model m;
+    make_model(&m);
+    char ckpt[1100], art[1100], code[1100];
+    snprintf(ckpt, sizeof ckpt, "%s", t_tmp_path("ledger.ckpt"));
+    snprintf(art, sizeof art, "%s", t_tmp_path("ledger.art"));
+    snprintf(code, sizeof code, "%s", t_tmp_path("train_gpt.py"));
+    ck_assert_int_eq(pg_checkpoint_save(ckpt, &m, NULL, NULL, 0), 0);
+    pg_model_free(&m);
+    t_run_result r = t_pgolf("pack '%s' --out '%s' --scheme mixed --json", ckpt, art);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    long long model = json_integer_value(json_object_get(j, "bytes"));
+    json_decref(j);
+    size_t len;
+    free(t_read_bytes(art, &len));
+    ck_assert_int_eq((long long)len, model); /* the ledger's model bytes are the file's */
+    for (int extra = 0; extra <= 1; extra++) {
+        size_t n = (size_t)(16000000LL - model + extra);
+        char *buf = calloc(1, n);
+        t_write_bytes(code, buf, n);
+        free(buf);
+        char cmd[2300];
+        snprintf(cmd, sizeof cmd, "rm -f '%s'", art);
+        ck_assert_int_eq(system(cmd), 0);
+        r = t_pgolf("pack '%s' --out '%s' --scheme mixed --code '%s'", ckpt, art, code);
+        FILE *fp = fopen(art, "rb");
+        if (extra == 0) {
+            ck_assert_msg(r.status == 0, "%s", r.err);
+            ck_assert_ptr_nonnull(strstr(r.out, "Total submission size mixed+"));
+            ck_assert_ptr_nonnull(strstr(r.out, ": 16000000 bytes"));
+            ck_assert_ptr_nonnull(fp);
+        } else {
+            ck_assert_int_eq(r.status, 1);
+            ck_assert_msg(strstr(r.err, "over the 16,000,000-byte cap by 1; nothing written"), "%s", r.err);
+            ck_assert_ptr_null(fp); /* nothing written */
+        }
+        if (fp)
+            fclose(fp);
+    }
+    r = t_pgolf("pack '%s' --out '%s' --code '%s'", ckpt, art, t_tmp_path("missing.py"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot stat code file"));
+}
+END_TEST
+
 Suite *suite_packager(void)
 {
     Suite *s = suite_create("packager");
@@ -310,6 +360,7 @@ Suite *suite_packager(void)
     tcase_add_test(tc, test_int6_int5_search);
     tcase_add_test(tc, test_roundtrip_bit_exact);
     tcase_add_test(tc, test_hostile_artifacts);
+    tcase_add_test(tc, test_ledger_cap);
     suite_add_tcase(s, tc);
     return s;
 }
