@@ -1,6 +1,7 @@
 /* pgolf pack / unpack: checkpoint -> quantized, compressed artifact, and back. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -8,6 +9,7 @@
 #include "common/fileio.h"
 #include "packager/artifact.h"
 #include "packager/ledger.h"
+#include "packager/selfextract.h"
 #include "pipeline/commands.h"
 
 #define MAX_GROUPS 8
@@ -138,5 +140,36 @@ int cmd_unpack(int argc, char **argv)
     if (rc != 0)
         return pg_cli_error();
     printf("%s: dequantized %zu parameters\n", out, n);
+    return 0;
+}
+
+int cmd_selfextract(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"set", required_argument, 0, 's'},
+                                         {"source", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL, *sets[64];
+    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
+    int nsets = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else if (c == 's' && nsets < 64)
+            sets[nsets++] = optarg;
+        else if (c == 'r')
+            root = optarg;
+        else
+            return pg_cli_usage_error("selfextract", "bad option");
+    }
+    if (!out || optind != argc)
+        return pg_cli_usage_error("selfextract", "needs --out FILE");
+    if (pg_selfextract_write(out, root, sets, nsets) != 0)
+        return pg_cli_error();
+    long long bytes;
+    if (pg_ledger_code_bytes(out, &bytes) != 0)
+        return pg_cli_error();
+    printf("%s: self-extracting submission, Code size: %lld bytes\n", out, bytes);
     return 0;
 }

@@ -94,6 +94,16 @@ const pg_command pg_commands[] = {
      "\n"
      "Validates the artifact (sizes, SHA-256, tables, bounded decoding) and writes the\n"
      "dequantized weights as a checkpoint, which pgolf eval scores.\n"},
+    {"selfextract", cmd_selfextract, "write the self-extracting train_gpt.py of a submission",
+     "usage: pgolf selfextract --out train_gpt.py [--set NAME=VALUE]... [--source DIR]\n"
+     "\n"
+     "Writes a Python-standard-library script carrying an xz tar (libarchive) of the pgolf\n"
+     "sources in DIR (default: $PGOLF_ROOT or .). Run with python3 or torchrun, it unpacks\n"
+     "to a temporary directory (refusing absolute paths, '..', links, non-files and oversize\n"
+     "entries), builds with make (needs a C toolchain and pgolf's libraries on the box),\n"
+     "trains with the --set settings baked in as defaults (environment wins; PGOLF_PRESET\n"
+     "picks the preset, PGOLF_OUT the run directory, DATA_PATH/TOKENIZER_PATH the data),\n"
+     "scores the final model and prints the reference's log lines.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
      "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
      "\n"

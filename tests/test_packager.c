@@ -350,6 +350,72 @@ START_TEST(test_ledger_cap)
 }
 END_TEST
 
+/* The self-extracting train_gpt.py: runs from a clean copy with python3 (build, train,
+ * eval, the reference's final lines), is byte-identical when regenerated, and refuses
+ * hostile archives. */
+START_TEST(test_selfextract)
+{
+    char dir[1100], py[1200], cmd[4096];
+    snprintf(dir, sizeof dir, "%s", t_tmp_path("records_copy"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(py, sizeof py, "%s/train_gpt.py", dir);
+    const char *sets = "--set PGOLF_PRESET=tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set "
+                       "TRAIN_SEQ_LEN=32 --set TRAIN_BATCH_TOKENS=512 --set ITERATIONS=3 --set "
+                       "VAL_LOSS_EVERY=0";
+    t_run_result r = t_pgolf("selfextract --out '%s' %s", py, sets);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char h1[PG_SHA256_HEX_LEN], h2[PG_SHA256_HEX_LEN];
+    ck_assert_int_eq(pg_sha256_file(py, h1), 0);
+    r = t_pgolf("selfextract --out '%s.again' %s", py, sets);
+    char again[1300];
+    snprintf(again, sizeof again, "%s.again", py);
+    ck_assert_int_eq(pg_sha256_file(again, h2), 0);
+    ck_assert_str_eq(h1, h2);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && DATA_PATH='%s' TOKENIZER_PATH='%s' python3 train_gpt.py > out.txt 2>&1",
+             dir, t_repo_path("data/sample"), t_repo_path("data/sample/sample_1024_bpe.model"));
+    int st = system(cmd);
+    snprintf(cmd, sizeof cmd, "%s/out.txt", dir);
+    size_t len;
+    unsigned char *out = t_read_bytes(cmd, &len);
+    out = realloc(out, len + 1);
+    out[len] = 0;
+    ck_assert_msg(st == 0, "train_gpt.py failed: %s", out);
+    ck_assert_ptr_nonnull(strstr((char *)out, "final_fp32_exact val_loss:"));
+    ck_assert_ptr_nonnull(strstr((char *)out, "step:3/3 val_loss:"));
+    free(out);
+    /* hostile archives: the stub must refuse each before writing anything */
+    const char *cases[][2] = {
+        {"ti = tarfile.TarInfo('/etc/evil'); data = b'x'", "unsafe path"},
+        {"ti = tarfile.TarInfo('a/../../evil'); data = b'x'", "unsafe path"},
+        {"ti = tarfile.TarInfo('link'); ti.type = tarfile.SYMTYPE; ti.linkname = '/etc/passwd'; data = b''", "link"},
+        {"ti = tarfile.TarInfo('fifo'); ti.type = tarfile.FIFOTYPE; data = b''", "not a file"},
+        {"ti = tarfile.TarInfo('big.c'); data = bytes(9 << 20)", "oversize"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && python3 - <<'EOF'\n"
+                 "import base64, io, re, tarfile\n"
+                 "%s\n"
+                 "ti.size = len(data)\n"
+                 "buf = io.BytesIO()\n"
+                 "with tarfile.open(fileobj=buf, mode='w:xz') as tf:\n"
+                 "    tf.addfile(ti, io.BytesIO(data))\n"
+                 "src = open('train_gpt.py').read()\n"
+                 "enc = base64.b85encode(buf.getvalue()).decode()\n"
+                 "src = re.sub(r\"ARCHIVE = b'[^']*'\", lambda m: \"ARCHIVE = b'\" + enc + \"'\", src)\n"
+                 "open('evil.py', 'w').write(src)\n"
+                 "EOF\n"
+                 "python3 evil.py > evil.txt 2>&1; test $? -ne 0 && grep -q '%s' evil.txt",
+                 dir, cases[i][0], cases[i][1]);
+        ck_assert_msg(system(cmd) == 0, "case %zu (%s) was not refused", i, cases[i][1]);
+    }
+    snprintf(cmd, sizeof cmd, "test ! -e /etc/evil && test ! -e '%s/../evil'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_packager(void)
 {
     Suite *s = suite_create("packager");
@@ -361,6 +427,7 @@ Suite *suite_packager(void)
     tcase_add_test(tc, test_roundtrip_bit_exact);
     tcase_add_test(tc, test_hostile_artifacts);
     tcase_add_test(tc, test_ledger_cap);
+    tcase_add_test(tc, test_selfextract);
     suite_add_tcase(s, tc);
     return s;
 }
