@@ -260,15 +260,12 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
     return rc;
 }
 
-int pg_artifact_load(const char *path, pg_model *m, json_t **info)
+int pg_artifact_decode(const char *path, const unsigned char *buf, size_t len, pg_model *m,
+                       json_t **info)
 {
     memset(m, 0, sizeof *m);
     if (info)
         *info = NULL;
-    unsigned char *buf;
-    size_t len;
-    if (pg_read_file(path, PG_ART_MAX_BYTES, &buf, &len) != 0)
-        return -1;
     int rc = -1;
     json_t *hdr = NULL;
     const unsigned char *payload;
@@ -291,6 +288,17 @@ out:
     if (rc != 0)
         pg_model_free(m);
     json_decref(hdr);
+    return rc;
+}
+
+int pg_artifact_load(const char *path, pg_model *m, json_t **info)
+{
+    unsigned char *buf;
+    size_t len;
+    memset(m, 0, sizeof *m);
+    if (pg_read_file(path, PG_ART_MAX_BYTES, &buf, &len) != 0)
+        return -1;
+    int rc = pg_artifact_decode(path, buf, len, m, info);
     free(buf);
     return rc;
 }

@@ -54,6 +54,9 @@ int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan 
 /* pg_artifact_encode, then an atomic write. */
 int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p,
                      pg_pack_stats *stats);
+/* Validates and dequantizes an artifact image already in memory (path names it). */
+int pg_artifact_decode(const char *path, const unsigned char *buf, size_t len, pg_model *m,
+                       json_t **info);
 /* Reads, validates and dequantizes into a new model. info (may be NULL) gets the header. */
 int pg_artifact_load(const char *path, pg_model *m, json_t **info);
 

@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "kernels/checkpoint.h"
 #include "common/fileio.h"
 #include "packager/artifact.h"
 #include "packager/ledger.h"
+#include "packager/package.h"
 #include "packager/selfextract.h"
 #include "pipeline/commands.h"
 
@@ -171,5 +173,55 @@ int cmd_selfextract(int argc, char **argv)
     if (pg_ledger_code_bytes(out, &bytes) != 0)
         return pg_cli_error();
     printf("%s: self-extracting submission, Code size: %lld bytes\n", out, bytes);
+    return 0;
+}
+
+int cmd_package(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"name", required_argument, 0, 'n'},
+                                         {"author", required_argument, 0, 'a'},
+                                         {"github-id", required_argument, 0, 'g'},
+                                         {"date", required_argument, 0, 'd'},
+                                         {"track", required_argument, 0, 't'},
+                                         {"blurb", required_argument, 0, 'b'},
+                                         {"scheme", required_argument, 0, 's'},
+                                         {"source", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
+    char today[16];
+    time_t now = time(NULL);
+    strftime(today, sizeof today, "%Y-%m-%d", gmtime(&now));
+    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
+    pg_package_opts o = {.name = "pgolf submission", .author = "unknown", .github_id = "unknown",
+                         .date = today, .track = "10min_16mb",
+                         .blurb = "Trained, quantized and packaged with pgolf.",
+                         .source_root = root, .scheme_name = "int8"};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 'n': o.name = optarg; break;
+        case 'a': o.author = optarg; break;
+        case 'g': o.github_id = optarg; break;
+        case 'd': o.date = optarg; break;
+        case 't': o.track = optarg; break;
+        case 'b': o.blurb = optarg; break;
+        case 's': o.scheme_name = optarg; break;
+        case 'r': o.source_root = optarg; break;
+        default: return pg_cli_usage_error("package", "bad option");
+        }
+    }
+    if (strcmp(o.scheme_name, "int8") == 0)
+        pg_quant_plan_int8(&o.plan);
+    else if (strcmp(o.scheme_name, "mixed") == 0)
+        pg_quant_plan_mixed(&o.plan);
+    else
+        return pg_cli_usage_error("package", "--scheme must be int8 or mixed");
+    if (!o.out_dir || optind >= argc)
+        return pg_cli_usage_error("package", "needs RUN_DIR... and --out DIR");
+    if (pg_package((const char *const *)argv + optind, argc - optind, &o) != 0)
+        return pg_cli_error();
+    printf("%s: records folder for %d seed(s)\n", o.out_dir, argc - optind);
     return 0;
 }

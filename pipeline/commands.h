@@ -21,6 +21,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_selfextract(int argc, char **argv);
+int cmd_package(int argc, char **argv);
 int cmd_records(int argc, char **argv);
 
 extern const pg_command pg_commands[];

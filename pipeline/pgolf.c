@@ -104,6 +104,17 @@ const pg_command pg_commands[] = {
      "trains with the --set settings baked in as defaults (environment wins; PGOLF_PRESET\n"
      "picks the preset, PGOLF_OUT the run directory, DATA_PATH/TOKENIZER_PATH the data),\n"
      "scores the final model and prints the reference's log lines.\n"},
+    {"package", cmd_package, "build a records folder from training runs",
+     "usage: pgolf package RUN_DIR... --out DIR [--name N] [--author A] [--github-id G]\n"
+     "                     [--date YYYY-MM-DD] [--track T] [--blurb B] [--scheme int8|mixed]\n"
+     "\n"
+     "From pgolf train output directories (train.log + final.ckpt, one per seed) writes\n"
+     "DIR/README.md (how to run, results per seed with mean and std, a loss-curve SVG per\n"
+     "seed), submission.json (seeds, seed_results, bytes_total, ...), train_seedS.log (with\n"
+     "the byte ledger lines appended), model_seedS.art and the self-extracting\n"
+     "train_gpt.py with the runs' settings baked in. Every seed's code + model bytes are\n"
+     "checked against 16,000,000 before anything is written. The same inputs (and --date)\n"
+     "give byte-identical files.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
      "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
      "\n"

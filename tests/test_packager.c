@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/sha256.h"
 #include "kernels/checkpoint.h"
+#include "pipeline/train.h"
 #include "packager/artifact.h"
 #include "tests/util.h"
 
@@ -416,6 +417,66 @@ START_TEST(test_selfextract)
 }
 END_TEST
 
+/* pgolf package: a records folder from two runs that pgolf verify passes (re-scoring its
+ * artifacts), byte-identical when rebuilt. */
+START_TEST(test_package)
+{
+    pg_hparams h;
+    pg_hparams_tiny(&h, t_root());
+    const char *sets[][2] = {{"NUM_LAYERS", "2"},     {"MODEL_DIM", "32"},
+                             {"TRAIN_SEQ_LEN", "32"}, {"TRAIN_BATCH_TOKENS", "512"},
+                             {"ITERATIONS", "5"},     {"VAL_LOSS_EVERY", "0"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        ck_assert_int_eq(pg_hparams_set(&h, sets[i][0], sets[i][1]), 0);
+    char runs[2][1100], cmd[4096];
+    for (int s = 0; s < 2; s++) {
+        char name[32], seed[16];
+        snprintf(name, sizeof name, "pkg_run%d", s);
+        snprintf(runs[s], sizeof runs[s], "%s", t_tmp_path(name));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", runs[s]);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(seed, sizeof seed, "%d", 40 + s);
+        ck_assert_int_eq(pg_hparams_set(&h, "SEED", seed), 0);
+        pg_train_opts o = {.out_dir = runs[s], .quiet = 1};
+        ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    }
+    char a[1100], b[1100];
+    snprintf(a, sizeof a, "%s/track_10min_16mb/2026-11-24_pkgA", t_tmp_path("pkgtree"));
+    snprintf(b, sizeof b, "%s/pkgB", t_tmp_path("pkgtree2"));
+    for (int k = 0; k < 2; k++) {
+        t_run_result r = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me "
+                                 "--github-id me --date 2026-11-24 --scheme mixed",
+                                 runs[0], runs[1], k ? b : a);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+    }
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", a, b);
+    ck_assert_msg(system(cmd) == 0, "package output differs between two runs");
+    const char *files[] = {"README.md", "submission.json", "train_gpt.py", "train_seed40.log",
+                           "train_seed41.log", "model_seed40.art", "loss_seed41.svg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(cmd, sizeof cmd, "test -s '%s/%s'", a, files[i]);
+        ck_assert_msg(system(cmd) == 0, "missing %s", files[i]);
+    }
+    t_run_result r = t_pgolf("verify '%s' --json --rerun --data '%s' --tokenizer '%s'", a,
+                             t_repo_path("data/sample"),
+                             t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(r.status == 0, "%s", r.out);
+    json_t *j = json_loads(r.out, 0, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "fail")), 0);
+    int reruns = 0;
+    json_t *checks = json_object_get(j, "checks");
+    for (size_t i = 0; i < json_array_size(checks); i++) {
+        json_t *c = json_array_get(checks, i);
+        if (strncmp(json_string_value(json_object_get(c, "name")), "rerun.model_seed", 16) == 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(c, "status")), "PASS");
+            reruns++;
+        }
+    }
+    ck_assert_int_eq(reruns, 2);
+    json_decref(j);
+}
+END_TEST
+
 Suite *suite_packager(void)
 {
     Suite *s = suite_create("packager");
@@ -428,6 +489,7 @@ Suite *suite_packager(void)
     tcase_add_test(tc, test_hostile_artifacts);
     tcase_add_test(tc, test_ledger_cap);
     tcase_add_test(tc, test_selfextract);
+    tcase_add_test(tc, test_package);
     suite_add_tcase(s, tc);
     return s;
 }

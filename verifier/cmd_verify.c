@@ -16,8 +16,8 @@
 #include "verifier/verify.h"
 
 /* Re-evaluates one pgolf checkpoint (*.ckpt) or artifact (*.art) with the eval its log
- * names and compares. An artifact is matched to the log of its seed when the folder has
- * one log per artifact, else to the single log. */
+ * names and compares. It is matched to the log of its seed (checkpoint metadata, or
+ * "seedN" in the file name), else to the folder's only log. */
 static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val, size_t nval,
                       const pg_tokenizer *tok, pg_checks *c)
 {
@@ -35,6 +35,9 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
     json_t *sd = meta ? json_object_get(meta, "seed") : NULL;
     long seed = json_is_integer(sd) ? (long)json_integer_value(sd) : -1;
     json_decref(meta);
+    const char *tag = strstr(base ? base : ckpt, "seed"); /* model_seed42.art */
+    if (seed < 0 && tag && tag[4] >= '0' && tag[4] <= '9')
+        seed = strtol(tag + 4, NULL, 10);
     const pg_log_summary *log = NULL;
     for (size_t i = 0; i < r->nlogs && !log; i++)
         if (r->logs[i].val_bpb.line &&
