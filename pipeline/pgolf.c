@@ -58,7 +58,7 @@ const pg_command pg_commands[] = {
     {"eval", cmd_eval, "score a checkpoint on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval CHECKPOINT --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
      "                  [--stride N] [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
-     "                  [--audit-causality [--at T]] [--json] [--quiet]\n"
+     "                  [--audit-causality [--at T]] [--tag NAME] [--json] [--quiet]\n"
      "\n"
      "Scores the validation split (all fineweb_val_*.bin in DIR, concatenated, truncated to\n"
      "((N-1)//seq_len)*seq_len+1 tokens). standard: non-overlapping windows of seq_len;\n"
@@ -75,7 +75,9 @@ const pg_command pg_commands[] = {
      "legal_ttt_exact val_loss:X val_bpb:Y.\n"
      "--audit-causality scores again after altering every token after T (default: half way)\n"
      "and checks every loss before T is bit-identical; exit 1 if not.\n"
-     "--json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}. Progress: stderr.\n"},
+     "--tag NAME names the result lines final_NAME / final_NAME_exact (default eval or\n"
+     "sliding_window). --json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}.\n"
+     "Progress goes to stderr.\n"},
     {"pack", cmd_pack, "quantize and compress a checkpoint into an artifact",
      "usage: pgolf pack CHECKPOINT --out ARTIFACT [--scheme int8|mixed] [--group G=SCHEME]...\n"
      "                  [--code FILE] [--budget] [--json]\n"

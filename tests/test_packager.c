@@ -385,6 +385,9 @@ START_TEST(test_selfextract)
     ck_assert_msg(st == 0, "train_gpt.py failed: %s", out);
     ck_assert_ptr_nonnull(strstr((char *)out, "final_fp32_exact val_loss:"));
     ck_assert_ptr_nonnull(strstr((char *)out, "step:3/3 val_loss:"));
+    ck_assert_ptr_nonnull(strstr((char *)out, "Code size: "));
+    ck_assert_ptr_nonnull(strstr((char *)out, "Total submission size int8+"));
+    ck_assert_ptr_nonnull(strstr((char *)out, "final_int8_roundtrip_exact val_loss:"));
     free(out);
     /* hostile archives: the stub must refuse each before writing anything */
     const char *cases[][2] = {
@@ -428,7 +431,7 @@ START_TEST(test_package)
                              {"ITERATIONS", "5"},     {"VAL_LOSS_EVERY", "0"}};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         ck_assert_int_eq(pg_hparams_set(&h, sets[i][0], sets[i][1]), 0);
-    char runs[2][1100], cmd[4096];
+    char runs[2][1100], cmd[8192];
     for (int s = 0; s < 2; s++) {
         char name[32], seed[16];
         snprintf(name, sizeof name, "pkg_run%d", s);
@@ -474,6 +477,16 @@ START_TEST(test_package)
     }
     ck_assert_int_eq(reruns, 2);
     json_decref(j);
+    /* the packaged train_gpt.py runs from a clean copy of the records folder */
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s", t_tmp_path("pkg_copy"));
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && cp -r '%s' '%s' && cd '%s' && DATA_PATH='%s' TOKENIZER_PATH='%s' "
+             "python3 train_gpt.py > run.txt 2>&1 && grep -q '^final_int8_roundtrip_exact val_loss:' "
+             "run.txt && grep -q '^step:5/5 val_loss:' run.txt && grep -q '^seed:40$' run.txt",
+             copy, a, copy, copy, t_repo_path("data/sample"),
+             t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(system(cmd) == 0, "the packaged train_gpt.py did not run");
 }
 END_TEST
 

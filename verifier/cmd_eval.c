@@ -61,8 +61,9 @@ int cmd_eval(int argc, char **argv)
                                          {"at", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"tag", required_argument, 0, 'g'},
                                          {0, 0, 0, 0}};
-    const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS];
+    const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS], *tag_name = NULL;
     long stride = 64, seq_len = 0, batch = 4, at = 0;
     int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0;
     int stride_given = 0, c;
@@ -98,6 +99,7 @@ int cmd_eval(int argc, char **argv)
         case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
         case 'q': quiet = 1; break;
+        case 'g': tag_name = optarg; break;
         default: return pg_cli_usage_error("eval", "bad option");
         }
         if (bad)
@@ -159,11 +161,14 @@ int cmd_eval(int argc, char **argv)
         pg_fail_prefix(data);
         goto done;
     }
-    const char *tag = o.mode == PG_EVAL_SLIDING ? "final_sliding_window_exact" : "final_eval_exact";
+    char tag[128];
+    snprintf(tag, sizeof tag, "final_%.64s", tag_name ? tag_name
+                                             : o.mode == PG_EVAL_SLIDING ? "sliding_window" : "eval");
     if (!as_json) {
         printf("eval mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", mode, o.seq_len,
                r.windows, r.tokens, r.bytes);
-        printf("%s val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
+        printf("%s val_loss:%.4f val_bpb:%.4f\n", tag, r.val_loss, r.val_bpb);
+        printf("%s_exact val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
     }
     json_t *res = result_json(&r);
     json_object_update(out, res);
