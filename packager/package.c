@@ -175,8 +175,16 @@ static int load_run(const char *dir, const pg_package_opts *o, seed_run *r)
     char *log = pg_path_join(dir, "train.log"), *ck = pg_path_join(dir, "final.ckpt");
     int rc = -1;
     pg_model m = {0};
-    if (pg_read_file(log, (size_t)64 << 20, &r->log_text, &r->log_len) != 0 ||
-        pg_log_parse_text(log, (const char *)r->log_text, r->log_len, &r->log) != 0)
+    if (pg_read_file(log, (size_t)64 << 20, &r->log_text, &r->log_len) != 0)
+        goto out;
+    unsigned char *z = realloc(r->log_text, r->log_len + 1); /* NUL-terminated for scanning */
+    if (!z) {
+        pg_fail("%s: out of memory", log);
+        goto out;
+    }
+    r->log_text = z;
+    r->log_text[r->log_len] = '\0';
+    if (pg_log_parse_text(log, (const char *)r->log_text, r->log_len, &r->log) != 0)
         goto out;
     if (!r->log.val_bpb.line || !r->log.seed.line || r->log.seed.line < 0) {
         pg_fail("%s: no seed or final val_bpb line", log);
