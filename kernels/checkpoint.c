@@ -126,6 +126,16 @@ static int check_table(const char *path, const json_t *tensors, const pg_model *
     return 0;
 }
 
+int pg_model_from_header(const char *path, const json_t *hdr, pg_model *m)
+{
+    pg_model_config cfg;
+    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+        return -1;
+    if (pg_model_create(m, &cfg) != 0)
+        return pg_fail_prefix(path);
+    return 0;
+}
+
 int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out)
 {
     return pg_checkpoint_load_with(path, m, meta_out, NULL, 0);
@@ -149,13 +159,8 @@ int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
     size_t plen;
     if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    pg_model_config cfg;
-    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+    if (pg_model_from_header(path, hdr, m) != 0)
         goto out;
-    if (pg_model_create(m, &cfg) != 0) {
-        pg_fail_prefix(path);
-        goto out;
-    }
     if (check_table(path, json_object_get(hdr, "tensors"), m, plen) != 0)
         goto out;
     json_t *tensors = json_object_get(hdr, "tensors");

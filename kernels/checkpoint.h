@@ -27,6 +27,10 @@ typedef struct {
 int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
                        const pg_ckpt_extra *extras, int n_extras);
 
+/* Creates *m (zeroed parameters) with the config of a checkpoint or artifact header;
+ * messages name path. Shared by the checkpoint and artifact loaders. */
+int pg_model_from_header(const char *path, const json_t *hdr, pg_model *m);
+
 /* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta".
  * Extra arrays in the file are validated but not loaded. */
 int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out);

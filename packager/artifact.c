@@ -8,6 +8,7 @@
 #include "common/fileio.h"
 #include "common/container.h"
 #include "common/sha256.h"
+#include "kernels/checkpoint.h"
 
 #define PG_ART_MAX_BYTES ((size_t)4 << 30)
 #define SMALL_NUMEL 65536
@@ -272,13 +273,8 @@ int pg_artifact_decode(const char *path, const unsigned char *buf, size_t len, p
     size_t plen;
     if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    pg_model_config cfg;
-    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+    if (pg_model_from_header(path, hdr, m) != 0)
         goto out;
-    if (pg_model_create(m, &cfg) != 0) {
-        pg_fail_prefix(path);
-        goto out;
-    }
     if (decode(path, hdr, payload, plen, m) != 0)
         goto out;
     if (info)

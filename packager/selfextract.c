@@ -150,7 +150,7 @@ static char *b85(const unsigned char *in, size_t n, size_t *outlen)
     return out;
 }
 
-static const char kStubHead[] =
+static const char kScriptHead[] =
     "#!/usr/bin/env python3\n"
     "\"\"\"Self-extracting pgolf submission (standard library only).\n"
     "\n"
@@ -164,7 +164,7 @@ static const char kStubHead[] =
     "MAX_ENTRY_BYTES = 8 << 20\n"
     "MAX_TOTAL_BYTES = 64 << 20\n";
 
-static const char kStubBody[] =
+static const char kScriptBody[] =
     "\n"
     "\n"
     "def fail(msg):\n"
@@ -267,9 +267,9 @@ int pg_selfextract_write(const char *path, const char *root, const char *const *
     size_t elen;
     char *enc = b85(arc, alen, &elen);
     free(arc);
-    size_t cap = sizeof kStubHead + sizeof kStubBody + elen + 4096 + 256 * (size_t)nsettings;
+    size_t cap = sizeof kScriptHead + sizeof kScriptBody + elen + 4096 + 256 * (size_t)nsettings;
     char *text = malloc(cap);
-    size_t k = (size_t)snprintf(text, cap, "%sSETTINGS = {", kStubHead);
+    size_t k = (size_t)snprintf(text, cap, "%sSETTINGS = {", kScriptHead);
     for (int i = 0; i < nsettings; i++) {
         const char *eq = strchr(settings[i], '=');
         k += (size_t)snprintf(text + k, cap - k, "%s'%.*s': '%s'", i ? ", " : "",
@@ -278,7 +278,7 @@ int pg_selfextract_write(const char *path, const char *root, const char *const *
     k += (size_t)snprintf(text + k, cap - k, "}\nARCHIVE = b'");
     memcpy(text + k, enc, elen);
     k += elen;
-    k += (size_t)snprintf(text + k, cap - k, "'%s", kStubBody);
+    k += (size_t)snprintf(text + k, cap - k, "'%s", kScriptBody);
     free(enc);
     int rc = pg_write_file_atomic(path, text, k);
     free(text);

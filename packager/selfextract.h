@@ -1,5 +1,5 @@
 /* The self-extracting train_gpt.py of a submission (DESIGN §6): a Python-standard-library
- * stub carrying an xz-compressed tar (written with libarchive) of the sources that build
+ * script carrying an xz-compressed tar (written with libarchive) of the sources that build
  * pgolf. Run with python3 (or under torchrun; only rank 0 works), it unpacks to a
  * temporary directory, refusing absolute paths, "..", links, anything but regular files
  * and directories, and oversize entries; builds with make; trains with the settings baked

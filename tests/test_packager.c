@@ -389,7 +389,7 @@ START_TEST(test_selfextract)
     ck_assert_ptr_nonnull(strstr((char *)out, "Total submission size int8+"));
     ck_assert_ptr_nonnull(strstr((char *)out, "final_int8_roundtrip_exact val_loss:"));
     free(out);
-    /* hostile archives: the stub must refuse each before writing anything */
+    /* hostile archives: the script must refuse each before writing anything */
     const char *cases[][2] = {
         {"ti = tarfile.TarInfo('/etc/evil'); data = b'x'", "unsafe path"},
         {"ti = tarfile.TarInfo('a/../../evil'); data = b'x'", "unsafe path"},
