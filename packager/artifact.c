@@ -70,54 +70,42 @@ pg_qscheme pg_quant_plan_scheme(const pg_quant_plan *p, const pg_tensor_info *t)
 
 static const pg_container_kind kKind = {PG_ART_MAGIC, PG_ART_VERSION, "artifact"};
 
-/* The element size a group's raw block is best shuffled with. */
-static int group_elem(const pg_quant_plan *p, pg_qgroup g)
+/* The element size a block is best shuffled with: 4 when it holds only fp32 tensors. */
+static int block_elem(const json_t *tensors, const char *group)
 {
-    return p->scheme[g] == PG_Q_FP32 ? 4 : 2;
+    size_t i;
+    json_t *e;
+    int any = 0;
+    json_array_foreach(tensors, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "group")), group) != 0)
+            continue;
+        if (strcmp(json_string_value(json_object_get(e, "scheme")), "fp32") != 0)
+            return 2;
+        any = 1;
+    }
+    return any ? 4 : 2;
 }
 
-int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan *p,
-                       pg_pack_stats *stats, unsigned char **image)
+/* The container image of a config, a tensor table and the raw group blocks, each block
+ * stored raw or compressed with the best codec. Takes ownership of config and tensors. */
+static int assemble(const char *path, json_t *config, json_t *tensors, uint8_t *const raw[],
+                    const size_t raw_n[], int compress, pg_pack_stats *stats,
+                    unsigned char **image)
 {
-    memset(stats, 0, sizeof *stats);
-    *image = NULL;
-    uint8_t *raw[PG_NUM_QGROUPS] = {0}, *comp[PG_NUM_QGROUPS] = {0};
-    json_t *tensors = json_array();
-    float *tmp = NULL;
-    int rc = -1;
-    for (int i = 0; i < m->num_tensors; i++) {
-        const pg_tensor_info *t = &m->tensors[i];
-        pg_qgroup g = pg_tensor_qgroup(t->name);
-        pg_qscheme s = pg_quant_plan_scheme(p, t);
-        size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
-        size_t nb = pg_qscheme_bytes(s, rows, cols);
-        uint8_t *grown = realloc(raw[g], stats->raw[g] + nb + 1);
-        float *f = realloc(tmp, t->numel * sizeof *f);
-        if (!grown || !f) {
-            pg_fail("%s: out of memory", path);
-            goto out;
-        }
-        raw[g] = grown;
-        tmp = f;
-        for (size_t j = 0; j < t->numel; j++)
-            tmp[j] = (float)m->params[t->offset + j];
-        pg_quantize(s, tmp, rows, cols, raw[g] + stats->raw[g]);
-        json_t *shape = t->ndim == 2 ? json_pack("[ii]", t->shape[0], t->shape[1])
-                                     : json_pack("[i]", t->shape[0]);
-        json_array_append_new(tensors, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "name", t->name,
-                                                 "shape", shape, "scheme", pg_qscheme_name(s),
-                                                 "group", kGroups[g], "offset",
-                                                 (json_int_t)stats->raw[g], "nbytes",
-                                                 (json_int_t)nb));
-        stats->raw[g] += nb;
-    }
+    uint8_t *comp[PG_NUM_QGROUPS] = {0};
     json_t *blocks = json_array();
     size_t payload = 0;
+    int rc = -1;
     for (int g = 0; g < PG_NUM_QGROUPS; g++) {
-        if (pg_compress_best(raw[g] ? raw[g] : (const uint8_t *)"", stats->raw[g],
-                             group_elem(p, (pg_qgroup)g), &stats->codec[g], &comp[g],
-                             &stats->compressed[g]) != 0) {
-            json_decref(blocks);
+        const uint8_t *in = raw[g] ? raw[g] : (const uint8_t *)"";
+        stats->raw[g] = raw_n[g];
+        stats->codec[g] = (pg_codec){PG_CODEC_RAW, 0, 0};
+        int bad = compress ? pg_compress_best(in, raw_n[g], block_elem(tensors, kGroups[g]),
+                                              &stats->codec[g], &comp[g], &stats->compressed[g])
+                           : pg_compress(&stats->codec[g], in, raw_n[g], &comp[g],
+                                         &stats->compressed[g]);
+        if (bad) {
             pg_fail_prefix(path);
             goto out;
         }
@@ -126,15 +114,13 @@ int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan 
                                                 pg_codec_name(stats->codec[g].id), "level",
                                                 stats->codec[g].level, "shuffle",
                                                 stats->codec[g].shuffle, "raw_bytes",
-                                                (json_int_t)stats->raw[g], "offset",
+                                                (json_int_t)raw_n[g], "offset",
                                                 (json_int_t)payload, "bytes",
                                                 (json_int_t)stats->compressed[g]));
         payload += stats->compressed[g];
     }
-    json_t *hdr = json_pack("{s:s, s:i, s:o, s:o, s:o}", "format", "pgolf-artifact", "version",
-                            PG_ART_VERSION, "config", pg_config_to_json(&m->cfg), "tensors",
-                            tensors, "blocks", blocks);
-    tensors = NULL;
+    json_t *hdr = json_pack("{s:s, s:i, s:O, s:O, s:O}", "format", "pgolf-artifact", "version",
+                            PG_ART_VERSION, "config", config, "tensors", tensors, "blocks", blocks);
     char *header = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
     size_t total;
@@ -153,12 +139,66 @@ int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan 
     *image = buf;
     rc = 0;
 out:
+    json_decref(config);
     json_decref(tensors);
-    free(tmp);
-    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
-        free(raw[g]);
+    json_decref(blocks);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++)
         free(comp[g]);
+    return rc;
+}
+
+int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_plan *p,
+                         pg_pack_stats *stats, unsigned char **image)
+{
+    memset(stats, 0, sizeof *stats);
+    *image = NULL;
+    uint8_t *raw[PG_NUM_QGROUPS] = {0};
+    size_t raw_n[PG_NUM_QGROUPS] = {0};
+    json_t *tensors = json_array();
+    float *tmp = NULL;
+    int rc = -1;
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *t = &m->tensors[i];
+        pg_qgroup g = pg_tensor_qgroup(t->name);
+        pg_qscheme s = pg_quant_plan_scheme(p, t);
+        size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+        size_t nb = pg_qscheme_bytes(s, rows, cols);
+        uint8_t *grown = realloc(raw[g], raw_n[g] + nb + 1);
+        float *f = realloc(tmp, t->numel * sizeof *f);
+        if (!grown || !f) {
+            pg_fail("%s: out of memory", path);
+            json_decref(tensors);
+            goto out;
+        }
+        raw[g] = grown;
+        tmp = f;
+        for (size_t j = 0; j < t->numel; j++)
+            tmp[j] = (float)m->params[t->offset + j];
+        pg_quantize(s, tmp, rows, cols, raw[g] + raw_n[g]);
+        json_t *shape = t->ndim == 2 ? json_pack("[ii]", t->shape[0], t->shape[1])
+                                     : json_pack("[i]", t->shape[0]);
+        json_array_append_new(tensors, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "name", t->name,
+                                                 "shape", shape, "scheme", pg_qscheme_name(s),
+                                                 "group", kGroups[g], "offset",
+                                                 (json_int_t)raw_n[g], "nbytes", (json_int_t)nb));
+        raw_n[g] += nb;
     }
+    rc = assemble(path, pg_config_to_json(&m->cfg), tensors, raw, raw_n, 0, stats, image);
+out:
+    free(tmp);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++)
+        free(raw[g]);
+    return rc;
+}
+
+int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan *p,
+                       pg_pack_stats *stats, unsigned char **image)
+{
+    unsigned char *quantized;
+    if (pg_artifact_quantize(path, m, p, stats, &quantized) != 0)
+        return -1;
+    int rc = pg_artifact_compress(path, quantized, stats->file_bytes, stats, image);
+    free(quantized);
     return rc;
 }
 
@@ -173,9 +213,10 @@ int pg_artifact_save(const char *path, const pg_model *m, const pg_quant_plan *p
     return rc;
 }
 
-/* Validates the tables against the layout and decodes every block. */
+/* Validates the tables against the layout and decodes every block into m. When keep_raw
+ * is not NULL it receives the raw (decompressed) blocks and keep_n their sizes. */
 static int decode(const char *path, const json_t *hdr, const unsigned char *payload, size_t plen,
-                  pg_model *m)
+                  pg_model *m, uint8_t *keep_raw[], size_t keep_n[])
 {
     json_t *tensors = json_object_get(hdr, "tensors"), *blocks = json_object_get(hdr, "blocks");
     if (!json_is_array(tensors) || (int)json_array_size(tensors) != m->num_tensors)
@@ -256,35 +297,68 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
             m->params[t->offset + j] = tmp[j];
     }
     free(tmp);
+    for (int g = 0; g < PG_NUM_QGROUPS; g++) {
+        if (keep_raw && rc == 0) {
+            keep_raw[g] = raw[g];
+            keep_n[g] = need[g];
+        } else {
+            free(raw[g]);
+        }
+    }
+    return rc;
+}
+
+/* Parses and fully decodes an image; hdr, the raw blocks and m are the caller's on success. */
+static int open_image(const char *path, const unsigned char *buf, size_t len, pg_model *m,
+                      json_t **hdr, uint8_t *keep_raw[], size_t keep_n[])
+{
+    const unsigned char *payload;
+    size_t plen;
+    memset(m, 0, sizeof *m);
+    *hdr = NULL;
+    if (pg_container_parse(&kKind, path, buf, len, hdr, &payload, &plen) == 0 &&
+        pg_model_from_header(path, *hdr, m) == 0 &&
+        decode(path, *hdr, payload, plen, m, keep_raw, keep_n) == 0)
+        return 0;
+    pg_model_free(m);
+    json_decref(*hdr);
+    *hdr = NULL;
+    return -1;
+}
+
+int pg_artifact_compress(const char *path, const unsigned char *buf, size_t len,
+                         pg_pack_stats *stats, unsigned char **image)
+{
+    memset(stats, 0, sizeof *stats);
+    *image = NULL;
+    uint8_t *raw[PG_NUM_QGROUPS] = {0};
+    size_t raw_n[PG_NUM_QGROUPS] = {0};
+    pg_model m;
+    json_t *hdr;
+    if (open_image(path, buf, len, &m, &hdr, raw, raw_n) != 0)
+        return -1;
+    int rc = assemble(path, json_incref(json_object_get(hdr, "config")),
+                      json_incref(json_object_get(hdr, "tensors")), raw, raw_n, 1, stats, image);
     for (int g = 0; g < PG_NUM_QGROUPS; g++)
         free(raw[g]);
+    pg_model_free(&m);
+    json_decref(hdr);
     return rc;
 }
 
 int pg_artifact_decode(const char *path, const unsigned char *buf, size_t len, pg_model *m,
                        json_t **info)
 {
-    memset(m, 0, sizeof *m);
+    json_t *hdr;
     if (info)
         *info = NULL;
-    int rc = -1;
-    json_t *hdr = NULL;
-    const unsigned char *payload;
-    size_t plen;
-    if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
-        goto out;
-    if (pg_model_from_header(path, hdr, m) != 0)
-        goto out;
-    if (decode(path, hdr, payload, plen, m) != 0)
-        goto out;
+    if (open_image(path, buf, len, m, &hdr, NULL, NULL) != 0)
+        return -1;
     if (info)
-        *info = json_incref(hdr);
-    rc = 0;
-out:
-    if (rc != 0)
-        pg_model_free(m);
-    json_decref(hdr);
-    return rc;
+        *info = hdr;
+    else
+        json_decref(hdr);
+    return 0;
 }
 
 int pg_artifact_load(const char *path, pg_model *m, json_t **info)

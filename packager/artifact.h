@@ -47,7 +47,15 @@ typedef struct {
     size_t file_bytes;
 } pg_pack_stats;
 
-/* Quantizes and compresses into a file image of stats->file_bytes bytes (malloc'ed);
+/* Quantizes into an image whose blocks are stored raw (codec "raw"): the quantize stage's
+ * output, loadable like any artifact. */
+int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_plan *p,
+                         pg_pack_stats *stats, unsigned char **image);
+/* Validates an artifact image and re-encodes its blocks with the smallest codec (the same
+ * tensors, bit for bit). */
+int pg_artifact_compress(const char *path, const unsigned char *buf, size_t len,
+                         pg_pack_stats *stats, unsigned char **image);
+/* pg_artifact_quantize then pg_artifact_compress: quantizes and compresses into a file image of stats->file_bytes bytes (malloc'ed);
  * path is only used in messages. */
 int pg_artifact_encode(const char *path, const pg_model *m, const pg_quant_plan *p,
                        pg_pack_stats *stats, unsigned char **image);

@@ -169,7 +169,7 @@ static int roundtrip_score(seed_run *r, const char *where)
     return rc;
 }
 
-static int load_run(const char *dir, const pg_package_opts *o, seed_run *r)
+static int load_run(const char *dir, const char *artifact, const pg_package_opts *o, seed_run *r)
 {
     memset(r, 0, sizeof *r);
     char *log = pg_path_join(dir, "train.log"), *ck = pg_path_join(dir, "final.ckpt");
@@ -191,13 +191,17 @@ static int load_run(const char *dir, const pg_package_opts *o, seed_run *r)
         goto out;
     }
     r->seed = (long)r->log.seed.value;
-    if (pg_checkpoint_load(ck, &m, NULL) != 0)
-        goto out;
-    pg_pack_stats st;
-    if (pg_artifact_encode(ck, &m, &o->plan, &st, &r->art) != 0)
-        goto out;
-    r->art_len = st.file_bytes;
-    rc = roundtrip_score(r, ck);
+    if (artifact) {
+        if (pg_read_file(artifact, (size_t)4 << 30, &r->art, &r->art_len) != 0)
+            goto out;
+    } else {
+        pg_pack_stats st;
+        if (pg_checkpoint_load(ck, &m, NULL) != 0 ||
+            pg_artifact_encode(ck, &m, &o->plan, &st, &r->art) != 0)
+            goto out;
+        r->art_len = st.file_bytes;
+    }
+    rc = roundtrip_score(r, artifact ? artifact : ck);
 out:
     pg_model_free(&m);
     free(log);
@@ -223,7 +227,7 @@ int pg_package(const char *const *run_dirs, int nruns, const pg_package_opts *o)
     char tmp_py[1100];
     snprintf(tmp_py, sizeof tmp_py, "%s/.train_gpt.py.staging", o->out_dir);
     for (int i = 0; i < nruns; i++)
-        if (load_run(run_dirs[i], o, &runs[i]) != 0)
+        if (load_run(run_dirs[i], o->artifacts ? o->artifacts[i] : NULL, o, &runs[i]) != 0)
             goto out;
     for (int i = 0; i < nruns; i++)
         for (int j = 0; j < i; j++)
@@ -234,7 +238,11 @@ int pg_package(const char *const *run_dirs, int nruns, const pg_package_opts *o)
     if (baked_settings(&runs[0], &settings, &nsettings) != 0 || pg_mkdir_p(o->out_dir) != 0)
         goto out;
     /* the code first (to a staging name), so the ledger is known before anything final */
-    if (pg_selfextract_write(tmp_py, o->source_root, (const char *const *)settings, nsettings) != 0)
+    if ((o->source_archive
+             ? pg_selfextract_write_archive(tmp_py, o->source_archive, o->source_archive_len,
+                                            (const char *const *)settings, nsettings)
+             : pg_selfextract_write(tmp_py, o->source_root, (const char *const *)settings,
+                                    nsettings)) != 0)
         goto out;
     long long code;
     if (pg_ledger_code_bytes(tmp_py, &code) != 0)

@@ -12,6 +12,12 @@ typedef struct {
     const char *out_dir;
     const char *name, *author, *github_id, *date, *track, *blurb;
     const char *source_root; /* pgolf sources for train_gpt.py */
+    /* a source archive made earlier (pg_source_archive); when set, source_root is unused */
+    const unsigned char *source_archive;
+    size_t source_archive_len;
+    /* one artifact file per run directory, made earlier; when NULL each run's final.ckpt
+     * is quantized with `plan` and compressed here */
+    const char *const *artifacts;
     pg_quant_plan plan;
     const char *scheme_name;
 } pg_package_opts;

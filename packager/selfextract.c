@@ -257,16 +257,23 @@ static int check_setting(const char *s)
 int pg_selfextract_write(const char *path, const char *root, const char *const *settings,
                          int nsettings)
 {
-    for (int i = 0; i < nsettings; i++)
-        if (check_setting(settings[i]) != 0)
-            return -1;
     unsigned char *arc;
     size_t alen;
     if (pg_source_archive(root, &arc, &alen) != 0)
         return -1;
+    int rc = pg_selfextract_write_archive(path, arc, alen, settings, nsettings);
+    free(arc);
+    return rc;
+}
+
+int pg_selfextract_write_archive(const char *path, const unsigned char *arc, size_t alen,
+                                 const char *const *settings, int nsettings)
+{
+    for (int i = 0; i < nsettings; i++)
+        if (check_setting(settings[i]) != 0)
+            return -1;
     size_t elen;
     char *enc = b85(arc, alen, &elen);
-    free(arc);
     size_t cap = sizeof kScriptHead + sizeof kScriptBody + elen + 4096 + 256 * (size_t)nsettings;
     char *text = malloc(cap);
     size_t k = (size_t)snprintf(text, cap, "%sSETTINGS = {", kScriptHead);

@@ -20,5 +20,8 @@ int pg_source_archive(const char *root, unsigned char **out, size_t *len);
 /* Writes train_gpt.py atomically. settings: "NAME=VALUE" strings baked in as defaults. */
 int pg_selfextract_write(const char *path, const char *root, const char *const *settings,
                          int nsettings);
+/* The same with an archive made earlier by pg_source_archive. */
+int pg_selfextract_write_archive(const char *path, const unsigned char *archive, size_t len,
+                                 const char *const *settings, int nsettings);
 
 #endif

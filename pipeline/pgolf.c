@@ -6,11 +6,9 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "pipeline/buildinfo.h"
 #include "pipeline/commands.h"
 
-#ifndef PGOLF_VERSION
-#define PGOLF_VERSION "0.1.0"
-#endif
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -193,7 +191,7 @@ static void print_overview(FILE *out)
 {
     fprintf(out, "pgolf %s: train, package, verify and judge Parameter Golf submissions\n\n"
                  "usage: pgolf COMMAND [ARGS]\n\ncommands:\n",
-            PGOLF_VERSION);
+            pg_build_version());
     for (const pg_command *c = pg_commands; c->name; c++)
         fprintf(out, "  %-10s %s\n", c->name, c->summary);
     fprintf(out, "\nRun 'pgolf help COMMAND' for the options of one command.\n");
@@ -218,7 +216,7 @@ static int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("pgolf %s\n", PGOLF_VERSION);
+    printf("pgolf %s\n", pg_build_version());
     return 0;
 }
 

@@ -13,14 +13,12 @@
 #include "common/fileio.h"
 #include "common/progress.h"
 #include "kernels/checkpoint.h"
+#include "pipeline/buildinfo.h"
 #include "pipeline/loader.h"
 #include "pipeline/shard.h"
 #include "pipeline/tokenizer.h"
 #include "verifier/eval.h"
 
-#ifndef PGOLF_VERSION
-#define PGOLF_VERSION "unknown"
-#endif
 
 double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)
 {
@@ -85,7 +83,7 @@ typedef struct {
 static json_t *state_meta(const trainer *t)
 {
     return json_pack("{s:s, s:I, s:f, s:I, s:{s:I, s:I}, s:o}", "created_by",
-                     "pgolf train " PGOLF_VERSION, "step", (json_int_t)t->step, "train_ms",
+                     "pgolf train", "step", (json_int_t)t->step, "train_ms",
                      t->train_ms, "optim_step", (json_int_t)t->opt.step, "loader", "file",
                      (json_int_t)t->stream.file_idx, "pos", (json_int_t)t->stream.pos, "hparams",
                      pg_hparams_to_json(t->h));
@@ -219,7 +217,7 @@ static void teardown(trainer *t)
 static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
 {
     const pg_hparams *h = t->h;
-    logf_(lg, "pgolf_train version:%s backend:cpu out:%s", PGOLF_VERSION, o->out_dir);
+    logf_(lg, "pgolf_train version:%s backend:cpu out:%s", pg_build_version(), o->out_dir);
     fprintf(lg->log, "== resolved configuration ==\n");
     pg_hparams_print(h, lg->log, "config:");
     fprintf(lg->log, "== end of configuration ==\n");
@@ -386,7 +384,7 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         pg_progress_finish(&prog, NULL);
     if (save_state(&t) != 0)
         goto done;
-    json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train " PGOLF_VERSION,
+    json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train",
                              "step", (json_int_t)t.step, "seed", (json_int_t)h->seed);
     rc = pg_checkpoint_save(t.final_path, &t.m, meta, NULL, 0);
     json_decref(meta);

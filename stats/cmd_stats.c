@@ -68,27 +68,6 @@ static int scores_from_record(const char *dir, num_list *bpb, num_list *loss, in
     return 0;
 }
 
-static void print_text(const pg_judgement *j, const pg_judge_opts *o)
-{
-    const char *unit = o->scores_are_loss ? "val_loss" : "val_bpb";
-    printf("scores: n=%zu mean=%.8f std=%.8f (%s)\n", j->s.n, j->s.mean, j->s.std, unit);
-    printf("threshold: %s\n", j->threshold_note);
-    printf("SOTA: %.8f  target (SOTA - threshold): %.8f  improvement: %.8f\n", j->sota,
-           j->one.target, j->one.improvement);
-    printf("one-sample t-test (one-sided): t=%.4f df=%.0f p=%.6g\n", j->one.t, j->one.df, j->one.p);
-    if (j->has_welch)
-        printf("Welch's t-test vs the SOTA's %zu seeds: t=%.4f df=%.3f p=%.6g -> %s\n",
-               j->sota_s.n, j->welch.t, j->welch.df, j->welch.p,
-               pg_verdict_name(j->welch_verdict));
-    printf("verdict: %s (alpha %g, one-sample test)\n", pg_verdict_name(j->verdict), o->alpha);
-    if (j->seeds_needed)
-        printf("seeds needed: %zu (observed std and improvement%s)\n", j->seeds_needed,
-               o->power > 0 ? ", for the requested power" : "");
-    else
-        printf("seeds needed: none reach p < %g (the improvement does not clear the threshold)\n",
-               o->alpha);
-}
-
 int cmd_stats(int argc, char **argv)
 {
     static const struct option opts[] = {{"losses", required_argument, 0, 'l'},
@@ -193,6 +172,6 @@ int cmd_stats(int argc, char **argv)
     if (as_json)
         pg_cli_print_json(pg_judgement_json(&j, &o));
     else
-        print_text(&j, &o);
+        pg_judgement_print(&j, &o, stdout);
     return 0;
 }

@@ -128,3 +128,24 @@ json_t *pg_judgement_json(const pg_judgement *j, const pg_judge_opts *o)
         json_object_set_new(out, "power", json_real(o->power));
     return out;
 }
+
+void pg_judgement_print(const pg_judgement *j, const pg_judge_opts *o, FILE *out)
+{
+    const char *unit = o->scores_are_loss ? "val_loss" : "val_bpb";
+    fprintf(out, "scores: n=%zu mean=%.8f std=%.8f (%s)\n", j->s.n, j->s.mean, j->s.std, unit);
+    fprintf(out, "threshold: %s\n", j->threshold_note);
+    fprintf(out, "SOTA: %.8f  target (SOTA - threshold): %.8f  improvement: %.8f\n", j->sota,
+           j->one.target, j->one.improvement);
+    fprintf(out, "one-sample t-test (one-sided): t=%.4f df=%.0f p=%.6g\n", j->one.t, j->one.df, j->one.p);
+    if (j->has_welch)
+        fprintf(out, "Welch's t-test vs the SOTA's %zu seeds: t=%.4f df=%.3f p=%.6g -> %s\n",
+               j->sota_s.n, j->welch.t, j->welch.df, j->welch.p,
+               pg_verdict_name(j->welch_verdict));
+    fprintf(out, "verdict: %s (alpha %g, one-sample test)\n", pg_verdict_name(j->verdict), o->alpha);
+    if (j->seeds_needed)
+        fprintf(out, "seeds needed: %zu (observed std and improvement%s)\n", j->seeds_needed,
+               o->power > 0 ? ", for the requested power" : "");
+    else
+        fprintf(out, "seeds needed: none reach p < %g (the improvement does not clear the threshold)\n",
+               o->alpha);
+}

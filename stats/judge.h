@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "stats/ttest.h"
 
@@ -45,4 +46,6 @@ int pg_judge(const double *scores, const double *losses, size_t n, double sota,
 /* {"test","n","mean","std","t","df","p","threshold_nats","threshold_bpb","verdict",...} */
 json_t *pg_judgement_json(const pg_judgement *j, const pg_judge_opts *o);
 
+/* The verdict for people, one finding per line. */
+void pg_judgement_print(const pg_judgement *j, const pg_judge_opts *o, FILE *out);
 #endif
