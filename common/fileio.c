@@ -1,8 +1,11 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -170,4 +173,20 @@ int pg_mkdir_p(const char *dir)
     }
     free(p);
     return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+int pg_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return pg_fail("%s: cannot remove: %s", path, strerror(errno));
+    return 0;
 }

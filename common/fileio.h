@@ -32,6 +32,9 @@ int pg_write_file_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p: creates dir and its missing parents. */
 int pg_mkdir_p(const char *dir);
 
+/* rm -r: removes path and everything under it (links are not followed); a missing path
+ * is not an error. */
+int pg_remove_tree(const char *path);
 /* Joins dir and name with a '/'; returns a malloc'ed string. */
 char *pg_path_join(const char *dir, const char *name);
 

@@ -26,8 +26,7 @@ static int wanted(const char *name)
            (n > 6 && strcmp(name + n - 6, ".proto") == 0);
 }
 
-/* Sorted relative paths of the sources: GNUmakefile and the listed directories. */
-static int list_sources(const char *root, char ***out, size_t *count)
+int pg_source_list(const char *root, char ***out, size_t *count)
 {
     char **v = malloc(sizeof *v);
     size_t n = 0, cap = 1;
@@ -67,7 +66,7 @@ int pg_source_archive(const char *root, unsigned char **out, size_t *len)
     *out = NULL;
     char **files;
     size_t nfiles;
-    if (list_sources(root, &files, &nfiles) != 0)
+    if (pg_source_list(root, &files, &nfiles) != 0)
         return -1;
     size_t cap = 1 << 16;
     unsigned char **data = calloc(nfiles, sizeof *data);

@@ -13,6 +13,10 @@
 /* The source files the archive carries, relative to the repository root. */
 extern const char *const pg_selfextract_dirs[];
 
+/* Sorted paths (relative to root, malloc'ed) of the sources the archive carries:
+ * GNUmakefile and the files of pg_selfextract_dirs. */
+int pg_source_list(const char *root, char ***files, size_t *count);
+
 /* Writes the tar.xz of the sources under root into *out (malloc'ed). Deterministic:
  * sorted paths, mtime 0, uid/gid 0, mode 0644. */
 int pg_source_archive(const char *root, unsigned char **out, size_t *len);

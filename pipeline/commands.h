@@ -23,6 +23,9 @@ int cmd_unpack(int argc, char **argv);
 int cmd_selfextract(int argc, char **argv);
 int cmd_package(int argc, char **argv);
 int cmd_records(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 extern const pg_command pg_commands[];
 

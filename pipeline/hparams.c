@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/parse.h"
 
 enum { T_LONG, T_DOUBLE, T_PATH };
 
@@ -133,43 +134,14 @@ int pg_hparams_set(pg_hparams *h, const char *name, const char *value)
     return pg_fail("unknown setting %s", name);
 }
 
+static int set_any(void *h, const char *name, const char *value)
+{
+    return pg_hparams_set(h, name, value);
+}
+
 int pg_hparams_load_file(pg_hparams *h, const char *path)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return pg_fail("%s: cannot open config file", path);
-    char line[1024];
-    int ln = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, fp)) {
-        ln++;
-        char *s = line;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        s[strcspn(s, "\r\n")] = '\0';
-        if (*s == '#' || *s == '\0')
-            continue;
-        if (strncmp(s, "export ", 7) == 0)
-            s += 7;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = pg_fail("%s:%d: expected NAME=VALUE, got '%s'", path, ln, s);
-            break;
-        }
-        *eq = '\0';
-        char *v = eq + 1;
-        size_t vl = strlen(v);
-        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-            v[vl - 1] = '\0';
-            v++;
-        }
-        if (pg_hparams_set(h, s, v) != 0) {
-            char where[600];
-            snprintf(where, sizeof where, "%s:%d", path, ln);
-            rc = pg_fail_prefix(where);
-        }
-    }
-    fclose(fp);
-    return rc;
+    return pg_parse_settings_file(path, set_any, h);
 }
 
 int pg_hparams_from_env(pg_hparams *h)

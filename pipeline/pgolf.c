@@ -37,6 +37,44 @@ const pg_command pg_commands[] = {
      "TRAIN_SEQ_LEN, ROPE_BASE, LOGIT_SOFTCAP, QK_GAIN_INIT, TIED_EMBED_INIT_STD, MLP_ACT),\n"
      "then --set flags. --init dense also randomizes the zero-initialized projections and\n"
      "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"},
+    {"run", cmd_run, "the whole pipeline: train seeds, package, evaluate, judge (cached, resumable)",
+     "usage: pgolf run [--preset tiny|baseline] [--config FILE] [--seeds 42,1337,2025]\n"
+     "                 [--set NAME=VALUE]... [--sota X|unigram|none] [--sota-record DIR]\n"
+     "                 [--out RUN_DIR] [--refresh]\n"
+     "\n"
+     "Stages: data (shards, tokenizer, byte table, unigram baseline) -> build (versions, the\n"
+     "sources train_gpt.py carries) -> train/seedS -> quantize/seedS -> compress/seedS ->\n"
+     "package (the records folder RUN_DIR/records) -> eval/seedS (the packaged artifact:\n"
+     "standard, sliding, legal TTT as configured) -> stats (significance, the report).\n"
+     "RUN_DIR/manifest.json records each stage's inputs, parameters, versions, outputs\n"
+     "(SHA-256), times and status (docs/manifest.md). A stage whose inputs, parameters and\n"
+     "versions hash as a completed entry is skipped (\"cached\"); changing a setting re-runs\n"
+     "the stages that depend on it. After a kill, the same command resumes (training from\n"
+     "its last checkpoint); Ctrl-C stops cleanly after the current step.\n"
+     "Settings: the training names of `pgolf train`, TTT_* of `pgolf eval --ttt`, and RUN_SEEDS,\n"
+     "RUN_QUANT (int8|mixed), RUN_SLIDING_STRIDE (0 = off), RUN_TTT (0|1), RUN_TTT_STRIDE\n"
+     "(0 = standard windows), RUN_SOTA, RUN_SOTA_RECORD (a records folder or tree),\n"
+     "RUN_THRESHOLD (0.005 nats), RUN_THRESHOLD_BPB, RUN_ALPHA (0.01), RUN_NAME, RUN_AUTHOR,\n"
+     "RUN_GITHUB_ID, RUN_DATE, RUN_TRACK. Later wins: preset < --config FILE < environment <\n"
+     "--set < --seeds/--sota/--sota-record.\n"
+     "--preset tiny (the default) is the embedded run: the tiny model on data/sample, 40 steps\n"
+     "of 2,048 tokens per seed, seeds 42,1337,2025, sliding stride 32, TTT (1 epoch, chunks of\n"
+     "4,096, lr 0.03), tested against the sample's unigram baseline. --out defaults to\n"
+     "runs/PRESET. A recorded input that changed, or an output modified outside pgolf, stops\n"
+     "the run with nothing changed; --refresh accepts it and re-runs what depends on it.\n"},
+    {"replay", cmd_replay, "re-run a run's stages in a scratch directory and compare hashes",
+     "usage: pgolf replay RUN_DIR [--keep] [--json]\n"
+     "\n"
+     "Re-runs every stage of RUN_DIR with its recorded settings in a scratch directory\n"
+     "($TMPDIR/pgolf-replay-*, removed unless --keep) and reports each output as identical or\n"
+     "DIFFERS with both SHA-256 hashes. Logs, README.md and submission.json hold wall-clock\n"
+     "times and are reported apart. The recorded inputs must be unchanged. Exit 1 when a\n"
+     "reproducible output differs.\n"},
+    {"status", cmd_status, "what a run has done, cached, and what is stale",
+     "usage: pgolf status RUN_DIR [--json]\n"
+     "\n"
+     "Per stage: done (or cached in the last run), pending, interrupted, failed, stale (a\n"
+     "recorded input changed or is missing) or modified (an output changed), with wall times.\n"},
     {"train", cmd_train, "train the baseline model on the CPU with the reference's loop",
      "usage: pgolf train --out DIR [--preset tiny|baseline] [--config FILE]\n"
      "                   [--set NAME=VALUE]... [--resume]\n"

@@ -370,6 +370,17 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
                      (double)h->train_batch_tokens * (double)t.step / (approx_ms / 1000.0));
             pg_progress_update(&prog, (size_t)t.step, extra);
         }
+        if (o->stop && *o->stop && t.step < h->iterations) {
+            if (bar)
+                fputc('\n', stderr);
+            t.train_ms += 1000.0 * (pg_now_seconds() - t0);
+            if (save_state(&t) == 0) {
+                logf_(&lg, "interrupted: step:%ld/%ld state saved to %s", t.step, h->iterations,
+                      t.state_path);
+                pg_fail("interrupted at step %ld; state saved to %s", t.step, t.state_path);
+            }
+            goto done;
+        }
         if (cap_ms > 0 && approx_ms >= cap_ms && stop_after < 0)
             stop_after = t.step;
         if (h->checkpoint_every > 0 && t.step % h->checkpoint_every == 0 && t.step < h->iterations) {

@@ -9,6 +9,7 @@
 #ifndef PG_TRAIN_H
 #define PG_TRAIN_H
 
+#include <signal.h>
 #include "pipeline/hparams.h"
 
 typedef struct {
@@ -19,6 +20,9 @@ typedef struct {
     /* called after every optimizer step with rank 0's train loss (may be NULL) */
     void (*on_step)(void *ctx, long step, double train_loss);
     void *ctx;
+    /* when set (e.g. by a SIGINT handler), training saves state.ckpt after the current step
+     * and fails with "interrupted" (may be NULL) */
+    volatile sig_atomic_t *stop;
 } pg_train_opts;
 
 /* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),

@@ -92,6 +92,21 @@ int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value)
     return pg_fail("unknown TTT setting %s", name);
 }
 
+void pg_ttt_print(const pg_ttt_opts *o, FILE *out, const char *prefix)
+{
+    static const char *const kOptimizers[] = {"sgd", "muon", "lora"};
+    fprintf(out,
+            "%sTTT_CHUNK_TOKENS=%d\n%sTTT_EPOCHS=%d\n%sTTT_LR=%.17g\n%sTTT_MOMENTUM=%.17g\n"
+            "%sTTT_BATCH_SEQS=%d\n%sTTT_GRAD_CLIP=%.17g\n%sTTT_FREEZE_BLOCKS=%d\n"
+            "%sTTT_COSINE_EPOCHS=%d\n%sTTT_MLP_OUT_LR_MULT=%.17g\n%sTTT_IN_PROJ_LR_MULT=%.17g\n"
+            "%sTTT_OPTIMIZER=%s\n%sTTT_LORA_RANK=%d\n%sTTT_LORA_LR=%.17g\n%sTTT_LORA_CHUNK=%d\n",
+            prefix, o->chunk_tokens, prefix, o->epochs, prefix, o->lr, prefix, o->momentum, prefix,
+            o->batch_seqs, prefix, o->grad_clip, prefix, o->freeze_blocks, prefix,
+            o->cosine_epochs, prefix, o->mlp_out_mult, prefix, o->in_proj_mult, prefix,
+            kOptimizers[o->optimizer], prefix, o->lora_rank, prefix, o->lora_lr, prefix,
+            o->lora_chunk);
+}
+
 int pg_ttt_from_env(pg_ttt_opts *o)
 {
     const char *names[] = {"TTT_CHUNK_TOKENS", "TTT_EPOCHS", "TTT_LR", "TTT_MOMENTUM",

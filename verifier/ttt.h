@@ -20,6 +20,7 @@
 #define PG_TTT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "kernels/model.h"
@@ -49,6 +50,8 @@ void pg_ttt_opts_default(pg_ttt_opts *o);
 /* Reads the TTT_* environment names and `NAME=VALUE` strings (flags win). */
 int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value);
 int pg_ttt_from_env(pg_ttt_opts *o);
+/* One "NAME=value" line per setting (values read back exactly by pg_ttt_set). */
+void pg_ttt_print(const pg_ttt_opts *o, FILE *out, const char *prefix);
 
 /* The building blocks, public so tests can also assemble illegal orders. */
 typedef struct pg_ttt_state pg_ttt_state;

@@ -1,0 +1,323 @@
+#include "pipeline/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/progress.h"
+#include "pipeline/buildinfo.h"
+#include "pipeline/manifest.h"
+#include "pipeline/run_stages.h"
+
+json_t *pg_run_versions(void)
+{
+    json_t *v = pg_versions_json();
+    char hex[PG_SHA256_HEX_LEN] = "unknown";
+    if (pg_sha256_file("/proc/self/exe", hex) != 0)
+        snprintf(hex, sizeof hex, "unknown");
+    json_object_set_new(v, "executable_sha256", json_string(hex));
+    return v;
+}
+
+/* A recorded path: absolute outside RUN_DIR, relative to it inside. */
+static char *disk_path(const char *run_dir, const char *recorded)
+{
+    return recorded[0] == '/' ? strdup(recorded) : pg_path_join(run_dir, recorded);
+}
+
+static int check_list(const char *run_dir, const char *id, json_t *list, int is_output,
+                      pg_run_mismatch_fn report, void *ctx)
+{
+    size_t i;
+    json_t *f;
+    int bad = 0;
+    json_array_foreach(list, i, f)
+    {
+        const char *rec = json_string_value(json_object_get(f, "path"));
+        const char *sha = json_string_value(json_object_get(f, "sha256"));
+        char *p = disk_path(run_dir, rec);
+        json_t *now = pg_file_record(p, rec);
+        const char *now_sha = now ? json_string_value(json_object_get(now, "sha256")) : NULL;
+        if (!now_sha || strcmp(now_sha, sha) != 0) {
+            report(ctx, id, p, sha, now_sha, is_output);
+            bad++;
+        }
+        json_decref(now);
+        free(p);
+    }
+    return bad;
+}
+
+int pg_run_check_files(const char *run_dir, const json_t *manifest, pg_run_mismatch_fn report,
+                       void *ctx)
+{
+    size_t i;
+    json_t *s;
+    int bad = 0;
+    json_array_foreach(json_object_get(manifest, "stages"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "status")), "done") != 0)
+            continue;
+        const char *id = json_string_value(json_object_get(s, "id"));
+        bad += check_list(run_dir, id, json_object_get(s, "inputs"), 0, report, ctx);
+        bad += check_list(run_dir, id, json_object_get(s, "outputs"), 1, report, ctx);
+    }
+    return bad;
+}
+
+/* The first mismatch becomes the error message. */
+static void fail_on_mismatch(void *ctx, const char *stage, const char *path, const char *recorded,
+                             const char *now, int is_output)
+{
+    int *first = ctx;
+    if (!*first)
+        return;
+    *first = 0;
+    if (now)
+        pg_fail("%s: SHA-256 differs from the manifest (recorded %.16s..., now %.16s...), %s of "
+                "stage %s; nothing was changed (pass --refresh to re-run what depends on it)",
+                path, recorded, now, is_output ? "an output" : "an input", stage);
+    else
+        pg_fail("%s: missing (recorded in the manifest as %s of stage %s, sha256 %.16s...); "
+                "nothing was changed (pass --refresh to re-run what depends on it)",
+                path, is_output ? "an output" : "an input", stage, recorded);
+}
+
+/* Refuses a RUN_DIR that holds files but no manifest (not a pgolf run). */
+static int check_fresh_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : pg_fail("%s: cannot open: %s", dir, strerror(errno));
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock"))
+            n++;
+    closedir(d);
+    if (n)
+        return pg_fail("%s: not empty and has no %s: not a pgolf run directory; nothing was "
+                       "changed (choose a new --out)",
+                       dir, PG_MANIFEST_NAME);
+    return 0;
+}
+
+/* One process per RUN_DIR at a time. Returns the lock's descriptor or -1. */
+static int lock_dir(const char *dir)
+{
+    char *p = pg_path_join(dir, ".lock");
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        pg_fail("%s: %s", p, fd < 0 ? strerror(errno) : "another pgolf run is using this directory");
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    free(p);
+    return fd;
+}
+
+static json_t *new_entry(const pg_stage *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:{}, s:{}, s:[], s:[]}", "id", s->id, "stage",
+                     s->kind, "status", "pending", "key", "", "params", "versions", "inputs",
+                     "outputs");
+}
+
+/* Orders the manifest's entries as the plan, adding pending ones and dropping others. */
+static void merge_plan(json_t *man, const pg_stage *plan, int n)
+{
+    json_t *stages = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *e = pg_manifest_stage(man, plan[i].id);
+        json_array_append_new(stages, e ? json_incref(e) : new_entry(&plan[i]));
+    }
+    json_object_set_new(man, "stages", stages);
+}
+
+/* Outputs recorded for a done entry still match the disk. */
+static int outputs_intact(const char *run_dir, json_t *entry)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(entry, "outputs"), i, f)
+    {
+        const char *rec = json_string_value(json_object_get(f, "path"));
+        char *p = disk_path(run_dir, rec);
+        json_t *now = pg_file_record(p, rec);
+        int same = now && json_equal(json_object_get(now, "sha256"), json_object_get(f, "sha256"));
+        json_decref(now);
+        free(p);
+        if (!same)
+            return 0;
+    }
+    return 1;
+}
+
+static void set_time(json_t *e, const char *field)
+{
+    char now[32];
+    pg_utc_now(now);
+    json_object_set_new(e, field, json_string(now));
+}
+
+/* Runs or skips one stage, keeping the manifest current. */
+static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
+{
+    FILE *out = r->o->out;
+    json_t *inputs = json_array();
+    if (s->inputs(r, s, inputs) != 0) {
+        json_decref(inputs);
+        return -1;
+    }
+    char key[PG_SHA256_HEX_LEN];
+    pg_stage_key(s->id, inputs, s->params, r->versions, key);
+    json_t *e = pg_manifest_stage(r->manifest, s->id);
+    const char *status = json_string_value(json_object_get(e, "status"));
+    int same_key = strcmp(json_string_value(json_object_get(e, "key")), key) == 0;
+    if (r->o->use_cache && same_key && strcmp(status, "done") == 0 && outputs_intact(r->dir, e)) {
+        json_object_set_new(e, "last_run", json_string("cached"));
+        if (out)
+            fprintf(out, "[%2d/%d] %-18s cached (key %.12s: inputs, parameters and versions "
+                         "unchanged)\n", index, count, s->id, key);
+        json_decref(inputs);
+        return pg_manifest_save(r->dir, r->manifest);
+    }
+    /* a training stage killed or interrupted with the same key continues from its checkpoint */
+    s->resume = same_key && (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0);
+    if (!s->resume && s->dir[0]) {
+        char *d = pg_path_join(r->dir, s->dir);
+        int rc = pg_remove_tree(d);
+        free(d);
+        if (rc != 0) {
+            json_decref(inputs);
+            return -1;
+        }
+    }
+    json_object_set_new(e, "status", json_string("running"));
+    json_object_set_new(e, "key", json_string(key));
+    json_object_set(e, "params", s->params);
+    json_object_set(e, "versions", r->versions);
+    json_object_set_new(e, "inputs", inputs);
+    json_object_set_new(e, "outputs", json_array());
+    json_object_set_new(e, "last_run", json_string("ran"));
+    json_object_del(e, "error");
+    json_object_del(e, "ended");
+    set_time(e, "started");
+    if (pg_manifest_save(r->dir, r->manifest) != 0)
+        return -1;
+    if (out) {
+        fprintf(out, "[%2d/%d] %-18s %s\n", index, count, s->id,
+                s->resume ? "resuming from its checkpoint" : "running");
+        fflush(out);
+    }
+    double t0 = pg_now_seconds();
+    json_t *outputs = json_array();
+    int rc = s->run(r, s, outputs);
+    double wall = pg_now_seconds() - t0;
+    json_object_set_new(e, "wall_s", json_real(round(wall * 1000) / 1000));
+    set_time(e, "ended");
+    if (rc == 0) {
+        json_object_set_new(e, "outputs", outputs);
+        json_object_set_new(e, "status", json_string("done"));
+        if (out)
+            fprintf(out, "[%2d/%d] %-18s done in %.1f s (run time %.1f s)\n", index, count, s->id,
+                    wall, pg_now_seconds() - r->t0);
+    } else {
+        json_decref(outputs);
+        int stopped = r->o->stop && *r->o->stop;
+        json_object_set_new(e, "status", json_string(stopped ? "interrupted" : "failed"));
+        json_object_set_new(e, "error", json_string(pg_errmsg()));
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pg_errmsg());
+        pg_manifest_save(r->dir, r->manifest);
+        if (stopped)
+            return pg_fail("interrupted during %s (%s); run the same command to resume", s->id,
+                           msg);
+        return pg_fail("stage %s failed: %s", s->id, msg);
+    }
+    return pg_manifest_save(r->dir, r->manifest);
+}
+
+/* The manifest of this run: the existing one (checked) or a new one. */
+static int open_manifest(pg_run_state *r, pg_run_config *c)
+{
+    if (pg_manifest_load(r->dir, &r->manifest) != 0)
+        return -1;
+    if (!r->manifest) {
+        if (check_fresh_dir(r->dir) != 0)
+            return -1;
+        char now[32];
+        pg_utc_now(now);
+        r->manifest = json_pack("{s:s, s:i, s:s, s:s, s:{}, s:O, s:o, s:[]}", "format",
+                                PG_MANIFEST_FORMAT, "version", PG_MANIFEST_VERSION, "pgolf",
+                                pg_build_version(), "created", now, "settings", "versions",
+                                r->versions, "host", pg_host_json(), "stages");
+        return 0;
+    }
+    int first = 1;
+    if (!r->o->refresh && pg_run_check_files(r->dir, r->manifest, fail_on_mismatch, &first) > 0)
+        return -1;
+    /* RUN_DATE defaults to the day the run began, so a resumed run packages the same */
+    if (!c->date[0]) {
+        const char *created = json_string_value(json_object_get(r->manifest, "created"));
+        snprintf(c->date, sizeof c->date, "%.10s", created);
+    }
+    return 0;
+}
+
+int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
+{
+    pg_run_config c = *cfg;
+    pg_run_state r = {.c = &c, .o = o, .dir = o->run_dir, .t0 = pg_now_seconds()};
+    pg_stage plan[4 * PG_RUN_MAX_SEEDS + 8];
+    int n = 0, rc = -1, lock = -1;
+    r.versions = pg_run_versions();
+    if (open_manifest(&r, &c) != 0)
+        goto out;
+    if (!c.date[0]) {
+        char now[32];
+        pg_utc_now(now);
+        snprintf(c.date, sizeof c.date, "%.10s", now);
+    }
+    if (pg_mkdir_p(r.dir) != 0 || (lock = lock_dir(r.dir)) < 0)
+        goto out;
+    json_object_set_new(r.manifest, "settings", pg_run_config_settings(&c));
+    json_object_set(r.manifest, "versions", r.versions);
+    json_object_set_new(r.manifest, "host", pg_host_json());
+    if (pg_run_plan(&r, plan, &n) != 0)
+        goto out;
+    merge_plan(r.manifest, plan, n);
+    if (pg_manifest_save(r.dir, r.manifest) != 0)
+        goto out;
+    if (o->out) {
+        fprintf(o->out, "run: %s, %d stages, %d seed%s\n", r.dir, n, c.nseeds,
+                c.nseeds > 1 ? "s" : "");
+        fflush(o->out);
+    }
+    for (int i = 0; i < n; i++) {
+        if (o->stop && *o->stop) {
+            pg_fail("interrupted before %s; run the same command to resume", plan[i].id);
+            goto out;
+        }
+        if (do_stage(&r, &plan[i], i + 1, n) != 0)
+            goto out;
+    }
+    rc = pg_run_print_report(&r);
+out:
+    for (int i = 0; i < n; i++)
+        json_decref(plan[i].params);
+    if (lock >= 0)
+        close(lock);
+    json_decref(r.manifest);
+    json_decref(r.versions);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* `pgolf run`: the staged pipeline (DESIGN §7)
+ *
+ *   data -> build -> train/seedS -> quantize/seedS -> compress/seedS -> package
+ *        -> eval/seedS -> stats
+ *
+ * Each stage's inputs (files, by SHA-256), parameters and the build's versions hash to a
+ * key; a stage whose key matches a completed manifest entry with its outputs intact is
+ * skipped. Outputs are written atomically and the manifest is rewritten (atomically)
+ * when a stage starts and ends, so a run killed at any point resumes with the same
+ * command: completed stages are kept, a training stage continues from its last
+ * checkpoint, any other interrupted stage starts again.
+ *
+ * RUN_DIR layout (each stage owns its directory and starts it afresh, except a training
+ * stage that resumes): manifest.json, data/data.json, build/{source.tar.xz,build.json},
+ * train/seedS/{train.log,state.ckpt,final.ckpt}, quantize/seedS/model.art (raw blocks),
+ * compress/seedS/model.art, records/ (the records folder), eval/seedS/eval.json,
+ * stats/{report.json,report.txt}. */
+#ifndef PG_RUN_H
+#define PG_RUN_H
+#include <signal.h>
+#include <stdio.h>
+#include "pipeline/runconfig.h"
+typedef struct {
+    const char *run_dir;
+    const char *source_root; /* the pgolf sources the build stage archives */
+    int use_cache;           /* 0: run every stage (replay) */
+    int refresh;             /* accept changed input files: re-run what depends on them */
+    FILE *out;               /* stage lines, progress and the report */
+    volatile sig_atomic_t *stop; /* set by a SIGINT handler: stop cleanly */
+} pg_run_opts;
+/* Runs the pipeline. Fails (message) on bad inputs, a RUN_DIR that is not a compatible
+ * pgolf run, a recorded file that changed (unless refresh), a failing stage, or an
+ * interruption ("interrupted ..."). */
+int pg_run(const pg_run_config *c, const pg_run_opts *o);
+/* Checks the files recorded in a manifest against the disk. For each mismatch calls
+ * report(ctx, stage_id, path, recorded_sha, now_sha or NULL when missing, is_output).
+ * Returns the number of mismatches. */
+typedef void (*pg_run_mismatch_fn)(void *ctx, const char *stage, const char *path,
+                                   const char *recorded, const char *now, int is_output);
+int pg_run_check_files(const char *run_dir, const json_t *manifest, pg_run_mismatch_fn report,
+                       void *ctx);
+/* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256. */
+json_t *pg_run_versions(void);
+#endif

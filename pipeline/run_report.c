@@ -1,0 +1,337 @@
+/* The stats stage of `pgolf run`: per-seed scores from the eval stages, the byte ledger
+ * from the records folder, the significance test against the configured SOTA, and the
+ * final report (stats/report.json and stats/report.txt). */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "packager/ledger.h"
+#include "pipeline/manifest.h"
+#include "pipeline/run_stages.h"
+#include "records/history.h"
+#include "records/record.h"
+#include "stats/judge.h"
+
+#define REPORT_TXT "stats/report.txt"
+
+static json_t *load_json(pg_run_state *r, const char *rel)
+{
+    char *p = pg_run_path(r, rel);
+    json_error_t e;
+    json_t *j = json_load_file(p, 0, &e);
+    if (!j)
+        pg_fail("%s:%d: %s", p, e.line, e.text);
+    free(p);
+    return j;
+}
+
+/* A records tree (track_* folders) stands for its current SOTA: the best-scoring record
+ * of the 10min_16mb track (else of its first track). Writes the folder into dir. */
+static int resolve_sota_record(const char *path, char *dir, size_t cap)
+{
+    char *probe = pg_path_join(path, "track_10min_16mb");
+    struct stat st;
+    int tree = stat(probe, &st) == 0 && S_ISDIR(st.st_mode);
+    free(probe);
+    if (!tree) {
+        snprintf(dir, cap, "%s", path);
+        return 0;
+    }
+    pg_track_history *tracks;
+    size_t nt;
+    if (pg_history_build(path, 0.01, &tracks, &nt) != 0)
+        return -1;
+    const pg_track_history *t = nt ? &tracks[0] : NULL;
+    for (size_t i = 0; i < nt; i++)
+        if (strcmp(tracks[i].name, "10min_16mb") == 0)
+            t = &tracks[i];
+    const pg_history_entry *best = NULL;
+    for (size_t i = 0; t && i < t->n; i++)
+        if (isfinite(t->e[i].score) && (!best || t->e[i].score < best->score))
+            best = &t->e[i];
+    int rc = best ? 0 : pg_fail("%s: no scored record in the tree", path);
+    if (best)
+        snprintf(dir, cap, "%s", best->rec.dir);
+    pg_history_free(tracks, nt);
+    return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pg_run_stats_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    for (int i = 0; i < r->c->nseeds; i++) {
+        char rel[96];
+        snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", r->c->seeds[i]);
+        if (pg_run_add_file(r, list, rel, -1) != 0)
+            return -1;
+    }
+    if (pg_run_add_file(r, list, "records/train_gpt.py", -1) != 0 ||
+        pg_run_add_file(r, list, "data/data.json", -1) != 0)
+        return -1;
+    if (!r->c->sota_record[0])
+        return 0;
+    char dir[PG_PATH_MAX];
+    if (resolve_sota_record(r->c->sota_record, dir, sizeof dir) != 0)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return pg_fail("%s: cannot open the SOTA records folder", dir);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *p = pg_path_join(dir, e->d_name);
+        struct stat st;
+        if (e->d_name[0] != '.' && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            names = realloc(names, (n + 1) * sizeof *names);
+            names[n++] = p;
+        } else {
+            free(p);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = pg_run_add_file(r, list, names[i], -1);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* Reads the eval results into the report's seed table and arrays. */
+static int collect(pg_run_state *r, json_t *seeds, double *bpb, double *loss, long long code,
+                   long long *max_total, const char **metric)
+{
+    for (int i = 0; i < r->c->nseeds; i++) {
+        char rel[96];
+        snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", r->c->seeds[i]);
+        json_t *ev = load_json(r, rel);
+        if (!ev)
+            return -1;
+        json_t *fin = json_object_get(ev, "final");
+        json_t *art = json_object_get(ev, "artifact_bytes");
+        if (!json_is_number(json_object_get(fin, "val_bpb")) || !json_is_integer(art)) {
+            json_decref(ev);
+            return pg_fail("%s/%s: no final val_bpb or artifact_bytes", r->dir, rel);
+        }
+        bpb[i] = json_number_value(json_object_get(fin, "val_bpb"));
+        loss[i] = json_number_value(json_object_get(fin, "val_loss"));
+        *metric = r->c->ttt ? "ttt" : r->c->sliding_stride > 0 ? "sliding" : "standard";
+        long long total = code + json_integer_value(art);
+        *max_total = total > *max_total ? total : *max_total;
+        json_t *row = json_pack("{s:I, s:f, s:f, s:I, s:I}", "seed", (json_int_t)r->c->seeds[i],
+                                "val_bpb", bpb[i], "val_loss", loss[i], "artifact_bytes",
+                                json_integer_value(art), "total_bytes", (json_int_t)total);
+        static const char *const modes[] = {"standard", "sliding", "ttt"};
+        for (int k = 0; k < 3; k++) {
+            json_t *m = json_object_get(ev, modes[k]);
+            if (m) {
+                char key[32];
+                snprintf(key, sizeof key, "%s_val_bpb", modes[k]);
+                json_object_set(row, key, json_object_get(m, "val_bpb"));
+            }
+        }
+        json_array_append_new(seeds, row);
+        json_decref(ev);
+    }
+    return 0;
+}
+
+/* The SOTA: a records folder's seeds, a number, the unigram baseline or none. */
+static int sota_of(pg_run_state *r, double *sota, double **scores, size_t *n, json_t **desc)
+{
+    const pg_run_config *c = r->c;
+    *sota = NAN;
+    *scores = NULL;
+    *n = 0;
+    if (c->sota_record[0]) {
+        char dir[PG_PATH_MAX];
+        pg_record rec;
+        if (resolve_sota_record(c->sota_record, dir, sizeof dir) != 0 ||
+            pg_record_load(dir, &rec) != 0)
+            return -1;
+        *scores = calloc(rec.nseeds + 1, sizeof **scores);
+        double *losses = calloc(rec.nseeds + 1, sizeof *losses);
+        int all_loss;
+        int rc = pg_record_scores(&rec, *scores, losses, &all_loss);
+        *n = rec.nseeds;
+        free(losses);
+        const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+        *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", base, "seeds",
+                          (json_int_t)rec.nseeds);
+        pg_record_free(&rec);
+        if (rc == 0 && *n == 0)
+            rc = pg_fail("%s: no per-seed scores", dir);
+        if (rc == 0 && *n == 1) /* one seed: its score is the SOTA, no Welch test */
+            *sota = (*scores)[0], *n = 0;
+        return rc;
+    }
+    if (strcmp(c->sota, "none") == 0) {
+        *desc = json_pack("{s:s}", "kind", "none");
+        return 0;
+    }
+    if (strcmp(c->sota, "unigram") == 0) {
+        json_t *d = load_json(r, "data/data.json");
+        if (!d)
+            return -1;
+        *sota = json_number_value(json_object_get(json_object_get(d, "unigram"), "val_bpb"));
+        json_decref(d);
+        *desc = json_pack("{s:s, s:f}", "kind", "unigram", "val_bpb", *sota);
+        return 0;
+    }
+    *sota = strtod(c->sota, NULL);
+    *desc = json_pack("{s:s, s:f}", "kind", "value", "val_bpb", *sota);
+    return 0;
+}
+
+static void report_text(FILE *f, const json_t *rep, const pg_judgement *j, const pg_judge_opts *o)
+{
+    const char *metric = json_string_value(json_object_get(rep, "metric"));
+    fprintf(f, "== report: %s val_bpb per seed (the packaged artifacts) ==\n", metric);
+    fprintf(f, "%-8s %-12s %-12s %-12s %-12s %-12s %s\n", "seed", "standard", "sliding", "ttt",
+            "val_bpb", "val_loss", "total bytes");
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(rep, "seeds"), i, row)
+    {
+        char cells[3][16];
+        static const char *const keys[] = {"standard_val_bpb", "sliding_val_bpb", "ttt_val_bpb"};
+        for (int k = 0; k < 3; k++) {
+            json_t *v = json_object_get(row, keys[k]);
+            snprintf(cells[k], sizeof cells[k], v ? "%.6f" : "-", json_number_value(v));
+        }
+        fprintf(f, "%-8lld %-12s %-12s %-12s %-12.8f %-12.8f %lld\n",
+                (long long)json_integer_value(json_object_get(row, "seed")), cells[0], cells[1],
+                cells[2], json_number_value(json_object_get(row, "val_bpb")),
+                json_number_value(json_object_get(row, "val_loss")),
+                (long long)json_integer_value(json_object_get(row, "total_bytes")));
+    }
+    fprintf(f, "mean val_bpb %.8f  std %.8f  (%zu seeds)\n",
+            json_number_value(json_object_get(rep, "mean_val_bpb")),
+            json_number_value(json_object_get(rep, "std_val_bpb")),
+            json_array_size(json_object_get(rep, "seeds")));
+    long long total = json_integer_value(json_object_get(rep, "max_total_bytes"));
+    fprintf(f, "bytes: at most %lld of %lld (code %lld + artifact): %s\n", total,
+            PG_SUBMISSION_CAP, (long long)json_integer_value(json_object_get(rep, "code_bytes")),
+            total <= PG_SUBMISSION_CAP ? "under the cap" : "OVER THE CAP");
+    json_t *sota = json_object_get(rep, "sota");
+    const char *kind = json_string_value(json_object_get(sota, "kind"));
+    if (j) {
+        fprintf(f, "significance against the SOTA (%s%s%s):\n", kind,
+                json_object_get(sota, "record") ? " " : "",
+                json_object_get(sota, "record")
+                    ? json_string_value(json_object_get(sota, "record"))
+                    : "");
+        pg_judgement_print(j, o, f);
+    } else {
+        fprintf(f, "significance: %s\n",
+                json_string_value(json_object_get(rep, "significance_note")));
+    }
+}
+
+int pg_run_stats(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    const pg_run_config *c = r->c;
+    int n = c->nseeds, rc = -1;
+    double *bpb = calloc((size_t)n, sizeof *bpb), *loss = calloc((size_t)n, sizeof *loss);
+    double sota, *sota_scores = NULL;
+    size_t nsota = 0;
+    long long code = 0, max_total = 0;
+    const char *metric = "standard";
+    json_t *seeds = json_array(), *desc = NULL, *rep = NULL;
+    char *py = pg_run_path(r, "records/train_gpt.py");
+    int bad = pg_ledger_code_bytes(py, &code);
+    free(py);
+    if (bad || collect(r, seeds, bpb, loss, code, &max_total, &metric) != 0 ||
+        sota_of(r, &sota, &sota_scores, &nsota, &desc) != 0)
+        goto out;
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++)
+        mean += bpb[i] / n;
+    for (int i = 0; n > 1 && i < n; i++)
+        var += (bpb[i] - mean) * (bpb[i] - mean) / (n - 1);
+    rep = json_pack("{s:s, s:O, s:f, s:f, s:I, s:I, s:I, s:b, s:O}", "metric", metric, "seeds",
+                    seeds, "mean_val_bpb", mean, "std_val_bpb", sqrt(var), "code_bytes",
+                    (json_int_t)code, "max_total_bytes", (json_int_t)max_total, "cap",
+                    (json_int_t)PG_SUBMISSION_CAP, "under_cap", max_total <= PG_SUBMISSION_CAP,
+                    "sota", desc);
+    pg_judge_opts o;
+    pg_judge_opts_default(&o);
+    o.threshold = c->threshold;
+    o.threshold_is_bpb = c->threshold_bpb;
+    o.alpha = c->alpha;
+    pg_judgement j;
+    int judged = 0;
+    if (!isfinite(sota) && nsota == 0)
+        json_object_set_new(rep, "significance_note", json_string("no SOTA given (RUN_SOTA=none)"));
+    else if (n < 2)
+        json_object_set_new(rep, "significance_note",
+                            json_string("one seed: the t-tests need at least two"));
+    else if (pg_judge(bpb, loss, (size_t)n, sota, sota_scores, nsota, &o, &j) != 0)
+        goto out;
+    else
+        judged = 1;
+    json_object_set_new(rep, "judgement", judged ? pg_judgement_json(&j, &o) : json_null());
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        pg_fail("out of memory");
+        goto out;
+    }
+    report_text(mem, rep, judged ? &j : NULL, &o);
+    fclose(mem);
+    char *p = pg_run_path(r, REPORT_TXT), *d = pg_run_path(r, s->dir);
+    int w = pg_mkdir_p(d) == 0 ? pg_write_file_atomic(p, text, len) : -1;
+    free(p);
+    free(d);
+    free(text);
+    if (w != 0 || pg_run_add_file(r, outputs, REPORT_TXT, 1) != 0)
+        goto out;
+    char *js = json_dumps(rep, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    p = pg_run_path(r, "stats/report.json");
+    w = pg_write_file_atomic(p, js, strlen(js));
+    free(p);
+    free(js);
+    if (w == 0 && pg_run_add_file(r, outputs, "stats/report.json", 1) == 0)
+        rc = 0;
+out:
+    json_decref(rep);
+    json_decref(desc);
+    json_decref(seeds);
+    free(bpb);
+    free(loss);
+    free(sota_scores);
+    return rc;
+}
+
+int pg_run_print_report(pg_run_state *r)
+{
+    if (!r->o->out)
+        return 0;
+    char *p = pg_run_path(r, REPORT_TXT);
+    unsigned char *text;
+    size_t len;
+    int rc = pg_read_file(p, (size_t)1 << 20, &text, &len);
+    if (rc == 0) {
+        fwrite(text, 1, len, r->o->out);
+        fprintf(r->o->out, "records folder: %s/records\nreport: %s (and stats/report.json); "
+                           "manifest: %s/%s\n",
+                r->dir, p, r->dir, PG_MANIFEST_NAME);
+        free(text);
+    }
+    free(p);
+    return rc;
+}

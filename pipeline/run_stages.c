@@ -1,0 +1,588 @@
+#include "pipeline/run_stages.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/progress.h"
+#include "common/sha256.h"
+#include "kernels/checkpoint.h"
+#include "packager/artifact.h"
+#include "packager/package.h"
+#include "packager/selfextract.h"
+#include "pipeline/manifest.h"
+#include "pipeline/shard.h"
+#include "pipeline/tokenizer.h"
+#include "pipeline/train.h"
+#include "verifier/eval.h"
+#include "verifier/ttt.h"
+
+#define ART_MAX ((size_t)4 << 30)
+
+char *pg_run_path(const pg_run_state *r, const char *rel)
+{
+    return pg_path_join(r->dir, rel);
+}
+
+int pg_run_add_file(pg_run_state *r, json_t *list, const char *recorded, int reproducible)
+{
+    char *disk = recorded[0] == '/' ? strdup(recorded) : pg_run_path(r, recorded);
+    json_t *rec = pg_file_record(disk, recorded);
+    free(disk);
+    if (!rec)
+        return -1;
+    if (reproducible >= 0)
+        json_object_set_new(rec, "reproducible", json_boolean(reproducible));
+    json_array_append_new(list, rec);
+    return 0;
+}
+
+static int add_seed_file(pg_run_state *r, json_t *list, const char *fmt, long seed, int repro)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, fmt, seed, seed);
+    return pg_run_add_file(r, list, rel, repro);
+}
+
+static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outputs)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *p = pg_run_path(r, rel);
+    int rc = text ? pg_write_file_atomic(p, text, strlen(text)) : pg_fail("%s: out of memory", p);
+    free(text);
+    free(p);
+    return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
+}
+
+static int make_dir(pg_run_state *r, const char *rel)
+{
+    char *p = pg_run_path(r, rel);
+    int rc = pg_mkdir_p(p);
+    free(p);
+    return rc;
+}
+
+/* ---- data: validate the shards, the tokenizer and its byte table; the unigram baseline */
+
+static int data_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    const pg_hparams *h = &r->c->h;
+    if (pg_run_add_file(r, list, h->tokenizer_path, -1) != 0)
+        return -1;
+    static const char *const splits[] = {"train", "val"};
+    for (int k = 0; k < 2; k++) {
+        char **paths;
+        size_t n;
+        if (pg_shard_list(h->data_path, splits[k], &paths, &n) != 0)
+            return -1;
+        int rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = pg_run_add_file(r, list, paths[i], -1);
+        pg_shard_list_free(paths, n);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Add-one unigram model of the train tokens, scored like the standard eval (bits/byte). */
+static json_t *unigram_baseline(const uint16_t *train, size_t ntrain, const uint16_t *val,
+                                size_t nval, const pg_bpb_lut *lut, int vocab, int seq_len)
+{
+    double *count = calloc((size_t)vocab, sizeof *count);
+    for (size_t i = 0; i < ntrain; i++)
+        count[train[i]] += 1;
+    double total = (double)ntrain + vocab, loss = 0, bytes = 0;
+    size_t targets = pg_eval_total_targets(nval, seq_len);
+    for (size_t i = 1; i <= targets; i++) {
+        loss -= log((count[val[i]] + 1) / total);
+        bytes += pg_bpb_token_bytes(lut, val[i - 1], val[i]);
+    }
+    free(count);
+    return json_pack("{s:f, s:f, s:I, s:I}", "val_loss", loss / (double)targets, "val_bpb",
+                     pg_bpb(loss, (double)targets, bytes), "tokens", (json_int_t)targets,
+                     "bytes", (json_int_t)bytes);
+}
+
+static json_t *split_json(json_t *inputs, const char *split, const uint16_t *tok, size_t n)
+{
+    json_t *files = json_array();
+    size_t i;
+    json_t *f;
+    char pat[32];
+    snprintf(pat, sizeof pat, "fineweb_%s_", split);
+    json_array_foreach(inputs, i, f)
+    {
+        const char *p = json_string_value(json_object_get(f, "path"));
+        const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+        if (strncmp(base, pat, strlen(pat)) == 0)
+            json_array_append_new(files, json_pack("{s:s, s:O, s:O}", "name", base, "bytes",
+                                                   json_object_get(f, "bytes"), "sha256",
+                                                   json_object_get(f, "sha256")));
+    }
+    return json_pack("{s:o, s:I, s:I}", "files", files, "tokens", (json_int_t)n, "documents",
+                     (json_int_t)pg_count_documents(tok, n));
+}
+
+static int data_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    const pg_hparams *h = &r->c->h;
+    int vocab = h->model.vocab_size, rc = -1;
+    pg_tokenizer tok;
+    pg_bpb_lut lut = {0};
+    uint16_t *train = NULL, *val = NULL;
+    size_t ntrain = 0, nval = 0;
+    json_t *e = pg_manifest_stage(r->manifest, s->id), *doc = NULL;
+    if (pg_tokenizer_load(h->tokenizer_path, &tok) != 0)
+        return -1;
+    if (tok.vocab_size > vocab) {
+        pg_fail("%s: %d pieces, more than VOCAB_SIZE=%d", h->tokenizer_path, tok.vocab_size, vocab);
+        goto out;
+    }
+    if (pg_bpb_lut_build(&tok, vocab, &lut) != 0 ||
+        pg_shards_load(h->data_path, "train", vocab, &train, &ntrain) != 0 ||
+        pg_shards_load(h->data_path, "val", vocab, &val, &nval) != 0)
+        goto out;
+    if (pg_eval_total_targets(nval, h->model.seq_len) == 0) {
+        pg_fail("%s: %zu val tokens, too few for one window of TRAIN_SEQ_LEN=%d", h->data_path,
+                nval, h->model.seq_len);
+        goto out;
+    }
+    /* the byte table's digest: what val_bpb counts per token */
+    size_t n = (size_t)lut.size;
+    unsigned char *tab = malloc(4 * n);
+    for (size_t i = 0; i < n; i++) {
+        tab[4 * i] = (unsigned char)(lut.base_bytes[i] & 0xff);
+        tab[4 * i + 1] = (unsigned char)((uint16_t)lut.base_bytes[i] >> 8);
+        tab[4 * i + 2] = lut.has_leading_space[i];
+        tab[4 * i + 3] = lut.is_boundary[i];
+    }
+    uint8_t d[PG_SHA256_LEN];
+    char lut_hex[PG_SHA256_HEX_LEN];
+    pg_sha256(tab, 4 * n, d);
+    pg_sha256_hex(d, lut_hex);
+    free(tab);
+    json_t *inputs = json_object_get(e, "inputs");
+    doc = json_pack("{s:{s:O, s:i, s:i, s:s}, s:o, s:o, s:o}", "tokenizer", "sha256",
+                    json_object_get(json_array_get(inputs, 0), "sha256"), "pieces",
+                    tok.vocab_size, "vocab_size", vocab, "lut_sha256", lut_hex, "train",
+                    split_json(inputs, "train", train, ntrain), "val",
+                    split_json(inputs, "val", val, nval), "unigram",
+                    unigram_baseline(train, ntrain, val, nval, &lut, vocab, h->model.seq_len));
+    if (make_dir(r, s->dir) == 0 && write_json(r, "data/data.json", doc, outputs) == 0) {
+        rc = 0;
+        if (r->o->out)
+            fprintf(r->o->out, "       train %zu tokens, val %zu tokens, unigram baseline "
+                               "val_bpb %.4f\n", ntrain, nval,
+                    json_real_value(json_object_get(json_object_get(doc, "unigram"), "val_bpb")));
+    }
+out:
+    json_decref(doc);
+    free(train);
+    free(val);
+    pg_bpb_lut_free(&lut);
+    pg_tokenizer_free(&tok);
+    return rc;
+}
+
+/* ---- build: the program (versions, executable) and the sources train_gpt.py carries */
+
+static const char *source_root(const pg_run_state *r)
+{
+    return r->o->source_root ? r->o->source_root : ".";
+}
+
+static int build_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    char **files;
+    size_t n;
+    if (pg_source_list(source_root(r), &files, &n) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *p = pg_path_join(source_root(r), files[i]);
+        if (rc == 0)
+            rc = pg_run_add_file(r, list, p, -1);
+        free(p);
+        free(files[i]);
+    }
+    free(files);
+    return rc;
+}
+
+static int build_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    unsigned char *arc;
+    size_t len;
+    if (make_dir(r, s->dir) != 0 || pg_source_archive(source_root(r), &arc, &len) != 0)
+        return -1;
+    char *p = pg_run_path(r, "build/source.tar.xz");
+    int rc = pg_write_file_atomic(p, arc, len);
+    free(p);
+    free(arc);
+    if (rc != 0 || pg_run_add_file(r, outputs, "build/source.tar.xz", 1) != 0)
+        return -1;
+    json_t *doc = json_pack("{s:O, s:I}", "versions", r->versions, "sources",
+                            (json_int_t)json_array_size(json_object_get(
+                                pg_manifest_stage(r->manifest, s->id), "inputs")));
+    rc = write_json(r, "build/build.json", doc, outputs);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- train/seedS */
+
+static int train_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    return pg_run_add_file(r, list, "data/data.json", -1) != 0 ||
+                   pg_run_add_file(r, list, "build/build.json", -1) != 0
+               ? -1
+               : 0;
+}
+
+typedef struct {
+    FILE *out;
+    const char *id;
+    long iterations, batch_tokens;
+    double t0;
+} train_progress;
+
+/* Progress lines (a terminal gets pg_train's live bar instead). */
+static void on_step(void *ctx, long step, double loss)
+{
+    train_progress *p = ctx;
+    long every = p->iterations >= 4 ? p->iterations / 4 : 1;
+    if (step % every != 0 && step != p->iterations)
+        return;
+    double el = pg_now_seconds() - p->t0;
+    double rate = el > 0 ? (double)step / el : 0;
+    fprintf(p->out, "       %s step %ld/%ld train_loss %.4f %.0f tok/s ETA %.0f s\n", p->id,
+            step, p->iterations, loss, rate * (double)p->batch_tokens,
+            rate > 0 ? (double)(p->iterations - step) / rate : 0.0);
+    fflush(p->out);
+}
+
+static int train_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    pg_hparams h = r->c->h;
+    h.seed = s->seed;
+    char *dir = pg_run_path(r, s->dir);
+    int tty = isatty(2);
+    train_progress prog = {r->o->out, s->id, h.iterations, h.train_batch_tokens, pg_now_seconds()};
+    pg_train_opts t = {.out_dir = dir, .resume = s->resume, .progress = tty, .quiet = 1,
+                       .on_step = r->o->out && !tty ? on_step : NULL, .ctx = &prog,
+                       .stop = r->o->stop};
+    int rc = pg_train(&h, &t);
+    free(dir);
+    if (rc != 0)
+        return -1;
+    return add_seed_file(r, outputs, "train/seed%ld/final.ckpt", s->seed, 1) != 0 ||
+                   add_seed_file(r, outputs, "train/seed%ld/train.log", s->seed, 0) != 0
+               ? -1
+               : 0;
+}
+
+/* ---- quantize/seedS and compress/seedS */
+
+static int quantize_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    return add_seed_file(r, list, "train/seed%ld/final.ckpt", s->seed, -1) != 0 ||
+                   pg_run_add_file(r, list, "build/build.json", -1) != 0
+               ? -1
+               : 0;
+}
+
+static int save_image(pg_run_state *r, pg_stage *s, unsigned char *image, size_t len,
+                      json_t *outputs)
+{
+    char rel[96];
+    snprintf(rel, sizeof rel, "%s/model.art", s->dir);
+    char *p = pg_run_path(r, rel);
+    int rc = make_dir(r, s->dir) == 0 && pg_write_file_atomic(p, image, len) == 0 ? 0 : -1;
+    free(p);
+    free(image);
+    return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
+}
+
+static int quantize_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    char rel[96];
+    snprintf(rel, sizeof rel, "train/seed%ld/final.ckpt", s->seed);
+    char *ck = pg_run_path(r, rel);
+    pg_model m;
+    pg_quant_plan plan;
+    pg_pack_stats st;
+    unsigned char *image = NULL;
+    if (strcmp(r->c->quant, "mixed") == 0)
+        pg_quant_plan_mixed(&plan);
+    else
+        pg_quant_plan_int8(&plan);
+    int rc = pg_checkpoint_load(ck, &m, NULL);
+    if (rc == 0) {
+        rc = pg_artifact_quantize(ck, &m, &plan, &st, &image);
+        pg_model_free(&m);
+    }
+    free(ck);
+    return rc == 0 ? save_image(r, s, image, st.file_bytes, outputs) : -1;
+}
+
+static int compress_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    return add_seed_file(r, list, "quantize/seed%ld/model.art", s->seed, -1) != 0 ||
+                   pg_run_add_file(r, list, "build/build.json", -1) != 0
+               ? -1
+               : 0;
+}
+
+static int compress_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    char rel[96];
+    snprintf(rel, sizeof rel, "quantize/seed%ld/model.art", s->seed);
+    char *q = pg_run_path(r, rel);
+    unsigned char *buf, *image = NULL;
+    size_t len;
+    pg_pack_stats st;
+    int rc = pg_read_file(q, ART_MAX, &buf, &len);
+    if (rc == 0) {
+        rc = pg_artifact_compress(q, buf, len, &st, &image);
+        free(buf);
+    }
+    free(q);
+    if (rc == 0 && r->o->out)
+        fprintf(r->o->out, "       %s %zu raw bytes -> %zu bytes\n", s->id, len, st.file_bytes);
+    return rc == 0 ? save_image(r, s, image, st.file_bytes, outputs) : -1;
+}
+
+/* ---- package: the records folder */
+
+static int package_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    for (int i = 0; i < r->c->nseeds; i++) {
+        long seed = r->c->seeds[i];
+        if (add_seed_file(r, list, "train/seed%ld/train.log", seed, -1) != 0 ||
+            add_seed_file(r, list, "compress/seed%ld/model.art", seed, -1) != 0)
+            return -1;
+    }
+    return pg_run_add_file(r, list, "build/source.tar.xz", -1) != 0 ||
+                   pg_run_add_file(r, list, "data/data.json", -1) != 0
+               ? -1
+               : 0;
+}
+
+static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    const pg_run_config *c = r->c;
+    int n = c->nseeds, rc = -1;
+    char **dirs = calloc((size_t)n, sizeof *dirs), **arts = calloc((size_t)n, sizeof *arts);
+    char rel[96], *out_dir = pg_run_path(r, s->dir), *src = pg_run_path(r, "build/source.tar.xz");
+    unsigned char *arc = NULL;
+    size_t alen;
+    for (int i = 0; i < n; i++) {
+        snprintf(rel, sizeof rel, "train/seed%ld", c->seeds[i]);
+        dirs[i] = pg_run_path(r, rel);
+        snprintf(rel, sizeof rel, "compress/seed%ld/model.art", c->seeds[i]);
+        arts[i] = pg_run_path(r, rel);
+    }
+    pg_package_opts po = {.out_dir = out_dir, .name = c->name, .author = c->author,
+                          .github_id = c->github_id, .date = c->date, .track = c->track,
+                          .blurb = "Trained, quantized, packaged and evaluated by `pgolf run`.",
+                          .scheme_name = c->quant, .artifacts = (const char *const *)arts};
+    if (pg_read_file(src, (size_t)64 << 20, &arc, &alen) != 0)
+        goto out;
+    po.source_archive = arc;
+    po.source_archive_len = alen;
+    if (pg_package((const char *const *)dirs, n, &po) != 0)
+        goto out;
+    static const char *const fixed[] = {"records/train_gpt.py", "records/README.md",
+                                        "records/submission.json"};
+    for (int k = 0; k < 3; k++)
+        if (pg_run_add_file(r, outputs, fixed[k], k == 0) != 0)
+            goto out;
+    for (int i = 0; i < n; i++)
+        if (add_seed_file(r, outputs, "records/model_seed%ld.art", c->seeds[i], 1) != 0 ||
+            add_seed_file(r, outputs, "records/train_seed%ld.log", c->seeds[i], 0) != 0 ||
+            add_seed_file(r, outputs, "records/loss_seed%ld.svg", c->seeds[i], 0) != 0)
+            goto out;
+    rc = 0;
+out:
+    for (int i = 0; i < n; i++) {
+        free(dirs[i]);
+        free(arts[i]);
+    }
+    free(dirs);
+    free(arts);
+    free(out_dir);
+    free(src);
+    free(arc);
+    return rc;
+}
+
+/* ---- eval/seedS: the packaged artifact, standard, sliding and legal TTT as configured */
+
+static int eval_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    return add_seed_file(r, list, "records/model_seed%ld.art", s->seed, -1) != 0 ||
+                   pg_run_add_file(r, list, "data/data.json", -1) != 0 ||
+                   pg_run_add_file(r, list, "build/build.json", -1) != 0
+               ? -1
+               : 0;
+}
+
+static json_t *result_json(const pg_eval_result *e)
+{
+    return json_pack("{s:f, s:f, s:I, s:I}", "val_loss", e->val_loss, "val_bpb", e->val_bpb,
+                     "tokens", (json_int_t)e->tokens, "bytes", (json_int_t)e->bytes);
+}
+
+static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    const pg_run_config *c = r->c;
+    char rel[96];
+    snprintf(rel, sizeof rel, "records/model_seed%ld.art", s->seed);
+    char *art = pg_run_path(r, rel);
+    pg_model m = {0}, copy = {0};
+    pg_tokenizer tok;
+    pg_bpb_lut lut = {0};
+    uint16_t *val = NULL;
+    size_t nval;
+    json_t *doc = NULL;
+    int rc = -1, have_tok = 0;
+    if (pg_artifact_load(art, &m, NULL) != 0 || pg_tokenizer_load(c->h.tokenizer_path, &tok) != 0)
+        goto out;
+    have_tok = 1;
+    if (pg_bpb_lut_build(&tok, m.cfg.vocab_size, &lut) != 0 ||
+        pg_shards_load(c->h.data_path, "val", m.cfg.vocab_size, &val, &nval) != 0)
+        goto out;
+    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = m.cfg.seq_len, .batch = 8};
+    pg_eval_result std_r, sl_r, ttt_r;
+    if (pg_eval_run(&m, val, nval, &lut, &eo, &std_r, NULL) != 0)
+        goto out;
+    doc = json_pack("{s:I, s:I, s:o}", "seed", (json_int_t)s->seed, "artifact_bytes",
+                    (json_int_t)json_integer_value(json_object_get(
+                        json_array_get(json_object_get(pg_manifest_stage(r->manifest, s->id),
+                                                       "inputs"), 0), "bytes")),
+                    "standard", result_json(&std_r));
+    const char *final = "standard";
+    pg_eval_result *fin = &std_r;
+    if (c->sliding_stride > 0) {
+        eo.mode = PG_EVAL_SLIDING;
+        eo.stride = (int)c->sliding_stride;
+        if (pg_eval_run(&m, val, nval, &lut, &eo, &sl_r, NULL) != 0)
+            goto out;
+        json_t *j = result_json(&sl_r);
+        json_object_set_new(j, "stride", json_integer(c->sliding_stride));
+        json_object_set_new(doc, "sliding", j);
+        final = "sliding", fin = &sl_r;
+    }
+    if (c->ttt) {
+        eo.mode = c->ttt_stride > 0 ? PG_EVAL_SLIDING : PG_EVAL_STANDARD;
+        eo.stride = (int)c->ttt_stride;
+        if (pg_model_clone(&copy, &m) != 0 ||
+            pg_ttt_run(&copy, val, nval, &lut, &eo, &c->ttt_opts, &ttt_r, NULL) != 0)
+            goto out;
+        json_t *j = result_json(&ttt_r);
+        json_object_set_new(j, "stride", json_integer(c->ttt_stride));
+        json_object_set_new(doc, "ttt", j);
+        final = "ttt", fin = &ttt_r;
+    }
+    json_object_set_new(doc, "final", json_pack("{s:s, s:f, s:f}", "mode", final, "val_loss",
+                                                fin->val_loss, "val_bpb", fin->val_bpb));
+    if (r->o->out)
+        fprintf(r->o->out, "       %s val_bpb standard %.4f, final (%s) %.4f\n", s->id,
+                std_r.val_bpb, final, fin->val_bpb);
+    snprintf(rel, sizeof rel, "%s/eval.json", s->dir);
+    rc = make_dir(r, s->dir) == 0 && write_json(r, rel, doc, outputs) == 0 ? 0 : -1;
+out:
+    json_decref(doc);
+    free(val);
+    free(art);
+    pg_bpb_lut_free(&lut);
+    if (have_tok)
+        pg_tokenizer_free(&tok);
+    pg_model_free(&copy);
+    pg_model_free(&m);
+    return rc;
+}
+
+/* ---- the plan */
+
+/* The settings whose names are listed (or start with a listed "PREFIX_*"). */
+static json_t *pick(const json_t *settings, const char *const *names)
+{
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)settings, k, v)
+    {
+        for (int i = 0; names[i]; i++) {
+            size_t n = strlen(names[i]);
+            int prefix = n > 0 && names[i][n - 1] == '*';
+            if (prefix ? strncmp(k, names[i], n - 1) == 0 : strcmp(k, names[i]) == 0)
+                json_object_set(o, k, v);
+        }
+    }
+    return o;
+}
+
+static void add(pg_stage *plan, int *n, const char *kind, long seed, json_t *params,
+                int (*in)(pg_run_state *, pg_stage *, json_t *),
+                int (*run)(pg_run_state *, pg_stage *, json_t *))
+{
+    pg_stage *s = &plan[(*n)++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->seed = seed;
+    if (seed >= 0) {
+        snprintf(s->id, sizeof s->id, "%s/seed%ld", kind, seed);
+        snprintf(s->dir, sizeof s->dir, "%s/seed%ld", kind, seed);
+    } else {
+        snprintf(s->id, sizeof s->id, "%s", kind);
+        snprintf(s->dir, sizeof s->dir, "%s", strcmp(kind, "package") == 0 ? "records" : kind);
+    }
+    s->params = params;
+    s->inputs = in;
+    s->run = run;
+}
+
+int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
+{
+    const pg_run_config *c = r->c;
+    json_t *all = pg_run_config_settings(c);
+    static const char *const data_p[] = {"DATA_PATH", "TOKENIZER_PATH", "VOCAB_SIZE",
+                                         "TRAIN_SEQ_LEN", NULL};
+    static const char *const quant_p[] = {"RUN_QUANT", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const package_p[] = {"RUN_NAME", "RUN_AUTHOR", "RUN_GITHUB_ID",
+                                            "RUN_DATE", "RUN_TRACK", "RUN_QUANT", NULL};
+    static const char *const eval_p[] = {"RUN_SLIDING_STRIDE", "RUN_TTT", "RUN_TTT_STRIDE", NULL};
+    static const char *const eval_ttt_p[] = {"RUN_SLIDING_STRIDE", "RUN_TTT", "RUN_TTT_STRIDE",
+                                             "TTT_*", NULL};
+    static const char *const stats_p[] = {"RUN_SOTA", "RUN_SOTA_RECORD", "RUN_THRESHOLD",
+                                          "RUN_THRESHOLD_BPB", "RUN_ALPHA", NULL};
+    *n = 0;
+    add(plan, n, "data", -1, pick(all, data_p), data_inputs, data_run);
+    json_t *bp = json_pack("{s:s}", "source_root", source_root(r));
+    add(plan, n, "build", -1, bp, build_inputs, build_run);
+    for (int i = 0; i < c->nseeds; i++)
+        add(plan, n, "train", c->seeds[i], pg_run_config_train_settings(c, c->seeds[i]),
+            train_inputs, train_run);
+    for (int i = 0; i < c->nseeds; i++)
+        add(plan, n, "quantize", c->seeds[i], pick(all, quant_p), quantize_inputs, quantize_run);
+    for (int i = 0; i < c->nseeds; i++)
+        add(plan, n, "compress", c->seeds[i], pick(all, none), compress_inputs, compress_run);
+    add(plan, n, "package", -1, pick(all, package_p), package_inputs, package_run);
+    for (int i = 0; i < c->nseeds; i++)
+        add(plan, n, "eval", c->seeds[i], pick(all, c->ttt ? eval_ttt_p : eval_p), eval_inputs,
+            eval_run);
+    add(plan, n, "stats", -1, pick(all, stats_p), pg_run_stats_inputs, pg_run_stats);
+    json_decref(all);
+    return 0;
+}
