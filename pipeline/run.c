@@ -34,7 +34,7 @@ static char *disk_path(const char *run_dir, const char *recorded)
 }
 
 static int check_list(const char *run_dir, const char *id, json_t *list, int is_output,
-                      pg_run_mismatch_fn report, void *ctx)
+                      int external_only, pg_run_mismatch_fn report, void *ctx)
 {
     size_t i;
     json_t *f;
@@ -43,6 +43,8 @@ static int check_list(const char *run_dir, const char *id, json_t *list, int is_
     {
         const char *rec = json_string_value(json_object_get(f, "path"));
         const char *sha = json_string_value(json_object_get(f, "sha256"));
+        if (external_only && rec[0] != '/')
+            continue;
         char *p = disk_path(run_dir, rec);
         json_t *now = pg_file_record(p, rec);
         const char *now_sha = now ? json_string_value(json_object_get(now, "sha256")) : NULL;
@@ -56,8 +58,8 @@ static int check_list(const char *run_dir, const char *id, json_t *list, int is_
     return bad;
 }
 
-int pg_run_check_files(const char *run_dir, const json_t *manifest, pg_run_mismatch_fn report,
-                       void *ctx)
+int pg_run_check_files(const char *run_dir, const json_t *manifest, int external_only,
+                       pg_run_mismatch_fn report, void *ctx)
 {
     size_t i;
     json_t *s;
@@ -67,8 +69,9 @@ int pg_run_check_files(const char *run_dir, const json_t *manifest, pg_run_misma
         if (strcmp(json_string_value(json_object_get(s, "status")), "done") != 0)
             continue;
         const char *id = json_string_value(json_object_get(s, "id"));
-        bad += check_list(run_dir, id, json_object_get(s, "inputs"), 0, report, ctx);
-        bad += check_list(run_dir, id, json_object_get(s, "outputs"), 1, report, ctx);
+        bad += check_list(run_dir, id, json_object_get(s, "inputs"), 0, external_only, report, ctx);
+        if (!external_only)
+            bad += check_list(run_dir, id, json_object_get(s, "outputs"), 1, 0, report, ctx);
     }
     return bad;
 }
@@ -264,7 +267,7 @@ static int open_manifest(pg_run_state *r, pg_run_config *c)
         return 0;
     }
     int first = 1;
-    if (!r->o->refresh && pg_run_check_files(r->dir, r->manifest, fail_on_mismatch, &first) > 0)
+    if (!r->o->refresh && pg_run_check_files(r->dir, r->manifest, 0, fail_on_mismatch, &first) > 0)
         return -1;
     /* RUN_DATE defaults to the day the run began, so a resumed run packages the same */
     if (!c->date[0]) {

@@ -32,13 +32,14 @@ typedef struct {
  * pgolf run, a recorded file that changed (unless refresh), a failing stage, or an
  * interruption ("interrupted ..."). */
 int pg_run(const pg_run_config *c, const pg_run_opts *o);
-/* Checks the files recorded in a manifest against the disk. For each mismatch calls
+/* Checks the files recorded for the completed stages of a manifest against the disk (only
+ * the inputs from outside RUN_DIR when external_only). For each mismatch calls
  * report(ctx, stage_id, path, recorded_sha, now_sha or NULL when missing, is_output).
  * Returns the number of mismatches. */
 typedef void (*pg_run_mismatch_fn)(void *ctx, const char *stage, const char *path,
                                    const char *recorded, const char *now, int is_output);
-int pg_run_check_files(const char *run_dir, const json_t *manifest, pg_run_mismatch_fn report,
-                       void *ctx);
+int pg_run_check_files(const char *run_dir, const json_t *manifest, int external_only,
+                       pg_run_mismatch_fn report, void *ctx);
 /* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256. */
 json_t *pg_run_versions(void);
 #endif
