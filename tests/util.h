@@ -53,5 +53,6 @@ Suite *suite_train(void);
 Suite *suite_ttt(void);
 Suite *suite_verify(void);
 Suite *suite_packager(void);
+Suite *suite_run(void);
 
 #endif
