@@ -241,6 +241,8 @@ static int build_run(pg_run_state *r, pg_stage *s, json_t *outputs)
 static int train_inputs(pg_run_state *r, pg_stage *s, json_t *list)
 {
     (void)s;
+    if (r->c->h.init_checkpoint[0] && pg_run_add_file(r, list, r->c->h.init_checkpoint, -1) != 0)
+        return -1;
     return pg_run_add_file(r, list, "data/data.json", -1) != 0 ||
                    pg_run_add_file(r, list, "build/build.json", -1) != 0
                ? -1
