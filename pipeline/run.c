@@ -1,8 +1,10 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "pipeline/run.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,16 @@ static void fail_on_mismatch(void *ctx, const char *stage, const char *path, con
         pg_fail("%s: missing (recorded in the manifest as %s of stage %s, sha256 %.16s...); "
                 "nothing was changed (pass --refresh to re-run what depends on it)",
                 path, is_output ? "an output" : "an input", stage, recorded);
+}
+
+/* A temp file of an atomic write ("<name>.tmp.<pid>") that a killed run left behind. */
+static int remove_if_stale_temp(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    const char *t = strstr(path + ftw->base, ".tmp.");
+    if (flag != FTW_F || !t || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5))
+        return 0;
+    return remove(path) == 0 ? 0 : pg_fail("%s: cannot remove a stale temp file", path);
 }
 
 /* Refuses a RUN_DIR that holds files but no manifest (not a pgolf run). */
@@ -291,7 +303,9 @@ int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
         pg_utc_now(now);
         snprintf(c.date, sizeof c.date, "%.10s", now);
     }
-    if (pg_mkdir_p(r.dir) != 0 || (lock = lock_dir(r.dir)) < 0)
+    /* holding the lock, nothing else writes here: temp files are a killed run's */
+    if (pg_mkdir_p(r.dir) != 0 || (lock = lock_dir(r.dir)) < 0 ||
+        nftw(r.dir, remove_if_stale_temp, 16, FTW_PHYS) != 0)
         goto out;
     json_object_set_new(r.manifest, "settings", pg_run_config_settings(&c));
     json_object_set(r.manifest, "versions", r.versions);

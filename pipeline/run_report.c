@@ -165,8 +165,8 @@ static int sota_of(pg_run_state *r, double *sota, double **scores, size_t *n, js
         *scores = calloc(rec.nseeds + 1, sizeof **scores);
         double *losses = calloc(rec.nseeds + 1, sizeof *losses);
         int all_loss;
-        int rc = pg_record_scores(&rec, *scores, losses, &all_loss);
-        *n = rec.nseeds;
+        *n = (size_t)pg_record_scores(&rec, *scores, losses, &all_loss);
+        int rc = 0;
         free(losses);
         const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
         *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", base, "seeds",

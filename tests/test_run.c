@@ -444,6 +444,37 @@ START_TEST(test_bad_inputs)
 }
 END_TEST
 
+START_TEST(test_sota_from_records_tree)
+{
+    const char *tree = t_shared_path("records-sample");
+    if (!tree)
+        T_SKIP("../shared/data/records-sample is absent");
+    const char *dir = run_dir("sota");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dir, reference(), dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char extra[1200];
+    snprintf(extra, sizeof extra, "--sota-record '%s'", tree);
+    t_run_result r = run(dir, extra);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert(ran(dir, "stats") && !ran(dir, "eval/seed1"));
+    /* the tree's current SOTA on the main track, with Welch's test against its seeds */
+    ck_assert_ptr_nonnull(strstr(r.out, "LQER"));
+    ck_assert_ptr_nonnull(strstr(r.out, "Welch's t-test vs the SOTA's 3 seeds"));
+    char p[1100];
+    snprintf(p, sizeof p, "%s/stats/report.json", dir);
+    json_t *rep = t_load_json(p);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rep, "sota"), "kind")), "record");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rep, "judgement"), "verdict")), "worse");
+    json_decref(rep);
+    /* the SOTA folder's files are inputs of the stats stage */
+    json_t *m = manifest(dir);
+    json_t *in = json_object_get(pg_manifest_stage(m, "stats"), "inputs");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json_array_get(in, json_array_size(in) - 1), "path")), "LQER"));
+    json_decref(m);
+}
+END_TEST
+
 Suite *suite_run(void)
 {
     Suite *s = suite_create("run");
@@ -455,6 +486,7 @@ Suite *suite_run(void)
     tcase_add_test(tc, test_sigkill_resume);
     tcase_add_test(tc, test_sigint_finishes_cleanly);
     tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_sota_from_records_tree);
     suite_add_tcase(s, tc);
     return s;
 }
