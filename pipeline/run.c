@@ -206,8 +206,10 @@ static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
         json_decref(inputs);
         return pg_manifest_save(r->dir, r->manifest);
     }
-    /* a training stage killed or interrupted with the same key continues from its checkpoint */
-    s->resume = same_key && (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0);
+    /* a training stage killed or interrupted with the same key continues from its checkpoint;
+     * any other stage starts again in an empty directory */
+    s->resume = same_key && strcmp(s->kind, "train") == 0 &&
+                (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0);
     if (!s->resume && s->dir[0]) {
         char *d = pg_path_join(r->dir, s->dir);
         int rc = pg_remove_tree(d);

@@ -13,7 +13,7 @@
 #include "pipeline/manifest.h"
 #include "tests/util.h"
 
-/* 2 seeds of a 2-layer d=32 model, 40 steps with checkpoints every 5, sliding + TTT eval. */
+/* 2 seeds of a 2-layer d=32 model, 20 steps with checkpoints every 5, sliding + TTT eval. */
 static const char *config(void)
 {
     static char path[1024];
@@ -28,9 +28,9 @@ static const char *config(void)
     FILE *f = fopen(path, "w");
     fprintf(f, "# test run\nDATA_PATH=%s\nTOKENIZER_PATH=%s/sample_1024_bpe.model\n"
                "NUM_LAYERS=2\nMODEL_DIM=32\nNUM_HEADS=2\nNUM_KV_HEADS=1\nTRAIN_SEQ_LEN=32\n"
-               "ITERATIONS=40\nWARMDOWN_ITERS=10\nTRAIN_BATCH_TOKENS=512\nCHECKPOINT_EVERY=5\n"
-               "MUON_MOMENTUM_WARMUP_STEPS=5\nRUN_SEEDS=1,2\nRUN_SLIDING_STRIDE=16\nRUN_TTT=1\n"
-               "TTT_CHUNK_TOKENS=4096\nTTT_EPOCHS=1\nTTT_FREEZE_BLOCKS=0\nTTT_LR=0.01\n"
+               "ITERATIONS=20\nWARMDOWN_ITERS=5\nTRAIN_BATCH_TOKENS=512\nCHECKPOINT_EVERY=5\n"
+               "MUON_MOMENTUM_WARMUP_STEPS=5\nRUN_SEEDS=1,2\nRUN_SLIDING_STRIDE=32\nRUN_TTT=1\n"
+               "TTT_CHUNK_TOKENS=8192\nTTT_EPOCHS=1\nTTT_FREEZE_BLOCKS=0\nTTT_LR=0.01\n"
                "RUN_DATE=2026-11-24\n",
             data, data);
     fclose(f);
@@ -189,7 +189,7 @@ START_TEST(test_cache_hit_and_miss)
     ck_assert_ptr_nonnull(strstr(r.out, "cached (key"));
     ck_assert_ptr_nonnull(strstr(r.out, "mean val_bpb"));
     /* an eval setting: exactly the eval stages and stats re-run */
-    r = run(dir, "--set RUN_SLIDING_STRIDE=8");
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16");
     ck_assert_int_eq(r.status, 0);
     for (int i = 0; all[i]; i++) {
         int want = strncmp(all[i], "eval/", 5) == 0 || strcmp(all[i], "stats") == 0;
@@ -197,11 +197,11 @@ START_TEST(test_cache_hit_and_miss)
     }
     /* a packaging setting: package, eval (its input, the packaged artifact, is the same
      * bytes, so eval is cached) and stats */
-    r = run(dir, "--set RUN_SLIDING_STRIDE=8 --set RUN_NAME=other");
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other");
     ck_assert_int_eq(r.status, 0);
     ck_assert(ran(dir, "package") && !ran(dir, "eval/seed1") && !ran(dir, "compress/seed1"));
     /* a training setting: the training stages and everything after them, not data/build */
-    r = run(dir, "--set RUN_SLIDING_STRIDE=8 --set RUN_NAME=other --set ITERATIONS=30");
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other --set ITERATIONS=15");
     ck_assert_int_eq(r.status, 0);
     ck_assert(!ran(dir, "data") && !ran(dir, "build"));
     for (int i = 2; all[i]; i++)
