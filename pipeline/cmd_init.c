@@ -11,6 +11,11 @@
 
 #define MAX_SETS 64
 
+static int set_config(void *cfg, const char *name, const char *value)
+{
+    return pg_config_set(cfg, name, value);
+}
+
 int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
@@ -61,15 +66,9 @@ int cmd_init(int argc, char **argv)
         return pg_cli_usage_error("init", "unknown preset '%s' (tiny or baseline)", preset);
     if (pg_config_from_env(&cfg) != 0)
         return pg_cli_error();
-    for (int i = 0; i < nsets; i++) {
-        char name[64];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
-            return pg_cli_usage_error("init", "--set needs NAME=VALUE, got '%s'", sets[i]);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
-        if (pg_config_set(&cfg, name, eq + 1) != 0)
-            return pg_cli_error();
-    }
+    int set_rc = pg_cli_apply_sets("init", "--set", sets, nsets, set_config, &cfg);
+    if (set_rc != 0)
+        return set_rc;
     pg_model m;
     if (pg_model_create(&m, &cfg) != 0)
         return pg_cli_error();

@@ -54,6 +54,11 @@ static int finish_run(int rc)
     return interrupted ? 130 : 1;
 }
 
+static int set_run(void *cfg, const char *name, const char *value)
+{
+    return pg_run_config_set(cfg, name, value);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
@@ -92,35 +97,39 @@ int cmd_run(int argc, char **argv)
     if (!root)
         return pg_cli_error();
     pg_run_config cfg;
-    int bad = pg_run_config_preset(&cfg, preset, root) != 0 ||
-              (config && pg_run_config_load_file(&cfg, config) != 0) ||
-              pg_run_config_from_env(&cfg) != 0;
-    for (int i = 0; !bad && i < nsets; i++) {
-        char name[64];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name) {
-            free(root);
-            return pg_cli_usage_error("run", "--set needs NAME=VALUE, got '%s'", sets[i]);
-        }
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
-        bad = pg_run_config_set(&cfg, name, eq + 1) != 0;
-    }
-    bad = bad || (seeds && pg_run_config_set(&cfg, "RUN_SEEDS", seeds) != 0) ||
-          (sota && pg_run_config_set(&cfg, "RUN_SOTA", sota) != 0) ||
-          (record && pg_run_config_set(&cfg, "RUN_SOTA_RECORD", record) != 0) ||
-          pg_run_config_finish(&cfg) != 0;
-    if (bad) {
+    if (pg_run_config_preset(&cfg, preset, root) != 0 ||
+        (config && pg_run_config_load_file(&cfg, config) != 0) ||
+        pg_run_config_from_env(&cfg) != 0) {
         free(root);
         return pg_cli_error();
+    }
+    int rc = pg_cli_apply_sets("run", "--set", sets, nsets, set_run, &cfg);
+    if (rc == 0 && ((seeds && pg_run_config_set(&cfg, "RUN_SEEDS", seeds) != 0) ||
+                    (sota && pg_run_config_set(&cfg, "RUN_SOTA", sota) != 0) ||
+                    (record && pg_run_config_set(&cfg, "RUN_SOTA_RECORD", record) != 0) ||
+                    pg_run_config_finish(&cfg) != 0))
+        rc = pg_cli_error();
+    if (rc != 0) {
+        free(root);
+        return rc;
     }
     char default_out[64];
     snprintf(default_out, sizeof default_out, "runs/%s", preset);
     pg_run_opts o = {.run_dir = out ? out : default_out, .source_root = root, .use_cache = 1,
                      .refresh = refresh, .out = stdout, .stop = &interrupted};
     catch_sigint();
-    int rc = pg_run(&cfg, &o);
+    rc = pg_run(&cfg, &o);
     free(root);
     return finish_run(rc);
+}
+
+/* The checked manifest of an existing run, or NULL (message). */
+static json_t *open_run(const char *dir)
+{
+    json_t *man;
+    if (pg_manifest_load(dir, &man) == 0 && !man)
+        pg_fail("%s: no %s: not a pgolf run directory", dir, PG_MANIFEST_NAME);
+    return man;
 }
 
 /* ---- replay */
@@ -208,13 +217,9 @@ int cmd_replay(int argc, char **argv)
     if (optind + 1 != argc)
         return pg_cli_usage_error("replay", "needs one RUN_DIR");
     const char *dir = argv[optind];
-    json_t *man;
-    if (pg_manifest_load(dir, &man) != 0)
+    json_t *man = open_run(dir);
+    if (!man)
         return pg_cli_error();
-    if (!man) {
-        pg_fail("%s: no %s: not a pgolf run directory", dir, PG_MANIFEST_NAME);
-        return pg_cli_error();
-    }
     pg_run_config cfg;
     pg_run_config_preset(&cfg, "baseline", ".");
     const char *name;
@@ -319,13 +324,9 @@ int cmd_status(int argc, char **argv)
     if (argc != 2 && !as_json)
         return pg_cli_usage_error("status", "needs RUN_DIR [--json]");
     const char *dir = argv[1];
-    json_t *man;
-    if (pg_manifest_load(dir, &man) != 0)
+    json_t *man = open_run(dir);
+    if (!man)
         return pg_cli_error();
-    if (!man) {
-        pg_fail("%s: no %s: not a pgolf run directory", dir, PG_MANIFEST_NAME);
-        return pg_cli_error();
-    }
     static problems ps;
     ps.n = 0;
     pg_run_check_files(dir, man, 0, note_problem, &ps);

@@ -9,6 +9,11 @@
 
 #define MAX_SETS 128
 
+static int set_hparam(void *h, const char *name, const char *value)
+{
+    return pg_hparams_set(h, name, value);
+}
+
 /* Resolves settings: preset, then --config file, then the environment, then --set. */
 int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
                            const char **out_dir, int *resume)
@@ -54,15 +59,9 @@ int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
         return pg_cli_error();
     if (pg_hparams_from_env(h) != 0)
         return pg_cli_error();
-    for (int i = 0; i < nsets; i++) {
-        char name[64];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
-            return pg_cli_usage_error(cmd, "--set needs NAME=VALUE, got '%s'", sets[i]);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
-        if (pg_hparams_set(h, name, eq + 1) != 0)
-            return pg_cli_error();
-    }
+    int rc = pg_cli_apply_sets(cmd, "--set", sets, nsets, set_hparam, h);
+    if (rc != 0)
+        return rc;
     if (pg_hparams_validate(h) != 0)
         return pg_cli_error();
     return 0;

@@ -33,6 +33,10 @@ extern const pg_command pg_commands[];
 int pg_cli_error(void);
 /* Prints "pgolf <cmd>: <msg>" plus a hint at `pgolf help <cmd>`; returns 2. */
 int pg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Applies "NAME=VALUE" flag values with set(ctx, name, value). Returns an exit status:
+ * 0, 2 for a malformed flag (usage error naming `flag`), 1 for a rejected setting. */
+int pg_cli_apply_sets(const char *cmd, const char *flag, const char *const *sets, int n,
+                      int (*set)(void *ctx, const char *name, const char *value), void *ctx);
 /* Prints a JSON value to stdout with a trailing newline and releases it. */
 void pg_cli_print_json(void *json_value);
 

@@ -193,6 +193,21 @@ const pg_command pg_commands[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+int pg_cli_apply_sets(const char *cmd, const char *flag, const char *const *sets, int n,
+                      int (*set)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
+            return pg_cli_usage_error(cmd, "%s needs NAME=VALUE, got '%s'", flag, sets[i]);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (set(ctx, name, eq + 1) != 0)
+            return pg_cli_error();
+    }
+    return 0;
+}
+
 int pg_cli_error(void)
 {
     fprintf(stderr, "pgolf: %s\n", pg_errmsg());

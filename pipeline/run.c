@@ -29,8 +29,7 @@ json_t *pg_run_versions(void)
     return v;
 }
 
-/* A recorded path: absolute outside RUN_DIR, relative to it inside. */
-static char *disk_path(const char *run_dir, const char *recorded)
+char *pg_run_disk_path(const char *run_dir, const char *recorded)
 {
     return recorded[0] == '/' ? strdup(recorded) : pg_path_join(run_dir, recorded);
 }
@@ -47,7 +46,7 @@ static int check_list(const char *run_dir, const char *id, json_t *list, int is_
         const char *sha = json_string_value(json_object_get(f, "sha256"));
         if (external_only && rec[0] != '/')
             continue;
-        char *p = disk_path(run_dir, rec);
+        char *p = pg_run_disk_path(run_dir, rec);
         json_t *now = pg_file_record(p, rec);
         const char *now_sha = now ? json_string_value(json_object_get(now, "sha256")) : NULL;
         if (!now_sha || strcmp(now_sha, sha) != 0) {
@@ -166,7 +165,7 @@ static int outputs_intact(const char *run_dir, json_t *entry)
     json_array_foreach(json_object_get(entry, "outputs"), i, f)
     {
         const char *rec = json_string_value(json_object_get(f, "path"));
-        char *p = disk_path(run_dir, rec);
+        char *p = pg_run_disk_path(run_dir, rec);
         json_t *now = pg_file_record(p, rec);
         int same = now && json_equal(json_object_get(now, "sha256"), json_object_get(f, "sha256"));
         json_decref(now);

@@ -40,6 +40,8 @@ typedef void (*pg_run_mismatch_fn)(void *ctx, const char *stage, const char *pat
                                    const char *recorded, const char *now, int is_output);
 int pg_run_check_files(const char *run_dir, const json_t *manifest, int external_only,
                        pg_run_mismatch_fn report, void *ctx);
+/* Where a recorded path is: absolute outside RUN_DIR, relative to it inside (malloc'ed). */
+char *pg_run_disk_path(const char *run_dir, const char *recorded);
 /* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256. */
 json_t *pg_run_versions(void);
 #endif

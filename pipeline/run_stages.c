@@ -30,7 +30,7 @@ char *pg_run_path(const pg_run_state *r, const char *rel)
 
 int pg_run_add_file(pg_run_state *r, json_t *list, const char *recorded, int reproducible)
 {
-    char *disk = recorded[0] == '/' ? strdup(recorded) : pg_run_path(r, recorded);
+    char *disk = pg_run_disk_path(r->dir, recorded);
     json_t *rec = pg_file_record(disk, recorded);
     free(disk);
     if (!rec)

@@ -242,19 +242,27 @@ START_TEST(test_replay)
 }
 END_TEST
 
-/* Starts `pgolf run` and SIGKILLs it once `path` exists; returns 1 if it was killed. */
-static int kill_when_exists(const char *dir, const char *rel)
+/* Starts `pgolf run` on dir in the background, its output into log; returns its pid. */
+static pid_t spawn_run(const char *dir, const char *log)
 {
-    char path[1100], cmd[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    char cmd[4096];
     const char *bin = getenv("PGOLF_BIN");
-    snprintf(cmd, sizeof cmd, "exec %s run --config '%s' --out '%s' >/dev/null 2>&1",
-             bin && *bin ? bin : "./pgolf", config(), dir);
+    snprintf(cmd, sizeof cmd, "exec %s run --config '%s' --out '%s' >'%s' 2>&1",
+             bin && *bin ? bin : "./pgolf", config(), dir, log);
     pid_t pid = fork();
     if (pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
+    return pid;
+}
+
+/* Starts `pgolf run` and SIGKILLs it once `path` exists; returns 1 if it was killed. */
+static int kill_when_exists(const char *dir, const char *rel)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    pid_t pid = spawn_run(dir, "/dev/null");
     int st;
     struct stat sb;
     while (waitpid(pid, &st, WNOHANG) == 0) {
@@ -304,16 +312,9 @@ END_TEST
 START_TEST(test_sigint_finishes_cleanly)
 {
     const char *dir = run_dir("sigint");
-    char cmd[4096], ck[1100];
+    char ck[1100];
     snprintf(ck, sizeof ck, "%s/train/seed1/state.ckpt", dir);
-    const char *bin = getenv("PGOLF_BIN");
-    snprintf(cmd, sizeof cmd, "exec %s run --config '%s' --out '%s' >'%s' 2>&1",
-             bin && *bin ? bin : "./pgolf", config(), dir, t_tmp_path("sigint.out"));
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = spawn_run(dir, t_tmp_path("sigint.out"));
     int st, sent = 0;
     struct stat sb;
     while (waitpid(pid, &st, WNOHANG) == 0) {

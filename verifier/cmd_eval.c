@@ -47,6 +47,11 @@ static json_t *result_json(const pg_eval_result *r)
                      "loss_sum", r->loss_sum, "windows", (json_int_t)r->windows);
 }
 
+static int set_ttt(void *tt, const char *name, const char *value)
+{
+    return pg_ttt_set(tt, name, value);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
@@ -113,15 +118,9 @@ int cmd_eval(int argc, char **argv)
     pg_ttt_opts_default(&tt);
     if (pg_ttt_from_env(&tt) != 0)
         return pg_cli_error();
-    for (int i = 0; i < nsets; i++) {
-        char name[64];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof name)
-            return pg_cli_usage_error("eval", "--ttt-set needs NAME=VALUE, got '%s'", sets[i]);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
-        if (pg_ttt_set(&tt, name, eq + 1) != 0)
-            return pg_cli_error();
-    }
+    int set_rc = pg_cli_apply_sets("eval", "--ttt-set", sets, nsets, set_ttt, &tt);
+    if (set_rc != 0)
+        return set_rc;
     tt.progress = !quiet;
     const char *ckpt = argv[optind];
     pg_model m;
