@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Longest path pgolf keeps in a fixed buffer (settings, manifests, run state). */
+#define PG_PATH_MAX 512
+
 /* Reads a whole file; fails if it is larger than max_bytes. *out is malloc'ed. */
 int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len);
 

@@ -11,11 +11,10 @@
 #include "kernels/checkpoint.h"
 #include "packager/ledger.h"
 #include "packager/selfextract.h"
-#include "pipeline/hparams.h"
-#include "pipeline/shard.h"
-#include "pipeline/tokenizer.h"
-#include "records/logparse.h"
-#include "verifier/eval.h"
+#include "dataset/shard.h"
+#include "dataset/tokenizer.h"
+#include "packager/logparse.h"
+#include "kernels/eval.h"
 
 typedef struct {
     pg_log_summary log;

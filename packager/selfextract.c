@@ -11,8 +11,9 @@
 #include "common/err.h"
 #include "common/fileio.h"
 
-const char *const pg_selfextract_dirs[] = {"common", "pipeline", "kernels", "kernels/cpu",
-                                           "verifier", "stats", "records", "packager", NULL};
+const char *const pg_selfextract_dirs[] = {
+    "common", "dataset", "kernels", "kernels/cpu", "train",    "packager",
+    "verifier", "stats",  "records", "pipeline",   "cli",      NULL};
 
 static int cmp_str(const void *a, const void *b)
 {

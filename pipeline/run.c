@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/progress.h"
-#include "pipeline/buildinfo.h"
+#include "common/buildinfo.h"
 #include "pipeline/manifest.h"
 #include "pipeline/run_stages.h"
 
@@ -27,11 +27,6 @@ json_t *pg_run_versions(void)
         snprintf(hex, sizeof hex, "unknown");
     json_object_set_new(v, "executable_sha256", json_string(hex));
     return v;
-}
-
-char *pg_run_disk_path(const char *run_dir, const char *recorded)
-{
-    return recorded[0] == '/' ? strdup(recorded) : pg_path_join(run_dir, recorded);
 }
 
 static int check_list(const char *run_dir, const char *id, json_t *list, int is_output,

@@ -13,7 +13,7 @@
 #include "pipeline/manifest.h"
 #include "pipeline/run_stages.h"
 #include "records/history.h"
-#include "records/record.h"
+#include "packager/record.h"
 #include "stats/judge.h"
 
 #define REPORT_TXT "stats/report.txt"

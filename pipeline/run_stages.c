@@ -15,31 +15,13 @@
 #include "packager/package.h"
 #include "packager/selfextract.h"
 #include "pipeline/manifest.h"
-#include "pipeline/shard.h"
-#include "pipeline/tokenizer.h"
-#include "pipeline/train.h"
-#include "verifier/eval.h"
+#include "dataset/shard.h"
+#include "dataset/tokenizer.h"
+#include "train/train.h"
+#include "kernels/eval.h"
 #include "verifier/ttt.h"
 
 #define ART_MAX ((size_t)4 << 30)
-
-char *pg_run_path(const pg_run_state *r, const char *rel)
-{
-    return pg_path_join(r->dir, rel);
-}
-
-int pg_run_add_file(pg_run_state *r, json_t *list, const char *recorded, int reproducible)
-{
-    char *disk = pg_run_disk_path(r->dir, recorded);
-    json_t *rec = pg_file_record(disk, recorded);
-    free(disk);
-    if (!rec)
-        return -1;
-    if (reproducible >= 0)
-        json_object_set_new(rec, "reproducible", json_boolean(reproducible));
-    json_array_append_new(list, rec);
-    return 0;
-}
 
 static int add_seed_file(pg_run_state *r, json_t *list, const char *fmt, long seed, int repro)
 {

@@ -18,7 +18,7 @@
 #ifndef PG_RUNCONFIG_H
 #define PG_RUNCONFIG_H
 #include <jansson.h>
-#include "pipeline/hparams.h"
+#include "train/hparams.h"
 #include "verifier/ttt.h"
 #define PG_RUN_MAX_SEEDS 16
 typedef struct {

@@ -4,7 +4,7 @@
 #ifndef PG_HISTORY_H
 #define PG_HISTORY_H
 
-#include "records/record.h"
+#include "packager/record.h"
 #include "stats/judge.h"
 
 /* A claim within this of a log value counts as that value (claims are often rounded). */

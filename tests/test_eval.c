@@ -6,8 +6,8 @@
 
 #include "common/err.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/shard.h"
-#include "verifier/eval.h"
+#include "dataset/shard.h"
+#include "kernels/eval.h"
 #include "tests/util.h"
 
 /* An 8-piece vocabulary:

@@ -9,7 +9,7 @@
 #include "common/err.h"
 #include "common/sha256.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/train.h"
+#include "train/train.h"
 #include "packager/artifact.h"
 #include "tests/util.h"
 

@@ -7,7 +7,7 @@
 
 #include "common/err.h"
 #include "records/history.h"
-#include "records/logparse.h"
+#include "packager/logparse.h"
 #include "tests/util.h"
 
 static void parse_text(const char *text, pg_log_summary *s)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "pipeline/shard.h"
+#include "dataset/shard.h"
 #include "tests/util.h"
 
 static const uint16_t kTokens[] = {1, 100, 200, 300, 1, 5, 1023, 7};

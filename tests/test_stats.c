@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "records/record.h"
+#include "packager/record.h"
 #include "stats/judge.h"
 #include "stats/tdist.h"
 #include "tests/util.h"

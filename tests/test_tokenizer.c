@@ -5,7 +5,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
-#include "pipeline/tokenizer.h"
+#include "dataset/tokenizer.h"
 #include "tests/util.h"
 
 static void check_lut_against_golden(const char *model, const char *golden)

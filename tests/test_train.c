@@ -11,8 +11,8 @@
 #include "common/err.h"
 #include "common/sha256.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/train.h"
-#include "records/logparse.h"
+#include "train/train.h"
+#include "packager/logparse.h"
 #include "tests/util.h"
 
 typedef struct {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "pipeline/train.h"
+#include "train/train.h"
 #include "verifier/verify.h"
 #include "tests/util.h"
 

@@ -9,7 +9,7 @@
 #include "common/err.h"
 #include "common/progress.h"
 #include "kernels/optim.h"
-#include "pipeline/shard.h"
+#include "dataset/shard.h"
 
 void pg_ttt_opts_default(pg_ttt_opts *o)
 {

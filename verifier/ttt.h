@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "kernels/model.h"
-#include "verifier/eval.h"
+#include "kernels/eval.h"
 
 enum { PG_TTT_SGD = 0, PG_TTT_MUON = 1, PG_TTT_LORA = 2 };
 

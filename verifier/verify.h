@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "records/record.h"
+#include "packager/record.h"
 
 #define PG_BYTE_CAP 16000000.0
 #define PG_TRAIN_CAP_MS 600000.0

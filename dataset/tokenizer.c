@@ -1,4 +1,4 @@
-#include "pipeline/tokenizer.h"
+#include "dataset/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>

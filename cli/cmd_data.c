@@ -8,9 +8,9 @@
 
 #include "common/err.h"
 #include "common/parse.h"
-#include "pipeline/commands.h"
-#include "pipeline/shard.h"
-#include "pipeline/tokenizer.h"
+#include "cli/commands.h"
+#include "dataset/shard.h"
+#include "dataset/tokenizer.h"
 
 static int vocab_from_tokenizer(const char *path, long *vocab)
 {

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "common/err.h"
-#include "pipeline/commands.h"
-#include "records/record.h"
+#include "cli/commands.h"
+#include "packager/record.h"
 #include "stats/judge.h"
 
 #define MAX_SCORES 4096

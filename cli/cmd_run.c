@@ -8,7 +8,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
-#include "pipeline/commands.h"
+#include "cli/commands.h"
 #include "pipeline/manifest.h"
 #include "pipeline/run.h"
 

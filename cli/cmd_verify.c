@@ -10,8 +10,8 @@
 #include "common/fileio.h"
 #include "kernels/checkpoint.h"
 #include "packager/artifact.h"
-#include "pipeline/commands.h"
-#include "pipeline/shard.h"
+#include "cli/commands.h"
+#include "dataset/shard.h"
 #include "verifier/ttt.h"
 #include "verifier/verify.h"
 

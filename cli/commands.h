@@ -42,7 +42,7 @@ void pg_cli_print_json(void *json_value);
 
 /* Settings for train-like commands: --preset, --config FILE, environment, --set; also
  * --out DIR and (when resume is not NULL) --resume. Returns an exit status. */
-#include "pipeline/hparams.h"
+#include "train/hparams.h"
 int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
                            const char **out_dir, int *resume);
 #endif

@@ -1,4 +1,4 @@
-#include "pipeline/hparams.h"
+#include "train/hparams.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "pipeline/commands.h"
+#include "cli/commands.h"
 #include "records/history.h"
 
 static json_t *num_or_null(double v)

@@ -1,4 +1,4 @@
-#include "records/logparse.h"
+#include "packager/logparse.h"
 
 #include <ctype.h>
 #include <math.h>

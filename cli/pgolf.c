@@ -6,8 +6,8 @@
 #include <jansson.h>
 
 #include "common/err.h"
-#include "pipeline/buildinfo.h"
-#include "pipeline/commands.h"
+#include "common/buildinfo.h"
+#include "cli/commands.h"
 
 
 static int cmd_help(int argc, char **argv);

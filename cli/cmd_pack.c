@@ -12,7 +12,7 @@
 #include "packager/ledger.h"
 #include "packager/package.h"
 #include "packager/selfextract.h"
-#include "pipeline/commands.h"
+#include "cli/commands.h"
 
 #define MAX_GROUPS 8
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "kernels/model.h"
-#include "pipeline/tokenizer.h"
+#include "dataset/tokenizer.h"
 
 enum { PG_EVAL_STANDARD = 0, PG_EVAL_SLIDING = 1 };
 

@@ -1,4 +1,4 @@
-#include "verifier/eval.h"
+#include "kernels/eval.h"
 
 #include <math.h>
 #include <stdio.h>

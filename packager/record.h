@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "records/logparse.h"
+#include "packager/logparse.h"
 
 typedef struct {
     long seed;

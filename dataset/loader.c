@@ -1,10 +1,10 @@
-#include "pipeline/loader.h"
+#include "dataset/loader.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "pipeline/shard.h"
+#include "dataset/shard.h"
 
 static int load_file(pg_token_stream *s, size_t idx)
 {

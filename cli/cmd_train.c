@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "pipeline/commands.h"
-#include "pipeline/train.h"
+#include "cli/commands.h"
+#include "train/train.h"
 
 #define MAX_SETS 128
 

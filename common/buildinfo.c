@@ -1,4 +1,4 @@
-#include "pipeline/buildinfo.h"
+#include "common/buildinfo.h"
 
 #include <archive.h>
 #include <brotli/encode.h>

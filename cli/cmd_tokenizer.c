@@ -6,8 +6,8 @@
 
 #include "common/err.h"
 #include "common/parse.h"
-#include "pipeline/commands.h"
-#include "pipeline/tokenizer.h"
+#include "cli/commands.h"
+#include "dataset/tokenizer.h"
 
 int cmd_tokenizer(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-#include "pipeline/shard.h"
+#include "dataset/shard.h"
 
 #include <dirent.h>
 #include <stdlib.h>

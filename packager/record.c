@@ -1,4 +1,4 @@
-#include "records/record.h"
+#include "packager/record.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -10,10 +10,10 @@
 #include "common/err.h"
 #include "common/parse.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/commands.h"
-#include "pipeline/shard.h"
+#include "cli/commands.h"
+#include "dataset/shard.h"
 #include "verifier/audit.h"
-#include "verifier/eval.h"
+#include "kernels/eval.h"
 #include "verifier/ttt.h"
 
 #define MAX_SETS 32

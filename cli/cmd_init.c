@@ -7,7 +7,7 @@
 #include "common/err.h"
 #include "common/parse.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/commands.h"
+#include "cli/commands.h"
 
 #define MAX_SETS 64
 

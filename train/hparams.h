@@ -9,9 +9,9 @@
 #include <jansson.h>
 
 #include "kernels/config.h"
+#include "common/fileio.h"
 #include "kernels/optim.h"
 
-#define PG_PATH_MAX 512
 
 typedef struct {
     pg_model_config model;

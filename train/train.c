@@ -1,4 +1,4 @@
-#include "pipeline/train.h"
+#include "train/train.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,11 +13,11 @@
 #include "common/fileio.h"
 #include "common/progress.h"
 #include "kernels/checkpoint.h"
-#include "pipeline/buildinfo.h"
-#include "pipeline/loader.h"
-#include "pipeline/shard.h"
-#include "pipeline/tokenizer.h"
-#include "verifier/eval.h"
+#include "common/buildinfo.h"
+#include "dataset/loader.h"
+#include "dataset/shard.h"
+#include "dataset/tokenizer.h"
+#include "kernels/eval.h"
 
 
 double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)

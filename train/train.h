@@ -10,7 +10,7 @@
 #define PG_TRAIN_H
 
 #include <signal.h>
-#include "pipeline/hparams.h"
+#include "train/hparams.h"
 
 typedef struct {
     const char *out_dir;
