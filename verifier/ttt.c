@@ -26,6 +26,9 @@ void pg_ttt_opts_default(pg_ttt_opts *o)
                        .in_proj_mult = 1.0,
                        .lora_rank = 8,
                        .lora_lr = 0.001,
+                       .lora_beta1 = 0.9,
+                       .lora_beta2 = 0.999,
+                       .lora_eps = 1e-8,
                        .lora_chunk = 256,
                        .progress = 0};
 }
@@ -74,6 +77,9 @@ int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value)
              {"TTT_IN_PROJ_LR_MULT", 0, 1e6, 0, &o->in_proj_mult},
              {"TTT_LORA_RANK", 1, 4096, 1, &o->lora_rank},
              {"TTT_LORA_LR", 0, 1e6, 0, &o->lora_lr},
+             {"TTT_LORA_BETA1", 0, 0.999999, 0, &o->lora_beta1},
+             {"TTT_LORA_BETA2", 0, 0.999999, 0, &o->lora_beta2},
+             {"TTT_LORA_EPS", 0, 1, 0, &o->lora_eps},
              {"TTT_LORA_CHUNK", 1, 1e9, 1, &o->lora_chunk}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (strcmp(f[i].n, name) != 0)
@@ -99,12 +105,13 @@ void pg_ttt_print(const pg_ttt_opts *o, FILE *out, const char *prefix)
             "%sTTT_CHUNK_TOKENS=%d\n%sTTT_EPOCHS=%d\n%sTTT_LR=%.17g\n%sTTT_MOMENTUM=%.17g\n"
             "%sTTT_BATCH_SEQS=%d\n%sTTT_GRAD_CLIP=%.17g\n%sTTT_FREEZE_BLOCKS=%d\n"
             "%sTTT_COSINE_EPOCHS=%d\n%sTTT_MLP_OUT_LR_MULT=%.17g\n%sTTT_IN_PROJ_LR_MULT=%.17g\n"
-            "%sTTT_OPTIMIZER=%s\n%sTTT_LORA_RANK=%d\n%sTTT_LORA_LR=%.17g\n%sTTT_LORA_CHUNK=%d\n",
+            "%sTTT_OPTIMIZER=%s\n%sTTT_LORA_RANK=%d\n%sTTT_LORA_LR=%.17g\n%sTTT_LORA_BETA1=%.17g\n"
+            "%sTTT_LORA_BETA2=%.17g\n%sTTT_LORA_EPS=%.17g\n%sTTT_LORA_CHUNK=%d\n",
             prefix, o->chunk_tokens, prefix, o->epochs, prefix, o->lr, prefix, o->momentum, prefix,
             o->batch_seqs, prefix, o->grad_clip, prefix, o->freeze_blocks, prefix,
             o->cosine_epochs, prefix, o->mlp_out_mult, prefix, o->in_proj_mult, prefix,
             kOptimizers[o->optimizer], prefix, o->lora_rank, prefix, o->lora_lr, prefix,
-            o->lora_chunk);
+            o->lora_beta1, prefix, o->lora_beta2, prefix, o->lora_eps, prefix, o->lora_chunk);
 }
 
 int pg_ttt_from_env(pg_ttt_opts *o)
@@ -112,7 +119,8 @@ int pg_ttt_from_env(pg_ttt_opts *o)
     const char *names[] = {"TTT_CHUNK_TOKENS", "TTT_EPOCHS", "TTT_LR", "TTT_MOMENTUM",
                            "TTT_BATCH_SEQS", "TTT_GRAD_CLIP", "TTT_FREEZE_BLOCKS",
                            "TTT_COSINE_EPOCHS", "TTT_MLP_OUT_LR_MULT", "TTT_IN_PROJ_LR_MULT",
-                           "TTT_OPTIMIZER", "TTT_LORA_RANK", "TTT_LORA_LR", "TTT_LORA_CHUNK"};
+                           "TTT_OPTIMIZER", "TTT_LORA_RANK", "TTT_LORA_LR", "TTT_LORA_BETA1",
+                           "TTT_LORA_BETA2", "TTT_LORA_EPS", "TTT_LORA_CHUNK"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *v = getenv(names[i]);
         if (v && *v && pg_ttt_set(o, names[i], v) != 0)

@@ -39,6 +39,9 @@ typedef struct {
     int optimizer;         /* TTT_OPTIMIZER: sgd | muon | lora */
     int lora_rank;         /* TTT_LORA_RANK, 8 */
     double lora_lr;        /* TTT_LORA_LR (Adam), 0.001 */
+    double lora_beta1;     /* TTT_LORA_BETA1, 0.9 */
+    double lora_beta2;     /* TTT_LORA_BETA2, 0.999 */
+    double lora_eps;       /* TTT_LORA_EPS, 1e-8 */
     int lora_chunk;        /* TTT_LORA_CHUNK, 256 */
     int cosine_epochs;     /* TTT_COSINE_EPOCHS: also decay over a chunk's epochs */
     double mlp_out_mult;   /* TTT_MLP_OUT_LR_MULT: lr x for mlp.proj.weight, 1 */
