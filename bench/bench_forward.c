@@ -13,7 +13,7 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
 {
     pg_model m;
     pg_acts a;
-    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &c, B, T, 0) != 0) {
+    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &m, B, T, 0) != 0) {
         fprintf(stderr, "bench_forward: %s\n", pg_errmsg());
         exit(1);
     }

@@ -15,7 +15,7 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
     pg_model m;
     pg_acts a;
     pg_optim o;
-    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &c, B, T, 1) != 0 ||
+    if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &m, B, T, 1) != 0 ||
         pg_optim_create(&o, &m) != 0) {
         fprintf(stderr, "bench_train: %s\n", pg_errmsg());
         exit(1);

@@ -72,7 +72,7 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
         T = win[i].len > T ? win[i].len : T;
     pg_acts a;
     int *ids = malloc((size_t)B * T * sizeof *ids), *tgt = malloc((size_t)B * T * sizeof *tgt);
-    if (!ids || !tgt || pg_acts_create(&a, &m->cfg, B, T, 0) != 0) {
+    if (!ids || !tgt || pg_acts_create(&a, m, B, T, 0) != 0) {
         free(ids);
         free(tgt);
         return pg_fail("out of memory for an eval batch of %dx%d", B, T);

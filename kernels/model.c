@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "kernels/cpu/ops.h"
 #include "kernels/rng.h"
 
 /* rms_norm's eps is the machine epsilon of the compute type (kernels/real.h). */
@@ -34,12 +33,40 @@ static void add_tensor(pg_model *m, const char *name, int rows, int cols)
     m->num_params += t->numel;
 }
 
+/* The views of layer l's tensors in `base`, an array laid out like m->params. */
+static pg_block_views block_views_at(const pg_model *m, pg_real *base, int l)
+{
+    const pg_tensor_info *t = m->tensors + 1 + 10 * (size_t)l;
+    return (pg_block_views){base + t[0].offset, base + t[1].offset, base + t[2].offset,
+                            base + t[3].offset, base + t[4].offset, base + t[5].offset,
+                            base + t[6].offset, base + t[7].offset, base + t[8].offset,
+                            base + t[9].offset};
+}
+
+static pg_real *skip_weights_at(const pg_model *m, pg_real *base)
+{
+    return base + m->tensors[m->num_tensors - 1].offset;
+}
+
+static int bind_views(const pg_model *m, pg_real *base, pg_param_views *v)
+{
+    v->blocks = calloc((size_t)m->cfg.num_layers, sizeof *v->blocks);
+    if (!v->blocks && m->cfg.num_layers > 0)
+        return -1;
+    v->tok_emb = base + m->tensors[0].offset;
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        v->blocks[l] = block_views_at(m, base, l);
+    v->skip_weights = skip_weights_at(m, base);
+    return 0;
+}
+
 int pg_model_create(pg_model *m, const pg_model_config *cfg)
 {
     memset(m, 0, sizeof *m);
     if (pg_config_validate(cfg) != 0)
         return -1;
     m->cfg = *cfg;
+    m->be = pg_backend_cpu();
     int D = cfg->model_dim, hd = pg_config_head_dim(cfg), kvd = cfg->num_kv_heads * hd;
     int F = cfg->mlp_mult * D;
     m->tensors = calloc(2 + 10 * (size_t)cfg->num_layers, sizeof *m->tensors);
@@ -64,43 +91,20 @@ int pg_model_create(pg_model *m, const pg_model_config *cfg)
 #undef BLOCK_TENSOR
     }
     add_tensor(m, "skip_weights", pg_num_skip_weights(cfg), D);
-    m->params = calloc(m->num_params, sizeof *m->params);
-    if (!m->params || pg_model_bind_views(m, m->params, &m->w) != 0) {
+    m->params = m->be->alloc(m->num_params * sizeof *m->params);
+    if (!m->params || bind_views(m, m->params, &m->w) != 0) {
         pg_model_free(m);
         return pg_fail("out of memory for %zu parameters", m->num_params);
     }
     return 0;
 }
 
-int pg_model_bind_views(const pg_model *m, pg_real *base, pg_param_views *v)
-{
-    v->blocks = calloc((size_t)m->cfg.num_layers, sizeof *v->blocks);
-    if (!v->blocks)
-        return -1;
-    const pg_tensor_info *t = m->tensors;
-    v->tok_emb = base + (t++)->offset;
-    for (int l = 0; l < m->cfg.num_layers; l++) {
-        pg_block_views *b = &v->blocks[l];
-        pg_real **fields[] = {&b->c_q, &b->c_k,      &b->c_v,       &b->attn_proj, &b->q_gain,
-                            &b->fc,  &b->mlp_proj, &b->attn_scale, &b->mlp_scale, &b->resid_mix};
-        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-            *fields[i] = base + (t++)->offset;
-    }
-    v->skip_weights = base + t->offset;
-    return 0;
-}
-
-void pg_param_views_free(pg_param_views *v)
-{
-    free(v->blocks);
-    v->blocks = NULL;
-}
-
 void pg_model_free(pg_model *m)
 {
-    pg_param_views_free(&m->w);
+    free(m->w.blocks);
     free(m->tensors);
-    free(m->params);
+    if (m->params)
+        m->be->free(m->params);
     memset(m, 0, sizeof *m);
 }
 
@@ -108,7 +112,7 @@ int pg_model_clone(pg_model *dst, const pg_model *src)
 {
     if (pg_model_create(dst, &src->cfg) != 0)
         return -1;
-    memcpy(dst->params, src->params, src->num_params * sizeof(pg_real));
+    dst->be->copy(dst->params, src->params, src->num_params * sizeof(pg_real));
     return 0;
 }
 
@@ -154,9 +158,25 @@ void pg_model_init(pg_model *m, uint64_t seed, int mode)
     }
 }
 
-int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_layers)
+/* The largest scratch any op of a backward pass takes: the linear backward of every
+ * layer shape (LoRA's adapters are never larger than c_q) and attention's. */
+static size_t op_scratch(const pg_backend *be, const pg_model_config *c, int N, int T)
 {
+    int D = c->model_dim, kvd = c->num_kv_heads * pg_config_head_dim(c), F = c->mlp_mult * D;
+    int shapes[][2] = {{D, c->vocab_size}, {D, D}, {D, kvd}, {D, F}, {F, D}};
+    size_t need = be->attention_bwd_scratch(T, c->num_kv_heads);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        size_t k = be->linear_bwd_scratch(N, shapes[i][0], shapes[i][1]);
+        need = k > need ? k : need;
+    }
+    return need;
+}
+
+int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
+{
+    const pg_model_config *c = &m->cfg;
     memset(a, 0, sizeof *a);
+    a->be = m->be;
     a->B = a->B_cap = B;
     a->T = a->T_cap = T;
     a->keep_layers = keep_layers;
@@ -174,14 +194,18 @@ int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_
     size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
                        (size_t)B * H * T * T;
     size_t backward = keep_layers ? N * V + (2 + nskip + 5) * N * D + 3 * N * kvd + 2 * N * F : 0;
+    /* workspace: LoRA's rank-r and [N][D] temporaries, then the ops' scratch */
+    size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, (int)N, T) : 0);
     size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D +
-                   backward;
-    a->buf = calloc(total, sizeof(pg_real));
-    a->losses = calloc(N, sizeof(double));
-    if (!a->buf || !a->losses) {
+                   backward + ws;
+    a->buf = a->be->alloc(total * sizeof(pg_real));
+    a->losses = a->be->alloc(N * sizeof(double));
+    a->ids = a->be->alloc(2 * N * sizeof(int));
+    if (!a->buf || !a->losses || !a->ids) {
         pg_acts_free(a);
         return pg_fail("out of memory for activations (B=%d, T=%d)", B, T);
     }
+    a->targets = a->ids + N;
     pg_real *p = a->buf;
 #define TAKE(field, count) (a->field = p, p += (count))
     TAKE(x0, N * D);
@@ -226,8 +250,10 @@ int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_
         TAKE(g_f[0], N * F);
         TAKE(g_f[1], N * F);
     }
+    TAKE(lora_tmp, N * D);
+    TAKE(scratch, ws - N * D);
 #undef TAKE
-    pg_rope_tables(a->rope_cos, a->rope_sin, T, (int)hd, c->rope_base);
+    a->be->rope_tables(a->rope_cos, a->rope_sin, T, (int)hd, c->rope_base);
     return 0;
 }
 
@@ -244,17 +270,12 @@ int pg_acts_set_shape(pg_acts *a, int B, int T)
 
 void pg_acts_free(pg_acts *a)
 {
-    free(a->buf);
-    free(a->losses);
+    if (a->be) {
+        a->be->free(a->buf);
+        a->be->free(a->losses);
+        a->be->free(a->ids);
+    }
     memset(a, 0, sizeof *a);
-}
-
-/* y = x + s (.) d, with s broadcast over rows of dim D. */
-static void add_scaled(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d, size_t N, int D)
-{
-    for (size_t r = 0; r < N; r++)
-        for (int i = 0; i < D; i++)
-            y[r * D + i] = x[r * D + i] + s[i] * d[r * D + i];
 }
 
 /* ---- LoRA adapters ---- */
@@ -276,13 +297,15 @@ int pg_lora_create(pg_lora *lo, const pg_model *m, int rank, int max_rows)
     size_t D = (size_t)m->cfg.model_dim, kvd = (size_t)m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
     if (rank < 1 || (size_t)rank > D)
         return pg_fail("LoRA rank %d must be in [1, MODEL_DIM=%zu]", rank, D);
+    lo->be = m->be;
     lo->rank = rank;
     lo->max_rows = max_rows;
     lo->per_layer = (size_t)rank * (3 * D + kvd);
     lo->n = lo->per_layer * (size_t)m->cfg.num_layers;
-    lo->p = calloc(lo->n, sizeof(pg_real));
-    lo->g = calloc(lo->n, sizeof(pg_real));
-    lo->h = calloc((size_t)m->cfg.num_layers * 2 * (size_t)max_rows * (size_t)rank, sizeof(pg_real));
+    lo->p = lo->be->alloc(lo->n * sizeof(pg_real));
+    lo->g = lo->be->alloc(lo->n * sizeof(pg_real));
+    lo->h = lo->be->alloc((size_t)m->cfg.num_layers * 2 * (size_t)max_rows * (size_t)rank *
+                          sizeof(pg_real));
     if (!lo->p || !lo->g || !lo->h) {
         pg_lora_free(lo);
         return pg_fail("out of memory for LoRA adapters");
@@ -292,7 +315,7 @@ int pg_lora_create(pg_lora *lo, const pg_model *m, int rank, int max_rows)
 
 void pg_lora_reset(pg_lora *lo, const pg_model *m, uint64_t seed)
 {
-    /* A ~ U(-1/sqrt(D), 1/sqrt(D)) as nn.Linear, B = 0 */
+    /* A ~ U(-1/sqrt(D), 1/sqrt(D)) as nn.Linear, B = 0; drawn on the host */
     pg_rng rng;
     pg_rng_seed(&rng, seed);
     double bound = 1.0 / sqrt((double)m->cfg.model_dim);
@@ -309,9 +332,11 @@ void pg_lora_reset(pg_lora *lo, const pg_model *m, uint64_t seed)
 
 void pg_lora_free(pg_lora *lo)
 {
-    free(lo->p);
-    free(lo->g);
-    free(lo->h);
+    if (lo->be) {
+        lo->be->free(lo->p);
+        lo->be->free(lo->g);
+        lo->be->free(lo->h);
+    }
     memset(lo, 0, sizeof *lo);
 }
 
@@ -321,103 +346,117 @@ static pg_real *lora_h(const pg_model *m, int l, int which)
     return lo->h + ((size_t)l * 2 + (size_t)which) * (size_t)lo->max_rows * (size_t)lo->rank;
 }
 
-static void lora_forward(const pg_model *m, int l, int N, const pg_real *x, pg_real *q, pg_real *v)
+/* q += (x A_q^T) B_q^T, v += (x A_v^T) B_v^T */
+static void lora_forward(const pg_model *m, pg_acts *a, int l, int N, const pg_real *x,
+                         pg_real *q, pg_real *v)
 {
+    const pg_backend *be = m->be;
     int D = m->cfg.model_dim, r = m->lora->rank;
     int kvd = m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
     lora_views w = lora_at(m->lora, m, m->lora->p, l);
-    pg_real *hq = lora_h(m, l, 0), *hv = lora_h(m, l, 1);
-    pg_real *tmp = malloc((size_t)N * (size_t)(D > kvd ? D : kvd) * sizeof *tmp);
-    pg_linear_fwd(hq, x, w.aq, N, D, r);
-    pg_linear_fwd(tmp, hq, w.bq, N, r, D);
-    for (size_t j = 0; j < (size_t)N * D; j++)
-        q[j] += tmp[j];
-    pg_linear_fwd(hv, x, w.av, N, D, r);
-    pg_linear_fwd(tmp, hv, w.bv, N, r, kvd);
-    for (size_t j = 0; j < (size_t)N * kvd; j++)
-        v[j] += tmp[j];
-    free(tmp);
+    pg_real *hq = lora_h(m, l, 0), *hv = lora_h(m, l, 1), *tmp = a->lora_tmp;
+    be->linear_fwd(hq, x, w.aq, N, D, r);
+    be->linear_fwd(tmp, hq, w.bq, N, r, D);
+    be->add(q, tmp, (size_t)N * D);
+    be->linear_fwd(hv, x, w.av, N, D, r);
+    be->linear_fwd(tmp, hv, w.bv, N, r, kvd);
+    be->add(v, tmp, (size_t)N * kvd);
 }
 
-static void lora_backward(const pg_model *m, int l, int N, const pg_real *x, const pg_real *dq,
-                          const pg_real *dv, pg_real *dx)
+static void lora_backward(const pg_model *m, pg_acts *a, int l, int N, const pg_real *x,
+                          const pg_real *dq, const pg_real *dv, pg_real *dx)
 {
+    const pg_backend *be = m->be;
     int D = m->cfg.model_dim, r = m->lora->rank;
     int kvd = m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
     lora_views w = lora_at(m->lora, m, m->lora->p, l), gw = lora_at(m->lora, m, m->lora->g, l);
-    pg_real *dh = calloc((size_t)N * r, sizeof *dh);
-    pg_linear_bwd(dh, gw.bq, dq, lora_h(m, l, 0), w.bq, N, r, D);
-    pg_linear_bwd(dx, gw.aq, dh, x, w.aq, N, D, r);
-    memset(dh, 0, (size_t)N * r * sizeof *dh);
-    pg_linear_bwd(dh, gw.bv, dv, lora_h(m, l, 1), w.bv, N, r, kvd);
-    pg_linear_bwd(dx, gw.av, dh, x, w.av, N, D, r);
-    free(dh);
+    pg_real *dh = a->lora_tmp, *ws = a->scratch;
+    be->zero(dh, (size_t)N * r * sizeof *dh);
+    be->linear_bwd(dh, gw.bq, dq, lora_h(m, l, 0), w.bq, N, r, D, ws);
+    be->linear_bwd(dx, gw.aq, dh, x, w.aq, N, D, r, ws);
+    be->zero(dh, (size_t)N * r * sizeof *dh);
+    be->linear_bwd(dh, gw.bv, dv, lora_h(m, l, 1), w.bv, N, r, kvd, ws);
+    be->linear_bwd(dx, gw.av, dh, x, w.av, N, D, r, ws);
+}
+
+/* The saved activations of layer l (distinct per layer with keep_layers, else shared). */
+typedef struct {
+    pg_real *x_in, *x_mix, *attn_in, *attn_rstd, *q_lin, *k_lin, *v, *qn, *q, *k, *q_rstd,
+        *k_rstd, *probs, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out, *act, *mlp_out,
+        *x_out;
+} layer_acts;
+
+static layer_acts layer_at(pg_acts *a, int l)
+{
+    return (layer_acts){
+        PG_LAYER(a, x_in, stride_d, l),      PG_LAYER(a, x_mix, stride_d, l),
+        PG_LAYER(a, attn_in, stride_d, l),   PG_LAYER(a, attn_rstd, stride_n, l),
+        PG_LAYER(a, q_lin, stride_d, l),     PG_LAYER(a, k_lin, stride_kv, l),
+        PG_LAYER(a, v, stride_kv, l),        PG_LAYER(a, qn, stride_d, l),
+        PG_LAYER(a, q, stride_d, l),         PG_LAYER(a, k, stride_kv, l),
+        PG_LAYER(a, q_rstd, stride_nh, l),   PG_LAYER(a, k_rstd, stride_nkv, l),
+        PG_LAYER(a, probs, stride_p, l),     PG_LAYER(a, att, stride_d, l),
+        PG_LAYER(a, attn_out, stride_d, l),  PG_LAYER(a, x_attn, stride_d, l),
+        PG_LAYER(a, mlp_in, stride_d, l),    PG_LAYER(a, mlp_rstd, stride_n, l),
+        PG_LAYER(a, fc_out, stride_f, l),    PG_LAYER(a, act, stride_f, l),
+        PG_LAYER(a, mlp_out, stride_d, l),   PG_LAYER(a, x_out, stride_d, l)};
 }
 
 static void block_forward(const pg_model *m, pg_acts *a, int l)
 {
+    const pg_backend *be = m->be;
     const pg_model_config *c = &m->cfg;
     const pg_block_views *w = &m->w.blocks[l];
     int B = a->B, T = a->T, N = B * T, D = c->model_dim, H = c->num_heads;
     int KVH = c->num_kv_heads, hd = D / H, kvd = KVH * hd, F = c->mlp_mult * D;
-    pg_real *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
-    pg_real *attn_in = PG_LAYER(a, attn_in, stride_d, l);
-    pg_real *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
-    pg_real *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
-    pg_real *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
-    pg_real *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
-    pg_real *attn_out = PG_LAYER(a, attn_out, stride_d, l);
-    pg_real *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
-    pg_real *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
-    pg_real *mlp_out = PG_LAYER(a, mlp_out, stride_d, l), *x_out = PG_LAYER(a, x_out, stride_d, l);
+    layer_acts s = layer_at(a, l);
 
-    /* x = mix[0] * x + mix[1] * x0 */
-    const pg_real *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
-    for (size_t r = 0; r < (size_t)N; r++)
-        for (int i = 0; i < D; i++)
-            x_mix[r * D + i] = mix0[i] * x_in[r * D + i] + mix1[i] * a->x0[r * D + i];
+    be->resid_mix_fwd(s.x_mix, s.x_in, a->x0, w->resid_mix, (size_t)N, D);
 
     /* attention branch */
-    pg_rmsnorm_fwd(attn_in, PG_LAYER(a, attn_rstd, stride_n, l), x_mix, N, D, PG_RMS_EPS);
-    pg_linear_fwd(q_lin, attn_in, w->c_q, N, D, D);
-    pg_linear_fwd(k_lin, attn_in, w->c_k, N, D, kvd);
-    pg_linear_fwd(v, attn_in, w->c_v, N, D, kvd);
+    be->rmsnorm_fwd(s.attn_in, s.attn_rstd, s.x_mix, N, D, PG_RMS_EPS);
+    be->linear_fwd(s.q_lin, s.attn_in, w->c_q, N, D, D);
+    be->linear_fwd(s.k_lin, s.attn_in, w->c_k, N, D, kvd);
+    be->linear_fwd(s.v, s.attn_in, w->c_v, N, D, kvd);
     if (m->lora)
-        lora_forward(m, l, N, attn_in, q_lin, v);
-    pg_rmsnorm_fwd(qn, PG_LAYER(a, q_rstd, stride_nh, l), q_lin, N * H, hd, PG_RMS_EPS);
-    pg_rmsnorm_fwd(k, PG_LAYER(a, k_rstd, stride_nkv, l), k_lin, N * KVH, hd, PG_RMS_EPS);
-    pg_rope_fwd(qn, a->rope_cos, a->rope_sin, B, T, H, hd);
-    pg_rope_fwd(k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
-    for (size_t r = 0; r < (size_t)N; r++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < hd; i++)
-                q[(r * H + h) * hd + i] = qn[(r * H + h) * hd + i] * w->q_gain[h];
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * T;
-        pg_attention_fwd(att + row * D, probs + (size_t)b * H * T * T, q + row * D,
-                         k + row * kvd, v + row * kvd, T, H, KVH, hd);
-    }
-    pg_linear_fwd(attn_out, att, w->attn_proj, N, D, D);
-    add_scaled(x_attn, x_mix, w->attn_scale, attn_out, N, D);
+        lora_forward(m, a, l, N, s.attn_in, s.q_lin, s.v);
+    be->rmsnorm_fwd(s.qn, s.q_rstd, s.q_lin, N * H, hd, PG_RMS_EPS);
+    be->rmsnorm_fwd(s.k, s.k_rstd, s.k_lin, N * KVH, hd, PG_RMS_EPS);
+    be->rope_fwd(s.qn, a->rope_cos, a->rope_sin, B, T, H, hd);
+    be->rope_fwd(s.k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
+    be->q_gain_fwd(s.q, s.qn, w->q_gain, (size_t)N, H, hd);
+    be->attention_fwd(s.att, s.probs, s.q, s.k, s.v, B, T, H, KVH, hd);
+    be->linear_fwd(s.attn_out, s.att, w->attn_proj, N, D, D);
+    be->scaled_add_fwd(s.x_attn, s.x_mix, w->attn_scale, s.attn_out, (size_t)N, D);
 
     /* MLP branch */
-    pg_rmsnorm_fwd(mlp_in, PG_LAYER(a, mlp_rstd, stride_n, l), x_attn, N, D, PG_RMS_EPS);
-    pg_linear_fwd(fc_out, mlp_in, w->fc, N, D, F);
-    pg_mlp_act_fwd(act, fc_out, (size_t)N * F, c->mlp_act);
-    pg_linear_fwd(mlp_out, act, w->mlp_proj, N, F, D);
-    add_scaled(x_out, x_attn, w->mlp_scale, mlp_out, N, D);
+    be->rmsnorm_fwd(s.mlp_in, s.mlp_rstd, s.x_attn, N, D, PG_RMS_EPS);
+    be->linear_fwd(s.fc_out, s.mlp_in, w->fc, N, D, F);
+    be->mlp_act_fwd(s.act, s.fc_out, (size_t)N * F, c->mlp_act);
+    be->linear_fwd(s.mlp_out, s.act, w->mlp_proj, N, F, D);
+    be->scaled_add_fwd(s.x_out, s.x_attn, w->mlp_scale, s.mlp_out, (size_t)N, D);
+}
+
+/* Copies the pass's token ids and targets (host arrays) into the activations. */
+static void load_tokens(pg_acts *a, const int *ids, const int *targets)
+{
+    size_t bytes = (size_t)a->B * a->T * sizeof(int);
+    a->be->to_device(a->ids, ids, bytes);
+    if (targets)
+        a->be->to_device(a->targets, targets, bytes);
 }
 
 double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets)
 {
+    const pg_backend *be = m->be;
     const pg_model_config *c = &m->cfg;
     int N = a->B * a->T, D = c->model_dim, L = c->num_layers;
     int enc = pg_num_encoder_layers(c), nskip = pg_num_skip_weights(c);
     size_t nd = (size_t)N * D;
 
-    for (int r = 0; r < N; r++)
-        memcpy(a->x0 + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(pg_real));
-    pg_rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
+    load_tokens(a, ids, targets);
+    be->embedding_fwd(a->x0, m->w.tok_emb, a->ids, N, D);
+    be->rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
 
     const pg_real *prev = a->x0;
     for (int l = 0; l < L; l++) {
@@ -426,28 +465,20 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
         if (i >= 0 && i < nskip) {
             /* U-Net skip: decoder block i adds skip_weights[i] * (encoder output popped) */
             const pg_real *skip = a->skips + (size_t)(enc - 1 - i) * nd;
-            add_scaled(x_in, prev, m->w.skip_weights + (size_t)i * D, skip, N, D);
-        } else if (x_in != prev) {
-            memmove(x_in, prev, nd * sizeof(pg_real));
+            be->scaled_add_fwd(x_in, prev, m->w.skip_weights + (size_t)i * D, skip, (size_t)N, D);
+        } else {
+            be->copy(x_in, prev, nd * sizeof(pg_real));
         }
         block_forward(m, a, l);
         prev = PG_LAYER(a, x_out, stride_d, l);
         if (l < enc && l < nskip)
-            memcpy(a->skips + (size_t)l * nd, prev, nd * sizeof(pg_real));
+            be->copy(a->skips + (size_t)l * nd, prev, nd * sizeof(pg_real));
     }
 
-    pg_rmsnorm_fwd(a->x_final, a->final_rstd, prev, N, D, PG_RMS_EPS);
-    pg_linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
-    pg_softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
-    return targets ? pg_xent_fwd(a->losses, a->logits, targets, N, c->vocab_size) : 0;
-}
-
-/* sum over rows of a (.) b into out[D] (a scale or mix vector's gradient) */
-static void acc_colsum_prod(pg_real *out, const pg_real *a, const pg_real *b, size_t N, int D)
-{
-    for (size_t r = 0; r < N; r++)
-        for (int i = 0; i < D; i++)
-            out[i] += a[r * D + i] * b[r * D + i];
+    be->rmsnorm_fwd(a->x_final, a->final_rstd, prev, N, D, PG_RMS_EPS);
+    be->linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
+    be->softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
+    return targets ? be->xent_fwd(a->losses, a->logits, a->targets, N, c->vocab_size) : 0;
 }
 
 /* Gradient of one block: g_out (the block output's gradient) in, the block input's
@@ -455,135 +486,101 @@ static void acc_colsum_prod(pg_real *out, const pg_real *a, const pg_real *b, si
 static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_views *gw,
                            const pg_real *g_out, pg_real *g_in)
 {
+    const pg_backend *be = m->be;
     const pg_model_config *c = &m->cfg;
     const pg_block_views *w = &m->w.blocks[l];
     int B = a->B, T = a->T, N = B * T, D = c->model_dim, H = c->num_heads;
     int KVH = c->num_kv_heads, hd = D / H, kvd = KVH * hd, F = c->mlp_mult * D;
     size_t nd = (size_t)N * D, nkv = (size_t)N * kvd, nf = (size_t)N * F;
-    pg_real *x_in = PG_LAYER(a, x_in, stride_d, l), *x_mix = PG_LAYER(a, x_mix, stride_d, l);
-    pg_real *attn_in = PG_LAYER(a, attn_in, stride_d, l);
-    pg_real *q_lin = PG_LAYER(a, q_lin, stride_d, l), *k_lin = PG_LAYER(a, k_lin, stride_kv, l);
-    pg_real *v = PG_LAYER(a, v, stride_kv, l), *qn = PG_LAYER(a, qn, stride_d, l);
-    pg_real *q = PG_LAYER(a, q, stride_d, l), *k = PG_LAYER(a, k, stride_kv, l);
-    pg_real *probs = PG_LAYER(a, probs, stride_p, l), *att = PG_LAYER(a, att, stride_d, l);
-    pg_real *attn_out = PG_LAYER(a, attn_out, stride_d, l);
-    pg_real *x_attn = PG_LAYER(a, x_attn, stride_d, l), *mlp_in = PG_LAYER(a, mlp_in, stride_d, l);
-    pg_real *fc_out = PG_LAYER(a, fc_out, stride_f, l), *act = PG_LAYER(a, act, stride_f, l);
-    pg_real *mlp_out = PG_LAYER(a, mlp_out, stride_d, l);
+    layer_acts s = layer_at(a, l);
     pg_real *t_branch = a->g_d[0], *t_resid = a->g_d[1], *t_att = a->g_d[2];
     pg_real *t_q = a->g_d[3], *t_qlin = a->g_d[4];
     pg_real *t_k = a->g_kv[0], *t_v = a->g_kv[1], *t_klin = a->g_kv[2];
-    pg_real *t_f = a->g_f[0], *t_fc = a->g_f[1];
+    pg_real *t_f = a->g_f[0], *t_fc = a->g_f[1], *ws = a->scratch;
 
-    /* x_out = x_attn + mlp_scale * mlp_out */
-    acc_colsum_prod(gw->mlp_scale, g_out, mlp_out, N, D);
-    for (size_t j = 0; j < nd; j++)
-        t_branch[j] = w->mlp_scale[j % D] * g_out[j];
-    memcpy(t_resid, g_out, nd * sizeof(pg_real));
+    /* x_out = x_attn + mlp_scale * mlp_out: the residual passes g_out through */
+    be->scaled_add_bwd(t_branch, gw->mlp_scale, g_out, s.mlp_out, w->mlp_scale, (size_t)N, D);
+    be->copy(t_resid, g_out, nd * sizeof(pg_real));
     /* MLP: mlp_out = act(fc(norm(x_attn))) @ proj^T */
-    memset(t_f, 0, nf * sizeof(pg_real));
-    pg_linear_bwd(t_f, gw->mlp_proj, t_branch, act, w->mlp_proj, N, F, D);
-    memset(t_fc, 0, nf * sizeof(pg_real));
-    pg_mlp_act_bwd(t_fc, t_f, fc_out, nf, c->mlp_act);
-    memset(t_branch, 0, nd * sizeof(pg_real));
-    pg_linear_bwd(t_branch, gw->fc, t_fc, mlp_in, w->fc, N, D, F);
-    pg_rmsnorm_bwd(t_resid, t_branch, x_attn, PG_LAYER(a, mlp_rstd, stride_n, l), N, D);
+    be->zero(t_f, nf * sizeof(pg_real));
+    be->linear_bwd(t_f, gw->mlp_proj, t_branch, s.act, w->mlp_proj, N, F, D, ws);
+    be->zero(t_fc, nf * sizeof(pg_real));
+    be->mlp_act_bwd(t_fc, t_f, s.fc_out, nf, c->mlp_act);
+    be->zero(t_branch, nd * sizeof(pg_real));
+    be->linear_bwd(t_branch, gw->fc, t_fc, s.mlp_in, w->fc, N, D, F, ws);
+    be->rmsnorm_bwd(t_resid, t_branch, s.x_attn, s.mlp_rstd, N, D);
 
     /* x_attn = x_mix + attn_scale * attn_out */
-    acc_colsum_prod(gw->attn_scale, t_resid, attn_out, N, D);
-    for (size_t j = 0; j < nd; j++)
-        t_branch[j] = w->attn_scale[j % D] * t_resid[j];
-    memset(t_att, 0, nd * sizeof(pg_real));
-    pg_linear_bwd(t_att, gw->attn_proj, t_branch, att, w->attn_proj, N, D, D);
-    memset(t_q, 0, nd * sizeof(pg_real));
-    memset(t_k, 0, nkv * sizeof(pg_real));
-    memset(t_v, 0, nkv * sizeof(pg_real));
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * T;
-        pg_attention_bwd(t_q + row * D, t_k + row * kvd, t_v + row * kvd, t_att + row * D,
-                         probs + (size_t)b * H * T * T, q + row * D, k + row * kvd,
-                         v + row * kvd, T, H, KVH, hd);
-    }
-    /* q = qn * q_gain[h] */
-    for (size_t r = 0; r < (size_t)N; r++)
-        for (int h = 0; h < H; h++)
-            for (int i = 0; i < hd; i++) {
-                size_t j = (r * H + h) * hd + i;
-                gw->q_gain[h] += t_q[j] * qn[j];
-                t_q[j] *= w->q_gain[h];
-            }
-    pg_rope_bwd(t_q, a->rope_cos, a->rope_sin, B, T, H, hd);
-    pg_rope_bwd(t_k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
-    memset(t_qlin, 0, nd * sizeof(pg_real));
-    memset(t_klin, 0, nkv * sizeof(pg_real));
-    pg_rmsnorm_bwd(t_qlin, t_q, q_lin, PG_LAYER(a, q_rstd, stride_nh, l), N * H, hd);
-    pg_rmsnorm_bwd(t_klin, t_k, k_lin, PG_LAYER(a, k_rstd, stride_nkv, l), N * KVH, hd);
-    memset(t_branch, 0, nd * sizeof(pg_real));
-    pg_linear_bwd(t_branch, gw->c_q, t_qlin, attn_in, w->c_q, N, D, D);
-    pg_linear_bwd(t_branch, gw->c_k, t_klin, attn_in, w->c_k, N, D, kvd);
-    pg_linear_bwd(t_branch, gw->c_v, t_v, attn_in, w->c_v, N, D, kvd);
+    be->scaled_add_bwd(t_branch, gw->attn_scale, t_resid, s.attn_out, w->attn_scale, (size_t)N,
+                       D);
+    be->zero(t_att, nd * sizeof(pg_real));
+    be->linear_bwd(t_att, gw->attn_proj, t_branch, s.att, w->attn_proj, N, D, D, ws);
+    be->zero(t_q, nd * sizeof(pg_real));
+    be->zero(t_k, nkv * sizeof(pg_real));
+    be->zero(t_v, nkv * sizeof(pg_real));
+    be->attention_bwd(t_q, t_k, t_v, t_att, s.probs, s.q, s.k, s.v, B, T, H, KVH, hd, ws);
+    be->q_gain_bwd(t_q, gw->q_gain, s.qn, w->q_gain, (size_t)N, H, hd);
+    be->rope_bwd(t_q, a->rope_cos, a->rope_sin, B, T, H, hd);
+    be->rope_bwd(t_k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
+    be->zero(t_qlin, nd * sizeof(pg_real));
+    be->zero(t_klin, nkv * sizeof(pg_real));
+    be->rmsnorm_bwd(t_qlin, t_q, s.q_lin, s.q_rstd, N * H, hd);
+    be->rmsnorm_bwd(t_klin, t_k, s.k_lin, s.k_rstd, N * KVH, hd);
+    be->zero(t_branch, nd * sizeof(pg_real));
+    be->linear_bwd(t_branch, gw->c_q, t_qlin, s.attn_in, w->c_q, N, D, D, ws);
+    be->linear_bwd(t_branch, gw->c_k, t_klin, s.attn_in, w->c_k, N, D, kvd, ws);
+    be->linear_bwd(t_branch, gw->c_v, t_v, s.attn_in, w->c_v, N, D, kvd, ws);
     if (m->lora)
-        lora_backward(m, l, N, attn_in, t_qlin, t_v, t_branch);
-    pg_rmsnorm_bwd(t_resid, t_branch, x_mix, PG_LAYER(a, attn_rstd, stride_n, l), N, D);
+        lora_backward(m, a, l, N, s.attn_in, t_qlin, t_v, t_branch);
+    be->rmsnorm_bwd(t_resid, t_branch, s.x_mix, s.attn_rstd, N, D);
 
     /* x_mix = mix[0] * x_in + mix[1] * x0 */
-    const pg_real *mix0 = w->resid_mix, *mix1 = w->resid_mix + D;
-    acc_colsum_prod(gw->resid_mix, t_resid, x_in, N, D);
-    acc_colsum_prod(gw->resid_mix + D, t_resid, a->x0, N, D);
-    for (size_t j = 0; j < nd; j++) {
-        a->g_x0[j] += mix1[j % D] * t_resid[j];
-        g_in[j] = mix0[j % D] * t_resid[j];
-    }
+    be->resid_mix_bwd(g_in, a->g_x0, gw->resid_mix, t_resid, s.x_in, a->x0, w->resid_mix,
+                      (size_t)N, D);
 }
 
 void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int *targets,
                        pg_real *grad, double dloss)
 {
+    const pg_backend *be = m->be;
     const pg_model_config *c = &m->cfg;
     int N = a->B * a->T, D = c->model_dim, L = c->num_layers, V = c->vocab_size;
     int enc = pg_num_encoder_layers(c), nskip = pg_num_skip_weights(c);
     size_t nd = (size_t)N * D;
-    pg_param_views gw;
-    pg_model_bind_views(m, grad, &gw);
+    pg_real *g_tok_emb = grad + m->tensors[0].offset, *g_skip_w = skip_weights_at(m, grad);
 
+    load_tokens(a, ids, targets);
     /* head: logits = softcap(x_final @ tok_emb^T) */
-    pg_softcap_xent_bwd(a->g_logits, a->logits, targets, N, V, c->logit_softcap, dloss);
+    be->softcap_xent_bwd(a->g_logits, a->logits, a->targets, N, V, c->logit_softcap, dloss);
     pg_real *g_final = a->g_d[0];
-    memset(g_final, 0, nd * sizeof(pg_real));
-    pg_linear_bwd(g_final, gw.tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V);
-    memset(a->g_x, 0, nd * sizeof(pg_real));
-    pg_rmsnorm_bwd(a->g_x, g_final, PG_LAYER(a, x_out, stride_d, L - 1), a->final_rstd, N, D);
+    be->zero(g_final, nd * sizeof(pg_real));
+    be->linear_bwd(g_final, g_tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V,
+                   a->scratch);
+    be->zero(a->g_x, nd * sizeof(pg_real));
+    be->rmsnorm_bwd(a->g_x, g_final, PG_LAYER(a, x_out, stride_d, L - 1), a->final_rstd, N, D);
 
-    memset(a->g_x0, 0, nd * sizeof(pg_real));
-    memset(a->g_skips, 0, (size_t)nskip * nd * sizeof(pg_real));
+    be->zero(a->g_x0, nd * sizeof(pg_real));
+    be->zero(a->g_skips, (size_t)nskip * nd * sizeof(pg_real));
     for (int l = L - 1; l >= 0; l--) {
         /* g_x holds the gradient of this block's output */
         if (l < enc && l < nskip)
-            for (size_t j = 0; j < nd; j++)
-                a->g_x[j] += a->g_skips[(size_t)l * nd + j];
-        block_backward(m, a, l, &gw.blocks[l], a->g_x, a->g_x);
+            be->add(a->g_x, a->g_skips + (size_t)l * nd, nd);
+        pg_block_views gw = block_views_at(m, grad, l);
+        block_backward(m, a, l, &gw, a->g_x, a->g_x);
         int i = l - enc;
         if (i >= 0 && i < nskip) {
             /* x_in = prev + skip_weights[i] * skip[enc-1-i] */
-            const pg_real *skip = a->skips + (size_t)(enc - 1 - i) * nd;
-            pg_real *g_skip = a->g_skips + (size_t)(enc - 1 - i) * nd;
-            const pg_real *sw = m->w.skip_weights + (size_t)i * D;
-            acc_colsum_prod(gw.skip_weights + (size_t)i * D, a->g_x, skip, N, D);
-            for (size_t j = 0; j < nd; j++)
-                g_skip[j] += sw[j % D] * a->g_x[j];
+            size_t at = (size_t)(enc - 1 - i) * nd;
+            be->skip_add_bwd(a->g_skips + at, g_skip_w + (size_t)i * D, a->g_x, a->skips + at,
+                             m->w.skip_weights + (size_t)i * D, (size_t)N, D);
         }
     }
     /* layer 0's input is x0 */
-    for (size_t j = 0; j < nd; j++)
-        a->g_x0[j] += a->g_x[j];
+    be->add(a->g_x0, a->g_x, nd);
     /* x0 = rms_norm(tok_emb[ids]); the gathered rows are the norm's input */
     pg_real *emb = a->g_d[1], *g_emb = a->g_d[2];
-    for (int r = 0; r < N; r++)
-        memcpy(emb + (size_t)r * D, m->w.tok_emb + (size_t)ids[r] * D, D * sizeof(pg_real));
-    memset(g_emb, 0, nd * sizeof(pg_real));
-    pg_rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
-    for (int r = 0; r < N; r++)
-        for (int i = 0; i < D; i++)
-            gw.tok_emb[(size_t)ids[r] * D + i] += g_emb[(size_t)r * D + i];
-    pg_param_views_free(&gw);
+    be->embedding_fwd(emb, m->w.tok_emb, a->ids, N, D);
+    be->zero(g_emb, nd * sizeof(pg_real));
+    be->rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
+    be->embedding_bwd(g_tok_emb, g_emb, a->ids, N, D);
 }

@@ -1,13 +1,17 @@
-/* The baseline GPT of DESIGN §4 on the CPU: parameter layout with the reference's
- * tensor names, deterministic init, and the forward pass to logits and per-token
- * losses. All parameters live in one pg_real array; views point into it, so a gradient
- * or optimizer-state array of the same size gets the same views. */
+/* The baseline GPT of DESIGN §4: parameter layout with the reference's tensor names,
+ * deterministic init, and the one graph of the forward pass (logits, per-token losses)
+ * and the backward pass. The graph only calls the backend table (kernels/backend.h):
+ * parameters, gradients and activations are the backend's memory, and model.c holds no
+ * arithmetic of its own. All parameters live in one pg_real array; views point into it,
+ * so a gradient or optimizer-state array of the same size gets the same views. Init,
+ * clone and the LoRA reset write parameters directly: they need a host-memory backend. */
 #ifndef PG_MODEL_H
 #define PG_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "kernels/config.h"
 #include "kernels/real.h"
 
@@ -43,6 +47,7 @@ typedef struct {
  * per layer A_q [r][D], B_q [D][r], A_v [r][D], B_v [KVD][r]. `h` keeps the rank-r
  * activations x A^T of each layer for the backward pass. */
 typedef struct {
+    const pg_backend *be;
     int rank, max_rows;
     size_t per_layer, n;
     pg_real *p, *g;
@@ -50,6 +55,7 @@ typedef struct {
 } pg_lora;
 
 typedef struct {
+    const pg_backend *be; /* where the parameters live and the graph runs (CPU today) */
     pg_model_config cfg;
     size_t num_params;
     int num_tensors;
@@ -70,9 +76,6 @@ void pg_model_free(pg_model *m);
 /* A deep copy (for test-time training, which adapts weights in place). */
 int pg_model_clone(pg_model *dst, const pg_model *src);
 void pg_model_init(pg_model *m, uint64_t seed, int mode);
-/* Points views at the tensors of `base`, an array laid out like m->params. */
-int pg_model_bind_views(const pg_model *m, pg_real *base, pg_param_views *v);
-void pg_param_views_free(pg_param_views *v);
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name);
 
 static inline int pg_num_encoder_layers(const pg_model_config *c) { return c->num_layers / 2; }
@@ -86,6 +89,7 @@ static inline int pg_num_skip_weights(const pg_model_config *c)
  * keep_layers the per-layer buffers are distinct (as a backward pass needs); without,
  * every layer reuses one set, which is all inference needs. */
 typedef struct {
+    const pg_backend *be;
     int B, T, keep_layers;
     int B_cap, T_cap; /* allocated shape; B and T may be set lower for a pass */
     pg_real *buf;
@@ -120,9 +124,15 @@ typedef struct {
     pg_real *g_d[5];            /* [BT][D] temporaries */
     pg_real *g_kv[3];           /* [BT][KVD] temporaries */
     pg_real *g_f[2];            /* [BT][F] */
+    /* the pass's inputs, copied in by forward and backward */
+    int *ids, *targets;         /* [BT] */
+    /* workspace, sized once here so no op allocates: LoRA's temporaries [BT][D], then the
+     * largest scratch a backward op takes (keep_layers only) */
+    pg_real *lora_tmp, *scratch;
 } pg_acts;
 
-int pg_acts_create(pg_acts *a, const pg_model_config *c, int B, int T, int keep_layers);
+/* Activations for passes of m (on m's backend) over up to B x T positions. */
+int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers);
 void pg_acts_free(pg_acts *a);
 /* Sets the shape of the next pass; must fit the allocated B_cap x T_cap. */
 int pg_acts_set_shape(pg_acts *a, int B, int T);

@@ -15,11 +15,12 @@ typedef struct {
 } pg_optim_config;
 
 typedef struct {
+    const pg_backend *be;
     pg_real *adam_m, *adam_v; /* Adam moments (embedding and scalar groups) */
     pg_real *muon_buf;        /* Muon momentum (matrix group) */
     long step;                /* optimizer steps taken (Adam bias correction) */
     size_t n;
-    pg_real *scratch;         /* Newton-Schulz workspace */
+    pg_real *scratch;         /* Muon's workspace (the largest matrix's) */
 } pg_optim;
 
 int pg_optim_create(pg_optim *o, const pg_model *m);
@@ -30,10 +31,27 @@ void pg_optim_free(pg_optim *o);
 double pg_optim_step(pg_optim *o, pg_model *m, pg_real *grad, const pg_optim_config *c,
                      double lr_scale, double momentum);
 
-/* Orthogonalizes X [rows][cols] in place: X/(||X||_F + 1e-7), transposed when
- * rows > cols, then `steps` iterations of X <- aX + (bA + cA^2)X with A = X X^T and
- * (a, b, c) = (3.4445, -4.7750, 2.0315). scratch holds 3*m*m + 3*m*n reals for
- * m = min(rows, cols), n = max(rows, cols). */
-void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
+/* ---- the updates every optimizer of pgolf is made of (training and every TTT variant) ---- */
+
+/* A range of a gradient array (a tensor, or the whole array). */
+typedef struct {
+    size_t offset, numel;
+} pg_grad_span;
+
+/* Global L2 norm over the spans (summed in their order), then, when max_norm > 0 and the
+ * norm exceeds it, every span scaled by max_norm / (norm + 1e-6). Returns the norm. */
+double pg_clip_grad(const pg_backend *be, pg_real *grad, const pg_grad_span *spans, int nspans,
+                    double max_norm);
+
+typedef struct {
+    double beta1, beta2, eps;
+} pg_adam_config;
+
+/* Adam's update of n parameters at optimizer step `step` (1-based, for bias correction). */
+void pg_adam_step(const pg_backend *be, pg_real *p, const pg_real *g, pg_real *m, pg_real *v,
+                  size_t n, const pg_adam_config *c, double lr, long step);
+
+/* Muon's learning rate for a [rows][cols] matrix: lr * max(1, rows/cols)^0.5. */
+pg_real pg_muon_lr(double lr, int rows, int cols);
 
 #endif

@@ -169,7 +169,7 @@ START_TEST(test_sliding_matches_direct_forward)
     ck_assert(memcmp(slide + 16, std + 16, 16 * sizeof(double)) != 0);
     /* every scored target of a few windows, recomputed by a plain forward pass */
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m.cfg, 1, 16, 0), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, 1, 16, 0), 0);
     pg_eval_window *w;
     size_t nw;
     o.stride = 4;

@@ -49,7 +49,7 @@ static void check_golden(const char *name, int with_logits)
         tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
     }
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m.cfg, B, T, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
     pg_model_forward(&m, &a, ids, tgt);
     double worst = 0;
     for (int i = 0; i < N; i++) {
@@ -172,8 +172,8 @@ START_TEST(test_batch_independent_and_deterministic)
         tgt[i] = (i * 53 + 7) % V;
     }
     pg_acts a2, a1;
-    ck_assert_int_eq(pg_acts_create(&a2, &m.cfg, 2, T, 0), 0);
-    ck_assert_int_eq(pg_acts_create(&a1, &m.cfg, 1, T, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&a2, &m, 2, T, 0), 0);
+    ck_assert_int_eq(pg_acts_create(&a1, &m, 1, T, 1), 0);
     pg_model_forward(&m, &a2, ids, tgt);
     /* sequence 1 alone, through the keep-layers path, gives the same bits */
     pg_model_forward(&m, &a1, ids + T, tgt + T);
@@ -200,7 +200,7 @@ START_TEST(test_forward_is_causal)
         tgt[i] = (i * 29 + 1) % V;
     }
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m.cfg, 1, T, 0), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, 1, T, 0), 0);
     pg_model_forward(&m, &a, ids, tgt);
     double base[48];
     memcpy(base, a.losses, sizeof base);

@@ -247,7 +247,7 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, int *ids, int *tgt,
     int W = (int)h->world_size, accum = pg_hparams_grad_accum(h);
     size_t local = (size_t)(h->train_batch_tokens / (W * accum));
     double dloss = 1.0 / ((double)W * accum * (double)local), rank0 = 0;
-    memset(grad, 0, t->m.num_params * sizeof *grad);
+    t->m.be->zero(grad, t->m.num_params * sizeof *grad);
     for (int micro = 0; micro < accum; micro++) {
         if (pg_stream_take(&t->stream, (local + 1) * (size_t)W, chunk) != 0)
             return -1;
@@ -305,12 +305,12 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     int W = (int)h->world_size, accum = pg_hparams_grad_accum(h), T = h->model.seq_len;
     size_t local = (size_t)(h->train_batch_tokens / (W * accum));
     pg_acts a = {0};
-    pg_real *grad = calloc(t.m.num_params, sizeof *grad);
+    pg_real *grad = t.m.be->alloc(t.m.num_params * sizeof *grad);
     int *ids = malloc(local * sizeof *ids), *tgt = malloc(local * sizeof *tgt);
     uint16_t *chunk = malloc((local + 1) * (size_t)W * sizeof *chunk);
     int rc = -1;
     if (!grad || !ids || !tgt || !chunk ||
-        pg_acts_create(&a, &h->model, (int)(local / (size_t)T), T, 1) != 0) {
+        pg_acts_create(&a, &t.m, (int)(local / (size_t)T), T, 1) != 0) {
         pg_fail("out of memory for a micro-batch of %zu tokens", local);
         goto done;
     }
@@ -414,7 +414,8 @@ done:
         fclose(lg.log);
     if (a.buf)
         pg_acts_free(&a);
-    free(grad);
+    if (grad)
+        t.m.be->free(grad);
     free(ids);
     free(tgt);
     free(chunk);

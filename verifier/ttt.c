@@ -137,8 +137,10 @@ double pg_ttt_chunk_lr(const pg_ttt_opts *o, int ci, int n)
 struct pg_ttt_state {
     pg_model *m;
     pg_ttt_opts o;
-    pg_real *grad, *buf, *muon_buf, *scratch, *update;
-    double *mult; /* lr multiplier per tensor; < 0 = frozen */
+    pg_real *grad, *buf, *muon_buf, *scratch;
+    double *mult;         /* lr multiplier per tensor; < 0 = frozen */
+    pg_grad_span *spans;  /* the trainable tensors (the clip norm covers only them) */
+    int nspans;
     pg_acts acts;
     int *ids, *tgt;
     int acts_T;
@@ -155,10 +157,16 @@ pg_ttt_state *pg_ttt_begin(pg_model *m, const pg_ttt_opts *o)
     pg_ttt_state *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    const pg_backend *be = m->be;
     s->m = m;
     s->o = *o;
     size_t big = 1;
     s->mult = calloc((size_t)m->num_tensors, sizeof *s->mult);
+    s->spans = calloc((size_t)m->num_tensors, sizeof *s->spans);
+    if (!s->mult || !s->spans) {
+        pg_ttt_end(s);
+        return NULL;
+    }
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
         int block = -1;
@@ -173,18 +181,15 @@ pg_ttt_state *pg_ttt_begin(pg_model *m, const pg_ttt_opts *o)
                  ends_with(t->name, "c_v.weight") || ends_with(t->name, "mlp.fc.weight"))
             mult = o->in_proj_mult;
         s->mult[i] = mult;
-        if (t->group == PG_GROUP_MATRIX) {
-            size_t lo = (size_t)(t->shape[0] < t->shape[1] ? t->shape[0] : t->shape[1]);
-            size_t hi = (size_t)(t->shape[0] < t->shape[1] ? t->shape[1] : t->shape[0]);
-            big = 3 * lo * lo + 3 * lo * hi > big ? 3 * lo * lo + 3 * lo * hi : big;
-        }
+        s->spans[s->nspans++] = (pg_grad_span){t->offset, t->numel};
+        size_t need = t->group == PG_GROUP_MATRIX ? be->muon_scratch(t->shape[0], t->shape[1]) : 0;
+        big = need > big ? need : big;
     }
-    s->grad = calloc(m->num_params, sizeof(pg_real));
-    s->buf = calloc(m->num_params, sizeof(pg_real));
-    s->muon_buf = calloc(m->num_params, sizeof(pg_real));
-    s->update = calloc(m->num_params, sizeof(pg_real));
-    s->scratch = calloc(big, sizeof(pg_real));
-    if (!s->grad || !s->buf || !s->muon_buf || !s->update || !s->scratch || !s->mult) {
+    s->grad = be->alloc(m->num_params * sizeof(pg_real));
+    s->buf = be->alloc(m->num_params * sizeof(pg_real));
+    s->muon_buf = be->alloc(m->num_params * sizeof(pg_real));
+    s->scratch = be->alloc(big * sizeof(pg_real));
+    if (!s->grad || !s->buf || !s->muon_buf || !s->scratch) {
         pg_ttt_end(s);
         return NULL;
     }
@@ -195,12 +200,13 @@ void pg_ttt_end(pg_ttt_state *s)
 {
     if (!s)
         return;
-    free(s->grad);
-    free(s->buf);
-    free(s->muon_buf);
-    free(s->update);
-    free(s->scratch);
+    const pg_backend *be = s->m->be;
+    be->free(s->grad);
+    be->free(s->buf);
+    be->free(s->muon_buf);
+    be->free(s->scratch);
     free(s->mult);
+    free(s->spans);
     free(s->ids);
     free(s->tgt);
     if (s->acts.buf)
@@ -208,46 +214,26 @@ void pg_ttt_end(pg_ttt_state *s)
     free(s);
 }
 
-/* One optimizer step on the trainable tensors with the gradient in s->grad. */
+/* One optimizer step on the trainable tensors with the gradient in s->grad: clipped over
+ * them, then Muon (LaCT) for the block matrices when chosen, SGD with momentum for the
+ * rest. */
 static void ttt_step(pg_ttt_state *s, double lr)
 {
     pg_model *m = s->m;
-    double ss = 0; /* the clip norm covers the trainable tensors only */
-    for (int i = 0; i < m->num_tensors; i++) {
-        const pg_tensor_info *t = &m->tensors[i];
-        for (size_t j = 0; s->mult[i] >= 0 && j < t->numel; j++)
-            ss += (double)s->grad[t->offset + j] * s->grad[t->offset + j];
-    }
-    double coef = 1.0;
-    if (s->o.grad_clip > 0 && s->o.grad_clip / (sqrt(ss) + 1e-6) < 1)
-        coef = s->o.grad_clip / (sqrt(ss) + 1e-6);
+    const pg_backend *be = m->be;
+    pg_clip_grad(be, s->grad, s->spans, s->nspans, s->o.grad_clip);
     pg_real mu = (pg_real)s->o.momentum;
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
         if (s->mult[i] < 0)
             continue;
         pg_real *p = m->params + t->offset, *g = s->grad + t->offset;
-        pg_real step_lr = (pg_real)(lr * s->mult[i]);
-        if (s->o.optimizer == PG_TTT_MUON && t->group == PG_GROUP_MATRIX) {
-            /* Muon: Nesterov momentum, Newton-Schulz-5 orthogonalized, shape-scaled */
-            pg_real *b = s->muon_buf + t->offset, *u = s->update + t->offset;
-            for (size_t j = 0; j < t->numel; j++) {
-                pg_real gj = (pg_real)(g[j] * coef);
-                b[j] = mu * b[j] + gj;
-                u[j] = gj + mu * b[j];
-            }
-            pg_newton_schulz5(u, t->shape[0], t->shape[1], 5, s->scratch);
-            pg_real sc = (pg_real)sqrt(fmax(1.0, (double)t->shape[0] / t->shape[1]));
-            for (size_t j = 0; j < t->numel; j++)
-                p[j] -= step_lr * sc * u[j];
-        } else {
-            /* SGD with momentum, as torch.optim.SGD (no dampening, no Nesterov) */
-            pg_real *b = s->buf + t->offset;
-            for (size_t j = 0; j < t->numel; j++) {
-                b[j] = mu * b[j] + (pg_real)(g[j] * coef);
-                p[j] -= step_lr * b[j];
-            }
-        }
+        if (s->o.optimizer == PG_TTT_MUON && t->group == PG_GROUP_MATRIX)
+            be->muon_update(p, g, s->muon_buf + t->offset, t->shape[0], t->shape[1], mu,
+                            pg_muon_lr(lr * s->mult[i], t->shape[0], t->shape[1]), 5,
+                            s->scratch);
+        else
+            be->sgd_update(p, g, s->buf + t->offset, t->numel, mu, (pg_real)(lr * s->mult[i]));
     }
 }
 
@@ -265,7 +251,7 @@ int pg_ttt_train_span(pg_ttt_state *s, const uint16_t *stream, size_t n, size_t 
         free(s->tgt);
         s->ids = malloc((size_t)B * L * sizeof *s->ids);
         s->tgt = malloc((size_t)B * L * sizeof *s->tgt);
-        if (!s->ids || !s->tgt || pg_acts_create(&s->acts, &s->m->cfg, B, seq_len, 1) != 0)
+        if (!s->ids || !s->tgt || pg_acts_create(&s->acts, s->m, B, seq_len, 1) != 0)
             return pg_fail("out of memory for a TTT batch of %d x %d", B, seq_len);
         s->acts_T = seq_len;
     }
@@ -284,7 +270,7 @@ int pg_ttt_train_span(pg_ttt_state *s, const uint16_t *stream, size_t n, size_t 
                 s->tgt[j] = stream[first + j + 1];
             }
             pg_acts_set_shape(&s->acts, nb, seq_len);
-            memset(s->grad, 0, s->m->num_params * sizeof(pg_real));
+            s->m->be->zero(s->grad, s->m->num_params * sizeof(pg_real));
             pg_model_forward(s->m, &s->acts, s->ids, s->tgt);
             pg_model_backward(s->m, &s->acts, s->ids, s->tgt, s->grad, 1.0 / ((double)nb * L));
             ttt_step(s, lr_ep);
@@ -308,6 +294,8 @@ static lora_piece *lora_pieces(const uint16_t *stream, size_t total, size_t chun
 {
     lora_piece *p = malloc((total + 1) * sizeof *p);
     size_t n = 0, start = 0;
+    if (!p)
+        return NULL;
     int first = 1;
     for (size_t i = 1; i <= total; i++) {
         int doc_break = i < total && stream[i] == PG_BOS_ID;
@@ -321,43 +309,83 @@ static lora_piece *lora_pieces(const uint16_t *stream, size_t total, size_t chun
     return p;
 }
 
-static void adam_step(pg_lora *lo, pg_real *mm, pg_real *vv, long t, double lr)
+/* LoRA TTT's working state: adapters, their Adam moments, and one training pass's buffers. */
+typedef struct {
+    pg_lora lo;
+    pg_real *adam_m, *adam_v, *grad; /* grad: the base weights' (unused, frozen) */
+    int *ids, *tgt;
+    pg_eval_window *clip;
+    lora_piece *pieces;
+    size_t npieces;
+    pg_acts acts;
+} lora_state;
+
+static void lora_state_free(pg_model *m, lora_state *st)
 {
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    double bc1 = 1.0 - pow(b1, (double)t), bc2s = sqrt(1.0 - pow(b2, (double)t));
-    for (size_t j = 0; j < lo->n; j++) {
-        double g = lo->g[j];
-        mm[j] = (pg_real)(b1 * mm[j] + (1 - b1) * g);
-        vv[j] = (pg_real)(b2 * vv[j] + (1 - b2) * g * g);
-        lo->p[j] -= (pg_real)(lr / bc1 * mm[j] / (sqrt((double)vv[j]) / bc2s + eps));
+    const pg_backend *be = m->be;
+    m->lora = NULL;
+    if (st->acts.buf)
+        pg_acts_free(&st->acts);
+    be->free(st->adam_m);
+    be->free(st->adam_v);
+    be->free(st->grad);
+    free(st->ids);
+    free(st->tgt);
+    free(st->clip);
+    free(st->pieces);
+    pg_lora_free(&st->lo);
+}
+
+static int lora_state_create(pg_model *m, const uint16_t *stream, size_t total,
+                             const pg_eval_opts *eo, const pg_ttt_opts *o, size_t nwin,
+                             lora_state *st)
+{
+    const pg_backend *be = m->be;
+    int B = eo->batch > 0 ? eo->batch : 1, L = eo->seq_len;
+    memset(st, 0, sizeof *st);
+    if (pg_lora_create(&st->lo, m, o->lora_rank, B * L) != 0)
+        return -1;
+    m->lora = &st->lo; /* attached before the activations, which size its workspace */
+    st->pieces = lora_pieces(stream, total, (size_t)o->lora_chunk, &st->npieces);
+    st->adam_m = be->alloc(st->lo.n * sizeof(pg_real));
+    st->adam_v = be->alloc(st->lo.n * sizeof(pg_real));
+    st->grad = be->alloc(m->num_params * sizeof(pg_real));
+    st->ids = malloc((size_t)L * sizeof *st->ids);
+    st->tgt = malloc((size_t)L * sizeof *st->tgt);
+    st->clip = malloc((nwin + 1) * sizeof *st->clip);
+    if (!st->pieces || !st->adam_m || !st->adam_v || !st->grad || !st->ids || !st->tgt ||
+        !st->clip) {
+        lora_state_free(m, st);
+        return pg_fail("out of memory for LoRA TTT (rank %d, %zu windows)", o->lora_rank, nwin);
     }
+    if (pg_acts_create(&st->acts, m, 1, L, 1) != 0) {
+        lora_state_free(m, st);
+        return -1;
+    }
+    return 0;
 }
 
 static int lora_run(pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
                     const pg_eval_opts *eo, const pg_ttt_opts *o, size_t total,
                     const pg_eval_window *win, size_t nwin, pg_eval_result *r, double *per_token)
 {
+    const pg_backend *be = m->be;
     int B = eo->batch > 0 ? eo->batch : 1, L = eo->seq_len;
-    pg_lora lo;
-    if (pg_lora_create(&lo, m, o->lora_rank, B * L) != 0)
+    lora_state st;
+    if (lora_state_create(m, stream, total, eo, o, nwin, &st) != 0)
         return -1;
-    size_t np;
-    lora_piece *pc = lora_pieces(stream, total, (size_t)o->lora_chunk, &np);
-    pg_real *mm = calloc(lo.n, sizeof *mm), *vv = calloc(lo.n, sizeof *vv);
-    pg_real *grad = calloc(m->num_params, sizeof *grad);
-    int *ids = malloc((size_t)L * sizeof *ids), *tgt = malloc((size_t)L * sizeof *tgt);
-    pg_eval_window *clip = malloc((nwin + 1) * sizeof *clip);
-    pg_acts a;
-    int rc = pg_acts_create(&a, &m->cfg, 1, L, 1);
-    m->lora = &lo;
+    pg_lora *lo = &st.lo;
+    const lora_piece *pc = st.pieces;
+    pg_adam_config adam = {o->lora_beta1, o->lora_beta2, o->lora_eps};
     long t = 0;
     size_t w0 = 0;
+    int rc = 0;
     double t0 = pg_now_seconds();
-    for (size_t k = 0; k < np && rc == 0; k++) {
+    for (size_t k = 0; k < st.npieces && rc == 0; k++) {
         if (pc[k].doc_first) {
-            pg_lora_reset(&lo, m, LORA_SEED);
-            memset(mm, 0, lo.n * sizeof *mm);
-            memset(vv, 0, lo.n * sizeof *vv);
+            pg_lora_reset(lo, m, LORA_SEED);
+            be->zero(st.adam_m, lo->n * sizeof(pg_real));
+            be->zero(st.adam_v, lo->n * sizeof(pg_real));
             t = 0;
         }
         /* the windows' scored targets inside this piece: a window that straddles a piece
@@ -369,39 +397,29 @@ static int lora_run(pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
             size_t a0 = win[w].start + (size_t)win[w].score_from, a1 = win[w].start + (size_t)win[w].len;
             size_t lo_t = a0 > pc[k].start ? a0 : pc[k].start, hi_t = a1 < pc[k].end ? a1 : pc[k].end;
             if (lo_t < hi_t)
-                clip[nclip++] = (pg_eval_window){win[w].start, (int)(hi_t - win[w].start),
-                                                 (int)(lo_t - win[w].start)};
+                st.clip[nclip++] = (pg_eval_window){win[w].start, (int)(hi_t - win[w].start),
+                                                    (int)(lo_t - win[w].start)};
         }
-        rc = pg_score_windows(m, stream, lut, clip, nclip, B, r, per_token);
+        rc = pg_score_windows(m, stream, lut, st.clip, nclip, B, r, per_token);
         /* train on the piece just scored, in sequences of at most seq_len */
         for (int ep = 0; rc == 0 && !pc[k].doc_last && ep < o->epochs; ep++)
             for (size_t s = pc[k].start; s < pc[k].end; s += (size_t)L) {
                 int len = (int)(pc[k].end - s < (size_t)L ? pc[k].end - s : (size_t)L);
                 for (int j = 0; j < len; j++) {
-                    ids[j] = stream[s + (size_t)j];
-                    tgt[j] = stream[s + (size_t)j + 1];
+                    st.ids[j] = stream[s + (size_t)j];
+                    st.tgt[j] = stream[s + (size_t)j + 1];
                 }
-                pg_acts_set_shape(&a, 1, len);
-                memset(lo.g, 0, lo.n * sizeof *lo.g);
-                pg_model_forward(m, &a, ids, tgt);
-                pg_model_backward(m, &a, ids, tgt, grad, 1.0 / len);
-                adam_step(&lo, mm, vv, ++t, o->lora_lr);
+                pg_acts_set_shape(&st.acts, 1, len);
+                be->zero(lo->g, lo->n * sizeof(pg_real));
+                pg_model_forward(m, &st.acts, st.ids, st.tgt);
+                pg_model_backward(m, &st.acts, st.ids, st.tgt, st.grad, 1.0 / len);
+                pg_adam_step(be, lo->p, lo->g, st.adam_m, st.adam_v, lo->n, &adam, o->lora_lr, ++t);
             }
-        if (o->progress && rc == 0 && (k + 1 == np || (k + 1) % 64 == 0))
-            fprintf(stderr, "ttt_chunk [%zu/%zu] bpb=%.6f time=%.1fs\n", k + 1, np,
+        if (o->progress && rc == 0 && (k + 1 == st.npieces || (k + 1) % 64 == 0))
+            fprintf(stderr, "ttt_chunk [%zu/%zu] bpb=%.6f time=%.1fs\n", k + 1, st.npieces,
                     pg_bpb(r->loss_sum, r->tokens, r->bytes), pg_now_seconds() - t0);
     }
-    m->lora = NULL;
-    if (a.buf)
-        pg_acts_free(&a);
-    free(ids);
-    free(tgt);
-    free(clip);
-    free(grad);
-    free(mm);
-    free(vv);
-    free(pc);
-    pg_lora_free(&lo);
+    lora_state_free(m, &st);
     return rc;
 }
 

@@ -1,6 +1,5 @@
 #include "kernels/cpu/ops.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
@@ -50,13 +49,11 @@ void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int
     }
 }
 
-static pg_real *transposed(const pg_real *src, int rows, int cols)
+static void transpose(pg_real *dst, const pg_real *src, int rows, int cols)
 {
-    pg_real *dst = malloc((size_t)rows * cols * sizeof *dst);
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
             dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
-    return dst;
 }
 
 static void add_into(pg_real *dst, const pg_real *src, size_t n)
@@ -65,27 +62,29 @@ static void add_into(pg_real *dst, const pg_real *src, size_t n)
         dst[i] += src[i];
 }
 
+size_t pg_linear_bwd_scratch(int n, int in_dim, int out_dim)
+{
+    size_t ni = (size_t)n * in_dim, oi = (size_t)out_dim * in_dim, no = (size_t)n * out_dim;
+    return (ni > oi ? ni : oi) + oi + no + ni;
+}
+
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                   const pg_real *w, int n, int in_dim, int out_dim)
+                   const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch)
 {
     /* Both products are written as long dot products over transposed copies, which the
      * blocked forward kernel computes fast: din = dout @ w = linear(dout, w^T) and
      * dw = dout^T @ in = linear(dout^T, in^T). */
-    size_t big = (size_t)n * in_dim > (size_t)out_dim * in_dim ? (size_t)n * in_dim
-                                                                : (size_t)out_dim * in_dim;
-    pg_real *tmp = malloc(big * sizeof *tmp);
+    size_t ni = (size_t)n * in_dim, oi = (size_t)out_dim * in_dim, no = (size_t)n * out_dim;
+    pg_real *tmp = scratch, *wT = tmp + (ni > oi ? ni : oi), *doutT = wT + oi, *inT = doutT + no;
     if (din) {
-        pg_real *wT = transposed(w, out_dim, in_dim);
+        transpose(wT, w, out_dim, in_dim);
         pg_linear_fwd(tmp, dout, wT, n, out_dim, in_dim);
-        add_into(din, tmp, (size_t)n * in_dim);
-        free(wT);
+        add_into(din, tmp, ni);
     }
-    pg_real *doutT = transposed(dout, n, out_dim), *inT = transposed(in, n, in_dim);
+    transpose(doutT, dout, n, out_dim);
+    transpose(inT, in, n, in_dim);
     pg_linear_fwd(tmp, doutT, inT, out_dim, n, in_dim);
-    add_into(dw, tmp, (size_t)out_dim * in_dim);
-    free(doutT);
-    free(inT);
-    free(tmp);
+    add_into(dw, tmp, oi);
 }
 
 /* ---- rms_norm ---- */
@@ -204,14 +203,14 @@ void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_r
 
 void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
                       const pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
-                      int T, int H, int KVH, int hd)
+                      int T, int H, int KVH, int hd, pg_real *scratch)
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
     int group = H / KVH;
     /* one thread per KV head: the query heads sharing it add into dk/dv in a fixed order */
 #pragma omp parallel for schedule(static) if (T >= 32)
     for (int g = 0; g < KVH; g++) {
-        pg_real *dp = malloc((size_t)T * sizeof *dp);
+        pg_real *dp = scratch + (size_t)g * T;
         for (int h = g * group; h < (g + 1) * group; h++) {
             for (int t = 0; t < T; t++) {
                 const pg_real *p = probs + ((size_t)h * T + t) * T;
@@ -235,7 +234,6 @@ void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout
                 }
             }
         }
-        free(dp);
     }
 }
 

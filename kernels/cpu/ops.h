@@ -16,9 +16,11 @@
 /* out[n][o] = sum_i in[n][i] * w[o][i] */
 void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
                    int out_dim);
-/* din += dout @ w (skipped when din is NULL); dw += dout^T @ in */
+/* din += dout @ w (skipped when din is NULL); dw += dout^T @ in. scratch holds
+ * pg_linear_bwd_scratch(n, in_dim, out_dim) reals. */
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                   const pg_real *w, int n, int in_dim, int out_dim);
+                   const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch);
+size_t pg_linear_bwd_scratch(int n, int in_dim, int out_dim);
 
 /* out = in / sqrt(mean(in^2) + eps) over each row of `dim`; rstd[n] keeps 1/sqrt(.).
  * out may alias in. */
@@ -43,10 +45,11 @@ void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B,
  * (row t holds the softmax over s <= t, zeros after). Scale 1/sqrt(hd). */
 void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
                       const pg_real *v, int T, int H, int KVH, int hd);
-/* dq, dk, dv += gradients given dout and the forward's probs. */
+/* dq, dk, dv += gradients given dout and the forward's probs. scratch holds KVH * T
+ * reals. */
 void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
                       const pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
-                      int T, int H, int KVH, int hd);
+                      int T, int H, int KVH, int hd, pg_real *scratch);
 
 /* MLP activation: relu(x)^2, or leaky_relu(x, 0.5)^2. */
 void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act);
@@ -63,5 +66,51 @@ double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int 
  * logits z: (softmax(z) - onehot(target)) * dloss * (1 - (z/cap)^2). Overwrites dlogits. */
 void pg_softcap_xent_bwd(pg_real *dlogits, const pg_real *z, const int *targets, int n, int vocab,
                          pg_real cap, double dloss);
+
+/* ---- embedding, residual stream and control tensors (elementwise.c) ---- */
+
+/* out[r] = table[ids[r]]; backward dtable[ids[r]] += dout[r] in row order */
+void pg_embedding_fwd(pg_real *out, const pg_real *table, const int *ids, int n, int dim);
+void pg_embedding_bwd(pg_real *dtable, const pg_real *dout, const int *ids, int n, int dim);
+
+/* out = mix[0] x + mix[1] x0; backward dmix += colsum(dout x, dout x0), dx0 += mix[1]
+ * dout, dx = mix[0] dout (written; may alias dout) */
+void pg_resid_mix_fwd(pg_real *out, const pg_real *x, const pg_real *x0, const pg_real *mix,
+                      size_t n, int dim);
+void pg_resid_mix_bwd(pg_real *dx, pg_real *dx0, pg_real *dmix, const pg_real *dout,
+                      const pg_real *x, const pg_real *x0, const pg_real *mix, size_t n, int dim);
+
+/* y = x + s d; backward ds += colsum(dy d) and dd = s dy (written) or dd += s dy (skip) */
+void pg_scaled_add_fwd(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d,
+                       size_t n, int dim);
+void pg_scaled_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                       const pg_real *s, size_t n, int dim);
+void pg_skip_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                     const pg_real *s, size_t n, int dim);
+/* y += x */
+void pg_add(pg_real *y, const pg_real *x, size_t n);
+
+/* q = qn gain[h]; backward dgain[h] += sum dq qn, then dq *= gain[h] */
+void pg_q_gain_fwd(pg_real *q, const pg_real *qn, const pg_real *gain, size_t n, int H, int hd);
+void pg_q_gain_bwd(pg_real *dq, pg_real *dgain, const pg_real *qn, const pg_real *gain,
+                   size_t n, int H, int hd);
+
+/* ---- optimizer updates (optim_ops.c) ---- */
+
+void pg_sumsq(double *acc, const pg_real *g, size_t n);
+void pg_scale(pg_real *g, size_t n, double coef);
+void pg_sgd_update(pg_real *p, const pg_real *g, pg_real *buf, size_t n, pg_real momentum,
+                   pg_real lr);
+void pg_adam_update(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t n,
+                    double beta1, double beta2, double eps, double lr, double bc1,
+                    double bc2_sqrt);
+/* Orthogonalizes X [rows][cols] in place: X/(||X||_F + 1e-7), transposed when
+ * rows > cols, then `steps` iterations of X <- aX + (bA + cA^2)X with A = X X^T and
+ * (a, b, c) = (3.4445, -4.7750, 2.0315). scratch holds 3*m*m + 3*m*n reals for
+ * m = min(rows, cols), n = max(rows, cols). */
+void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
+size_t pg_muon_scratch(int rows, int cols);
+void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
+                    pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch);
 
 #endif

@@ -84,7 +84,9 @@ static void linear_f(const op_case *c, const double *x, double *y)
 }
 static void linear_b(const op_case *c, const double *x, const double *dy, double *dx)
 {
-    pg_linear_bwd(dx, dx + c->a * c->b, dy, x, x + c->a * c->b, c->a, c->b, c->d);
+    double *ws = malloc(pg_linear_bwd_scratch(c->a, c->b, c->d) * sizeof *ws);
+    pg_linear_bwd(dx, dx + c->a * c->b, dy, x, x + c->a * c->b, c->a, c->b, c->d, ws);
+    free(ws);
 }
 
 static void rms_f(const op_case *c, const double *x, double *y)
@@ -142,8 +144,10 @@ static void attn_b(const op_case *c, const double *x, const double *dy, double *
     size_t nq = (size_t)c->a * c->b * c->e, nk = (size_t)c->a * c->d * c->e;
     double *p = malloc((size_t)c->b * c->a * c->a * sizeof *p), *y = malloc(nq * sizeof *y);
     pg_attention_fwd(y, p, x, x + nq, x + nq + nk, c->a, c->b, c->d, c->e);
+    double *ws = malloc((size_t)c->d * c->a * sizeof *ws);
     pg_attention_bwd(dx, dx + nq, dx + nq + nk, dy, p, x, x + nq, x + nq + nk, c->a, c->b, c->d,
-                     c->e);
+                     c->e, ws);
+    free(ws);
     free(p);
     free(y);
 }
@@ -232,7 +236,7 @@ static void check_model(int layers, int act, uint64_t seed)
         tgt[i] = (int)(pg_rng_u64(&g_rng) % (uint64_t)c.vocab_size);
     }
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &c, B, T, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
     double *grad = calloc(m.num_params, sizeof *grad);
     pg_model_forward(&m, &a, ids, tgt);
     pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
@@ -288,7 +292,7 @@ START_TEST(test_lora)
         lo.p[j] += 0.3 * pg_rng_normal(&g_rng);
     m.lora = &lo;
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &c, 1, N, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, 1, N, 1), 0);
     double *grad = calloc(m.num_params, sizeof *grad), worst = 0;
     pg_model_forward(&m, &a, ids, tgt);
     pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);

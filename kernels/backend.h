@@ -1,0 +1,138 @@
+/* The one table of what a compute backend provides (docs/architecture.md).
+ *
+ * The model graph (kernels/model.c), the optimizers (kernels/optim.c) and everything
+ * above them compute only through this table, so a backend slots in underneath without
+ * any of them changing. Pointers passed to the ops are the backend's memory (from
+ * `alloc`), except where a comment says host. Shapes follow kernels/cpu/ops.h: row-major,
+ * activations [N][dim], linear weights [out][in]. Backward ops ACCUMULATE (+=) into
+ * their gradient outputs unless they say "writes". `scratch` arguments are workspace the
+ * caller sized with the matching *_scratch function (counted in pg_real elements); ops
+ * never allocate. The CPU backend (kernels/cpu/) is the definition of every op. */
+#ifndef PG_BACKEND_H
+#define PG_BACKEND_H
+
+#include <stddef.h>
+
+#include "kernels/real.h"
+
+typedef struct pg_backend pg_backend;
+struct pg_backend {
+    const char *name;
+    int host_memory; /* 1: the backend's memory is host memory (pointers are shared) */
+
+    /* ---- memory ---- */
+    void *(*alloc)(size_t bytes); /* zero-filled; NULL when out of memory */
+    void (*free)(void *p);
+    void (*to_device)(void *dst, const void *host_src, size_t bytes);
+    void (*to_host)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes); /* within the backend */
+    void (*zero)(void *p, size_t bytes);
+
+    /* ---- model ops, forward and backward side by side ---- */
+    /* out[n][o] = sum_i in[n][i] * w[o][i] */
+    void (*linear_fwd)(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
+                       int out_dim);
+    /* din += dout @ w (skipped when din is NULL); dw += dout^T @ in */
+    void (*linear_bwd)(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
+                       const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch);
+    size_t (*linear_bwd_scratch)(int n, int in_dim, int out_dim);
+
+    /* out = in / sqrt(mean(in^2) + eps) per row, rstd keeps 1/sqrt(.); out may alias in */
+    void (*rmsnorm_fwd)(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim,
+                        pg_real eps);
+    void (*rmsnorm_bwd)(pg_real *din, const pg_real *dout, const pg_real *in,
+                        const pg_real *rstd, int n, int dim);
+
+    /* RoPE tables [T][head_dim/2]; rotations in place over [B*T][heads][head_dim] */
+    void (*rope_tables)(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base);
+    void (*rope_fwd)(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
+                     int heads, int head_dim);
+    void (*rope_bwd)(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
+                     int heads, int head_dim);
+
+    /* Causal GQA attention over B sequences: q [B*T][H][hd], k and v [B*T][KVH][hd],
+     * out [B*T][H][hd], probs [B][H][T][T] kept for the backward pass. */
+    void (*attention_fwd)(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+                          const pg_real *v, int B, int T, int H, int KVH, int hd);
+    void (*attention_bwd)(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
+                          const pg_real *probs, const pg_real *q, const pg_real *k,
+                          const pg_real *v, int B, int T, int H, int KVH, int hd,
+                          pg_real *scratch);
+    size_t (*attention_bwd_scratch)(int T, int KVH);
+
+    /* relu(x)^2 or leaky_relu(x, 0.5)^2 (PG_MLP_*) */
+    void (*mlp_act_fwd)(pg_real *out, const pg_real *in, size_t n, int act);
+    void (*mlp_act_bwd)(pg_real *din, const pg_real *dout, const pg_real *in, size_t n, int act);
+
+    /* Softcapped logits z = cap * tanh(x / cap) in place, then per-row losses in double
+     * (loss[r] = logsumexp(z[r]) - z[r][target[r]]); returns their sum (host). */
+    void (*softcap_fwd)(pg_real *x, size_t n, pg_real cap);
+    double (*xent_fwd)(double *loss, const pg_real *logits, const int *targets, int n,
+                       int vocab);
+    /* Writes the gradient w.r.t. the pre-softcap logits of sum_r dloss * loss[r]. */
+    void (*softcap_xent_bwd)(pg_real *dlogits, const pg_real *z, const int *targets, int n,
+                             int vocab, pg_real cap, double dloss);
+
+    /* out[r] = table[ids[r]] (rows of dim); backward dtable[ids[r]] += dout[r], rows in
+     * order (a repeated id sums its rows in position order) */
+    void (*embedding_fwd)(pg_real *out, const pg_real *table, const int *ids, int n, int dim);
+    void (*embedding_bwd)(pg_real *dtable, const pg_real *dout, const int *ids, int n, int dim);
+
+    /* Residual mix: out = mix[0] (.) x + mix[1] (.) x0, mix [2][dim] broadcast over rows.
+     * Backward: dmix += column sums of (dout x, dout x0); dx0 += mix[1] dout; writes
+     * dx = mix[0] dout (dx may alias dout). */
+    void (*resid_mix_fwd)(pg_real *out, const pg_real *x, const pg_real *x0, const pg_real *mix,
+                          size_t n, int dim);
+    void (*resid_mix_bwd)(pg_real *dx, pg_real *dx0, pg_real *dmix, const pg_real *dout,
+                          const pg_real *x, const pg_real *x0, const pg_real *mix, size_t n,
+                          int dim);
+
+    /* Scaled residual add y = x + s (.) d, s [dim] broadcast over rows (the attention and
+     * MLP branches, and the U-Net skips). Backward: ds += column sums of dy d; writes
+     * dd = s dy (scaled_add_bwd) or adds it (skip_add_bwd, a skip feeds several uses). */
+    void (*scaled_add_fwd)(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d,
+                           size_t n, int dim);
+    void (*scaled_add_bwd)(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                           const pg_real *s, size_t n, int dim);
+    void (*skip_add_bwd)(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                         const pg_real *s, size_t n, int dim);
+    /* y += x */
+    void (*add)(pg_real *y, const pg_real *x, size_t n);
+
+    /* Per-head query gain: q = qn (.) gain[h] over [n][H][hd]. Backward: dgain[h] +=
+     * sum dq qn; dq is scaled in place to the gradient of qn. */
+    void (*q_gain_fwd)(pg_real *q, const pg_real *qn, const pg_real *gain, size_t n, int H,
+                       int hd);
+    void (*q_gain_bwd)(pg_real *dq, pg_real *dgain, const pg_real *qn, const pg_real *gain,
+                       size_t n, int H, int hd);
+
+    /* ---- optimizer updates ---- */
+    /* *acc += sum g^2 in double (the CPU sums in index order); g = g * coef */
+    void (*sumsq)(double *acc, const pg_real *g, size_t n);
+    void (*scale)(pg_real *g, size_t n, double coef);
+    /* torch.optim.SGD with momentum (no dampening, no Nesterov): buf = mu buf + g,
+     * p -= lr buf */
+    void (*sgd_update)(pg_real *p, const pg_real *g, pg_real *buf, size_t n, pg_real momentum,
+                       pg_real lr);
+    /* Adam as torch computes it: m, v moments with (beta1, beta2) rounded to pg_real,
+     * p -= lr / bc1 * m / (sqrt(v) / bc2_sqrt + eps) */
+    void (*adam_update)(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t n,
+                        double beta1, double beta2, double eps, double lr, double bc1,
+                        double bc2_sqrt);
+    /* Muon on one [rows][cols] matrix: buf = mu buf + g; u = NS5(g + mu buf) with
+     * `ns_steps` Newton-Schulz-5 iterations; p -= lr u (lr already shape-scaled). */
+    void (*muon_update)(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
+                        pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch);
+    size_t (*muon_scratch)(int rows, int cols);
+    /* The orthogonalization alone, in place on x [rows][cols]. */
+    void (*newton_schulz5)(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
+
+    /* ---- multi-process ---- */
+    /* Sums `n` reals across processes in place; the identity on one process. */
+    int (*all_reduce_sum)(pg_real *x, size_t n);
+};
+
+/* The CPU reference backend (kernels/cpu/). */
+const pg_backend *pg_backend_cpu(void);
+
+#endif

@@ -1,0 +1,122 @@
+/* The CPU reference backend: host memory and the ops of kernels/cpu/, filling the table
+ * of kernels/backend.h. The wrappers here only adapt batch loops; the arithmetic is in
+ * ops.c, elementwise.c and optim_ops.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/ops.h"
+
+static void *cpu_alloc(size_t bytes)
+{
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    if (dst != src)
+        memmove(dst, src, bytes);
+}
+
+static void cpu_zero(void *p, size_t bytes)
+{
+    memset(p, 0, bytes);
+}
+
+static size_t cpu_linear_bwd_scratch(int n, int in_dim, int out_dim)
+{
+    return pg_linear_bwd_scratch(n, in_dim, out_dim);
+}
+
+/* one sequence at a time: each has its own [H][T][T] block of probs */
+static void cpu_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+                              const pg_real *v, int B, int T, int H, int KVH, int hd)
+{
+    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd;
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        pg_attention_fwd(out + row * D, probs + (size_t)b * H * T * T, q + row * D,
+                         k + row * kvd, v + row * kvd, T, H, KVH, hd);
+    }
+}
+
+static void cpu_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
+                              const pg_real *probs, const pg_real *q, const pg_real *k,
+                              const pg_real *v, int B, int T, int H, int KVH, int hd,
+                              pg_real *scratch)
+{
+    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd;
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        pg_attention_bwd(dq + row * D, dk + row * kvd, dv + row * kvd, dout + row * D,
+                         probs + (size_t)b * H * T * T, q + row * D, k + row * kvd,
+                         v + row * kvd, T, H, KVH, hd, scratch);
+    }
+}
+
+static size_t cpu_attention_bwd_scratch(int T, int KVH)
+{
+    return (size_t)T * KVH;
+}
+
+static size_t cpu_muon_scratch(int rows, int cols)
+{
+    return pg_muon_scratch(rows, cols);
+}
+
+static int cpu_all_reduce_sum(pg_real *x, size_t n)
+{
+    (void)x; /* one process: the sum is the value itself */
+    (void)n;
+    return 0;
+}
+
+static const pg_backend kCpu = {
+    .name = "cpu",
+    .host_memory = 1,
+    .alloc = cpu_alloc,
+    .free = free,
+    .to_device = cpu_copy,
+    .to_host = cpu_copy,
+    .copy = cpu_copy,
+    .zero = cpu_zero,
+    .linear_fwd = pg_linear_fwd,
+    .linear_bwd = pg_linear_bwd,
+    .linear_bwd_scratch = cpu_linear_bwd_scratch,
+    .rmsnorm_fwd = pg_rmsnorm_fwd,
+    .rmsnorm_bwd = pg_rmsnorm_bwd,
+    .rope_tables = pg_rope_tables,
+    .rope_fwd = pg_rope_fwd,
+    .rope_bwd = pg_rope_bwd,
+    .attention_fwd = cpu_attention_fwd,
+    .attention_bwd = cpu_attention_bwd,
+    .attention_bwd_scratch = cpu_attention_bwd_scratch,
+    .mlp_act_fwd = pg_mlp_act_fwd,
+    .mlp_act_bwd = pg_mlp_act_bwd,
+    .softcap_fwd = pg_softcap_fwd,
+    .xent_fwd = pg_xent_fwd,
+    .softcap_xent_bwd = pg_softcap_xent_bwd,
+    .embedding_fwd = pg_embedding_fwd,
+    .embedding_bwd = pg_embedding_bwd,
+    .resid_mix_fwd = pg_resid_mix_fwd,
+    .resid_mix_bwd = pg_resid_mix_bwd,
+    .scaled_add_fwd = pg_scaled_add_fwd,
+    .scaled_add_bwd = pg_scaled_add_bwd,
+    .skip_add_bwd = pg_skip_add_bwd,
+    .add = pg_add,
+    .q_gain_fwd = pg_q_gain_fwd,
+    .q_gain_bwd = pg_q_gain_bwd,
+    .sumsq = pg_sumsq,
+    .scale = pg_scale,
+    .sgd_update = pg_sgd_update,
+    .adam_update = pg_adam_update,
+    .muon_update = pg_muon_update,
+    .muon_scratch = cpu_muon_scratch,
+    .newton_schulz5 = pg_newton_schulz5,
+    .all_reduce_sum = cpu_all_reduce_sum,
+};
+
+const pg_backend *pg_backend_cpu(void)
+{
+    return &kCpu;
+}

@@ -1,0 +1,99 @@
+/* CPU reference of the model's elementwise ops: the embedding gather and scatter-add,
+ * the residual mix, the scaled residual adds (branches and U-Net skips) and the per-head
+ * query gain, forward and backward side by side. Vectors of `dim` broadcast over rows;
+ * every column sum runs over rows in order, so results are bit-reproducible. */
+#include <string.h>
+
+#include "kernels/cpu/ops.h"
+
+void pg_embedding_fwd(pg_real *out, const pg_real *table, const int *ids, int n, int dim)
+{
+    for (int r = 0; r < n; r++)
+        memcpy(out + (size_t)r * dim, table + (size_t)ids[r] * dim, (size_t)dim * sizeof *out);
+}
+
+void pg_embedding_bwd(pg_real *dtable, const pg_real *dout, const int *ids, int n, int dim)
+{
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < dim; i++)
+            dtable[(size_t)ids[r] * dim + i] += dout[(size_t)r * dim + i];
+}
+
+/* out[dim] += sum over rows of a (.) b: the gradient of a broadcast vector */
+static void acc_colsum_prod(pg_real *out, const pg_real *a, const pg_real *b, size_t n, int dim)
+{
+    for (size_t r = 0; r < n; r++)
+        for (int i = 0; i < dim; i++)
+            out[i] += a[r * dim + i] * b[r * dim + i];
+}
+
+void pg_resid_mix_fwd(pg_real *out, const pg_real *x, const pg_real *x0, const pg_real *mix,
+                      size_t n, int dim)
+{
+    const pg_real *mix0 = mix, *mix1 = mix + dim;
+    for (size_t r = 0; r < n; r++)
+        for (int i = 0; i < dim; i++)
+            out[r * dim + i] = mix0[i] * x[r * dim + i] + mix1[i] * x0[r * dim + i];
+}
+
+void pg_resid_mix_bwd(pg_real *dx, pg_real *dx0, pg_real *dmix, const pg_real *dout,
+                      const pg_real *x, const pg_real *x0, const pg_real *mix, size_t n, int dim)
+{
+    const pg_real *mix0 = mix, *mix1 = mix + dim;
+    acc_colsum_prod(dmix, dout, x, n, dim);
+    acc_colsum_prod(dmix + dim, dout, x0, n, dim);
+    for (size_t j = 0; j < n * (size_t)dim; j++) {
+        dx0[j] += mix1[j % dim] * dout[j];
+        dx[j] = mix0[j % dim] * dout[j];
+    }
+}
+
+void pg_scaled_add_fwd(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d,
+                       size_t n, int dim)
+{
+    for (size_t r = 0; r < n; r++)
+        for (int i = 0; i < dim; i++)
+            y[r * dim + i] = x[r * dim + i] + s[i] * d[r * dim + i];
+}
+
+void pg_scaled_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                       const pg_real *s, size_t n, int dim)
+{
+    acc_colsum_prod(ds, dy, d, n, dim);
+    for (size_t j = 0; j < n * (size_t)dim; j++)
+        dd[j] = s[j % dim] * dy[j];
+}
+
+void pg_skip_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real *d,
+                     const pg_real *s, size_t n, int dim)
+{
+    acc_colsum_prod(ds, dy, d, n, dim);
+    for (size_t j = 0; j < n * (size_t)dim; j++)
+        dd[j] += s[j % dim] * dy[j];
+}
+
+void pg_add(pg_real *y, const pg_real *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] += x[j];
+}
+
+void pg_q_gain_fwd(pg_real *q, const pg_real *qn, const pg_real *gain, size_t n, int H, int hd)
+{
+    for (size_t r = 0; r < n; r++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < hd; i++)
+                q[(r * H + h) * hd + i] = qn[(r * H + h) * hd + i] * gain[h];
+}
+
+void pg_q_gain_bwd(pg_real *dq, pg_real *dgain, const pg_real *qn, const pg_real *gain,
+                   size_t n, int H, int hd)
+{
+    for (size_t r = 0; r < n; r++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < hd; i++) {
+                size_t j = (r * H + h) * hd + i;
+                dgain[h] += dq[j] * qn[j];
+                dq[j] *= gain[h];
+            }
+}

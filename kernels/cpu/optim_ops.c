@@ -1,0 +1,105 @@
+/* CPU reference of the optimizer updates every pgolf optimizer is built from (training's
+ * Muon + Adam, TTT's SGD / Muon, LoRA's Adam): gradient norm and clipping, SGD with
+ * momentum, Adam, and Muon with Newton-Schulz-5. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu/ops.h"
+
+void pg_sumsq(double *acc, const pg_real *g, size_t n)
+{
+    double ss = *acc;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)g[i] * g[i];
+    *acc = ss;
+}
+
+void pg_scale(pg_real *g, size_t n, double coef)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = (pg_real)(g[i] * coef);
+}
+
+void pg_sgd_update(pg_real *p, const pg_real *g, pg_real *buf, size_t n, pg_real momentum,
+                   pg_real lr)
+{
+    for (size_t j = 0; j < n; j++) {
+        buf[j] = momentum * buf[j] + g[j];
+        p[j] -= lr * buf[j];
+    }
+}
+
+void pg_adam_update(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t n,
+                    double beta1, double beta2, double eps, double lr, double bc1,
+                    double bc2_sqrt)
+{
+    pg_real b1 = (pg_real)beta1, b2 = (pg_real)beta2;
+    for (size_t j = 0; j < n; j++) {
+        m[j] = b1 * m[j] + (1 - b1) * g[j];
+        v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j];
+        double denom = sqrt((double)v[j]) / bc2_sqrt + eps;
+        p[j] -= (pg_real)(lr / bc1 * m[j] / denom);
+    }
+}
+
+static void transpose(pg_real *dst, const pg_real *src, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
+void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch)
+{
+    const pg_real a = (pg_real)3.4445, b = (pg_real)-4.7750, c = (pg_real)2.0315;
+    int tr = rows > cols;
+    int m = tr ? cols : rows, n = tr ? rows : cols; /* X is m x n with m <= n */
+    size_t mn = (size_t)m * n, mm = (size_t)m * m;
+    pg_real *X = scratch, *XT = X + mn, *BX = XT + mn, *A = BX + mn, *AA = A + mm, *Bm = AA + mm;
+    double ss = 0;
+    for (size_t i = 0; i < mn; i++)
+        ss += (double)x[i] * x[i];
+    pg_real inv = (pg_real)(1.0 / (sqrt(ss) + 1e-7));
+    if (tr)
+        transpose(X, x, rows, cols);
+    else
+        memcpy(X, x, mn * sizeof *X);
+    for (size_t i = 0; i < mn; i++)
+        X[i] *= inv;
+    for (int s = 0; s < steps; s++) {
+        pg_linear_fwd(A, X, X, m, n, m);   /* A = X X^T (symmetric) */
+        pg_linear_fwd(AA, A, A, m, m, m);  /* A A^T = A A */
+        for (size_t i = 0; i < mm; i++)
+            Bm[i] = b * A[i] + c * AA[i];
+        transpose(XT, X, m, n);
+        pg_linear_fwd(BX, Bm, XT, m, m, n); /* B X */
+        for (size_t i = 0; i < mn; i++)
+            X[i] = a * X[i] + BX[i];
+    }
+    if (tr)
+        transpose(x, X, m, n);
+    else
+        memcpy(x, X, mn * sizeof *X);
+}
+
+/* Newton-Schulz's workspace, then the update u [rows][cols] */
+size_t pg_muon_scratch(int rows, int cols)
+{
+    size_t lo = (size_t)(rows < cols ? rows : cols), hi = (size_t)(rows < cols ? cols : rows);
+    return 3 * lo * lo + 3 * lo * hi + (size_t)rows * cols;
+}
+
+void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
+                    pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch)
+{
+    size_t n = (size_t)rows * cols;
+    pg_real *u = scratch + pg_muon_scratch(rows, cols) - n;
+    /* Nesterov momentum: buf = mu buf + g, update from g + mu buf */
+    for (size_t j = 0; j < n; j++) {
+        buf[j] = momentum * buf[j] + g[j];
+        u[j] = g[j] + momentum * buf[j];
+    }
+    pg_newton_schulz5(u, rows, cols, ns_steps, scratch);
+    for (size_t j = 0; j < n; j++)
+        p[j] -= lr * u[j];
+}
