@@ -135,9 +135,17 @@ int pg_shard_list(const char *dir, const char *split, char ***paths, size_t *cou
                 break;
             out = grown;
         }
-        out[n++] = pg_path_join(dir, e->d_name);
+        if (!(out[n] = pg_path_join(dir, e->d_name)))
+            break;
+        n++;
     }
     closedir(d);
+    if (e) { /* stopped early: out of memory */
+        for (size_t i = 0; i < n; i++)
+            free(out[i]);
+        free(out);
+        return pg_fail("%s: out of memory listing shards", dir);
+    }
     if (n == 0) {
         free(out);
         return pg_fail("%s: no shard files (fineweb_%s_*.bin)", dir, split ? split : "{train,val}");

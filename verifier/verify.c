@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/err.h"
 #include "common/fileio.h"
 
 #define CLAIM_TOL 1e-4 /* claims are often rounded to 4-5 decimals */
@@ -21,8 +22,10 @@ void pg_checks_add(pg_checks *c, const char *name, pg_check_status s, const char
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 32;
         pg_check *g = realloc(c->v, cap * sizeof *g);
-        if (!g)
+        if (!g) {
+            c->out_of_memory = 1;
             return;
+        }
         c->v = g;
         c->cap = cap;
     }
@@ -334,6 +337,8 @@ int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
     check_seed_results(rec, c);
     check_std(rec, c);
     check_limits(rec, c);
+    if (c->out_of_memory)
+        return pg_fail("%s: out of memory for the audit's findings", dir);
     return 0;
 }
 

@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     pg_check *v;
     size_t n, cap;
+    int out_of_memory; /* a finding could not be stored: the audit is incomplete */
 } pg_checks;
 
 const char *pg_check_status_name(pg_check_status s);
