@@ -189,13 +189,7 @@ int cmd_eval(int argc, char **argv)
             printf("legal_ttt_exact val_loss:%.8f val_bpb:%.8f\n", tr.val_loss, tr.val_bpb);
         }
         json_object_set_new(out, "pre_ttt", result_json(&r));
-        json_object_set_new(out, "ttt", json_pack("{s:i, s:i, s:f, s:f, s:i, s:f, s:i, s:s}",
-                                                  "chunk_tokens", tt.chunk_tokens, "epochs",
-                                                  tt.epochs, "lr", tt.lr, "momentum", tt.momentum,
-                                                  "batch_seqs", tt.batch_seqs, "grad_clip",
-                                                  tt.grad_clip, "freeze_blocks", tt.freeze_blocks,
-                                                  "optimizer",
-                                                  tt.optimizer == PG_TTT_MUON ? "muon" : "sgd"));
+        json_object_set_new(out, "ttt", pg_ttt_report(&tt));
         res = result_json(&tr);
         json_object_update(out, res); /* the headline numbers are post-TTT */
         json_decref(res);

@@ -4,6 +4,8 @@
 #ifndef PG_COMMANDS_H
 #define PG_COMMANDS_H
 
+#include <stdio.h>
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -37,6 +39,8 @@ int pg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
  * 0, 2 for a malformed flag (usage error naming `flag`), 1 for a rejected setting. */
 int pg_cli_apply_sets(const char *cmd, const char *flag, const char *const *sets, int n,
                       int (*set)(void *ctx, const char *name, const char *value), void *ctx);
+/* `pgolf help settings`: every setting with its type, default, range, readers and help. */
+void pg_cli_help_settings(FILE *out);
 /* Prints a JSON value to stdout with a trailing newline and releases it. */
 void pg_cli_print_json(void *json_value);
 

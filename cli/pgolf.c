@@ -55,8 +55,8 @@ const pg_command pg_commands[] = {
      "RUN_QUANT (int8|mixed), RUN_SLIDING_STRIDE (0 = off), RUN_TTT (0|1), RUN_TTT_STRIDE\n"
      "(0 = standard windows), RUN_SOTA, RUN_SOTA_RECORD (a records folder or tree),\n"
      "RUN_THRESHOLD (0.005 nats), RUN_THRESHOLD_BPB, RUN_ALPHA (0.01), RUN_NAME, RUN_AUTHOR,\n"
-     "RUN_GITHUB_ID, RUN_DATE, RUN_TRACK. Later wins: preset < --config FILE < environment <\n"
-     "--set < --seeds/--sota/--sota-record.\n"
+     "RUN_GITHUB_ID, RUN_DATE, RUN_TRACK ('pgolf help settings' lists them all). Later wins:\n"
+     "preset < --config FILE < environment < --set < --seeds/--sota/--sota-record.\n"
      "--preset tiny (the default) is the embedded run: the tiny model on data/sample, 40 steps\n"
      "of 2,048 tokens per seed, seeds 42,1337,2025, sliding stride 32, TTT (1 epoch, chunks of\n"
      "4,096, lr 0.03), tested against the sample's unigram baseline. --out defaults to\n"
@@ -83,8 +83,9 @@ const pg_command pg_commands[] = {
      "TRAIN_BATCH_TOKENS, TRAIN_SEQ_LEN, MAX_WALLCLOCK_SECONDS, MATRIX_LR, SCALAR_LR,\n"
      "TIED_EMBED_LR, MUON_MOMENTUM, SEED, DATA_PATH, TOKENIZER_PATH, VAL_LOSS_EVERY,\n"
      "TRAIN_LOG_EVERY, GRAD_CLIP_NORM, WORLD_SIZE, the model shape, ...) plus\n"
-     "CHECKPOINT_EVERY. Later sources win: preset < --config FILE (NAME=VALUE lines) <\n"
-     "environment < --set. The resolved configuration opens DIR/train.log.\n"
+     "CHECKPOINT_EVERY ('pgolf help settings' lists them). Later sources win: preset <\n"
+     "--config FILE (NAME=VALUE lines) < environment < --set. The resolved configuration\n"
+     "opens DIR/train.log.\n"
      "Writes DIR/train.log (lines in the reference's shapes), DIR/state.ckpt (model,\n"
      "optimizer state and data position, atomically every CHECKPOINT_EVERY steps and at the\n"
      "end) and DIR/final.ckpt. --resume continues from DIR/state.ckpt and ends with the\n"
@@ -106,9 +107,11 @@ const pg_command pg_commands[] = {
      "last) for TTT_EPOCHS (3) with SGD momentum TTT_MOMENTUM (0.9), lr TTT_LR (0.002)\n"
      "cosine over chunks, TTT_BATCH_SEQS (32), TTT_GRAD_CLIP (1.0), the first\n"
      "TTT_FREEZE_BLOCKS (2) blocks frozen. Variants: TTT_OPTIMIZER=muon (LaCT),\n"
-     "TTT_COSINE_EPOCHS=1, TTT_MLP_OUT_LR_MULT, TTT_IN_PROJ_LR_MULT. Settings from the\n"
-     "environment, --ttt-set wins. Prints ttt_chunk progress, the pre-TTT numbers and\n"
-     "legal_ttt_exact val_loss:X val_bpb:Y.\n"
+     "TTT_COSINE_EPOCHS=1, TTT_MLP_OUT_LR_MULT, TTT_IN_PROJ_LR_MULT; TTT_OPTIMIZER=lora\n"
+     "(TTT_LORA_*). Settings from the environment, --ttt-set wins ('pgolf help settings'\n"
+     "lists them). Prints ttt_chunk progress, the pre-TTT numbers and\n"
+     "legal_ttt_exact val_loss:X val_bpb:Y; --json adds \"ttt\": the optimizer and the\n"
+     "settings it read.\n"
      "--audit-causality scores again after altering every token after T (default: half way)\n"
      "and checks every loss before T is bit-identical; exit 1 if not.\n"
      "--tag NAME names the result lines final_NAME / final_NAME_exact (default eval or\n"
@@ -188,7 +191,11 @@ const pg_command pg_commands[] = {
      "beat and the one-sample test of its seeds against it (Welch too when the SOTA has\n"
      "seeds). Records whose claim is better than their logs support are flagged. --svg\n"
      "draws val_bpb over date with the SOTA line.\n"},
-    {"help", cmd_help, "show commands, or the help of one", "usage: pgolf help [COMMAND]\n"},
+    {"help", cmd_help, "show commands, the help of one, or every setting",
+     "usage: pgolf help [COMMAND | settings]\n"
+     "\n"
+     "settings: every NAME=VALUE setting (model, training, TTT_*, RUN_*) with its type,\n"
+     "default, range, the stages that read it and what it does.\n"},
     {"version", cmd_version, "print the version", "usage: pgolf version\n"},
     {NULL, NULL, NULL, NULL},
 };
@@ -247,13 +254,18 @@ static void print_overview(FILE *out)
             pg_build_version());
     for (const pg_command *c = pg_commands; c->name; c++)
         fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\nRun 'pgolf help COMMAND' for the options of one command.\n");
+    fprintf(out, "\nRun 'pgolf help COMMAND' for the options of one command, 'pgolf help settings'\n"
+                 "for every NAME=VALUE setting.\n");
 }
 
 static int cmd_help(int argc, char **argv)
 {
     if (argc < 2) {
         print_overview(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "settings") == 0) {
+        pg_cli_help_settings(stdout);
         return 0;
     }
     const pg_command *c = find_command(argv[1]);

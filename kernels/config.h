@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 
+#include "common/settings.h"
+
 enum { PG_MLP_RELU2 = 0, PG_MLP_LEAKY_RELU2 = 1 };
 
 typedef struct {
@@ -21,16 +23,20 @@ typedef struct {
     float tied_embed_init_std;
 } pg_model_config;
 
-/* The reference baseline: 9 layers, d=512, 8 heads / 4 KV heads, MLP x2, vocab 1024. */
+/* VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, ...: one row per field (the reference's names). */
+extern const pg_settings_table pg_model_settings;
+
+/* The reference baseline (the table's defaults): 9 layers, d=512, 8 heads / 4 KV heads, MLP x2, vocab 1024. */
 pg_model_config pg_config_baseline(void);
 /* The tiny config used by tests and the shipped sample: 4 layers, d=64, 4/2 heads. */
 pg_model_config pg_config_tiny(void);
 
-/* Checks shapes divide as the model needs; the message names what is wrong. */
+/* Checks each field's range and that shapes divide as the model needs; the message names
+ * what is wrong. */
 int pg_config_validate(const pg_model_config *c);
 
-/* Overrides fields from the reference's environment variable names
- * (VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, ...). Bad numbers are errors. */
+/* Overrides fields from the environment (VOCAB_SIZE, NUM_LAYERS, ...). Bad numbers are
+ * errors; ranges are checked by pg_config_validate. */
 int pg_config_from_env(pg_model_config *c);
 
 /* Sets one field by its environment name (e.g. "MODEL_DIM", "12"). Unknown names fail. */

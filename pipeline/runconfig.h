@@ -1,23 +1,11 @@
-/* Settings of `pgolf run`: the training hyperparameters (reference names), the TTT_*
- * settings, and the pipeline's own RUN_* settings:
- *
- *   RUN_SEEDS            comma-separated seeds, one train stage each (42,1337,2025)
- *   RUN_QUANT            quantization plan: int8 (the reference's export) or mixed
- *   RUN_SLIDING_STRIDE   sliding-window eval stride; 0 = no sliding eval
- *   RUN_TTT              1 = legal score-first TTT eval (TTT_* settings)
- *   RUN_TTT_STRIDE       windows TTT scores: 0 = standard, else sliding with this stride
- *   RUN_SOTA             what the stats stage tests against: a val_bpb, "unigram" (the
- *                        data stage's add-one unigram baseline) or "none"
- *   RUN_SOTA_RECORD      a records folder whose seeds are the SOTA (Welch's test too)
- *   RUN_THRESHOLD, RUN_THRESHOLD_BPB, RUN_ALPHA   the significance test (0.005 nats, 0.01)
- *   RUN_NAME, RUN_AUTHOR, RUN_GITHUB_ID, RUN_DATE, RUN_TRACK  the records folder's
- *                        submission.json (RUN_DATE defaults to the day the run began)
- *
- * Sources, later wins: the preset, --config FILE (NAME=VALUE lines), the environment,
- * then --set NAME=VALUE. */
+/* Settings of `pgolf run`: the training and model settings (reference names), the TTT_*
+ * settings, and the pipeline's own RUN_* settings (pg_run_settings; `pgolf help settings`
+ * lists them all). Sources, later wins: the preset, --config FILE (NAME=VALUE lines), the
+ * environment, then --set NAME=VALUE. */
 #ifndef PG_RUNCONFIG_H
 #define PG_RUNCONFIG_H
 #include <jansson.h>
+#include "common/settings.h"
 #include "train/hparams.h"
 #include "verifier/ttt.h"
 #define PG_RUN_MAX_SEEDS 16
@@ -36,16 +24,25 @@ typedef struct {
     int threshold_bpb;
     char name[128], author[128], github_id[64], date[16], track[64];
 } pg_run_config;
+/* RUN_SEEDS, RUN_QUANT, ...: one row per setting. */
+extern const pg_settings_table pg_run_settings;
+/* The tables of a run bound to c: training, model, TTT, RUN_* (the order of the
+ * settings' text). Returns PG_RUN_TABLES. c is const for readers (print, JSON); writing
+ * through b needs a writable c. */
+#define PG_RUN_TABLES 4
+int pg_run_config_bind(const pg_run_config *c, pg_settings_bind b[PG_RUN_TABLES]);
 /* "tiny": the tiny model on the shipped sample with a short schedule, 3 seeds, sliding and
  * TTT eval, tested against the sample's unigram baseline (the embedded default).
- * "baseline": the reference's settings. repo_root locates data/sample. */
+ * "baseline": the reference's settings (the tables' defaults). repo_root locates data/sample. */
 int pg_run_config_preset(pg_run_config *c, const char *preset, const char *repo_root);
+/* One setting of any table; SEED is refused (it is per stage). */
 int pg_run_config_set(pg_run_config *c, const char *name, const char *value);
 /* NAME=VALUE lines, '#' comments; errors name the file and line. */
 int pg_run_config_load_file(pg_run_config *c, const char *path);
 /* Every known name present in the environment. */
 int pg_run_config_from_env(pg_run_config *c);
-/* Checks ranges and makes DATA_PATH, TOKENIZER_PATH and RUN_SOTA_RECORD absolute. */
+/* Checks ranges and makes every path setting absolute (DATA_PATH, TOKENIZER_PATH,
+ * INIT_CHECKPOINT, RUN_SOTA_RECORD). */
 int pg_run_config_finish(pg_run_config *c);
 /* {NAME: "value"} of every setting (SEED excluded); applying them all with
  * pg_run_config_set gives back the same configuration. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "kernels/checkpoint.h"
+#include "pipeline/runconfig.h"
 #include "tests/util.h"
 
 START_TEST(test_help)
@@ -67,12 +68,50 @@ START_TEST(test_init_flags_env)
 }
 END_TEST
 
+/* `pgolf help settings` lists every row of every table: its line names the setting, its
+ * range (or choices), who reads it and its default, and the next line its help. */
+START_TEST(test_help_settings)
+{
+    t_run_result r = t_pgolf("help settings");
+    ck_assert_int_eq(r.status, 0);
+    pg_run_config c;
+    ck_assert_int_eq(pg_run_config_preset(&c, "baseline", "."), 0);
+    pg_settings_bind b[PG_RUN_TABLES];
+    int n = pg_run_config_bind(&c, b), rows = 0;
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < b[i].table->n; k++, rows++) {
+            const pg_setting *s = &b[i].table->rows[k];
+            char key[80], range[96], line[600];
+            snprintf(key, sizeof key, "\n  %s ", s->name);
+            const char *at = strstr(r.out, key);
+            ck_assert_msg(at != NULL, "%s is not listed", s->name);
+            const char *nl = strchr(at + 1, '\n'), *nl2 = strchr(nl + 1, '\n');
+            snprintf(line, sizeof line, "%.*s", (int)(nl2 - at), at);
+            pg_settings_range(s, range, sizeof range);
+            ck_assert_msg(strstr(line, s->choices ? s->choices : range), "%s: range", line);
+            ck_assert_msg(strstr(line, *s->def ? s->def : "\"\""), "%s: default", line);
+            ck_assert_msg(strstr(line, s->help), "%s: help", line);
+            static const char *const readers[] = {"model", "train", "ttt", "run"};
+            for (int bit = 0; bit < 4; bit++)
+                ck_assert_msg(!(s->readers & (1u << bit)) || strstr(line, readers[bit]),
+                              "%s: readers", line);
+        }
+    ck_assert_int_gt(rows, 60);
+    ck_assert_ptr_nonnull(strstr(r.out, "TTT_LORA_RANK"));
+    ck_assert_ptr_nonnull(strstr(r.out, "[1, 4096]"));
+    ck_assert_ptr_nonnull(strstr(r.out, "(read when TTT_OPTIMIZER=lora)"));
+    r = t_pgolf("help");
+    ck_assert_ptr_nonnull(strstr(r.out, "pgolf help settings"));
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_init_flags_env);
+    tcase_add_test(tc, test_help_settings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@ int main(void)
     srunner_add_suite(sr, suite_checkpoint());
     srunner_add_suite(sr, suite_eval());
     srunner_add_suite(sr, suite_cli());
+    srunner_add_suite(sr, suite_settings());
     srunner_add_suite(sr, suite_stats());
     srunner_add_suite(sr, suite_records());
     srunner_add_suite(sr, suite_train());

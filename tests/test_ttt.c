@@ -297,6 +297,59 @@ START_TEST(test_lora_ttt)
 }
 END_TEST
 
+/* `pgolf eval --ttt --json` reports each optimizer by name with exactly the settings it
+ * reads (the registry's rows whose `when` holds), with the values given. */
+START_TEST(test_ttt_report_names_optimizer)
+{
+    const char *ckpt = t_tmp_path("ttt_report.ckpt");
+    t_run_result r = t_pgolf("init --preset tiny --set NUM_LAYERS=1 --set MODEL_DIM=16 --set "
+                             "NUM_HEADS=2 --set NUM_KV_HEADS=1 --set TRAIN_SEQ_LEN=32 --seed 3 "
+                             "--out '%s'",
+                             ckpt);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    const pg_setting *opt = &pg_ttt_settings.rows[0];
+    ck_assert_str_eq(opt->name, "TTT_OPTIMIZER");
+    ck_assert_str_eq(opt->choices, "sgd|muon|lora"); /* a new optimizer joins the list below */
+    static const char *const optimizers[] = {"sgd", "muon", "lora"};
+    for (int i = 0; i < 3; i++) {
+        r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode standard --ttt --ttt-set "
+                    "TTT_OPTIMIZER=%s --ttt-set TTT_EPOCHS=1 --ttt-set TTT_CHUNK_TOKENS=8192 "
+                    "--ttt-set TTT_FREEZE_BLOCKS=0 --ttt-set TTT_LORA_RANK=2 --json --quiet",
+                    ckpt, t_repo_path("data/sample"),
+                    t_repo_path("data/sample/sample_1024_bpe.model"), optimizers[i]);
+        ck_assert_msg(r.status == 0, "%s: %s", optimizers[i], r.err);
+        json_t *j = json_loads(r.out, 0, NULL);
+        json_t *rep = json_object_get(j, "ttt");
+        ck_assert_msg(json_is_object(rep), "%s: no ttt report", optimizers[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(rep, "TTT_OPTIMIZER")), optimizers[i]);
+        pg_ttt_opts o;
+        pg_ttt_opts_default(&o);
+        ck_assert_int_eq(pg_ttt_set(&o, "TTT_OPTIMIZER", optimizers[i]), 0);
+        pg_settings_bind b = {&pg_ttt_settings, &o};
+        size_t reads = 0;
+        for (size_t k = 0; k < pg_ttt_settings.n; k++) {
+            const pg_setting *s = &pg_ttt_settings.rows[k];
+            int applies = pg_settings_applies(&b, 1, s);
+            reads += (size_t)applies;
+            ck_assert_msg((json_object_get(rep, s->name) != NULL) == applies, "%s: %s %s",
+                          optimizers[i], s->name, applies ? "missing" : "reported");
+        }
+        ck_assert_uint_eq(json_object_size(rep), reads);
+        ck_assert_int_eq(json_integer_value(json_object_get(rep, "TTT_EPOCHS")), 1);
+        if (i == 2) {
+            ck_assert_int_eq(json_integer_value(json_object_get(rep, "TTT_LORA_RANK")), 2);
+            ck_assert(json_is_real(json_object_get(rep, "TTT_LORA_LR")));
+            ck_assert_ptr_null(json_object_get(rep, "TTT_MOMENTUM"));
+        } else {
+            ck_assert_int_eq(json_integer_value(json_object_get(rep, "TTT_CHUNK_TOKENS")), 8192);
+            ck_assert(json_is_real(json_object_get(rep, "TTT_MOMENTUM")));
+            ck_assert_ptr_null(json_object_get(rep, "TTT_LORA_RANK"));
+        }
+        json_decref(j);
+    }
+}
+END_TEST
+
 Suite *suite_ttt(void)
 {
     Suite *s = suite_create("ttt");
@@ -307,6 +360,7 @@ Suite *suite_ttt(void)
     tcase_add_test(tc, test_audit_catches_illegal);
     tcase_add_test(tc, test_ttt_improves);
     tcase_add_test(tc, test_lora_ttt);
+    tcase_add_test(tc, test_ttt_report_names_optimizer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,6 +47,7 @@ Suite *suite_model(void);
 Suite *suite_checkpoint(void);
 Suite *suite_eval(void);
 Suite *suite_cli(void);
+Suite *suite_settings(void);
 Suite *suite_stats(void);
 Suite *suite_records(void);
 Suite *suite_train(void);

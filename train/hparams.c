@@ -1,87 +1,78 @@
 #include "train/hparams.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/parse.h"
 
-enum { T_LONG, T_DOUBLE, T_PATH };
-
-typedef struct {
-    const char *name;
-    int type;
-    size_t offset;
-} hp_field;
-
-#define HL(n, f) {n, T_LONG, offsetof(pg_hparams, f)}
-#define HD(n, f) {n, T_DOUBLE, offsetof(pg_hparams, f)}
-#define HP(n, f) {n, T_PATH, offsetof(pg_hparams, f)}
-static const hp_field kFields[] = {
-    HP("DATA_PATH", data_path),
-    HP("TOKENIZER_PATH", tokenizer_path),
-    HP("INIT_CHECKPOINT", init_checkpoint),
-    HL("SEED", seed),
-    HL("ITERATIONS", iterations),
-    HL("WARMDOWN_ITERS", warmdown_iters),
-    HL("WARMUP_STEPS", warmup_steps),
-    HL("TRAIN_BATCH_TOKENS", train_batch_tokens),
-    HL("VAL_LOSS_EVERY", val_loss_every),
-    HL("TRAIN_LOG_EVERY", train_log_every),
-    HL("CHECKPOINT_EVERY", checkpoint_every),
-    HL("WORLD_SIZE", world_size),
-    HL("MUON_BACKEND_STEPS", muon_backend_steps),
-    HL("MUON_MOMENTUM_WARMUP_STEPS", muon_momentum_warmup_steps),
-    HD("MAX_WALLCLOCK_SECONDS", max_wallclock_seconds),
-    HD("TIED_EMBED_LR", tied_embed_lr),
-    HD("MATRIX_LR", matrix_lr),
-    HD("SCALAR_LR", scalar_lr),
-    HD("MUON_MOMENTUM", muon_momentum),
-    HD("MUON_MOMENTUM_WARMUP_START", muon_momentum_warmup_start),
-    HD("BETA1", beta1),
-    HD("BETA2", beta2),
-    HD("ADAM_EPS", adam_eps),
-    HD("GRAD_CLIP_NORM", grad_clip_norm),
+#define ROW(n, t, f, d, lo, hi, o, r, h)                                                     \
+    {.name = n, .type = t, .offset = offsetof(pg_hparams, f), .size = sizeof(((pg_hparams *)0)->f), \
+     .def = d, .min = lo, .max = hi, .open = o, .readers = PG_READ_TRAIN | (r), .help = h}
+#define PATH(n, f, d, r, h) ROW(n, PG_SET_PATH, f, d, 0, 0, 0, r, h)
+#define LONG(n, f, d, lo, hi, h) ROW(n, PG_SET_LONG, f, d, lo, hi, 0, 0, h)
+#define DBL(n, f, d, lo, hi, o, h) ROW(n, PG_SET_DOUBLE, f, d, lo, hi, o, 0, h)
+#define INF PG_SET_INF
+static const pg_setting kRows[] = {
+    PATH("DATA_PATH", data_path, "./data/datasets/fineweb10B_sp1024", PG_READ_RUN,
+         "directory of the fineweb_train_*.bin and fineweb_val_*.bin shards"),
+    PATH("TOKENIZER_PATH", tokenizer_path, "./data/tokenizers/fineweb_1024_bpe.model", PG_READ_RUN,
+         "SentencePiece model (the bytes behind val_bpb)"),
+    PATH("INIT_CHECKPOINT", init_checkpoint, "", 0,
+         "start from these weights instead of a fresh init (empty: fresh)"),
+    LONG("SEED", seed, "1337", 0, INF, "seed of the init and the data order (a run: RUN_SEEDS)"),
+    LONG("ITERATIONS", iterations, "20000", 0, INF, "optimizer steps"),
+    LONG("WARMDOWN_ITERS", warmdown_iters, "1200", 0, INF,
+         "last steps over which the learning rates decay linearly to 0"),
+    LONG("WARMUP_STEPS", warmup_steps, "20", -INF, INF,
+         "the reference's compile warm-up steps (logged; no effect here)"),
+    LONG("TRAIN_BATCH_TOKENS", train_batch_tokens, "524288", 1, INF,
+         "tokens per step: WORLD_SIZE ranks x 8/WORLD_SIZE micro-steps of whole sequences"),
+    LONG("VAL_LOSS_EVERY", val_loss_every, "1000", 0, INF,
+         "steps between validation evals (0: only the final one)"),
+    LONG("TRAIN_LOG_EVERY", train_log_every, "200", 0, INF,
+         "steps between train_loss log lines (0: none)"),
+    LONG("CHECKPOINT_EVERY", checkpoint_every, "0", 0, INF,
+         "steps between state.ckpt saves (0: only at the end)"),
+    LONG("WORLD_SIZE", world_size, "1", 1, 8, "ranks whose data slices are emulated; divides 8"),
+    LONG("MUON_BACKEND_STEPS", muon_backend_steps, "5", 0, 100,
+         "Newton-Schulz iterations of each Muon update"),
+    LONG("MUON_MOMENTUM_WARMUP_STEPS", muon_momentum_warmup_steps, "500", 0, INF,
+         "steps over which Muon's momentum ramps up to MUON_MOMENTUM"),
+    DBL("MAX_WALLCLOCK_SECONDS", max_wallclock_seconds, "600", 0, INF, 0,
+        "stop after this many seconds, warmdown by time (0: no cap, bit-reproducible)"),
+    DBL("TIED_EMBED_LR", tied_embed_lr, "0.05", 0, INF, 0, "Adam lr of the tied embedding"),
+    DBL("MATRIX_LR", matrix_lr, "0.04", 0, INF, 0, "Muon lr of the block matrices"),
+    DBL("SCALAR_LR", scalar_lr, "0.04", 0, INF, 0, "Adam lr of the vectors and scalars"),
+    DBL("MUON_MOMENTUM", muon_momentum, "0.95", 0, 1, PG_SET_MAX_OPEN, "Muon's momentum"),
+    DBL("MUON_MOMENTUM_WARMUP_START", muon_momentum_warmup_start, "0.85", 0, 1, PG_SET_MAX_OPEN,
+        "Muon's momentum at step 0"),
+    DBL("BETA1", beta1, "0.9", 0, 1, PG_SET_MAX_OPEN, "Adam beta1"),
+    DBL("BETA2", beta2, "0.95", 0, 1, PG_SET_MAX_OPEN, "Adam beta2"),
+    DBL("ADAM_EPS", adam_eps, "1e-8", 0, INF, 0, "Adam epsilon"),
+    DBL("GRAD_CLIP_NORM", grad_clip_norm, "0", 0, INF, 0, "global gradient-norm clip (0: off)"),
 };
-#define N_FIELDS (sizeof kFields / sizeof kFields[0])
-/* Model settings handled by kernels/config.c. */
-static const char *const kModelNames[] = {
-    "VOCAB_SIZE", "NUM_LAYERS", "MODEL_DIM", "NUM_HEADS", "NUM_KV_HEADS", "MLP_MULT",
-    "TRAIN_SEQ_LEN", "ROPE_BASE", "LOGIT_SOFTCAP", "QK_GAIN_INIT", "TIED_EMBED_INIT_STD",
-    "MLP_ACT"};
-#define N_MODEL (sizeof kModelNames / sizeof kModelNames[0])
+#undef ROW
+#undef PATH
+#undef LONG
+#undef DBL
+#undef INF
+
+const pg_settings_table pg_train_settings = {"training (pgolf train, run)", kRows,
+                                             sizeof kRows / sizeof kRows[0], 1};
+
+/* The training rows, then the model's (the order of logs and JSON). */
+static void bind(const pg_hparams *h, pg_settings_bind b[2])
+{
+    b[0] = (pg_settings_bind){&pg_train_settings, (void *)h};
+    b[1] = (pg_settings_bind){&pg_model_settings, (void *)&h->model};
+}
 
 void pg_hparams_default(pg_hparams *h)
 {
     memset(h, 0, sizeof *h);
-    h->model = pg_config_baseline();
-    snprintf(h->data_path, sizeof h->data_path, "./data/datasets/fineweb10B_sp1024");
-    snprintf(h->tokenizer_path, sizeof h->tokenizer_path,
-             "./data/tokenizers/fineweb_1024_bpe.model");
-    h->seed = 1337;
-    h->iterations = 20000;
-    h->warmdown_iters = 1200;
-    h->warmup_steps = 20;
-    h->train_batch_tokens = 524288;
-    h->val_loss_every = 1000;
-    h->train_log_every = 200;
-    h->checkpoint_every = 0;
-    h->world_size = 1;
-    h->muon_backend_steps = 5;
-    h->muon_momentum_warmup_steps = 500;
-    h->max_wallclock_seconds = 600.0;
-    h->tied_embed_lr = 0.05;
-    h->matrix_lr = 0.04;
-    h->scalar_lr = 0.04;
-    h->muon_momentum = 0.95;
-    h->muon_momentum_warmup_start = 0.85;
-    h->beta1 = 0.9;
-    h->beta2 = 0.95;
-    h->adam_eps = 1e-8;
-    h->grad_clip_norm = 0.0;
+    pg_settings_bind b[2];
+    bind(h, b);
+    pg_settings_defaults(b, 2);
 }
 
 void pg_hparams_tiny(pg_hparams *h, const char *repo_root)
@@ -100,58 +91,25 @@ void pg_hparams_tiny(pg_hparams *h, const char *repo_root)
     h->muon_momentum_warmup_steps = 50;
 }
 
-static int set_field(pg_hparams *h, const hp_field *f, const char *value)
-{
-    void *p = (char *)h + f->offset;
-    char *end;
-    errno = 0;
-    if (f->type == T_PATH) {
-        if (strlen(value) >= PG_PATH_MAX)
-            return pg_fail("%s is longer than %d characters", f->name, PG_PATH_MAX - 1);
-        snprintf((char *)p, PG_PATH_MAX, "%s", value);
-    } else if (f->type == T_LONG) {
-        long v = strtol(value, &end, 10);
-        if (errno || end == value || *end)
-            return pg_fail("%s=%s is not an integer", f->name, value);
-        *(long *)p = v;
-    } else {
-        double v = strtod(value, &end);
-        if (errno || end == value || *end || !isfinite(v))
-            return pg_fail("%s=%s is not a number", f->name, value);
-        *(double *)p = v;
-    }
-    return 0;
-}
-
 int pg_hparams_set(pg_hparams *h, const char *name, const char *value)
 {
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(kFields[i].name, name) == 0)
-            return set_field(h, &kFields[i], value);
-    for (size_t i = 0; i < N_MODEL; i++)
-        if (strcmp(kModelNames[i], name) == 0)
-            return pg_config_set(&h->model, name, value);
-    return pg_fail("unknown setting %s", name);
-}
-
-static int set_any(void *h, const char *name, const char *value)
-{
-    return pg_hparams_set(h, name, value);
+    pg_settings_bind b[2];
+    bind(h, b);
+    return pg_settings_set(b, 2, name, value);
 }
 
 int pg_hparams_load_file(pg_hparams *h, const char *path)
 {
-    return pg_parse_settings_file(path, set_any, h);
+    pg_settings_bind b[2];
+    bind(h, b);
+    return pg_settings_load_file(b, 2, path);
 }
 
 int pg_hparams_from_env(pg_hparams *h)
 {
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const char *v = getenv(kFields[i].name);
-        if (v && *v && set_field(h, &kFields[i], v) != 0)
-            return -1;
-    }
-    return pg_config_from_env(&h->model);
+    pg_settings_bind b[2];
+    bind(h, b);
+    return pg_settings_from_env(b, 2);
 }
 
 int pg_hparams_grad_accum(const pg_hparams *h)
@@ -161,40 +119,13 @@ int pg_hparams_grad_accum(const pg_hparams *h)
 
 int pg_hparams_validate(const pg_hparams *h)
 {
-    if (pg_config_validate(&h->model) != 0)
+    if (pg_config_validate(&h->model) != 0 || pg_settings_check(&pg_train_settings, h) != 0)
         return -1;
-    const struct {
-        const char *name;
-        double v;
-    } nonneg[] = {{"TIED_EMBED_LR", h->tied_embed_lr}, {"MATRIX_LR", h->matrix_lr},
-                  {"SCALAR_LR", h->scalar_lr},         {"ADAM_EPS", h->adam_eps},
-                  {"GRAD_CLIP_NORM", h->grad_clip_norm}, {"MAX_WALLCLOCK_SECONDS", h->max_wallclock_seconds},
-                  {"WARMDOWN_ITERS", (double)h->warmdown_iters}, {"VAL_LOSS_EVERY", (double)h->val_loss_every},
-                  {"TRAIN_LOG_EVERY", (double)h->train_log_every}, {"CHECKPOINT_EVERY", (double)h->checkpoint_every},
-                  {"MUON_MOMENTUM_WARMUP_STEPS", (double)h->muon_momentum_warmup_steps}};
-    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
-        if (!(nonneg[i].v >= 0))
-            return pg_fail("%s=%g must be >= 0", nonneg[i].name, nonneg[i].v);
-    const struct {
-        const char *name;
-        double v;
-    } unit[] = {{"BETA1", h->beta1}, {"BETA2", h->beta2}, {"MUON_MOMENTUM", h->muon_momentum},
-                {"MUON_MOMENTUM_WARMUP_START", h->muon_momentum_warmup_start}};
-    for (size_t i = 0; i < sizeof unit / sizeof unit[0]; i++)
-        if (!(unit[i].v >= 0 && unit[i].v < 1))
-            return pg_fail("%s=%g must be in [0, 1)", unit[i].name, unit[i].v);
-    if (h->iterations < 0)
-        return pg_fail("ITERATIONS=%ld must be >= 0", h->iterations);
-    if (h->seed < 0)
-        return pg_fail("SEED=%ld must be >= 0", h->seed);
-    if (h->muon_backend_steps < 0 || h->muon_backend_steps > 100)
-        return pg_fail("MUON_BACKEND_STEPS=%ld must be in [0, 100]", h->muon_backend_steps);
-    if (h->world_size < 1 || 8 % h->world_size != 0)
+    if (8 % h->world_size != 0)
         return pg_fail("WORLD_SIZE=%ld must divide 8 so grad_accum_steps stays integral",
                        h->world_size);
     long per_micro = h->train_batch_tokens / (h->world_size * pg_hparams_grad_accum(h));
-    if (h->train_batch_tokens <= 0 || per_micro * h->world_size * pg_hparams_grad_accum(h) !=
-                                          h->train_batch_tokens ||
+    if (per_micro * h->world_size * pg_hparams_grad_accum(h) != h->train_batch_tokens ||
         per_micro % h->model.seq_len != 0 || per_micro == 0)
         return pg_fail("TRAIN_BATCH_TOKENS=%ld must split into %d ranks x %d micro-steps of whole "
                        "TRAIN_SEQ_LEN=%d sequences",
@@ -217,51 +148,14 @@ void pg_hparams_optim(const pg_hparams *h, pg_optim_config *o)
 
 json_t *pg_hparams_to_json(const pg_hparams *h)
 {
-    json_t *o = json_object();
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const void *p = (const char *)h + kFields[i].offset;
-        json_object_set_new(o, kFields[i].name,
-                            kFields[i].type == T_PATH   ? json_string((const char *)p)
-                            : kFields[i].type == T_LONG ? json_integer(*(const long *)p)
-                                                        : json_real(*(const double *)p));
-    }
-    json_t *m = pg_config_to_json(&h->model);
-    json_object_set(o, "MODEL", m);
-    json_decref(m);
+    json_t *o = pg_settings_to_json(&pg_train_settings, h);
+    json_object_set_new(o, "MODEL", pg_config_to_json(&h->model));
     return o;
-}
-
-/* The shortest %g form that reads back as the same double (0.03, not 0.029999...). */
-static void print_double(FILE *out, double v)
-{
-    char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    fprintf(out, "%s\n", buf);
 }
 
 void pg_hparams_print(const pg_hparams *h, FILE *out, const char *prefix)
 {
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const void *p = (const char *)h + kFields[i].offset;
-        fprintf(out, "%s%s=", prefix, kFields[i].name);
-        if (kFields[i].type == T_PATH)
-            fprintf(out, "%s\n", (const char *)p);
-        else if (kFields[i].type == T_LONG)
-            fprintf(out, "%ld\n", *(const long *)p);
-        else
-            print_double(out, *(const double *)p);
-    }
-    const pg_model_config *c = &h->model;
-    fprintf(out,
-            "%sVOCAB_SIZE=%d\n%sNUM_LAYERS=%d\n%sMODEL_DIM=%d\n%sNUM_HEADS=%d\n"
-            "%sNUM_KV_HEADS=%d\n%sMLP_MULT=%d\n%sTRAIN_SEQ_LEN=%d\n%sROPE_BASE=%.9g\n"
-            "%sLOGIT_SOFTCAP=%.9g\n%sQK_GAIN_INIT=%.9g\n%sTIED_EMBED_INIT_STD=%.9g\n%sMLP_ACT=%s\n",
-            prefix, c->vocab_size, prefix, c->num_layers, prefix, c->model_dim, prefix,
-            c->num_heads, prefix, c->num_kv_heads, prefix, c->mlp_mult, prefix, c->seq_len,
-            prefix, c->rope_base, prefix, c->logit_softcap, prefix, c->qk_gain_init, prefix,
-            c->tied_embed_init_std, prefix, c->mlp_act == PG_MLP_RELU2 ? "relu2" : "leaky_relu2");
+    pg_settings_bind b[2];
+    bind(h, b);
+    pg_settings_print(b, 2, out, prefix);
 }

@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "kernels/config.h"
 #include "common/fileio.h"
+#include "common/settings.h"
+#include "kernels/config.h"
 #include "kernels/optim.h"
-
 
 typedef struct {
     pg_model_config model;
@@ -35,7 +35,10 @@ typedef struct {
     double beta1, beta2, adam_eps, grad_clip_norm;
 } pg_hparams;
 
-/* The reference's defaults (the 9x512 baseline). */
+/* DATA_PATH, SEED, ITERATIONS, ...: one row per field but the model (pg_model_settings). */
+extern const pg_settings_table pg_train_settings;
+
+/* The reference's defaults, the tables' (the 9x512 baseline). */
 void pg_hparams_default(pg_hparams *h);
 /* The tiny preset on the shipped sample (pgolf's embedded default). */
 void pg_hparams_tiny(pg_hparams *h, const char *repo_root);
@@ -46,7 +49,7 @@ int pg_hparams_set(pg_hparams *h, const char *name, const char *value);
 int pg_hparams_load_file(pg_hparams *h, const char *path);
 /* Every known name present in the environment. */
 int pg_hparams_from_env(pg_hparams *h);
-/* Range checks (non-negative rates, batch divisibility, ...). */
+/* The tables' range checks, then WORLD_SIZE and batch divisibility. */
 int pg_hparams_validate(const pg_hparams *h);
 
 /* grad_accum_steps = 8 / world_size, as the reference. */
@@ -55,7 +58,7 @@ int pg_hparams_grad_accum(const pg_hparams *h);
 void pg_hparams_optim(const pg_hparams *h, pg_optim_config *o);
 /* {NAME: value, ...} of every setting, for logs, manifests and checkpoints. */
 json_t *pg_hparams_to_json(const pg_hparams *h);
-/* One "NAME=value" line per setting. */
+/* One "<prefix>NAME=value" line per setting, training then model (train.log's config:). */
 void pg_hparams_print(const pg_hparams *h, FILE *out, const char *prefix);
 
 #endif

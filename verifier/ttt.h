@@ -23,6 +23,9 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "common/settings.h"
 #include "kernels/model.h"
 #include "kernels/eval.h"
 
@@ -49,12 +52,16 @@ typedef struct {
     int progress;          /* ttt_chunk progress lines on stderr */
 } pg_ttt_opts;
 
+/* TTT_OPTIMIZER, TTT_LR, ...: one row per setting (ttt_settings.c). */
+extern const pg_settings_table pg_ttt_settings;
+
+/* The table's defaults; progress off. */
 void pg_ttt_opts_default(pg_ttt_opts *o);
-/* Reads the TTT_* environment names and `NAME=VALUE` strings (flags win). */
+/* One TTT_* setting from text (range-checked); the environment's TTT_* names. */
 int pg_ttt_set(pg_ttt_opts *o, const char *name, const char *value);
 int pg_ttt_from_env(pg_ttt_opts *o);
-/* One "NAME=value" line per setting (values read back exactly by pg_ttt_set). */
-void pg_ttt_print(const pg_ttt_opts *o, FILE *out, const char *prefix);
+/* {"TTT_OPTIMIZER": "lora", ...}: the optimizer and the settings it reads, typed. */
+json_t *pg_ttt_report(const pg_ttt_opts *o);
 
 /* The building blocks, public so tests can also assemble illegal orders. */
 typedef struct pg_ttt_state pg_ttt_state;
