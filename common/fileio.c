@@ -13,17 +13,47 @@
 
 #include "common/err.h"
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "not a regular file";
+}
+
+FILE *pg_open_regular(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the
+     * open descriptor, so the file checked is the file read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        pg_fail("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        pg_fail("%s: is %s, not a regular file", path, file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    FILE *fp = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        pg_fail("%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return fp;
+}
+
 int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = pg_open_regular(path);
     if (!fp)
-        return pg_fail("%s: cannot open: %s", path, strerror(errno));
+        return -1;
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(fp), &st) != 0) {
         fclose(fp);
-        return pg_fail("%s: not a regular file", path);
+        return pg_fail("%s: cannot stat: %s", path, strerror(errno));
     }
     if ((unsigned long long)st.st_size > max_bytes) {
         fclose(fp);

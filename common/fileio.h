@@ -12,6 +12,10 @@
 /* Longest path pgolf keeps in a fixed buffer (settings, manifests, run state). */
 #define PG_PATH_MAX 512
 
+/* Opens a regular file for reading ("rb"); a FIFO, device or directory is refused
+ * without blocking. NULL with the message set on failure. */
+FILE *pg_open_regular(const char *path);
+
 /* Reads a whole file; fails if it is larger than max_bytes. *out is malloc'ed. */
 int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len);
 

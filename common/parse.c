@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 int pg_parse_long(const char *s, const char *what, long min, long max, long *out)
 {
@@ -23,9 +24,9 @@ int pg_parse_long(const char *s, const char *what, long min, long max, long *out
 int pg_parse_settings_file(const char *path, int (*set)(void *ctx, const char *name, const char *value),
                            void *ctx)
 {
-    FILE *fp = fopen(path, "r");
+    FILE *fp = pg_open_regular(path);
     if (!fp)
-        return pg_fail("%s: cannot open config file", path);
+        return -1;
     char line[1024];
     int ln = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, fp)) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 
 void pg_sha256(const void *data, size_t len, uint8_t out[PG_SHA256_LEN])
 {
@@ -25,11 +26,15 @@ void pg_sha256_hex(const uint8_t digest[PG_SHA256_LEN], char out[PG_SHA256_HEX_L
 
 int pg_sha256_file(const char *path, char out_hex[PG_SHA256_HEX_LEN])
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = pg_open_regular(path);
     if (!fp)
-        return pg_fail("%s: cannot open: %s", path, strerror(errno));
+        return -1;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        fclose(fp);
+        return pg_fail("%s: out of memory for SHA-256", path);
+    }
     unsigned char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, fp)) > 0)

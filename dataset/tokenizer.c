@@ -9,6 +9,9 @@
 
 #define PG_TOKENIZER_MAX_BYTES ((size_t)256 << 20)
 #define PG_TOKENIZER_MAX_VOCAB 65536 /* token ids are uint16 in the shards */
+/* Longest piece accepted (SentencePiece's default cap is 16 bytes); the BPB table stores
+ * byte counts as int16. */
+#define PG_TOKENIZER_MAX_PIECE 4096
 
 int pg_tokenizer_load(const char *path, pg_tokenizer *tok)
 {
@@ -46,6 +49,12 @@ int pg_tokenizer_load(const char *path, pg_tokenizer *tok)
             goto out;
         }
         tok->types[i] = (uint8_t)type;
+        size_t plen = p->piece ? strlen(p->piece) : 0;
+        if (plen > PG_TOKENIZER_MAX_PIECE) {
+            pg_fail("%s: piece %zu is %zu bytes, over the limit of %d", path, i, plen,
+                    PG_TOKENIZER_MAX_PIECE);
+            goto out;
+        }
         tok->pieces[i] = strdup(p->piece ? p->piece : "");
         if (!tok->pieces[i]) {
             pg_fail("%s: out of memory", path);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/checked.h"
 #include "common/err.h"
 
 #define INT_ROW(n, f, d, lo, hi, j, r, h)                                                   \
@@ -73,6 +74,34 @@ int pg_config_validate(const pg_model_config *c)
                        c->num_heads);
     if (pg_config_head_dim(c) % 2 != 0)
         return pg_fail("head_dim=%d must be even for RoPE", pg_config_head_dim(c));
+    size_t n;
+    if (pg_config_num_params(c, &n) != 0)
+        return pg_fail("model of VOCAB_SIZE=%d MODEL_DIM=%d MLP_MULT=%d NUM_LAYERS=%d has more "
+                       "than %zu parameters", c->vocab_size, c->model_dim, c->mlp_mult,
+                       c->num_layers, (size_t)PG_MAX_PARAMS);
+    return 0;
+}
+
+/* Parameters per block: c_q, c_k, c_v, proj, q_gain, fc, mlp proj, the two scales and
+ * resid_mix (model.c's layout), in overflow-checked arithmetic. */
+int pg_config_num_params(const pg_model_config *c, size_t *out)
+{
+    size_t D = (size_t)c->model_dim, kvd = (size_t)c->num_kv_heads * (size_t)pg_config_head_dim(c);
+    size_t F, emb, qkvo, mlp, block, blocks, skips, total;
+    int F_int;
+    if (pg_mul_int(c->mlp_mult, c->model_dim, &F_int) != 0)
+        return -1;
+    F = (size_t)F_int;
+    size_t nskip = (size_t)(c->num_layers / 2 < c->num_layers - c->num_layers / 2
+                                ? c->num_layers / 2 : c->num_layers - c->num_layers / 2);
+    if (pg_mul_size((size_t)c->vocab_size, D, &emb) || pg_mul_size(D, 2 * D + 2 * kvd, &qkvo) ||
+        pg_mul_size(2 * D, F, &mlp) || pg_add_size(qkvo, mlp, &block) ||
+        pg_add_size(block, (size_t)c->num_heads + 4 * D, &block) ||
+        pg_mul_size(block, (size_t)c->num_layers, &blocks) || pg_mul_size(nskip, D, &skips) ||
+        pg_add_size(emb, blocks, &total) || pg_add_size(total, skips, &total) ||
+        total > PG_MAX_PARAMS)
+        return -1;
+    *out = total;
     return 0;
 }
 

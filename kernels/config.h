@@ -33,6 +33,11 @@ pg_model_config pg_config_tiny(void);
 
 /* Checks each field's range and that shapes divide as the model needs; the message names
  * what is wrong. */
+/* The largest model pgolf builds: 2^31 parameters (8 GiB in float32), so every size derived
+ * from a config (from an untrusted header too) fits the types it is computed in. */
+#define PG_MAX_PARAMS ((size_t)1 << 31)
+/* The model's parameter count; -1 when a product overflows or it exceeds PG_MAX_PARAMS. */
+int pg_config_num_params(const pg_model_config *c, size_t *out);
 int pg_config_validate(const pg_model_config *c);
 
 /* Overrides fields from the environment (VOCAB_SIZE, NUM_LAYERS, ...). Bad numbers are

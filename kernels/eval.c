@@ -117,6 +117,9 @@ int pg_eval_finish(pg_eval_result *r)
         return pg_fail("scored text has 0 bytes: val_bpb is undefined");
     r->val_loss = r->loss_sum / r->tokens;
     r->val_bpb = pg_bpb(r->loss_sum, r->tokens, r->bytes);
+    if (!isfinite(r->val_loss))
+        return pg_fail("val_loss is %g over %.0f tokens: the model's losses are not finite "
+                       "(NaN or Inf weights)", r->val_loss, r->tokens);
     return 0;
 }
 

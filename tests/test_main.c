@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, suite_verify());
     srunner_add_suite(sr, suite_packager());
     srunner_add_suite(sr, suite_run());
+    srunner_add_suite(sr, suite_hostile());
     /* One process: temp files and skips stay simple, and sanitizers see every test. */
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);

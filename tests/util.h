@@ -55,5 +55,6 @@ Suite *suite_ttt(void);
 Suite *suite_verify(void);
 Suite *suite_packager(void);
 Suite *suite_run(void);
+Suite *suite_hostile(void);
 
 #endif
