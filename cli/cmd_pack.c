@@ -13,6 +13,7 @@
 #include "packager/package.h"
 #include "packager/selfextract.h"
 #include "cli/commands.h"
+#include "pipeline/runconfig.h"
 
 #define MAX_GROUPS 8
 
@@ -145,6 +146,23 @@ int cmd_unpack(int argc, char **argv)
     return 0;
 }
 
+static int run_config_set(void *ctx, const char *name, const char *value)
+{
+    return pg_run_config_set(ctx, name, value);
+}
+
+/* The baked settings must be ones the script's run would accept (names, types, ranges). */
+static int check_baked_settings(const char *root, const char *const *sets, int n)
+{
+    pg_run_config c;
+    if (pg_run_config_preset(&c, "baseline", root) != 0)
+        return pg_cli_error();
+    int rc = pg_cli_apply_sets("selfextract", "--set", sets, n, run_config_set, &c);
+    if (rc == 0 && pg_hparams_validate(&c.h) != 0)
+        rc = pg_cli_error();
+    return rc;
+}
+
 int cmd_selfextract(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
@@ -167,6 +185,9 @@ int cmd_selfextract(int argc, char **argv)
     }
     if (!out || optind != argc)
         return pg_cli_usage_error("selfextract", "needs --out FILE");
+    int rc = check_baked_settings(root, sets, nsets);
+    if (rc != 0)
+        return rc;
     if (pg_selfextract_write(out, root, sets, nsets) != 0)
         return pg_cli_error();
     long long bytes;
