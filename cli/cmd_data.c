@@ -50,7 +50,7 @@ static int data_check(int argc, char **argv)
         return pg_cli_error();
     json_t *files = json_array();
     size_t tot[2] = {0, 0}, docs[2] = {0, 0}, nfiles[2] = {0, 0};
-    int rc = 0;
+    int rc = 0, ok = files != NULL;
     for (size_t i = 0; i < count; i++) {
         uint16_t *t;
         size_t n;
@@ -64,9 +64,11 @@ static int data_check(int argc, char **argv)
         tot[split] += n;
         docs[split] += d;
         nfiles[split]++;
-        json_array_append_new(files, json_pack("{s:s, s:s, s:I, s:I}", "path", paths[i], "split",
-                                               split ? "val" : "train", "tokens", (json_int_t)n,
-                                               "documents", (json_int_t)d));
+        ok = ok && json_array_append_new(files, json_pack("{s:s, s:s, s:I, s:I}", "path",
+                                                          paths[i], "split",
+                                                          split ? "val" : "train", "tokens",
+                                                          (json_int_t)n, "documents",
+                                                          (json_int_t)d)) == 0;
         if (!as_json)
             printf("%-60s %-5s tokens:%zu documents:%zu\n", paths[i], split ? "val" : "train", n, d);
     }
@@ -76,12 +78,16 @@ static int data_check(int argc, char **argv)
         return rc;
     }
     if (as_json) {
-        pg_cli_print_json(json_pack("{s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "dir",
-                                    dir, "vocab_checked", (json_int_t)vocab, "files", files,
-                                    "train", "files", (json_int_t)nfiles[0], "tokens",
-                                    (json_int_t)tot[0], "documents", (json_int_t)docs[0], "val",
-                                    "files", (json_int_t)nfiles[1], "tokens", (json_int_t)tot[1],
-                                    "documents", (json_int_t)docs[1]));
+        if (!ok) {
+            json_decref(files);
+            files = NULL; /* the output's construction fails and says so */
+        }
+        return pg_cli_print_json(json_pack(
+            "{s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "dir", dir, "vocab_checked",
+            (json_int_t)vocab, "files", files, "train", "files", (json_int_t)nfiles[0],
+            "tokens", (json_int_t)tot[0], "documents", (json_int_t)docs[0], "val", "files",
+            (json_int_t)nfiles[1], "tokens", (json_int_t)tot[1], "documents",
+            (json_int_t)docs[1]));
     } else {
         json_decref(files);
         printf("train: %zu files, %zu tokens, %zu documents\n", nfiles[0], tot[0], docs[0]);

@@ -132,6 +132,7 @@ int cmd_eval(int argc, char **argv)
         return pg_cli_error();
     int rc = 1;
     json_t *out = json_object();
+    int ok = out != NULL; /* the JSON output is complete */
     if (pg_tokenizer_load(tok_path, &tok) != 0) {
         pg_model_free(&m);
         json_decref(out);
@@ -151,10 +152,10 @@ int cmd_eval(int argc, char **argv)
     o.batch = (int)batch;
     o.progress = !quiet;
     const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";
-    json_object_set_new(out, "mode", json_string(mode));
-    json_object_set_new(out, "seq_len", json_integer(o.seq_len));
-    if (o.mode == PG_EVAL_SLIDING)
-        json_object_set_new(out, "stride", json_integer(o.stride));
+    ok = ok && json_object_set_new(out, "mode", json_string(mode)) == 0 &&
+         json_object_set_new(out, "seq_len", json_integer(o.seq_len)) == 0 &&
+         (o.mode != PG_EVAL_SLIDING ||
+          json_object_set_new(out, "stride", json_integer(o.stride)) == 0);
     pg_eval_result r;
     if (pg_eval_run(&m, val, nval, &lut, &o, &r, NULL) != 0) {
         pg_fail_prefix(data);
@@ -170,7 +171,7 @@ int cmd_eval(int argc, char **argv)
         printf("%s_exact val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
     }
     json_t *res = result_json(&r);
-    json_object_update(out, res);
+    ok = ok && json_object_update(out, res) == 0;
     json_decref(res);
     if (use_ttt) {
         pg_model copy;
@@ -188,10 +189,10 @@ int cmd_eval(int argc, char **argv)
             printf("pre_ttt val_loss:%.8f val_bpb:%.8f\n", r.val_loss, r.val_bpb);
             printf("legal_ttt_exact val_loss:%.8f val_bpb:%.8f\n", tr.val_loss, tr.val_bpb);
         }
-        json_object_set_new(out, "pre_ttt", result_json(&r));
-        json_object_set_new(out, "ttt", pg_ttt_report(&tt));
+        ok = ok && json_object_set_new(out, "pre_ttt", result_json(&r)) == 0;
+        ok = ok && json_object_set_new(out, "ttt", pg_ttt_report(&tt)) == 0;
         res = result_json(&tr);
-        json_object_update(out, res); /* the headline numbers are post-TTT */
+        ok = ok && json_object_update(out, res) == 0; /* the headline numbers are post-TTT */
         json_decref(res);
     }
     if (audit) {
@@ -204,11 +205,13 @@ int cmd_eval(int argc, char **argv)
         pg_audit_result ar;
         if (pg_audit_causality(score, &sc, val, nval, total, m.cfg.vocab_size, pos, &ar) != 0)
             goto done;
-        json_object_set_new(out, "causality",
-                            json_pack("{s:I, s:b, s:o, s:b}", "at", (json_int_t)ar.at,
-                                      "identical_before", ar.first_diff < 0, "first_diff",
-                                      ar.first_diff < 0 ? json_null() : json_integer(ar.first_diff),
-                                      "changed_after", ar.changed_after));
+        ok = ok && json_object_set_new(out, "causality",
+                                       json_pack("{s:I, s:b, s:o, s:b}", "at", (json_int_t)ar.at,
+                                                 "identical_before", ar.first_diff < 0,
+                                                 "first_diff",
+                                                 ar.first_diff < 0 ? json_null()
+                                                                   : json_integer(ar.first_diff),
+                                                 "changed_after", ar.changed_after)) == 0;
         if (!as_json) {
             if (ar.first_diff < 0)
                 printf("causality_audit PASS mode:%s%s at:%zu: every loss of targets < %zu is "
@@ -220,7 +223,7 @@ int cmd_eval(int argc, char **argv)
                        mode, use_ttt ? "+ttt" : "", ar.at, ar.first_diff, ar.before, ar.after);
         }
         if (ar.first_diff >= 0) {
-            if (as_json)
+            if (as_json && ok)
                 pg_cli_print_json(json_incref(out));
             pg_fail("causality audit failed: the loss of target %ld changed when only tokens "
                     "after %zu were altered",
@@ -228,14 +231,18 @@ int cmd_eval(int argc, char **argv)
             goto done;
         }
     }
-    if (as_json)
-        pg_cli_print_json(json_incref(out));
+    if (as_json && !ok) {
+        pg_fail("out of memory building the JSON output");
+        goto done;
+    }
     rc = 0;
 done:
-    json_decref(out);
     free(val);
     pg_bpb_lut_free(&lut);
     pg_tokenizer_free(&tok);
     pg_model_free(&m);
+    if (rc == 0 && as_json)
+        return pg_cli_print_json(out);
+    json_decref(out);
     return rc == 0 ? 0 : pg_cli_error();
 }

@@ -76,7 +76,7 @@ int cmd_init(int argc, char **argv)
     json_t *meta = json_pack("{s:s, s:I, s:s}", "created_by", "pgolf init", "seed",
                              (json_int_t)seed, "init",
                              mode == PG_INIT_DENSE ? "dense" : "reference");
-    int rc = pg_checkpoint_save(out, &m, meta, NULL, 0);
+    int rc = meta ? pg_checkpoint_save(out, &m, meta, NULL, 0) : pg_fail("%s: out of memory", out);
     json_decref(meta);
     if (rc == 0)
         printf("%s: %d layers, d=%d, %d/%d heads, vocab %d, %zu parameters, seed %ld\n", out,

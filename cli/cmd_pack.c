@@ -1,16 +1,15 @@
-/* pgolf pack / unpack: checkpoint -> quantized, compressed artifact, and back. */
+/* pgolf pack / unpack / selfextract: checkpoint -> quantized, compressed artifact, and
+ * back; the self-extracting train_gpt.py. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/err.h"
 #include "kernels/checkpoint.h"
 #include "common/fileio.h"
 #include "packager/artifact.h"
 #include "packager/ledger.h"
-#include "packager/package.h"
 #include "packager/selfextract.h"
 #include "cli/commands.h"
 #include "pipeline/runconfig.h"
@@ -86,15 +85,17 @@ int cmd_pack(int argc, char **argv)
     if (rc != 0)
         return pg_cli_error();
     json_t *gj = json_object();
+    int ok = gj != NULL;
     char codecs[128] = "";
     for (int g = 0; g < PG_NUM_QGROUPS; g++) {
         const char *cn = pg_codec_name(st.codec[g].id);
-        json_object_set_new(gj, pg_qgroup_name((pg_qgroup)g),
-                            json_pack("{s:s, s:I, s:s, s:i, s:i, s:I}", "scheme",
-                                      pg_qscheme_name(plan.scheme[g]), "raw_bytes",
-                                      (json_int_t)st.raw[g], "codec", cn, "level",
-                                      st.codec[g].level, "shuffle", st.codec[g].shuffle,
-                                      "compressed_bytes", (json_int_t)st.compressed[g]));
+        ok = ok && json_object_set_new(gj, pg_qgroup_name((pg_qgroup)g),
+                                       json_pack("{s:s, s:I, s:s, s:i, s:i, s:I}", "scheme",
+                                                 pg_qscheme_name(plan.scheme[g]), "raw_bytes",
+                                                 (json_int_t)st.raw[g], "codec", cn, "level",
+                                                 st.codec[g].level, "shuffle",
+                                                 st.codec[g].shuffle, "compressed_bytes",
+                                                 (json_int_t)st.compressed[g])) == 0;
         if (!strstr(codecs, cn))
             snprintf(codecs + strlen(codecs), sizeof codecs - strlen(codecs), "%s%s",
                      codecs[0] ? "/" : "", cn);
@@ -106,15 +107,19 @@ int cmd_pack(int argc, char **argv)
     char tag[192];
     snprintf(tag, sizeof tag, "%s+%s", scheme, codecs);
     if (as_json) {
-        pg_cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "artifact", out,
-                                    "scheme", scheme, "bytes", (json_int_t)st.file_bytes,
-                                    "code_bytes", (json_int_t)led.code_bytes, "total_bytes",
-                                    (json_int_t)led.total, "remaining_bytes",
-                                    (json_int_t)led.remaining, "groups", gj));
-    } else {
-        json_decref(gj);
-        pg_ledger_print(&led, tag, stdout);
+        if (!ok) { /* the output's construction fails and says so */
+            json_decref(gj);
+            gj = NULL;
+        }
+        return pg_cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "artifact",
+                                           out, "scheme", scheme, "bytes",
+                                           (json_int_t)st.file_bytes, "code_bytes",
+                                           (json_int_t)led.code_bytes, "total_bytes",
+                                           (json_int_t)led.total, "remaining_bytes",
+                                           (json_int_t)led.remaining, "groups", gj));
     }
+    json_decref(gj);
+    pg_ledger_print(&led, tag, stdout);
     return 0;
 }
 
@@ -136,7 +141,7 @@ int cmd_unpack(int argc, char **argv)
     if (pg_artifact_load(argv[optind], &m, NULL) != 0)
         return pg_cli_error();
     json_t *meta = json_pack("{s:s, s:s}", "created_by", "pgolf unpack", "artifact", argv[optind]);
-    int rc = pg_checkpoint_save(out, &m, meta, NULL, 0);
+    int rc = meta ? pg_checkpoint_save(out, &m, meta, NULL, 0) : pg_fail("%s: out of memory", out);
     json_decref(meta);
     size_t n = m.num_params;
     pg_model_free(&m);
@@ -194,55 +199,5 @@ int cmd_selfextract(int argc, char **argv)
     if (pg_ledger_code_bytes(out, &bytes) != 0)
         return pg_cli_error();
     printf("%s: self-extracting submission, Code size: %lld bytes\n", out, bytes);
-    return 0;
-}
-
-int cmd_package(int argc, char **argv)
-{
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
-                                         {"name", required_argument, 0, 'n'},
-                                         {"author", required_argument, 0, 'a'},
-                                         {"github-id", required_argument, 0, 'g'},
-                                         {"date", required_argument, 0, 'd'},
-                                         {"track", required_argument, 0, 't'},
-                                         {"blurb", required_argument, 0, 'b'},
-                                         {"scheme", required_argument, 0, 's'},
-                                         {"source", required_argument, 0, 'r'},
-                                         {0, 0, 0, 0}};
-    char today[16];
-    time_t now = time(NULL);
-    strftime(today, sizeof today, "%Y-%m-%d", gmtime(&now));
-    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
-    pg_package_opts o = {.name = "pgolf submission", .author = "unknown", .github_id = "unknown",
-                         .date = today, .track = "10min_16mb",
-                         .blurb = "Trained, quantized and packaged with pgolf.",
-                         .source_root = root, .scheme_name = "int8"};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o.out_dir = optarg; break;
-        case 'n': o.name = optarg; break;
-        case 'a': o.author = optarg; break;
-        case 'g': o.github_id = optarg; break;
-        case 'd': o.date = optarg; break;
-        case 't': o.track = optarg; break;
-        case 'b': o.blurb = optarg; break;
-        case 's': o.scheme_name = optarg; break;
-        case 'r': o.source_root = optarg; break;
-        default: return pg_cli_usage_error("package", "bad option");
-        }
-    }
-    if (strcmp(o.scheme_name, "int8") == 0)
-        pg_quant_plan_int8(&o.plan);
-    else if (strcmp(o.scheme_name, "mixed") == 0)
-        pg_quant_plan_mixed(&o.plan);
-    else
-        return pg_cli_usage_error("package", "--scheme must be int8 or mixed");
-    if (!o.out_dir || optind >= argc)
-        return pg_cli_usage_error("package", "needs RUN_DIR... and --out DIR");
-    if (pg_package((const char *const *)argv + optind, argc - optind, &o) != 0)
-        return pg_cli_error();
-    printf("%s: records folder for %d seed(s)\n", o.out_dir, argc - optind);
     return 0;
 }

@@ -14,19 +14,58 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *entry_json(const pg_history_entry *e, double alpha)
+/* The seeds of a record; NULL when out of memory. */
+static json_t *seeds_json(const pg_history_entry *e)
 {
     json_t *seeds = json_array();
-    for (size_t i = 0; i < e->rec.nseeds; i++) {
+    for (size_t i = 0; seeds && i < e->rec.nseeds; i++) {
         const pg_seed_result *s = &e->rec.seeds[i];
-        json_array_append_new(seeds, json_pack("{s:o, s:f, s:o, s:o, s:s}", "seed",
-                                               s->has_seed ? json_integer(s->seed) : json_null(),
-                                               "val_bpb", s->val_bpb, "val_loss",
-                                               s->has_loss ? json_real(s->val_loss) : json_null(),
-                                               "artifact_bytes",
-                                               s->artifact_bytes >= 0 ? json_integer((json_int_t)s->artifact_bytes) : json_null(),
-                                               "source", s->source));
+        json_t *row = json_pack(
+            "{s:o, s:f, s:o, s:o, s:s}", "seed", s->has_seed ? json_integer(s->seed) : json_null(),
+            "val_bpb", s->val_bpb, "val_loss", s->has_loss ? json_real(s->val_loss) : json_null(),
+            "artifact_bytes",
+            s->artifact_bytes >= 0 ? json_integer((json_int_t)s->artifact_bytes) : json_null(),
+            "source", s->source);
+        if (json_array_append_new(seeds, row) != 0) {
+            json_decref(seeds);
+            seeds = NULL;
+        }
     }
+    return seeds;
+}
+
+/* The test's numbers, or why there is none. */
+static int add_judgement(json_t *o, const pg_history_entry *e, double alpha)
+{
+    if (!e->scored)
+        return json_object_set_new(o, "t", json_null()) == 0 &&
+                       json_object_set_new(o, "df", json_null()) == 0 &&
+                       json_object_set_new(o, "p", json_null()) == 0 &&
+                       json_object_set_new(o, "verdict", json_string("unscored")) == 0 &&
+                       json_object_set_new(o, "reason", json_string(e->reason)) == 0
+                   ? 0
+                   : -1;
+    pg_judge_opts opts;
+    pg_judge_opts_default(&opts);
+    opts.alpha = alpha;
+    opts.threshold_is_bpb = !isfinite(e->j.tokens_per_byte);
+    json_t *j = pg_judgement_json(&e->j, &opts);
+    const char *keys[] = {"t", "df", "p", "verdict", "threshold_nats", "threshold_bpb",
+                          "threshold_note", "welch"};
+    int rc = j ? 0 : -1;
+    for (size_t k = 0; rc == 0 && k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *v = json_object_get(j, keys[k]);
+        if (v && json_object_set(o, keys[k], v) != 0)
+            rc = -1;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* One record of the history; NULL when out of memory. */
+static json_t *entry_json(const pg_history_entry *e, double alpha)
+{
+    json_t *seeds = seeds_json(e);
     json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:s, s:b}", "record",
                           e->rec.name, "date", e->rec.date, "val_bpb", num_or_null(e->score),
                           "logs_mean_bpb", num_or_null(e->logs_mean), "seeds", seeds,
@@ -34,30 +73,33 @@ static json_t *entry_json(const pg_history_entry *e, double alpha)
                           "sota_before", num_or_null(e->sota_before), "sota_record",
                           e->sota_name ? json_string(e->sota_name) : json_null(), "claim_check",
                           e->claim_check, "flagged", e->flagged);
-    if (e->scored) {
-        pg_judge_opts opts;
-        pg_judge_opts_default(&opts);
-        opts.alpha = alpha;
-        opts.threshold_is_bpb = !isfinite(e->j.tokens_per_byte);
-        json_t *j = pg_judgement_json(&e->j, &opts);
-        const char *keys[] = {"t", "df", "p", "verdict", "threshold_nats", "threshold_bpb",
-                              "threshold_note", "welch"};
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            json_t *v = json_object_get(j, keys[k]);
-            if (v)
-                json_object_set(o, keys[k], v);
-        }
-        json_decref(j);
-    } else {
-        json_object_set_new(o, "t", json_null());
-        json_object_set_new(o, "df", json_null());
-        json_object_set_new(o, "p", json_null());
-        json_object_set_new(o, "verdict", json_string("unscored"));
-        json_object_set_new(o, "reason", json_string(e->reason));
+    if (o && (add_judgement(o, e, alpha) != 0 ||
+              (e->rec.submission_problem[0] &&
+               json_object_set_new(o, "submission_problem",
+                                   json_string(e->rec.submission_problem)) != 0))) {
+        json_decref(o);
+        o = NULL;
     }
-    if (e->rec.submission_problem[0])
-        json_object_set_new(o, "submission_problem", json_string(e->rec.submission_problem));
     return o;
+}
+
+/* {track: [record, ...]}; NULL when out of memory. */
+static json_t *tracks_json(const pg_track_history *t, size_t nt, double alpha)
+{
+    json_t *tracks = json_object();
+    for (size_t k = 0; tracks && k < nt; k++) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < t[k].n; i++)
+            if (json_array_append_new(arr, entry_json(&t[k].e[i], alpha)) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        if (json_object_set_new(tracks, t[k].name, arr) != 0) {
+            json_decref(tracks);
+            tracks = NULL;
+        }
+    }
+    return tracks;
 }
 
 static void print_table(const pg_track_history *t, size_t nt)
@@ -117,19 +159,11 @@ int cmd_records(int argc, char **argv)
     int rc = 0;
     if (svg && pg_history_svg(svg, t, nt) != 0)
         rc = pg_cli_error();
-    if (rc == 0 && as_json) {
-        json_t *tracks = json_object();
-        for (size_t k = 0; k < nt; k++) {
-            json_t *arr = json_array();
-            for (size_t i = 0; i < t[k].n; i++)
-                json_array_append_new(arr, entry_json(&t[k].e[i], alpha));
-            json_object_set_new(tracks, t[k].name, arr);
-        }
-        pg_cli_print_json(json_pack("{s:s, s:f, s:o}", "tree", argv[optind], "alpha", alpha,
-                                    "tracks", tracks));
-    } else if (rc == 0) {
+    if (rc == 0 && as_json)
+        rc = pg_cli_print_json(json_pack("{s:s, s:f, s:o}", "tree", argv[optind], "alpha", alpha,
+                                         "tracks", tracks_json(t, nt, alpha)));
+    else if (rc == 0)
         print_table(t, nt);
-    }
     pg_history_free(t, nt);
     return rc;
 }

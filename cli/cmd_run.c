@@ -136,7 +136,7 @@ static json_t *open_run(const char *dir)
 
 typedef struct {
     int identical, differ, timed;
-    json_t *rows;
+    json_t *rows; /* NULL once out of memory */
 } replay_tally;
 
 static void compare_outputs(const json_t *orig, const json_t *again, replay_tally *t, FILE *out)
@@ -173,9 +173,14 @@ static void compare_outputs(const json_t *orig, const json_t *again, replay_tall
             fprintf(out, "%-28s %-34s %s\n", verdict, path, h1);
             if (!same)
                 fprintf(out, "%-28s %-34s %s\n", "", "  replay:", h2 ? h2 : "(not written)");
-            json_array_append_new(t->rows, json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b}", "stage", id,
-                                                     "path", path, "recorded", h1, "replay", h2,
-                                                     "reproducible", repro, "identical", same));
+            if (t->rows && json_array_append_new(t->rows, json_pack("{s:s, s:s, s:s, s:s?, s:b, s:b}",
+                                                                    "stage", id, "path", path,
+                                                                    "recorded", h1, "replay", h2,
+                                                                    "reproducible", repro,
+                                                                    "identical", same)) != 0) {
+                json_decref(t->rows);
+                t->rows = NULL;
+            }
         }
     }
 }
@@ -239,6 +244,10 @@ int cmd_replay(int argc, char **argv)
         return pg_cli_error();
     }
     json_t *now = pg_run_versions();
+    if (!now) {
+        json_decref(man);
+        return pg_cli_error();
+    }
     if (!json_equal(now, json_object_get(man, "versions")))
         fprintf(stderr, "pgolf replay: note: this pgolf build differs from the run's (see "
                         "versions in %s/%s)\n", dir, PG_MANIFEST_NAME);
@@ -272,9 +281,9 @@ int cmd_replay(int argc, char **argv)
     /* with --json the per-file lines go to stderr and stdout gets the JSON */
     compare_outputs(man, again, &t, as_json ? stderr : stdout);
     if (as_json)
-        pg_cli_print_json(json_pack("{s:s, s:i, s:i, s:i, s:o}", "run_dir", dir, "identical",
-                                    t.identical, "differ", t.differ, "timed", t.timed, "outputs",
-                                    t.rows));
+        rc = pg_cli_print_json(json_pack("{s:s, s:i, s:i, s:i, s:o}", "run_dir", dir, "identical",
+                                         t.identical, "differ", t.differ, "timed", t.timed,
+                                         "outputs", t.rows));
     else
         json_decref(t.rows);
     fprintf(as_json ? stderr : stdout, "replay: %d identical, %d reproducible output%s differ, %d hold wall-clock times "
@@ -286,7 +295,7 @@ int cmd_replay(int argc, char **argv)
         fprintf(as_json ? stderr : stdout, "replay: scratch kept in %s\n", scratch);
     json_decref(again);
     json_decref(man);
-    return t.differ ? 1 : 0;
+    return rc ? rc : t.differ ? 1 : 0;
 }
 
 /* ---- status */
@@ -329,8 +338,11 @@ int cmd_status(int argc, char **argv)
         return pg_cli_error();
     static problems ps;
     ps.n = 0;
-    pg_run_check_files(dir, man, 0, note_problem, &ps);
-    json_t *now = pg_run_versions();
+    json_t *now = NULL;
+    if (pg_run_check_files(dir, man, 0, note_problem, &ps) < 0 || !(now = pg_run_versions())) {
+        json_decref(man);
+        return pg_cli_error();
+    }
     int same_build = json_equal(now, json_object_get(man, "versions"));
     json_decref(now);
     json_t *rows = json_array();
@@ -364,17 +376,21 @@ int cmd_status(int argc, char **argv)
             printf("  %-18s %7.1f s  %s\n", id, json_number_value(wall), state);
         else if (!as_json)
             printf("  %-18s %9s  %s\n", id, "", state);
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:O?}", "id", id, "state", state,
-                                              "wall_s", wall));
+        if (rows && json_array_append_new(rows, json_pack("{s:s, s:s, s:O?}", "id", id, "state",
+                                                          state, "wall_s", wall)) != 0) {
+            json_decref(rows);
+            rows = NULL; /* the output's construction fails and says so */
+        }
     }
     if (!as_json && !same_build)
         printf("note: this pgolf build differs from the run's; `pgolf run` would re-run every "
                "stage\n");
+    int rc = 0;
     if (as_json)
-        pg_cli_print_json(json_pack("{s:s, s:b, s:o}", "run_dir", dir, "same_build", same_build,
-                                    "stages", rows));
+        rc = pg_cli_print_json(json_pack("{s:s, s:b, s:o}", "run_dir", dir, "same_build",
+                                         same_build, "stages", rows));
     else
         json_decref(rows);
     json_decref(man);
-    return 0;
+    return rc;
 }

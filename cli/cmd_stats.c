@@ -24,6 +24,8 @@ static int parse_list(const char *s, num_list *l, const char *what)
 {
     char *copy = strdup(s), *save = NULL;
     int rc = 0;
+    if (!copy)
+        return pg_fail("%s: out of memory", what);
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         char *end;
         errno = 0;
@@ -170,8 +172,7 @@ int cmd_stats(int argc, char **argv)
                  sota_scores.n, &o, &j) != 0)
         return pg_cli_error();
     if (as_json)
-        pg_cli_print_json(pg_judgement_json(&j, &o));
-    else
-        pg_judgement_print(&j, &o, stdout);
+        return pg_cli_print_json(pg_judgement_json(&j, &o));
+    pg_judgement_print(&j, &o, stdout);
     return 0;
 }

@@ -38,17 +38,21 @@ int cmd_tokenizer(int argc, char **argv)
     int counts[PG_PIECE_TYPE_MAX + 1] = {0};
     for (int i = 0; i < tok.vocab_size; i++)
         counts[tok.types[i]]++;
-    json_t *types = json_object();
-    for (int t = 1; t <= PG_PIECE_TYPE_MAX; t++)
-        json_object_set_new(types, pg_piece_type_name(t), json_integer(counts[t]));
+    int rc = 0;
     if (as_json) {
-        json_t *bb = json_array(), *ls = json_array(), *bd = json_array();
-        for (int i = 0; i < lut.size; i++) {
-            json_array_append_new(bb, json_integer(lut.base_bytes[i]));
-            json_array_append_new(ls, json_boolean(lut.has_leading_space[i]));
-            json_array_append_new(bd, json_boolean(lut.is_boundary[i]));
+        json_t *types = json_object(), *bb = json_array(), *ls = json_array(), *bd = json_array();
+        int ok = types && bb && ls && bd;
+        for (int t = 1; ok && t <= PG_PIECE_TYPE_MAX; t++)
+            ok = json_object_set_new(types, pg_piece_type_name(t), json_integer(counts[t])) == 0;
+        for (int i = 0; ok && i < lut.size; i++)
+            ok = json_array_append_new(bb, json_integer(lut.base_bytes[i])) == 0 &&
+                 json_array_append_new(ls, json_boolean(lut.has_leading_space[i])) == 0 &&
+                 json_array_append_new(bd, json_boolean(lut.is_boundary[i])) == 0;
+        if (!ok) { /* the output's construction fails and says so */
+            json_decref(types);
+            types = NULL;
         }
-        pg_cli_print_json(json_pack(
+        rc = pg_cli_print_json(json_pack(
             "{s:s, s:i, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:o, s:i, s:o, s:o, s:o}", "path",
             argv[optind], "vocab_size", tok.vocab_size, "model_type",
             pg_model_type_name(tok.model_type), "byte_fallback", tok.byte_fallback, "special_ids",
@@ -66,9 +70,8 @@ int cmd_tokenizer(int argc, char **argv)
         for (int t = 1; t <= PG_PIECE_TYPE_MAX; t++)
             printf(" %s=%d", pg_piece_type_name(t), counts[t]);
         printf("\nbpb table: %d ids, %ld base bytes in all\n", lut.size, total_bytes);
-        json_decref(types);
     }
     pg_bpb_lut_free(&lut);
     pg_tokenizer_free(&tok);
-    return 0;
+    return rc;
 }

@@ -95,6 +95,11 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
         if ((!ckpt && !art) || strcmp(e->d_name, "state.ckpt") == 0)
             continue;
         char *p = pg_path_join(r->dir, e->d_name);
+        if (!p) {
+            pg_fail("%s: out of memory", r->dir);
+            found = -1;
+            break;
+        }
         rerun_one(r, p, val, nval, &tok, c);
         free(p);
         found = 1;
@@ -107,7 +112,7 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
                       r->dir);
     free(val);
     pg_tokenizer_free(&tok);
-    return 0;
+    return found < 0 ? -1 : 0;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -146,8 +151,9 @@ int cmd_verify(int argc, char **argv)
         return pg_cli_error();
     }
     size_t fails = pg_checks_count(&checks, PG_CHECK_FAIL);
+    int rc = 0;
     if (as_json) {
-        pg_cli_print_json(pg_verify_json(&rec, &checks));
+        rc = pg_cli_print_json(pg_verify_json(&rec, &checks));
     } else {
         printf("record %s (track %s)\n", rec.name, rec.track);
         for (size_t i = 0; i < rec.nseeds; i++)
@@ -163,5 +169,5 @@ int cmd_verify(int argc, char **argv)
     }
     pg_record_free(&rec);
     pg_checks_free(&checks);
-    return fails ? 1 : 0;
+    return rc ? rc : fails ? 1 : 0;
 }

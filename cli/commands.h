@@ -41,8 +41,9 @@ int pg_cli_apply_sets(const char *cmd, const char *flag, const char *const *sets
                       int (*set)(void *ctx, const char *name, const char *value), void *ctx);
 /* `pgolf help settings`: every setting with its type, default, range, readers and help. */
 void pg_cli_help_settings(FILE *out);
-/* Prints a JSON value to stdout with a trailing newline and releases it. */
-void pg_cli_print_json(void *json_value);
+/* Prints a JSON value to stdout with a trailing newline and releases it. NULL (its
+ * construction ran out of memory) or a failed write is an error. Returns an exit status. */
+int pg_cli_print_json(void *json_value);
 
 /* Settings for train-like commands: --preset, --config FILE, environment, --set; also
  * --out DIR and (when resume is not NULL) --resume. Returns an exit status. */

@@ -37,15 +37,17 @@ const pg_command pg_commands[] = {
      "TRAIN_SEQ_LEN, ROPE_BASE, LOGIT_SOFTCAP, QK_GAIN_INIT, TIED_EMBED_INIT_STD, MLP_ACT),\n"
      "then --set flags. --init dense also randomizes the zero-initialized projections and\n"
      "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"},
-    {"run", cmd_run, "the whole pipeline: train seeds, package, evaluate, judge (cached, resumable)",
+    {"run", cmd_run, "the whole pipeline: train seeds, evaluate, package, judge (cached, resumable)",
      "usage: pgolf run [--preset tiny|baseline] [--config FILE] [--seeds 42,1337,2025]\n"
      "                 [--set NAME=VALUE]... [--sota X|unigram|none] [--sota-record DIR]\n"
      "                 [--out RUN_DIR] [--refresh]\n"
      "\n"
      "Stages: data (shards, tokenizer, byte table, unigram baseline) -> build (versions, the\n"
      "sources train_gpt.py carries) -> train/seedS -> quantize/seedS -> compress/seedS ->\n"
-     "package (the records folder RUN_DIR/records) -> eval/seedS (the packaged artifact:\n"
-     "standard, sliding, legal TTT as configured) -> stats (significance, the report).\n"
+     "eval/seedS (the compressed artifact: standard, sliding, legal TTT as configured) ->\n"
+     "package (the records folder RUN_DIR/records from the artifacts, the training logs and\n"
+     "the eval results; its roundtrip lines are the standard eval's) -> stats\n"
+     "(significance, the report).\n"
      "RUN_DIR/manifest.json records each stage's inputs, parameters, versions, outputs\n"
      "(SHA-256), times and status (docs/manifest.md). A stage whose inputs, parameters and\n"
      "versions hash as a completed entry is skipped (\"cached\"); changing a setting re-runs\n"
@@ -146,16 +148,22 @@ const pg_command pg_commands[] = {
      "picks the preset, PGOLF_OUT the run directory, DATA_PATH/TOKENIZER_PATH the data),\n"
      "scores the final model and prints the reference's log lines.\n"},
     {"package", cmd_package, "build a records folder from training runs",
-     "usage: pgolf package RUN_DIR... --out DIR [--name N] [--author A] [--github-id G]\n"
-     "                     [--date YYYY-MM-DD] [--track T] [--blurb B] [--scheme int8|mixed]\n"
+     "usage: pgolf package RUN_DIR... --out DIR --data DIR --tokenizer MODEL [--name N]\n"
+     "                     [--author A] [--github-id G] [--date YYYY-MM-DD] [--track T]\n"
+     "                     [--blurb B] [--scheme int8|mixed] [--source DIR]\n"
      "\n"
-     "From pgolf train output directories (train.log + final.ckpt, one per seed) writes\n"
-     "DIR/README.md (how to run, results per seed with mean and std, a loss-curve SVG per\n"
-     "seed), submission.json (seeds, seed_results, bytes_total, ...), train_seedS.log (with\n"
-     "the byte ledger lines appended), model_seedS.art and the self-extracting\n"
-     "train_gpt.py with the runs' settings baked in. Every seed's code + model bytes are\n"
-     "checked against 16,000,000 before anything is written. The same inputs (and --date)\n"
-     "give byte-identical files.\n"},
+     "From pgolf train output directories (train.log + final.ckpt, one per seed): quantizes\n"
+     "and compresses each final.ckpt with --scheme and scores the dequantized artifact with\n"
+     "the standard eval on the validation shards of --data, tokenized by --tokenizer (the\n"
+     "scores of the README, submission.json and the logs' final_<scheme>_roundtrip lines).\n"
+     "Writes DIR/README.md (how to run, results per seed with mean and std, a loss-curve\n"
+     "SVG per seed), submission.json (seeds, seed_results, bytes_total, ...),\n"
+     "train_seedS.log (with the byte ledger and roundtrip lines appended), model_seedS.art\n"
+     "and the self-extracting train_gpt.py (the sources in --source, default $PGOLF_ROOT or\n"
+     ".) with the first run's resolved configuration (its train.log's config: lines, data\n"
+     "paths left out) baked in. Every seed's code + model bytes are checked against\n"
+     "16,000,000 before anything is written. The same inputs (and --date) give\n"
+     "byte-identical files. `pgolf run` packages its own runs from their eval results.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
      "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
      "\n"
@@ -232,11 +240,17 @@ int pg_cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-void pg_cli_print_json(void *json_value)
+int pg_cli_print_json(void *json_value)
 {
-    json_dumpf((json_t *)json_value, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_t *j = json_value;
+    int rc = j ? json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : -1;
+    json_decref(j);
+    if (rc != 0) {
+        pg_fail(j ? "stdout: cannot write the JSON output" : "out of memory building the JSON output");
+        return pg_cli_error();
+    }
     fputc('\n', stdout);
-    json_decref((json_t *)json_value);
+    return 0;
 }
 
 static const pg_command *find_command(const char *name)

@@ -109,22 +109,24 @@ static int assemble(const char *path, json_t *config, json_t *tensors, uint8_t *
             pg_fail_prefix(path);
             goto out;
         }
-        json_array_append_new(blocks, json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "group",
-                                                kGroups[g], "codec",
-                                                pg_codec_name(stats->codec[g].id), "level",
-                                                stats->codec[g].level, "shuffle",
-                                                stats->codec[g].shuffle, "raw_bytes",
-                                                (json_int_t)raw_n[g], "offset",
-                                                (json_int_t)payload, "bytes",
-                                                (json_int_t)stats->compressed[g]));
+        json_t *b = json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I}", "group", kGroups[g],
+                              "codec", pg_codec_name(stats->codec[g].id), "level",
+                              stats->codec[g].level, "shuffle", stats->codec[g].shuffle,
+                              "raw_bytes", (json_int_t)raw_n[g], "offset", (json_int_t)payload,
+                              "bytes", (json_int_t)stats->compressed[g]);
+        if (json_array_append_new(blocks, b) != 0) {
+            pg_fail("%s: out of memory", path);
+            goto out;
+        }
         payload += stats->compressed[g];
     }
     json_t *hdr = json_pack("{s:s, s:i, s:O, s:O, s:O}", "format", "pgolf-artifact", "version",
                             PG_ART_VERSION, "config", config, "tensors", tensors, "blocks", blocks);
-    char *header = json_dumps(hdr, JSON_COMPACT);
+    char *header = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
     json_decref(hdr);
     size_t total;
-    unsigned char *pl, *buf = pg_container_build(&kKind, header, payload, &pl, &total);
+    unsigned char *pl, *buf = header ? pg_container_build(&kKind, header, payload, &pl, &total)
+                                     : NULL;
     free(header);
     if (!buf) {
         pg_fail("%s: out of memory", path);
@@ -174,13 +176,21 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
         tmp = f;
         for (size_t j = 0; j < t->numel; j++)
             tmp[j] = (float)m->params[t->offset + j];
-        pg_quantize(s, tmp, rows, cols, raw[g] + raw_n[g]);
+        if (pg_quantize(s, tmp, rows, cols, raw[g] + raw_n[g]) != 0) {
+            pg_fail_prefix(path);
+            json_decref(tensors);
+            goto out;
+        }
         json_t *shape = t->ndim == 2 ? json_pack("[ii]", t->shape[0], t->shape[1])
                                      : json_pack("[i]", t->shape[0]);
-        json_array_append_new(tensors, json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "name", t->name,
-                                                 "shape", shape, "scheme", pg_qscheme_name(s),
-                                                 "group", kGroups[g], "offset",
-                                                 (json_int_t)raw_n[g], "nbytes", (json_int_t)nb));
+        json_t *e = json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "name", t->name, "shape", shape,
+                              "scheme", pg_qscheme_name(s), "group", kGroups[g], "offset",
+                              (json_int_t)raw_n[g], "nbytes", (json_int_t)nb);
+        if (json_array_append_new(tensors, e) != 0) {
+            pg_fail("%s: out of memory", path);
+            json_decref(tensors);
+            goto out;
+        }
         raw_n[g] += nb;
     }
     rc = assemble(path, pg_config_to_json(&m->cfg), tensors, raw, raw_n, 0, stats, image);

@@ -56,22 +56,23 @@ int pg_compress(const pg_codec *c, const uint8_t *in, size_t n, uint8_t **out, s
         shuffle(in, tmp, n, c->shuffle);
         src = tmp;
     }
+    size_t cap = c->id == PG_CODEC_RAW    ? n
+                 : c->id == PG_CODEC_ZSTD ? ZSTD_compressBound(n)
+                                          : BrotliEncoderMaxCompressedSize(n);
+    cap = cap ? cap : n + 1024;
+    *out = malloc(cap);
     int rc = 0;
-    if (c->id == PG_CODEC_RAW) {
-        *out = malloc(n ? n : 1);
+    if (!*out) {
+        rc = pg_fail("out of memory compressing %zu bytes", n);
+    } else if (c->id == PG_CODEC_RAW) {
         memcpy(*out, src, n);
         *out_n = n;
     } else if (c->id == PG_CODEC_ZSTD) {
-        size_t cap = ZSTD_compressBound(n);
-        *out = malloc(cap);
         size_t r = ZSTD_compress(*out, cap, src, n, c->level);
         if (ZSTD_isError(r))
             rc = pg_fail("zstd: %s", ZSTD_getErrorName(r));
         *out_n = r;
     } else {
-        size_t cap = BrotliEncoderMaxCompressedSize(n);
-        cap = cap ? cap : n + 1024;
-        *out = malloc(cap);
         *out_n = cap;
         if (!BrotliEncoderCompress(c->level, BROTLI_MAX_WINDOW_BITS,
                                    BROTLI_MODE_GENERIC, n, src, out_n, *out))

@@ -181,3 +181,50 @@ int pg_log_parse(const char *path, pg_log_summary *s)
     free(buf);
     return rc;
 }
+
+/* Appends one "NAME=VALUE" (len bytes at p) to the list. */
+static int add_setting(const char *path, char ***list, int *n, const char *p, size_t len)
+{
+    char **g = realloc(*list, (size_t)(*n + 1) * sizeof **list);
+    if (!g)
+        return pg_fail("%s: out of memory", path);
+    *list = g;
+    if (!(g[*n] = strndup(p, len)))
+        return pg_fail("%s: out of memory", path);
+    (*n)++;
+    return 0;
+}
+
+int pg_log_settings(const char *path, char ***settings, int *n)
+{
+    unsigned char *buf;
+    size_t len;
+    *settings = NULL;
+    *n = 0;
+    if (pg_read_file(path, PG_LOG_MAX_BYTES, &buf, &len) != 0)
+        return -1;
+    int rc = 0;
+    for (const char *p = (const char *)buf, *end = p + len; p < end && rc == 0;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (ll > 7 && strncmp(p, "config:", 7) == 0)
+            rc = add_setting(path, settings, n, p + 7, ll - 7);
+        p += ll + 1;
+    }
+    free(buf);
+    if (rc == 0 && *n == 0)
+        rc = pg_fail("%s: no config: lines (not a pgolf train log)", path);
+    if (rc != 0) {
+        pg_log_settings_free(*settings, *n);
+        *settings = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void pg_log_settings_free(char **settings, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(settings[i]);
+    free(settings);
+}

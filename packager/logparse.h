@@ -38,6 +38,11 @@ int pg_log_parse(const char *path, pg_log_summary *s);
 /* Parses log text already in memory (name is used in messages). */
 int pg_log_parse_text(const char *name, const char *text, size_t len, pg_log_summary *s);
 
+/* The resolved configuration a pgolf train log opens with: its "config:NAME=VALUE" lines,
+ * as malloc'ed "NAME=VALUE" strings in order. Fails naming the log when it has none. */
+int pg_log_settings(const char *path, char ***settings, int *n);
+void pg_log_settings_free(char **settings, int n);
+
 /* The eval time to judge against the 600 s limit: total if logged, else the final line's. */
 pg_log_num pg_log_eval_seconds(const pg_log_summary *s);
 

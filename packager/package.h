@@ -1,12 +1,23 @@
 /* A records folder in the challenge's layout from pgolf training runs (DESIGN §3, §6):
  * README.md (what, how to run, results per seed with mean and std, a loss-curve SVG per
  * seed), submission.json, the per-seed logs, train_gpt.py (self-extracting) and each
- * seed's artifact. The byte ledger of every seed is checked before anything is written;
+ * seed's artifact. Everything it writes comes from its inputs: it quantizes, evaluates and
+ * looks up nothing. The byte ledger of every seed is checked before anything is written;
  * the same inputs give byte-identical files. */
 #ifndef PG_PACKAGE_H
 #define PG_PACKAGE_H
 
-#include "packager/artifact.h"
+#include <stddef.h>
+
+/* One seed: its training run, its artifact and that artifact's score. */
+typedef struct {
+    const char *run_dir;           /* holds train.log (seed, steps, times, loss curve) */
+    const unsigned char *artifact; /* the compressed artifact's bytes */
+    size_t artifact_len;
+    /* the dequantized artifact's standard eval (the log's final_<scheme>_roundtrip lines,
+     * the README's and submission.json's scores) */
+    double val_loss, val_bpb;
+} pg_package_seed;
 
 typedef struct {
     const char *out_dir;
@@ -15,13 +26,13 @@ typedef struct {
     /* a source archive made earlier (pg_source_archive); when set, source_root is unused */
     const unsigned char *source_archive;
     size_t source_archive_len;
-    /* one artifact file per run directory, made earlier; when NULL each run's final.ckpt
-     * is quantized with `plan` and compressed here */
-    const char *const *artifacts;
-    pg_quant_plan plan;
+    /* the training settings ("NAME=VALUE") baked into train_gpt.py; DATA_PATH,
+     * TOKENIZER_PATH and INIT_CHECKPOINT are left out */
+    const char *const *settings;
+    int nsettings;
     const char *scheme_name;
 } pg_package_opts;
 
-int pg_package(const char *const *run_dirs, int nruns, const pg_package_opts *o);
+int pg_package(const pg_package_seed *seeds, int nseeds, const pg_package_opts *o);
 
 #endif

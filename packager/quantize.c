@@ -82,20 +82,16 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-float pg_quantile(const float *x, size_t n, double q)
+float pg_quantile(float *s, size_t n, double q)
 {
     if (n == 0)
         return 0.0f;
-    float *s = malloc(n * sizeof *s);
-    memcpy(s, x, n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_float);
     /* torch computes the rank and the weight in the input dtype (float32) and lerps */
     float pos = (float)q * (float)(n - 1);
     size_t lo = (size_t)floorf(pos), hi = lo + 1 < n ? lo + 1 : lo;
     float w = pos - (float)lo, a = s[lo], b = s[hi];
-    float v = w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
-    free(s);
-    return v;
+    return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
 static int qmax_of(pg_qscheme s)
@@ -125,24 +121,29 @@ static void quantize_row(const float *w, size_t n, float clip, float scale, int 
 /* Candidate clips of the int6/int5 search, as quantiles of |w| in the row. */
 static const double kClipQuantiles[] = {1.0, 0.9999, 0.999, 0.995, 0.99, 0.98};
 
-void pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t *out)
+int pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t *out)
 {
     if (s == PG_Q_FP32) {
         memcpy(out, w, 4 * rows * cols);
-        return;
+        return 0;
     }
     if (s == PG_Q_FP16) {
         for (size_t i = 0; i < rows * cols; i++) {
             uint16_t h = pg_f32_to_f16(w[i]);
             memcpy(out + 2 * i, &h, 2);
         }
-        return;
+        return 0;
     }
     int qmax = qmax_of(s);
     int8_t *q = (int8_t *)out;
     uint8_t *scales = out + rows * cols;
     float *absrow = malloc((cols ? cols : 1) * sizeof *absrow);
     int8_t *trial = malloc(cols ? cols : 1);
+    if (!absrow || !trial) {
+        free(absrow);
+        free(trial);
+        return pg_fail("out of memory quantizing a %zu x %zu tensor", rows, cols);
+    }
     for (size_t r = 0; r < rows; r++) {
         const float *row = w + r * cols;
         for (size_t j = 0; j < cols; j++)
@@ -179,6 +180,7 @@ void pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t
     }
     free(absrow);
     free(trial);
+    return 0;
 }
 
 void pg_dequantize(pg_qscheme s, const uint8_t *in, size_t rows, size_t cols, float *w)

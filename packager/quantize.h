@@ -23,15 +23,16 @@ int pg_qscheme_parse(const char *name, pg_qscheme *s);
 uint16_t pg_f32_to_f16(float f);
 float pg_f16_to_f32(uint16_t h);
 
-/* The q-quantile of x[0..n) (sorted copy, linear interpolation), as torch.quantile. */
-float pg_quantile(const float *x, size_t n, double q);
+/* The q-quantile of x[0..n) (linear interpolation), as torch.quantile; sorts x. */
+float pg_quantile(float *x, size_t n, double q);
 
 /* Bytes a tensor of rows x cols takes under a scheme (integers + scales). */
 size_t pg_qscheme_bytes(pg_qscheme s, size_t rows, size_t cols);
 
 /* Quantizes w [rows][cols] into out (pg_qscheme_bytes long): for the row schemes the
- * int8 values row by row, then the fp16 scales; for fp16/fp32 the values. */
-void pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t *out);
+ * int8 values row by row, then the fp16 scales; for fp16/fp32 the values. Fails (message)
+ * only when out of memory. */
+int pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t *out);
 /* The exact inverse of the stored integers and scales. */
 void pg_dequantize(pg_qscheme s, const uint8_t *in, size_t rows, size_t cols, float *w);
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,13 @@
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_list(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* Sorted names in dir accepted by keep (NULL keeps all but dot entries). */
@@ -27,31 +35,35 @@ static int list_dir(const char *dir, int (*keep)(const char *dir, const char *na
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    int oom = 0;
+    while (!oom && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.' || (keep && !keep(dir, e->d_name)))
             continue;
         if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **g = realloc(names, cap * sizeof *names);
-            if (!g)
+            size_t ncap = cap ? 2 * cap : 16;
+            char **g = realloc(names, ncap * sizeof *names);
+            if (!g) {
+                oom = 1;
                 break;
+            }
             names = g;
+            cap = ncap;
         }
-        names[n++] = strdup(e->d_name);
+        if (!(names[n] = strdup(e->d_name)))
+            oom = 1;
+        else
+            n++;
     }
     closedir(d);
+    if (oom) {
+        free_list(names, n);
+        return pg_fail("%s: out of memory listing the directory", dir);
+    }
     if (n)
         qsort(names, n, sizeof *names, cmp_str);
     *out = names;
     *count = n;
     return 0;
-}
-
-static void free_list(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
 }
 
 static int is_log(const char *dir, const char *name)
@@ -64,11 +76,10 @@ static int is_log(const char *dir, const char *name)
 
 static int is_subdir(const char *dir, const char *name)
 {
-    char *p = pg_path_join(dir, name);
+    char p[PATH_MAX];
     struct stat st;
-    int ok = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-    free(p);
-    return ok;
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    return n > 0 && (size_t)n < sizeof p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static double json_num(json_t *o, const char *key)
@@ -77,9 +88,11 @@ static double json_num(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static void load_submission(pg_record *r)
+static int load_submission(pg_record *r)
 {
     char *path = pg_path_join(r->dir, "submission.json");
+    if (!path)
+        return pg_fail("%s: out of memory", r->dir);
     json_error_t e;
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -95,7 +108,7 @@ static void load_submission(pg_record *r)
     }
     free(path);
     if (!r->submission)
-        return;
+        return 0;
     r->claimed_bpb = json_num(r->submission, "val_bpb");
     r->claimed_loss = json_num(r->submission, "val_loss");
     const char *track = json_string_value(json_object_get(r->submission, "track"));
@@ -104,15 +117,18 @@ static void load_submission(pg_record *r)
     const char *date = json_string_value(json_object_get(r->submission, "date"));
     if (date && strlen(date) >= 10 && isdigit((unsigned char)date[0]) && date[4] == '-')
         snprintf(r->date, sizeof r->date, "%.10s", date);
+    return 0;
 }
 
-static void add_log_problem(pg_record *r, const char *msg)
+static int add_log_problem(pg_record *r, const char *msg)
 {
     char **g = realloc(r->log_problems, (r->nlog_problems + 1) * sizeof *g);
-    if (!g)
-        return;
-    r->log_problems = g;
-    r->log_problems[r->nlog_problems++] = strdup(msg);
+    if (g)
+        r->log_problems = g;
+    if (!g || !(g[r->nlog_problems] = strdup(msg)))
+        return pg_fail("%s: out of memory", r->dir);
+    r->nlog_problems++;
+    return 0;
 }
 
 static int name_has_seed(const pg_log_summary *l)
@@ -123,9 +139,11 @@ static int name_has_seed(const pg_log_summary *l)
     return strstr(base ? base : l->path, want) != NULL;
 }
 
-static void seeds_from_logs(pg_record *r)
+static int seeds_from_logs(pg_record *r)
 {
     r->seeds = calloc(r->nlogs ? r->nlogs : 1, sizeof *r->seeds);
+    if (!r->seeds)
+        return pg_fail("%s: out of memory", r->dir);
     for (size_t i = 0; i < r->nlogs; i++) {
         const pg_log_summary *l = &r->logs[i];
         if (!l->val_bpb.line)
@@ -151,17 +169,20 @@ static void seeds_from_logs(pg_record *r)
         snprintf(s->source, sizeof s->source, "%s:%d", l->path, l->val_bpb.line);
     }
     r->seeds_from_logs = r->nseeds > 0;
+    return 0;
 }
 
-static void seeds_from_submission(pg_record *r)
+static int seeds_from_submission(pg_record *r)
 {
     json_t *sr = r->submission ? json_object_get(r->submission, "seed_results") : NULL;
     if (!json_is_object(sr))
-        return;
+        return 0;
     const char *key;
     json_t *v;
     pg_seed_result *seeds = calloc(json_object_size(sr) + 1, sizeof *seeds);
     size_t n = 0;
+    if (!seeds)
+        return pg_fail("%s: out of memory", r->dir);
     json_object_foreach(sr, key, v)
     {
         double bpb = json_num(v, "val_bpb");
@@ -185,6 +206,26 @@ static void seeds_from_submission(pg_record *r)
     free(r->seeds);
     r->seeds = seeds;
     r->nseeds = n;
+    return 0;
+}
+
+/* The logs named, parsed; those that do not parse are kept as problems. */
+static int load_logs(pg_record *r, char **names, size_t n)
+{
+    r->logs = calloc(n ? n : 1, sizeof *r->logs);
+    if (!r->logs)
+        return pg_fail("%s: out of memory", r->dir);
+    for (size_t i = 0; i < n; i++) {
+        char *p = pg_path_join(r->dir, names[i]);
+        if (!p)
+            return pg_fail("%s: out of memory", r->dir);
+        int rc = pg_log_parse(p, &r->logs[r->nlogs]) == 0 ? (r->nlogs++, 0)
+                                                          : add_log_problem(r, pg_errmsg());
+        free(p);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int pg_record_load(const char *dir, pg_record *r)
@@ -214,21 +255,14 @@ int pg_record_load(const char *dir, pg_record *r)
     size_t n;
     if (list_dir(r->dir, is_log, &names, &n) != 0)
         return -1;
-    load_submission(r);
-    r->logs = calloc(n ? n : 1, sizeof *r->logs);
-    for (size_t i = 0; i < n; i++) {
-        char *p = pg_path_join(r->dir, names[i]);
-        if (pg_log_parse(p, &r->logs[r->nlogs]) == 0)
-            r->nlogs++;
-        else
-            add_log_problem(r, pg_errmsg());
-        free(p);
-    }
+    int rc = load_submission(r) == 0 && load_logs(r, names, n) == 0 && seeds_from_logs(r) == 0 &&
+                     (r->seeds_from_logs || seeds_from_submission(r) == 0)
+                 ? 0
+                 : -1;
     free_list(names, n);
-    seeds_from_logs(r);
-    if (!r->seeds_from_logs)
-        seeds_from_submission(r);
-    return 0;
+    if (rc != 0)
+        pg_record_free(r);
+    return rc;
 }
 
 void pg_record_free(pg_record *r)
@@ -273,22 +307,32 @@ int pg_records_tree_list(const char *tree, char ***dirs, size_t *count)
     }
     char **out = NULL;
     size_t n = 0;
-    for (size_t t = 0; t < nt; t++) {
+    int rc = 0;
+    for (size_t t = 0; t < nt && rc == 0; t++) {
         char *tdir = pg_path_join(tree, tracks[t]);
         char **recs;
         size_t nr;
-        if (list_dir(tdir, is_subdir, &recs, &nr) == 0) {
-            char **g = realloc(out, (n + nr + 1) * sizeof *out);
-            if (g) {
-                out = g;
-                for (size_t i = 0; i < nr; i++)
-                    out[n++] = pg_path_join(tdir, recs[i]);
-            }
-            free_list(recs, nr);
+        if (!tdir || list_dir(tdir, is_subdir, &recs, &nr) != 0) {
+            rc = tdir ? -1 : pg_fail("%s: out of memory", tree);
+            free(tdir);
+            break;
         }
+        char **g = realloc(out, (n + nr + 1) * sizeof *out);
+        if (g)
+            out = g;
+        size_t added = 0;
+        for (; g && added < nr && (out[n] = pg_path_join(tdir, recs[added])); added++)
+            n++;
+        if (added < nr)
+            rc = pg_fail("%s: out of memory", tree);
+        free_list(recs, nr);
         free(tdir);
     }
     free_list(tracks, nt);
+    if (rc != 0) {
+        free_list(out, n);
+        return -1;
+    }
     *dirs = out;
     *count = n;
     return 0;

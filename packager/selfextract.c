@@ -27,34 +27,61 @@ static int wanted(const char *name)
            (n > 6 && strcmp(name + n - 6, ".proto") == 0);
 }
 
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Appends a malloc'ed string (NULL when its allocation failed) to a growing list. */
+static int push(char ***v, size_t *n, size_t *cap, char *item, const char *root)
+{
+    if (item && *n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        char **g = realloc(*v, ncap * sizeof **v);
+        if (g) {
+            *v = g;
+            *cap = ncap;
+        } else {
+            free(item);
+            item = NULL;
+        }
+    }
+    if (!item)
+        return pg_fail("%s: out of memory listing the sources", root);
+    (*v)[(*n)++] = item;
+    return 0;
+}
+
+/* The wanted files of root/sub, as sub/NAME. */
+static int list_sources(const char *root, const char *sub, char ***v, size_t *n, size_t *cap)
+{
+    char *dir = pg_path_join(root, sub);
+    if (!dir)
+        return pg_fail("%s: out of memory listing the sources", root);
+    DIR *dp = opendir(dir);
+    int rc = dp ? 0 : pg_fail("%s: cannot open source directory", dir);
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dp)) != NULL)
+        if (wanted(e->d_name))
+            rc = push(v, n, cap, pg_path_join(sub, e->d_name), root);
+    if (dp)
+        closedir(dp);
+    free(dir);
+    return rc;
+}
+
 int pg_source_list(const char *root, char ***out, size_t *count)
 {
-    char **v = malloc(sizeof *v);
-    size_t n = 0, cap = 1;
-    v[n++] = strdup("GNUmakefile");
-    for (int d = 0; pg_selfextract_dirs[d]; d++) {
-        char *dir = pg_path_join(root, pg_selfextract_dirs[d]);
-        DIR *dp = opendir(dir);
-        if (!dp) {
-            pg_fail("%s: cannot open source directory", dir);
-            free(dir);
-            for (size_t i = 0; i < n; i++)
-                free(v[i]);
-            free(v);
-            return -1;
-        }
-        struct dirent *e;
-        while ((e = readdir(dp)) != NULL) {
-            if (!wanted(e->d_name))
-                continue;
-            if (n == cap) {
-                cap *= 2;
-                v = realloc(v, cap * sizeof *v);
-            }
-            v[n++] = pg_path_join(pg_selfextract_dirs[d], e->d_name);
-        }
-        closedir(dp);
-        free(dir);
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = push(&v, &n, &cap, strdup("GNUmakefile"), root);
+    for (int d = 0; rc == 0 && pg_selfextract_dirs[d]; d++)
+        rc = list_sources(root, pg_selfextract_dirs[d], &v, &n, &cap);
+    if (rc != 0) {
+        free_strings(v, n);
+        return -1;
     }
     qsort(v, n, sizeof *v, cmp_str);
     *out = v;
@@ -72,17 +99,20 @@ int pg_source_archive(const char *root, unsigned char **out, size_t *len)
     size_t cap = 1 << 16;
     unsigned char **data = calloc(nfiles, sizeof *data);
     size_t *sizes = calloc(nfiles, sizeof *sizes);
-    int rc = 0;
+    int rc = data && sizes ? 0 : pg_fail("%s: out of memory archiving the sources", root);
     for (size_t i = 0; i < nfiles && rc == 0; i++) {
         char *p = pg_path_join(root, files[i]);
-        rc = pg_read_file(p, (size_t)64 << 20, &data[i], &sizes[i]);
+        rc = p ? pg_read_file(p, (size_t)64 << 20, &data[i], &sizes[i])
+               : pg_fail("%s: out of memory archiving the sources", root);
         cap += sizes[i] + 1024;
         free(p);
     }
     unsigned char *buf = rc == 0 ? malloc(cap) : NULL;
+    struct archive *a = buf ? archive_write_new() : NULL;
     size_t used = 0;
+    if (rc == 0 && !a)
+        rc = pg_fail("%s: out of memory archiving the sources", root);
     if (rc == 0) {
-        struct archive *a = archive_write_new();
         archive_write_add_filter_xz(a);
         archive_write_set_format_ustar(a);
         archive_write_set_bytes_in_last_block(a, 1);
@@ -90,6 +120,10 @@ int pg_source_archive(const char *root, unsigned char **out, size_t *len)
             rc = pg_fail("libarchive: %s", archive_error_string(a));
         for (size_t i = 0; i < nfiles && rc == 0; i++) {
             struct archive_entry *e = archive_entry_new();
+            if (!e) {
+                rc = pg_fail("%s: out of memory archiving the sources", root);
+                break;
+            }
             archive_entry_set_pathname(e, files[i]);
             archive_entry_set_size(e, (la_int64_t)sizes[i]);
             archive_entry_set_filetype(e, AE_IFREG);
@@ -104,13 +138,12 @@ int pg_source_archive(const char *root, unsigned char **out, size_t *len)
         }
         if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
             rc = pg_fail("libarchive: %s", archive_error_string(a));
+    }
+    if (a)
         archive_write_free(a);
-    }
-    for (size_t i = 0; i < nfiles; i++) {
-        free(files[i]);
+    for (size_t i = 0; data && i < nfiles; i++)
         free(data[i]);
-    }
-    free(files);
+    free_strings(files, nfiles);
     free(data);
     free(sizes);
     if (rc != 0) {
@@ -130,6 +163,8 @@ static char *b85(const unsigned char *in, size_t n, size_t *outlen)
     size_t groups = (n + 3) / 4, pad = groups * 4 - n;
     char *out = malloc(groups * 5 + 1);
     size_t k = 0;
+    if (!out)
+        return NULL;
     for (size_t g = 0; g < groups; g++) {
         uint32_t v = 0;
         for (int i = 0; i < 4; i++) {
@@ -272,10 +307,16 @@ int pg_selfextract_write_archive(const char *path, const unsigned char *arc, siz
     for (int i = 0; i < nsettings; i++)
         if (check_setting(settings[i]) != 0)
             return -1;
-    size_t elen;
+    size_t elen, cap = sizeof kScriptHead + sizeof kScriptBody + 4096;
+    for (int i = 0; i < nsettings; i++)
+        cap += strlen(settings[i]) + 8;
     char *enc = b85(arc, alen, &elen);
-    size_t cap = sizeof kScriptHead + sizeof kScriptBody + elen + 4096 + 256 * (size_t)nsettings;
-    char *text = malloc(cap);
+    char *text = enc ? malloc(cap + elen) : NULL;
+    if (!text) {
+        free(enc);
+        return pg_fail("%s: out of memory", path);
+    }
+    cap += elen;
     size_t k = (size_t)snprintf(text, cap, "%sSETTINGS = {", kScriptHead);
     for (int i = 0; i < nsettings; i++) {
         const char *eq = strchr(settings[i], '=');

@@ -25,21 +25,25 @@ static int is_hex64(const json_t *v)
     return 1;
 }
 
-static void hash_text(const char *text, char hex[PG_SHA256_HEX_LEN])
+/* SHA-256 of the canonical text of j (released); fails when out of memory. */
+static int hash_json(json_t *j, char hex[PG_SHA256_HEX_LEN], const char *what)
 {
+    char *text = j ? json_dumps(j, CANONICAL) : NULL;
+    json_decref(j);
+    if (!text)
+        return pg_fail("out of memory hashing the %s", what);
     uint8_t d[PG_SHA256_LEN];
     pg_sha256(text, strlen(text), d);
     pg_sha256_hex(d, hex);
+    free(text);
+    return 0;
 }
 
-void pg_manifest_digest(const json_t *root, char hex[PG_SHA256_HEX_LEN])
+int pg_manifest_digest(const json_t *root, char hex[PG_SHA256_HEX_LEN])
 {
     json_t *copy = json_copy((json_t *)root);
     json_object_del(copy, "digest");
-    char *text = json_dumps(copy, CANONICAL);
-    hash_text(text ? text : "", hex);
-    free(text);
-    json_decref(copy);
+    return hash_json(copy, hex, "manifest");
 }
 
 /* A list of file records; `what` says where it is, for messages. */
@@ -111,7 +115,8 @@ int pg_manifest_check(const char *path, const json_t *root)
                        PG_MANIFEST_VERSION);
     }
     char want[PG_SHA256_HEX_LEN];
-    pg_manifest_digest(root, want);
+    if (pg_manifest_digest(root, want) != 0)
+        return pg_fail_prefix(path);
     const char *have = json_string_value(json_object_get(root, "digest"));
     if (!have || strcmp(have, want) != 0)
         return pg_fail("%s: digest does not match the contents (edited by hand?); refusing to "
@@ -151,6 +156,8 @@ int pg_manifest_load(const char *run_dir, json_t **root)
     char *path = pg_path_join(run_dir, PG_MANIFEST_NAME);
     struct stat st;
     int rc = 0;
+    if (!path)
+        return pg_fail("%s: out of memory", run_dir);
     if (stat(path, &st) != 0) {
         free(path);
         return 0;
@@ -179,13 +186,18 @@ int pg_manifest_load(const char *run_dir, json_t **root)
 int pg_manifest_save(const char *run_dir, json_t *root)
 {
     char hex[PG_SHA256_HEX_LEN];
-    pg_manifest_digest(root, hex);
-    json_object_set_new(root, "digest", json_string(hex));
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    char *path = pg_path_join(run_dir, PG_MANIFEST_NAME);
-    size_t n = strlen(text);
-    text[n] = '\n'; /* json_dumps leaves room for the NUL we overwrite */
-    int rc = pg_write_file_atomic(path, text, n + 1);
+    char *text = NULL, *path = pg_path_join(run_dir, PG_MANIFEST_NAME);
+    if (path && pg_manifest_digest(root, hex) == 0 &&
+        json_object_set_new(root, "digest", json_string(hex)) == 0)
+        text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc = -1;
+    if (text) {
+        size_t n = strlen(text);
+        text[n] = '\n'; /* json_dumps leaves room for the NUL we overwrite */
+        rc = pg_write_file_atomic(path, text, n + 1);
+    } else {
+        pg_fail("%s/%s: out of memory", run_dir, PG_MANIFEST_NAME);
+    }
     free(path);
     free(text);
     return rc;
@@ -248,27 +260,32 @@ json_t *pg_file_record(const char *disk_path, const char *recorded_path)
             memcpy(slot->hex, hex, sizeof hex);
         }
     }
-    return json_pack("{s:s, s:I, s:s}", "path", recorded_path, "bytes", (json_int_t)st.st_size,
-                     "sha256", hex);
+    json_t *rec = json_pack("{s:s, s:I, s:s}", "path", recorded_path, "bytes",
+                            (json_int_t)st.st_size, "sha256", hex);
+    if (!rec)
+        pg_fail("%s: out of memory", disk_path);
+    return rec;
 }
 
-void pg_stage_key(const char *id, const json_t *inputs, const json_t *params,
-                  const json_t *versions, char hex[PG_SHA256_HEX_LEN])
+int pg_stage_key(const char *id, const json_t *inputs, const json_t *params,
+                 const json_t *versions, char hex[PG_SHA256_HEX_LEN])
 {
     json_t *in = json_array();
     size_t i;
     json_t *f;
     json_array_foreach(inputs, i, f)
     {
-        json_array_append_new(in, json_pack("[OO]", json_object_get(f, "path"),
-                                            json_object_get(f, "sha256")));
+        if (json_array_append_new(in, json_pack("[OO]", json_object_get(f, "path"),
+                                                json_object_get(f, "sha256"))) != 0) {
+            json_decref(in);
+            return pg_fail("out of memory hashing the key of stage %s", id);
+        }
     }
     json_t *k = json_pack("{s:s, s:o, s:O, s:O}", "id", id, "inputs", in, "params", params,
                           "versions", versions);
-    char *text = json_dumps(k, CANONICAL);
-    hash_text(text ? text : "", hex);
-    free(text);
-    json_decref(k);
+    return hash_json(k, hex, "key of a stage") == 0
+               ? 0
+               : pg_fail("out of memory hashing the key of stage %s", id);
 }
 
 void pg_utc_now(char out[32])

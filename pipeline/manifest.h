@@ -17,17 +17,18 @@ int pg_manifest_load(const char *run_dir, json_t **root);
 int pg_manifest_check(const char *path, const json_t *root);
 /* Sets "digest" and writes RUN_DIR/manifest.json atomically. */
 int pg_manifest_save(const char *run_dir, json_t *root);
-/* SHA-256 of the canonical text (sorted keys, compact) of everything but "digest". */
-void pg_manifest_digest(const json_t *root, char hex[PG_SHA256_HEX_LEN]);
+/* SHA-256 of the canonical text (sorted keys, compact) of everything but "digest"; fails
+ * only when out of memory. */
+int pg_manifest_digest(const json_t *root, char hex[PG_SHA256_HEX_LEN]);
 /* The entry of stage `id`, or NULL. */
 json_t *pg_manifest_stage(const json_t *root, const char *id);
 /* {"path": recorded_path, "bytes", "sha256"} of the file at disk_path, or NULL (message
  * naming the file). Hashes are remembered per (device, inode, size, mtime). */
 json_t *pg_file_record(const char *disk_path, const char *recorded_path);
 /* A stage's cache key: SHA-256 of the canonical {id, inputs' (path, sha256), params,
- * versions}. */
-void pg_stage_key(const char *id, const json_t *inputs, const json_t *params,
-                  const json_t *versions, char hex[PG_SHA256_HEX_LEN]);
+ * versions}; fails only when out of memory. */
+int pg_stage_key(const char *id, const json_t *inputs, const json_t *params,
+                 const json_t *versions, char hex[PG_SHA256_HEX_LEN]);
 /* Now as "YYYY-MM-DDTHH:MM:SSZ". */
 void pg_utc_now(char out[32]);
 #endif

@@ -25,7 +25,11 @@ json_t *pg_run_versions(void)
     char hex[PG_SHA256_HEX_LEN] = "unknown";
     if (pg_sha256_file("/proc/self/exe", hex) != 0)
         snprintf(hex, sizeof hex, "unknown");
-    json_object_set_new(v, "executable_sha256", json_string(hex));
+    if (!v || json_object_set_new(v, "executable_sha256", json_string(hex)) != 0) {
+        json_decref(v);
+        pg_fail("out of memory collecting the build's versions");
+        return NULL;
+    }
     return v;
 }
 
@@ -42,6 +46,8 @@ static int check_list(const char *run_dir, const char *id, json_t *list, int is_
         if (external_only && rec[0] != '/')
             continue;
         char *p = pg_run_disk_path(run_dir, rec);
+        if (!p)
+            return -1;
         json_t *now = pg_file_record(p, rec);
         const char *now_sha = now ? json_string_value(json_object_get(now, "sha256")) : NULL;
         if (!now_sha || strcmp(now_sha, sha) != 0) {
@@ -65,9 +71,13 @@ int pg_run_check_files(const char *run_dir, const json_t *manifest, int external
         if (strcmp(json_string_value(json_object_get(s, "status")), "done") != 0)
             continue;
         const char *id = json_string_value(json_object_get(s, "id"));
-        bad += check_list(run_dir, id, json_object_get(s, "inputs"), 0, external_only, report, ctx);
-        if (!external_only)
-            bad += check_list(run_dir, id, json_object_get(s, "outputs"), 1, 0, report, ctx);
+        int in = check_list(run_dir, id, json_object_get(s, "inputs"), 0, external_only, report, ctx);
+        int out = external_only ? 0
+                                : check_list(run_dir, id, json_object_get(s, "outputs"), 1, 0,
+                                             report, ctx);
+        if (in < 0 || out < 0)
+            return -1;
+        bad += in + out;
     }
     return bad;
 }
@@ -123,6 +133,8 @@ static int check_fresh_dir(const char *dir)
 static int lock_dir(const char *dir)
 {
     char *p = pg_path_join(dir, ".lock");
+    if (!p)
+        return pg_fail("%s/.lock: out of memory", dir);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
         pg_fail("%s: %s", p, fd < 0 ? strerror(errno) : "another pgolf run is using this directory");
@@ -141,18 +153,29 @@ static json_t *new_entry(const pg_stage *s)
                      "outputs");
 }
 
-/* Orders the manifest's entries as the plan, adding pending ones and dropping others. */
-static void merge_plan(json_t *man, const pg_stage *plan, int n)
+/* manifest entry e[key] = value (a new reference, released on failure). */
+static int put(const pg_run_state *r, json_t *e, const char *key, json_t *value)
 {
-    json_t *stages = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *e = pg_manifest_stage(man, plan[i].id);
-        json_array_append_new(stages, e ? json_incref(e) : new_entry(&plan[i]));
-    }
-    json_object_set_new(man, "stages", stages);
+    if (json_object_set_new(e, key, value) == 0)
+        return 0;
+    return pg_fail("%s/%s: out of memory setting %s", r->dir, PG_MANIFEST_NAME, key);
 }
 
-/* Outputs recorded for a done entry still match the disk. */
+/* Orders the manifest's entries as the plan, adding pending ones and dropping others. */
+static int merge_plan(const pg_run_state *r, const pg_stage *plan, int n)
+{
+    json_t *stages = json_array();
+    for (int i = 0; i < n && stages; i++) {
+        json_t *e = pg_manifest_stage(r->manifest, plan[i].id);
+        if (json_array_append_new(stages, e ? json_incref(e) : new_entry(&plan[i])) != 0) {
+            json_decref(stages);
+            stages = NULL;
+        }
+    }
+    return put(r, r->manifest, "stages", stages);
+}
+
+/* Outputs recorded for a done entry still match the disk: 1, 0, or -1 (out of memory). */
 static int outputs_intact(const char *run_dir, json_t *entry)
 {
     size_t i;
@@ -161,6 +184,8 @@ static int outputs_intact(const char *run_dir, json_t *entry)
     {
         const char *rec = json_string_value(json_object_get(f, "path"));
         char *p = pg_run_disk_path(run_dir, rec);
+        if (!p)
+            return -1;
         json_t *now = pg_file_record(p, rec);
         int same = now && json_equal(json_object_get(now, "sha256"), json_object_get(f, "sha256"));
         json_decref(now);
@@ -171,11 +196,59 @@ static int outputs_intact(const char *run_dir, json_t *entry)
     return 1;
 }
 
-static void set_time(json_t *e, const char *field)
+static int set_time(const pg_run_state *r, json_t *e, const char *field)
 {
     char now[32];
     pg_utc_now(now);
-    json_object_set_new(e, field, json_string(now));
+    return put(r, e, field, json_string(now));
+}
+
+/* The entry of a stage that starts: its key, parameters, versions and inputs. */
+static int start_entry(pg_run_state *r, const pg_stage *s, json_t *e, const char *key,
+                       json_t *inputs)
+{
+    json_object_del(e, "error");
+    json_object_del(e, "ended");
+    return put(r, e, "inputs", inputs) == 0 && put(r, e, "status", json_string("running")) == 0 &&
+                   put(r, e, "key", json_string(key)) == 0 &&
+                   put(r, e, "params", json_incref(s->params)) == 0 &&
+                   put(r, e, "versions", json_incref(r->versions)) == 0 &&
+                   put(r, e, "outputs", json_array()) == 0 &&
+                   put(r, e, "last_run", json_string("ran")) == 0 &&
+                   set_time(r, e, "started") == 0
+               ? pg_manifest_save(r->dir, r->manifest)
+               : -1;
+}
+
+/* Records how a stage that ran ended; rc is its result. */
+static int end_entry(pg_run_state *r, const pg_stage *s, json_t *e, int rc, json_t *outputs,
+                     double wall, int index, int count)
+{
+    FILE *out = r->o->out;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", pg_errmsg());
+    int stopped = rc != 0 && r->o->stop && *r->o->stop;
+    int ok = put(r, e, "wall_s", json_real(round(wall * 1000) / 1000)) == 0 &&
+             set_time(r, e, "ended") == 0;
+    if (rc == 0) {
+        if (!ok)
+            json_decref(outputs);
+        if (!ok || put(r, e, "outputs", outputs) != 0 ||
+            put(r, e, "status", json_string("done")) != 0)
+            return -1;
+        if (out)
+            fprintf(out, "[%2d/%d] %-18s done in %.1f s (run time %.1f s)\n", index, count, s->id,
+                    wall, pg_now_seconds() - r->t0);
+        return pg_manifest_save(r->dir, r->manifest);
+    }
+    json_decref(outputs);
+    /* best effort: the stage's own error is the one to report */
+    if (ok && put(r, e, "status", json_string(stopped ? "interrupted" : "failed")) == 0 &&
+        put(r, e, "error", json_string(msg)) == 0)
+        pg_manifest_save(r->dir, r->manifest);
+    if (stopped)
+        return pg_fail("interrupted during %s (%s); run the same command to resume", s->id, msg);
+    return pg_fail("stage %s failed: %s", s->id, msg);
 }
 
 /* Runs or skips one stage, keeping the manifest current. */
@@ -183,21 +256,27 @@ static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
 {
     FILE *out = r->o->out;
     json_t *inputs = json_array();
-    if (s->inputs(r, s, inputs) != 0) {
+    char key[PG_SHA256_HEX_LEN];
+    if (!inputs)
+        return pg_fail("%s/%s: out of memory", r->dir, PG_MANIFEST_NAME);
+    if (s->inputs(r, s, inputs) != 0 ||
+        pg_stage_key(s->id, inputs, s->params, r->versions, key) != 0) {
         json_decref(inputs);
         return -1;
     }
-    char key[PG_SHA256_HEX_LEN];
-    pg_stage_key(s->id, inputs, s->params, r->versions, key);
     json_t *e = pg_manifest_stage(r->manifest, s->id);
     const char *status = json_string_value(json_object_get(e, "status"));
     int same_key = strcmp(json_string_value(json_object_get(e, "key")), key) == 0;
-    if (r->o->use_cache && same_key && strcmp(status, "done") == 0 && outputs_intact(r->dir, e)) {
-        json_object_set_new(e, "last_run", json_string("cached"));
+    int cached = r->o->use_cache && same_key && strcmp(status, "done") == 0
+                     ? outputs_intact(r->dir, e)
+                     : 0;
+    if (cached != 0) {
+        json_decref(inputs);
+        if (cached < 0 || put(r, e, "last_run", json_string("cached")) != 0)
+            return -1;
         if (out)
             fprintf(out, "[%2d/%d] %-18s cached (key %.12s: inputs, parameters and versions "
                          "unchanged)\n", index, count, s->id, key);
-        json_decref(inputs);
         return pg_manifest_save(r->dir, r->manifest);
     }
     /* a training stage killed or interrupted with the same key continues from its checkpoint;
@@ -206,24 +285,14 @@ static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
                 (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0);
     if (!s->resume && s->dir[0]) {
         char *d = pg_path_join(r->dir, s->dir);
-        int rc = pg_remove_tree(d);
+        int rc = d ? pg_remove_tree(d) : pg_fail("%s/%s: out of memory", r->dir, s->dir);
         free(d);
         if (rc != 0) {
             json_decref(inputs);
             return -1;
         }
     }
-    json_object_set_new(e, "status", json_string("running"));
-    json_object_set_new(e, "key", json_string(key));
-    json_object_set(e, "params", s->params);
-    json_object_set(e, "versions", r->versions);
-    json_object_set_new(e, "inputs", inputs);
-    json_object_set_new(e, "outputs", json_array());
-    json_object_set_new(e, "last_run", json_string("ran"));
-    json_object_del(e, "error");
-    json_object_del(e, "ended");
-    set_time(e, "started");
-    if (pg_manifest_save(r->dir, r->manifest) != 0)
+    if (start_entry(r, s, e, key, inputs) != 0)
         return -1;
     if (out) {
         fprintf(out, "[%2d/%d] %-18s %s\n", index, count, s->id,
@@ -232,30 +301,8 @@ static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
     }
     double t0 = pg_now_seconds();
     json_t *outputs = json_array();
-    int rc = s->run(r, s, outputs);
-    double wall = pg_now_seconds() - t0;
-    json_object_set_new(e, "wall_s", json_real(round(wall * 1000) / 1000));
-    set_time(e, "ended");
-    if (rc == 0) {
-        json_object_set_new(e, "outputs", outputs);
-        json_object_set_new(e, "status", json_string("done"));
-        if (out)
-            fprintf(out, "[%2d/%d] %-18s done in %.1f s (run time %.1f s)\n", index, count, s->id,
-                    wall, pg_now_seconds() - r->t0);
-    } else {
-        json_decref(outputs);
-        int stopped = r->o->stop && *r->o->stop;
-        json_object_set_new(e, "status", json_string(stopped ? "interrupted" : "failed"));
-        json_object_set_new(e, "error", json_string(pg_errmsg()));
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", pg_errmsg());
-        pg_manifest_save(r->dir, r->manifest);
-        if (stopped)
-            return pg_fail("interrupted during %s (%s); run the same command to resume", s->id,
-                           msg);
-        return pg_fail("stage %s failed: %s", s->id, msg);
-    }
-    return pg_manifest_save(r->dir, r->manifest);
+    int rc = outputs ? s->run(r, s, outputs) : pg_fail("%s/%s: out of memory", r->dir, PG_MANIFEST_NAME);
+    return end_entry(r, s, e, rc, outputs, pg_now_seconds() - t0, index, count);
 }
 
 /* The manifest of this run: the existing one (checked) or a new one. */
@@ -272,10 +319,10 @@ static int open_manifest(pg_run_state *r, pg_run_config *c)
                                 PG_MANIFEST_FORMAT, "version", PG_MANIFEST_VERSION, "pgolf",
                                 pg_build_version(), "created", now, "settings", "versions",
                                 r->versions, "host", pg_host_json(), "stages");
-        return 0;
+        return r->manifest ? 0 : pg_fail("%s/%s: out of memory", r->dir, PG_MANIFEST_NAME);
     }
     int first = 1;
-    if (!r->o->refresh && pg_run_check_files(r->dir, r->manifest, 0, fail_on_mismatch, &first) > 0)
+    if (!r->o->refresh && pg_run_check_files(r->dir, r->manifest, 0, fail_on_mismatch, &first) != 0)
         return -1;
     /* RUN_DATE defaults to the day the run began, so a resumed run packages the same */
     if (!c->date[0]) {
@@ -291,8 +338,7 @@ int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
     pg_run_state r = {.c = &c, .o = o, .dir = o->run_dir, .t0 = pg_now_seconds()};
     pg_stage plan[4 * PG_RUN_MAX_SEEDS + 8];
     int n = 0, rc = -1, lock = -1;
-    r.versions = pg_run_versions();
-    if (open_manifest(&r, &c) != 0)
+    if (!(r.versions = pg_run_versions()) || open_manifest(&r, &c) != 0)
         goto out;
     if (!c.date[0]) {
         char now[32];
@@ -303,13 +349,10 @@ int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
     if (pg_mkdir_p(r.dir) != 0 || (lock = lock_dir(r.dir)) < 0 ||
         nftw(r.dir, remove_if_stale_temp, 16, FTW_PHYS) != 0)
         goto out;
-    json_object_set_new(r.manifest, "settings", pg_run_config_settings(&c));
-    json_object_set(r.manifest, "versions", r.versions);
-    json_object_set_new(r.manifest, "host", pg_host_json());
-    if (pg_run_plan(&r, plan, &n) != 0)
-        goto out;
-    merge_plan(r.manifest, plan, n);
-    if (pg_manifest_save(r.dir, r.manifest) != 0)
+    if (put(&r, r.manifest, "settings", pg_run_config_settings(&c)) != 0 ||
+        put(&r, r.manifest, "versions", json_incref(r.versions)) != 0 ||
+        put(&r, r.manifest, "host", pg_host_json()) != 0 || pg_run_plan(&r, plan, &n) != 0 ||
+        merge_plan(&r, plan, n) != 0 || pg_manifest_save(r.dir, r.manifest) != 0)
         goto out;
     if (o->out) {
         fprintf(o->out, "run: %s, %d stages, %d seed%s\n", r.dir, n, c.nseeds,

@@ -1,7 +1,11 @@
 /* `pgolf run`: the staged pipeline (DESIGN §7)
  *
- *   data -> build -> train/seedS -> quantize/seedS -> compress/seedS -> package
- *        -> eval/seedS -> stats
+ *   data -> build -> train/seedS -> quantize/seedS -> compress/seedS -> eval/seedS
+ *        -> package -> stats
+ *
+ * eval/seedS scores the compressed artifact once (standard, sliding, TTT as configured);
+ * package writes the records folder from the artifacts, the training logs and those
+ * scores (the roundtrip lines are eval.json's standard numbers), evaluating nothing.
  *
  * Each stage's inputs (files, by SHA-256), parameters and the build's versions hash to a
  * key; a stage whose key matches a completed manifest entry with its outputs intact is
@@ -13,7 +17,7 @@
  * RUN_DIR layout (each stage owns its directory and starts it afresh, except a training
  * stage that resumes): manifest.json, data/data.json, build/{source.tar.xz,build.json},
  * train/seedS/{train.log,state.ckpt,final.ckpt}, quantize/seedS/model.art (raw blocks),
- * compress/seedS/model.art, records/ (the records folder), eval/seedS/eval.json,
+ * compress/seedS/model.art, eval/seedS/eval.json, records/ (the records folder),
  * stats/{report.json,report.txt}. */
 #ifndef PG_RUN_H
 #define PG_RUN_H
@@ -35,13 +39,15 @@ int pg_run(const pg_run_config *c, const pg_run_opts *o);
 /* Checks the files recorded for the completed stages of a manifest against the disk (only
  * the inputs from outside RUN_DIR when external_only). For each mismatch calls
  * report(ctx, stage_id, path, recorded_sha, now_sha or NULL when missing, is_output).
- * Returns the number of mismatches. */
+ * Returns the number of mismatches, or -1 (message) when out of memory. */
 typedef void (*pg_run_mismatch_fn)(void *ctx, const char *stage, const char *path,
                                    const char *recorded, const char *now, int is_output);
 int pg_run_check_files(const char *run_dir, const json_t *manifest, int external_only,
                        pg_run_mismatch_fn report, void *ctx);
-/* Where a recorded path is: absolute outside RUN_DIR, relative to it inside (malloc'ed). */
+/* Where a recorded path is: absolute outside RUN_DIR, relative to it inside (malloc'ed;
+ * NULL with a message when out of memory). */
 char *pg_run_disk_path(const char *run_dir, const char *recorded);
-/* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256. */
+/* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256;
+ * NULL (message) when out of memory. */
 json_t *pg_run_versions(void);
 #endif

@@ -18,23 +18,14 @@
 
 #define REPORT_TXT "stats/report.txt"
 
-static json_t *load_json(pg_run_state *r, const char *rel)
-{
-    char *p = pg_run_path(r, rel);
-    json_error_t e;
-    json_t *j = json_load_file(p, 0, &e);
-    if (!j)
-        pg_fail("%s:%d: %s", p, e.line, e.text);
-    free(p);
-    return j;
-}
-
 /* A records tree (track_* folders) stands for its current SOTA: the best-scoring record
  * of the 10min_16mb track (else of its first track). Writes the folder into dir. */
 static int resolve_sota_record(const char *path, char *dir, size_t cap)
 {
     char *probe = pg_path_join(path, "track_10min_16mb");
     struct stat st;
+    if (!probe)
+        return pg_fail("%s: out of memory", path);
     int tree = stat(probe, &st) == 0 && S_ISDIR(st.st_mode);
     free(probe);
     if (!tree) {
@@ -88,19 +79,28 @@ int pg_run_stats_inputs(pg_run_state *r, pg_stage *s, json_t *list)
     char **names = NULL;
     size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
         char *p = pg_path_join(dir, e->d_name);
         struct stat st;
-        if (e->d_name[0] != '.' && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            names = realloc(names, (n + 1) * sizeof *names);
-            names[n++] = p;
-        } else {
+        if (p && (stat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
             free(p);
+            continue;
         }
+        char **g = p ? realloc(names, (n + 1) * sizeof *names) : NULL;
+        if (!g) {
+            free(p);
+            rc = pg_fail("%s: out of memory listing the SOTA records folder", dir);
+            break;
+        }
+        names = g;
+        names[n++] = p;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
-    int rc = 0;
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
             rc = pg_run_add_file(r, list, names[i], -1);
@@ -117,7 +117,7 @@ static int collect(pg_run_state *r, json_t *seeds, double *bpb, double *loss, lo
     for (int i = 0; i < r->c->nseeds; i++) {
         char rel[96];
         snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", r->c->seeds[i]);
-        json_t *ev = load_json(r, rel);
+        json_t *ev = pg_run_load_json(r, rel);
         if (!ev)
             return -1;
         json_t *fin = json_object_get(ev, "final");
@@ -135,16 +135,18 @@ static int collect(pg_run_state *r, json_t *seeds, double *bpb, double *loss, lo
                                 "val_bpb", bpb[i], "val_loss", loss[i], "artifact_bytes",
                                 json_integer_value(art), "total_bytes", (json_int_t)total);
         static const char *const modes[] = {"standard", "sliding", "ttt"};
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 3 && row; k++) {
             json_t *m = json_object_get(ev, modes[k]);
-            if (m) {
-                char key[32];
-                snprintf(key, sizeof key, "%s_val_bpb", modes[k]);
-                json_object_set(row, key, json_object_get(m, "val_bpb"));
+            char key[32];
+            snprintf(key, sizeof key, "%s_val_bpb", modes[k]);
+            if (m && json_object_set(row, key, json_object_get(m, "val_bpb")) != 0) {
+                json_decref(row);
+                row = NULL;
             }
         }
-        json_array_append_new(seeds, row);
         json_decref(ev);
+        if (json_array_append_new(seeds, row) != 0)
+            return pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT);
     }
     return 0;
 }
@@ -164,36 +166,37 @@ static int sota_of(pg_run_state *r, double *sota, double **scores, size_t *n, js
             return -1;
         *scores = calloc(rec.nseeds + 1, sizeof **scores);
         double *losses = calloc(rec.nseeds + 1, sizeof *losses);
-        int all_loss;
-        *n = (size_t)pg_record_scores(&rec, *scores, losses, &all_loss);
-        int rc = 0;
+        int all_loss, rc = 0;
+        if (*scores && losses)
+            *n = (size_t)pg_record_scores(&rec, *scores, losses, &all_loss);
         free(losses);
         const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
         *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", base, "seeds",
                           (json_int_t)rec.nseeds);
         pg_record_free(&rec);
+        if (!*scores || !losses || !*desc)
+            rc = pg_fail("%s: out of memory", dir);
         if (rc == 0 && *n == 0)
             rc = pg_fail("%s: no per-seed scores", dir);
         if (rc == 0 && *n == 1) /* one seed: its score is the SOTA, no Welch test */
             *sota = (*scores)[0], *n = 0;
         return rc;
     }
-    if (strcmp(c->sota, "none") == 0) {
+    if (strcmp(c->sota, "none") == 0)
         *desc = json_pack("{s:s}", "kind", "none");
-        return 0;
-    }
     if (strcmp(c->sota, "unigram") == 0) {
-        json_t *d = load_json(r, "data/data.json");
+        json_t *d = pg_run_load_json(r, "data/data.json");
         if (!d)
             return -1;
         *sota = json_number_value(json_object_get(json_object_get(d, "unigram"), "val_bpb"));
         json_decref(d);
         *desc = json_pack("{s:s, s:f}", "kind", "unigram", "val_bpb", *sota);
-        return 0;
     }
-    *sota = strtod(c->sota, NULL);
-    *desc = json_pack("{s:s, s:f}", "kind", "value", "val_bpb", *sota);
-    return 0;
+    if (strcmp(c->sota, "none") != 0 && strcmp(c->sota, "unigram") != 0) {
+        *sota = strtod(c->sota, NULL);
+        *desc = json_pack("{s:s, s:f}", "kind", "value", "val_bpb", *sota);
+    }
+    return *desc ? 0 : pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT);
 }
 
 static void report_text(FILE *f, const json_t *rep, const pg_judgement *j, const pg_judge_opts *o)
@@ -241,10 +244,70 @@ static void report_text(FILE *f, const json_t *rep, const pg_judgement *j, const
     }
 }
 
+/* Writes len bytes to RUN_DIR/rel and records the file as a reproducible output. */
+static int write_output(pg_run_state *r, const char *rel, const char *text, size_t len,
+                        json_t *outputs)
+{
+    char *p = pg_run_path(r, rel);
+    int rc = p ? pg_write_file_atomic(p, text, len) : -1;
+    free(p);
+    return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
+}
+
+/* The significance test against the SOTA (or why there is none) into the report. */
+static int judge(pg_run_state *r, json_t *rep, const double *bpb, const double *loss,
+                 double sota, const double *sota_scores, size_t nsota, pg_judge_opts *o,
+                 pg_judgement *j, int *judged)
+{
+    const pg_run_config *c = r->c;
+    size_t n = (size_t)c->nseeds;
+    pg_judge_opts_default(o);
+    o->threshold = c->threshold;
+    o->threshold_is_bpb = c->threshold_bpb;
+    o->alpha = c->alpha;
+    *judged = 0;
+    const char *note = !isfinite(sota) && nsota == 0 ? "no SOTA given (RUN_SOTA=none)"
+                       : n < 2                       ? "one seed: the t-tests need at least two"
+                                                     : NULL;
+    if (!note && pg_judge(bpb, loss, n, sota, sota_scores, nsota, o, j) != 0)
+        return -1;
+    *judged = !note;
+    if ((note && json_object_set_new(rep, "significance_note", json_string(note)) != 0) ||
+        json_object_set_new(rep, "judgement", note ? json_null() : pg_judgement_json(j, o)) != 0)
+        return pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT);
+    return 0;
+}
+
+/* stats/report.txt and stats/report.json. */
+static int write_report(pg_run_state *r, pg_stage *s, const json_t *rep, const pg_judgement *j,
+                        const pg_judge_opts *o, json_t *outputs)
+{
+    char *text = NULL, *d = pg_run_path(r, s->dir);
+    size_t len = 0;
+    FILE *mem = d ? open_memstream(&text, &len) : NULL;
+    if (mem) {
+        report_text(mem, rep, j, o);
+        fclose(mem);
+    }
+    int rc = !d                                ? -1
+             : !text                           ? pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT)
+             : pg_mkdir_p(d) != 0              ? -1
+             : write_output(r, REPORT_TXT, text, len, outputs);
+    free(text);
+    free(d);
+    if (rc != 0)
+        return -1;
+    char *js = json_dumps(rep, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    rc = js ? write_output(r, "stats/report.json", js, strlen(js), outputs)
+            : pg_fail("%s/stats/report.json: out of memory", r->dir);
+    free(js);
+    return rc;
+}
+
 int pg_run_stats(pg_run_state *r, pg_stage *s, json_t *outputs)
 {
     const pg_run_config *c = r->c;
-    int n = c->nseeds, rc = -1;
+    int n = c->nseeds, rc = -1, judged;
     double *bpb = calloc((size_t)n, sizeof *bpb), *loss = calloc((size_t)n, sizeof *loss);
     double sota, *sota_scores = NULL;
     size_t nsota = 0;
@@ -252,9 +315,14 @@ int pg_run_stats(pg_run_state *r, pg_stage *s, json_t *outputs)
     const char *metric = "standard";
     json_t *seeds = json_array(), *desc = NULL, *rep = NULL;
     char *py = pg_run_path(r, "records/train_gpt.py");
-    int bad = pg_ledger_code_bytes(py, &code);
-    free(py);
-    if (bad || collect(r, seeds, bpb, loss, code, &max_total, &metric) != 0 ||
+    pg_judge_opts o;
+    pg_judgement j;
+    if (!bpb || !loss || !seeds) {
+        pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT);
+        goto out;
+    }
+    if (!py || pg_ledger_code_bytes(py, &code) != 0 ||
+        collect(r, seeds, bpb, loss, code, &max_total, &metric) != 0 ||
         sota_of(r, &sota, &sota_scores, &nsota, &desc) != 0)
         goto out;
     double mean = 0, var = 0;
@@ -267,47 +335,15 @@ int pg_run_stats(pg_run_state *r, pg_stage *s, json_t *outputs)
                     (json_int_t)code, "max_total_bytes", (json_int_t)max_total, "cap",
                     (json_int_t)PG_SUBMISSION_CAP, "under_cap", max_total <= PG_SUBMISSION_CAP,
                     "sota", desc);
-    pg_judge_opts o;
-    pg_judge_opts_default(&o);
-    o.threshold = c->threshold;
-    o.threshold_is_bpb = c->threshold_bpb;
-    o.alpha = c->alpha;
-    pg_judgement j;
-    int judged = 0;
-    if (!isfinite(sota) && nsota == 0)
-        json_object_set_new(rep, "significance_note", json_string("no SOTA given (RUN_SOTA=none)"));
-    else if (n < 2)
-        json_object_set_new(rep, "significance_note",
-                            json_string("one seed: the t-tests need at least two"));
-    else if (pg_judge(bpb, loss, (size_t)n, sota, sota_scores, nsota, &o, &j) != 0)
-        goto out;
-    else
-        judged = 1;
-    json_object_set_new(rep, "judgement", judged ? pg_judgement_json(&j, &o) : json_null());
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) {
-        pg_fail("out of memory");
+    if (!rep) {
+        pg_fail("%s/%s: out of memory", r->dir, REPORT_TXT);
         goto out;
     }
-    report_text(mem, rep, judged ? &j : NULL, &o);
-    fclose(mem);
-    char *p = pg_run_path(r, REPORT_TXT), *d = pg_run_path(r, s->dir);
-    int w = pg_mkdir_p(d) == 0 ? pg_write_file_atomic(p, text, len) : -1;
-    free(p);
-    free(d);
-    free(text);
-    if (w != 0 || pg_run_add_file(r, outputs, REPORT_TXT, 1) != 0)
-        goto out;
-    char *js = json_dumps(rep, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    p = pg_run_path(r, "stats/report.json");
-    w = pg_write_file_atomic(p, js, strlen(js));
-    free(p);
-    free(js);
-    if (w == 0 && pg_run_add_file(r, outputs, "stats/report.json", 1) == 0)
+    if (judge(r, rep, bpb, loss, sota, sota_scores, nsota, &o, &j, &judged) == 0 &&
+        write_report(r, s, rep, judged ? &j : NULL, &o, outputs) == 0)
         rc = 0;
 out:
+    free(py);
     json_decref(rep);
     json_decref(desc);
     json_decref(seeds);
@@ -324,7 +360,7 @@ int pg_run_print_report(pg_run_state *r)
     char *p = pg_run_path(r, REPORT_TXT);
     unsigned char *text;
     size_t len;
-    int rc = pg_read_file(p, (size_t)1 << 20, &text, &len);
+    int rc = p ? pg_read_file(p, (size_t)1 << 20, &text, &len) : -1;
     if (rc == 0) {
         fwrite(text, 1, len, r->o->out);
         fprintf(r->o->out, "records folder: %s/records\nreport: %s (and stats/report.json); "

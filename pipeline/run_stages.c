@@ -30,11 +30,14 @@ static int add_seed_file(pg_run_state *r, json_t *list, const char *fmt, long se
     return pg_run_add_file(r, list, rel, repro);
 }
 
+/* Writes j (NULL: its construction ran out of memory) as RUN_DIR/rel, a reproducible output. */
 static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outputs)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
     char *p = pg_run_path(r, rel);
-    int rc = text ? pg_write_file_atomic(p, text, strlen(text)) : pg_fail("%s: out of memory", p);
+    int rc = !p      ? -1
+             : !text ? pg_fail("%s: out of memory", p)
+                     : pg_write_file_atomic(p, text, strlen(text));
     free(text);
     free(p);
     return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
@@ -43,7 +46,7 @@ static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outpu
 static int make_dir(pg_run_state *r, const char *rel)
 {
     char *p = pg_run_path(r, rel);
-    int rc = pg_mkdir_p(p);
+    int rc = p ? pg_mkdir_p(p) : -1;
     free(p);
     return rc;
 }
@@ -72,11 +75,14 @@ static int data_inputs(pg_run_state *r, pg_stage *s, json_t *list)
     return 0;
 }
 
-/* Add-one unigram model of the train tokens, scored like the standard eval (bits/byte). */
+/* Add-one unigram model of the train tokens, scored like the standard eval (bits/byte);
+ * NULL when out of memory. */
 static json_t *unigram_baseline(const uint16_t *train, size_t ntrain, const uint16_t *val,
                                 size_t nval, const pg_bpb_lut *lut, int vocab, int seq_len)
 {
     double *count = calloc((size_t)vocab, sizeof *count);
+    if (!count)
+        return NULL;
     for (size_t i = 0; i < ntrain; i++)
         count[train[i]] += 1;
     double total = (double)ntrain + vocab, loss = 0, bytes = 0;
@@ -91,6 +97,7 @@ static json_t *unigram_baseline(const uint16_t *train, size_t ntrain, const uint
                      "bytes", (json_int_t)bytes);
 }
 
+/* The shards of a split (names, sizes, hashes) and its tokens; NULL when out of memory. */
 static json_t *split_json(json_t *inputs, const char *split, const uint16_t *tok, size_t n)
 {
     json_t *files = json_array();
@@ -102,13 +109,36 @@ static json_t *split_json(json_t *inputs, const char *split, const uint16_t *tok
     {
         const char *p = json_string_value(json_object_get(f, "path"));
         const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-        if (strncmp(base, pat, strlen(pat)) == 0)
+        if (strncmp(base, pat, strlen(pat)) == 0 &&
             json_array_append_new(files, json_pack("{s:s, s:O, s:O}", "name", base, "bytes",
                                                    json_object_get(f, "bytes"), "sha256",
-                                                   json_object_get(f, "sha256")));
+                                                   json_object_get(f, "sha256"))) != 0) {
+            json_decref(files);
+            return NULL;
+        }
     }
     return json_pack("{s:o, s:I, s:I}", "files", files, "tokens", (json_int_t)n, "documents",
                      (json_int_t)pg_count_documents(tok, n));
+}
+
+/* SHA-256 of the byte table: what val_bpb counts per token. */
+static int lut_digest(const pg_bpb_lut *lut, char hex[PG_SHA256_HEX_LEN])
+{
+    size_t n = (size_t)lut->size;
+    unsigned char *tab = malloc(4 * n + 1);
+    if (!tab)
+        return pg_fail("out of memory hashing the byte table");
+    for (size_t i = 0; i < n; i++) {
+        tab[4 * i] = (unsigned char)(lut->base_bytes[i] & 0xff);
+        tab[4 * i + 1] = (unsigned char)((uint16_t)lut->base_bytes[i] >> 8);
+        tab[4 * i + 2] = lut->has_leading_space[i];
+        tab[4 * i + 3] = lut->is_boundary[i];
+    }
+    uint8_t d[PG_SHA256_LEN];
+    pg_sha256(tab, 4 * n, d);
+    pg_sha256_hex(d, hex);
+    free(tab);
+    return 0;
 }
 
 static int data_run(pg_run_state *r, pg_stage *s, json_t *outputs)
@@ -135,20 +165,11 @@ static int data_run(pg_run_state *r, pg_stage *s, json_t *outputs)
                 nval, h->model.seq_len);
         goto out;
     }
-    /* the byte table's digest: what val_bpb counts per token */
-    size_t n = (size_t)lut.size;
-    unsigned char *tab = malloc(4 * n);
-    for (size_t i = 0; i < n; i++) {
-        tab[4 * i] = (unsigned char)(lut.base_bytes[i] & 0xff);
-        tab[4 * i + 1] = (unsigned char)((uint16_t)lut.base_bytes[i] >> 8);
-        tab[4 * i + 2] = lut.has_leading_space[i];
-        tab[4 * i + 3] = lut.is_boundary[i];
-    }
-    uint8_t d[PG_SHA256_LEN];
     char lut_hex[PG_SHA256_HEX_LEN];
-    pg_sha256(tab, 4 * n, d);
-    pg_sha256_hex(d, lut_hex);
-    free(tab);
+    if (lut_digest(&lut, lut_hex) != 0) {
+        pg_fail_prefix(h->tokenizer_path);
+        goto out;
+    }
     json_t *inputs = json_object_get(e, "inputs");
     doc = json_pack("{s:{s:O, s:i, s:i, s:s}, s:o, s:o, s:o}", "tokenizer", "sha256",
                     json_object_get(json_array_get(inputs, 0), "sha256"), "pieces",
@@ -190,7 +211,8 @@ static int build_inputs(pg_run_state *r, pg_stage *s, json_t *list)
     for (size_t i = 0; i < n; i++) {
         char *p = pg_path_join(source_root(r), files[i]);
         if (rc == 0)
-            rc = pg_run_add_file(r, list, p, -1);
+            rc = p ? pg_run_add_file(r, list, p, -1)
+                   : pg_fail("%s: out of memory listing the sources", source_root(r));
         free(p);
         free(files[i]);
     }
@@ -205,7 +227,7 @@ static int build_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     if (make_dir(r, s->dir) != 0 || pg_source_archive(source_root(r), &arc, &len) != 0)
         return -1;
     char *p = pg_run_path(r, "build/source.tar.xz");
-    int rc = pg_write_file_atomic(p, arc, len);
+    int rc = p ? pg_write_file_atomic(p, arc, len) : -1;
     free(p);
     free(arc);
     if (rc != 0 || pg_run_add_file(r, outputs, "build/source.tar.xz", 1) != 0)
@@ -258,6 +280,8 @@ static int train_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     pg_hparams h = r->c->h;
     h.seed = s->seed;
     char *dir = pg_run_path(r, s->dir);
+    if (!dir)
+        return -1;
     int tty = isatty(2);
     train_progress prog = {r->o->out, s->id, h.iterations, h.train_batch_tokens, pg_now_seconds()};
     pg_train_opts t = {.out_dir = dir, .resume = s->resume, .progress = tty, .quiet = 1,
@@ -289,7 +313,7 @@ static int save_image(pg_run_state *r, pg_stage *s, unsigned char *image, size_t
     char rel[96];
     snprintf(rel, sizeof rel, "%s/model.art", s->dir);
     char *p = pg_run_path(r, rel);
-    int rc = make_dir(r, s->dir) == 0 && pg_write_file_atomic(p, image, len) == 0 ? 0 : -1;
+    int rc = p && make_dir(r, s->dir) == 0 && pg_write_file_atomic(p, image, len) == 0 ? 0 : -1;
     free(p);
     free(image);
     return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
@@ -308,7 +332,7 @@ static int quantize_run(pg_run_state *r, pg_stage *s, json_t *outputs)
         pg_quant_plan_mixed(&plan);
     else
         pg_quant_plan_int8(&plan);
-    int rc = pg_checkpoint_load(ck, &m, NULL);
+    int rc = ck ? pg_checkpoint_load(ck, &m, NULL) : -1;
     if (rc == 0) {
         rc = pg_artifact_quantize(ck, &m, &plan, &st, &image);
         pg_model_free(&m);
@@ -333,7 +357,7 @@ static int compress_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     unsigned char *buf, *image = NULL;
     size_t len;
     pg_pack_stats st;
-    int rc = pg_read_file(q, ART_MAX, &buf, &len);
+    int rc = q ? pg_read_file(q, ART_MAX, &buf, &len) : -1;
     if (rc == 0) {
         rc = pg_artifact_compress(q, buf, len, &st, &image);
         free(buf);
@@ -344,94 +368,38 @@ static int compress_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     return rc == 0 ? save_image(r, s, image, st.file_bytes, outputs) : -1;
 }
 
-/* ---- package: the records folder */
-
-static int package_inputs(pg_run_state *r, pg_stage *s, json_t *list)
-{
-    (void)s;
-    for (int i = 0; i < r->c->nseeds; i++) {
-        long seed = r->c->seeds[i];
-        if (add_seed_file(r, list, "train/seed%ld/train.log", seed, -1) != 0 ||
-            add_seed_file(r, list, "compress/seed%ld/model.art", seed, -1) != 0)
-            return -1;
-    }
-    return pg_run_add_file(r, list, "build/source.tar.xz", -1) != 0 ||
-                   pg_run_add_file(r, list, "data/data.json", -1) != 0
-               ? -1
-               : 0;
-}
-
-static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
-{
-    const pg_run_config *c = r->c;
-    int n = c->nseeds, rc = -1;
-    char **dirs = calloc((size_t)n, sizeof *dirs), **arts = calloc((size_t)n, sizeof *arts);
-    char rel[96], *out_dir = pg_run_path(r, s->dir), *src = pg_run_path(r, "build/source.tar.xz");
-    unsigned char *arc = NULL;
-    size_t alen;
-    for (int i = 0; i < n; i++) {
-        snprintf(rel, sizeof rel, "train/seed%ld", c->seeds[i]);
-        dirs[i] = pg_run_path(r, rel);
-        snprintf(rel, sizeof rel, "compress/seed%ld/model.art", c->seeds[i]);
-        arts[i] = pg_run_path(r, rel);
-    }
-    pg_package_opts po = {.out_dir = out_dir, .name = c->name, .author = c->author,
-                          .github_id = c->github_id, .date = c->date, .track = c->track,
-                          .blurb = "Trained, quantized, packaged and evaluated by `pgolf run`.",
-                          .scheme_name = c->quant, .artifacts = (const char *const *)arts};
-    if (pg_read_file(src, (size_t)64 << 20, &arc, &alen) != 0)
-        goto out;
-    po.source_archive = arc;
-    po.source_archive_len = alen;
-    if (pg_package((const char *const *)dirs, n, &po) != 0)
-        goto out;
-    static const char *const fixed[] = {"records/train_gpt.py", "records/README.md",
-                                        "records/submission.json"};
-    for (int k = 0; k < 3; k++)
-        if (pg_run_add_file(r, outputs, fixed[k], k == 0) != 0)
-            goto out;
-    for (int i = 0; i < n; i++)
-        if (add_seed_file(r, outputs, "records/model_seed%ld.art", c->seeds[i], 1) != 0 ||
-            add_seed_file(r, outputs, "records/train_seed%ld.log", c->seeds[i], 0) != 0 ||
-            add_seed_file(r, outputs, "records/loss_seed%ld.svg", c->seeds[i], 0) != 0)
-            goto out;
-    rc = 0;
-out:
-    for (int i = 0; i < n; i++) {
-        free(dirs[i]);
-        free(arts[i]);
-    }
-    free(dirs);
-    free(arts);
-    free(out_dir);
-    free(src);
-    free(arc);
-    return rc;
-}
-
-/* ---- eval/seedS: the packaged artifact, standard, sliding and legal TTT as configured */
+/* ---- eval/seedS: the compressed artifact, standard, sliding and legal TTT as configured */
 
 static int eval_inputs(pg_run_state *r, pg_stage *s, json_t *list)
 {
-    return add_seed_file(r, list, "records/model_seed%ld.art", s->seed, -1) != 0 ||
+    return add_seed_file(r, list, "compress/seed%ld/model.art", s->seed, -1) != 0 ||
                    pg_run_add_file(r, list, "data/data.json", -1) != 0 ||
                    pg_run_add_file(r, list, "build/build.json", -1) != 0
                ? -1
                : 0;
 }
 
-static json_t *result_json(const pg_eval_result *e)
+/* A mode's scores, with its stride when stride >= 0; NULL when out of memory. */
+static json_t *result_json(const pg_eval_result *e, long stride)
 {
-    return json_pack("{s:f, s:f, s:I, s:I}", "val_loss", e->val_loss, "val_bpb", e->val_bpb,
-                     "tokens", (json_int_t)e->tokens, "bytes", (json_int_t)e->bytes);
+    json_t *j = json_pack("{s:f, s:f, s:I, s:I}", "val_loss", e->val_loss, "val_bpb",
+                          e->val_bpb, "tokens", (json_int_t)e->tokens, "bytes",
+                          (json_int_t)e->bytes);
+    if (j && stride >= 0 && json_object_set_new(j, "stride", json_integer(stride)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
 {
     const pg_run_config *c = r->c;
     char rel[96];
-    snprintf(rel, sizeof rel, "records/model_seed%ld.art", s->seed);
+    snprintf(rel, sizeof rel, "compress/seed%ld/model.art", s->seed);
     char *art = pg_run_path(r, rel);
+    if (!art)
+        return -1;
     pg_model m = {0}, copy = {0};
     pg_tokenizer tok;
     pg_bpb_lut lut = {0};
@@ -453,7 +421,8 @@ static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
                     (json_int_t)json_integer_value(json_object_get(
                         json_array_get(json_object_get(pg_manifest_stage(r->manifest, s->id),
                                                        "inputs"), 0), "bytes")),
-                    "standard", result_json(&std_r));
+                    "standard", result_json(&std_r, -1));
+    int ok = doc != NULL;
     const char *final = "standard";
     pg_eval_result *fin = &std_r;
     if (c->sliding_stride > 0) {
@@ -461,9 +430,7 @@ static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
         eo.stride = (int)c->sliding_stride;
         if (pg_eval_run(&m, val, nval, &lut, &eo, &sl_r, NULL) != 0)
             goto out;
-        json_t *j = result_json(&sl_r);
-        json_object_set_new(j, "stride", json_integer(c->sliding_stride));
-        json_object_set_new(doc, "sliding", j);
+        ok = ok && json_object_set_new(doc, "sliding", result_json(&sl_r, c->sliding_stride)) == 0;
         final = "sliding", fin = &sl_r;
     }
     if (c->ttt) {
@@ -472,13 +439,16 @@ static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
         if (pg_model_clone(&copy, &m) != 0 ||
             pg_ttt_run(&copy, val, nval, &lut, &eo, &c->ttt_opts, &ttt_r, NULL) != 0)
             goto out;
-        json_t *j = result_json(&ttt_r);
-        json_object_set_new(j, "stride", json_integer(c->ttt_stride));
-        json_object_set_new(doc, "ttt", j);
+        ok = ok && json_object_set_new(doc, "ttt", result_json(&ttt_r, c->ttt_stride)) == 0;
         final = "ttt", fin = &ttt_r;
     }
-    json_object_set_new(doc, "final", json_pack("{s:s, s:f, s:f}", "mode", final, "val_loss",
-                                                fin->val_loss, "val_bpb", fin->val_bpb));
+    ok = ok && json_object_set_new(doc, "final",
+                                   json_pack("{s:s, s:f, s:f}", "mode", final, "val_loss",
+                                             fin->val_loss, "val_bpb", fin->val_bpb)) == 0;
+    if (!ok) {
+        json_decref(doc);
+        doc = NULL; /* write_json reports it */
+    }
     if (r->o->out)
         fprintf(r->o->out, "       %s val_bpb standard %.4f, final (%s) %.4f\n", s->id,
                 std_r.val_bpb, final, fin->val_bpb);
@@ -496,24 +466,183 @@ out:
     return rc;
 }
 
+/* ---- package: the records folder from the compressed artifacts and their eval results */
+
+static int package_inputs(pg_run_state *r, pg_stage *s, json_t *list)
+{
+    (void)s;
+    for (int i = 0; i < r->c->nseeds; i++) {
+        long seed = r->c->seeds[i];
+        if (add_seed_file(r, list, "train/seed%ld/train.log", seed, -1) != 0 ||
+            add_seed_file(r, list, "compress/seed%ld/model.art", seed, -1) != 0 ||
+            add_seed_file(r, list, "eval/seed%ld/eval.json", seed, -1) != 0)
+            return -1;
+    }
+    return pg_run_add_file(r, list, "build/source.tar.xz", -1);
+}
+
+/* The standard eval of eval/seedS/eval.json: the score of the roundtrip lines. */
+static int roundtrip_score(pg_run_state *r, long seed, pg_package_seed *ps)
+{
+    char rel[96];
+    snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", seed);
+    json_t *ev = pg_run_load_json(r, rel);
+    if (!ev)
+        return -1;
+    json_t *std = json_object_get(ev, "standard");
+    json_t *loss = json_object_get(std, "val_loss"), *bpb = json_object_get(std, "val_bpb");
+    int rc = json_is_number(loss) && json_is_number(bpb)
+                 ? 0
+                 : pg_fail("%s/%s: no standard val_loss and val_bpb", r->dir, rel);
+    ps->val_loss = json_number_value(loss);
+    ps->val_bpb = json_number_value(bpb);
+    json_decref(ev);
+    return rc;
+}
+
+/* One seed's inputs: its training run, compressed artifact (read into *art) and score. */
+static int package_seed(pg_run_state *r, long seed, pg_package_seed *ps, char **dir,
+                        unsigned char **art)
+{
+    char rel[96];
+    snprintf(rel, sizeof rel, "train/seed%ld", seed);
+    if (!(*dir = pg_run_path(r, rel)))
+        return -1;
+    snprintf(rel, sizeof rel, "compress/seed%ld/model.art", seed);
+    char *p = pg_run_path(r, rel);
+    int rc = p ? pg_read_file(p, ART_MAX, art, &ps->artifact_len) : -1;
+    free(p);
+    ps->run_dir = *dir;
+    ps->artifact = *art;
+    return rc == 0 ? roundtrip_score(r, seed, ps) : -1;
+}
+
+/* The first seed's training settings, "NAME=VALUE" as its train.log opens with them. */
+static int train_settings(pg_run_state *r, char ***out, int *n)
+{
+    json_t *set = pg_run_config_train_settings(r->c, r->c->seeds[0]);
+    const char *k;
+    json_t *v;
+    *n = 0;
+    *out = set ? calloc(json_object_size(set) + 1, sizeof **out) : NULL;
+    int rc = *out ? 0 : -1;
+    json_object_foreach(set, k, v)
+    {
+        size_t len = strlen(k) + json_string_length(v) + 2;
+        if (rc != 0 || !((*out)[*n] = malloc(len))) {
+            rc = -1;
+            break;
+        }
+        snprintf((*out)[(*n)++], len, "%s=%s", k, json_string_value(v));
+    }
+    json_decref(set);
+    return rc == 0 ? 0 : pg_fail("%s: out of memory collecting the training settings", r->dir);
+}
+
+static void free_strings(char **v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int package_outputs(pg_run_state *r, json_t *outputs)
+{
+    static const char *const fixed[] = {"records/train_gpt.py", "records/README.md",
+                                        "records/submission.json"};
+    for (int k = 0; k < 3; k++)
+        if (pg_run_add_file(r, outputs, fixed[k], k == 0) != 0)
+            return -1;
+    for (int i = 0; i < r->c->nseeds; i++) {
+        long seed = r->c->seeds[i];
+        if (add_seed_file(r, outputs, "records/model_seed%ld.art", seed, 1) != 0 ||
+            add_seed_file(r, outputs, "records/train_seed%ld.log", seed, 0) != 0 ||
+            add_seed_file(r, outputs, "records/loss_seed%ld.svg", seed, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
+{
+    const pg_run_config *c = r->c;
+    int n = c->nseeds, nsettings = 0, rc = -1;
+    pg_package_seed *seeds = calloc((size_t)n, sizeof *seeds);
+    char **dirs = calloc((size_t)n, sizeof *dirs), **settings = NULL;
+    unsigned char **arts = calloc((size_t)n, sizeof *arts), *arc = NULL;
+    char *out_dir = pg_run_path(r, s->dir), *src = pg_run_path(r, "build/source.tar.xz");
+    size_t alen;
+    if (!seeds || !dirs || !arts) {
+        pg_fail("%s: out of memory", r->dir);
+        goto out;
+    }
+    if (!out_dir || !src || pg_read_file(src, (size_t)64 << 20, &arc, &alen) != 0)
+        goto out;
+    for (int i = 0; i < n; i++)
+        if (package_seed(r, c->seeds[i], &seeds[i], &dirs[i], &arts[i]) != 0)
+            goto out;
+    if (train_settings(r, &settings, &nsettings) != 0)
+        goto out;
+    pg_package_opts po = {.out_dir = out_dir, .name = c->name, .author = c->author,
+                          .github_id = c->github_id, .date = c->date, .track = c->track,
+                          .blurb = "Trained, quantized, packaged and evaluated by `pgolf run`.",
+                          .source_archive = arc, .source_archive_len = alen,
+                          .settings = (const char *const *)settings, .nsettings = nsettings,
+                          .scheme_name = c->quant};
+    if (pg_package(seeds, n, &po) == 0 && package_outputs(r, outputs) == 0)
+        rc = 0;
+out:
+    for (int i = 0; dirs && arts && i < n; i++) {
+        free(dirs[i]);
+        free(arts[i]);
+    }
+    free(seeds);
+    free(dirs);
+    free(arts);
+    free_strings(settings, nsettings);
+    free(out_dir);
+    free(src);
+    free(arc);
+    return rc;
+}
+
 /* ---- the plan */
 
-/* The settings whose names are listed (or start with a listed "PREFIX_*"). */
+/* The settings whose names are listed (or start with a listed "PREFIX_*"); NULL when out
+ * of memory. */
 static json_t *pick(const json_t *settings, const char *const *names)
 {
-    json_t *o = json_object();
+    json_t *o = settings ? json_object() : NULL;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)settings, k, v)
     {
-        for (int i = 0; names[i]; i++) {
+        for (int i = 0; o && names[i]; i++) {
             size_t n = strlen(names[i]);
             int prefix = n > 0 && names[i][n - 1] == '*';
-            if (prefix ? strncmp(k, names[i], n - 1) == 0 : strcmp(k, names[i]) == 0)
-                json_object_set(o, k, v);
+            int match = prefix ? strncmp(k, names[i], n - 1) == 0 : strcmp(k, names[i]) == 0;
+            if (match && json_object_set(o, k, v) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
         }
     }
     return o;
+}
+
+/* The records folder's settings and the training settings train_gpt.py carries (the first
+ * seed's). */
+static json_t *package_params(const pg_run_config *c, const json_t *all)
+{
+    static const char *const names[] = {"RUN_NAME", "RUN_AUTHOR", "RUN_GITHUB_ID", "RUN_DATE",
+                                        "RUN_TRACK", "RUN_QUANT", NULL};
+    json_t *p = pick(all, names), *t = pg_run_config_train_settings(c, c->seeds[0]);
+    if (!p || !t || json_object_update(p, t) != 0) {
+        json_decref(p);
+        p = NULL;
+    }
+    json_decref(t);
+    return p;
 }
 
 static void add(pg_stage *plan, int *n, const char *kind, long seed, json_t *params,
@@ -544,8 +673,6 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
                                          "TRAIN_SEQ_LEN", NULL};
     static const char *const quant_p[] = {"RUN_QUANT", NULL};
     static const char *const none[] = {NULL};
-    static const char *const package_p[] = {"RUN_NAME", "RUN_AUTHOR", "RUN_GITHUB_ID",
-                                            "RUN_DATE", "RUN_TRACK", "RUN_QUANT", NULL};
     static const char *const eval_p[] = {"RUN_SLIDING_STRIDE", "RUN_TTT", "RUN_TTT_STRIDE", NULL};
     static const char *const eval_ttt_p[] = {"RUN_SLIDING_STRIDE", "RUN_TTT", "RUN_TTT_STRIDE",
                                              "TTT_*", NULL};
@@ -562,11 +689,14 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
         add(plan, n, "quantize", c->seeds[i], pick(all, quant_p), quantize_inputs, quantize_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "compress", c->seeds[i], pick(all, none), compress_inputs, compress_run);
-    add(plan, n, "package", -1, pick(all, package_p), package_inputs, package_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "eval", c->seeds[i], pick(all, c->ttt ? eval_ttt_p : eval_p), eval_inputs,
             eval_run);
+    add(plan, n, "package", -1, package_params(c, all), package_inputs, package_run);
     add(plan, n, "stats", -1, pick(all, stats_p), pg_run_stats_inputs, pg_run_stats);
     json_decref(all);
+    for (int i = 0; i < *n; i++)
+        if (!plan[i].params)
+            return pg_fail("%s: out of memory planning the stages", r->dir);
     return 0;
 }

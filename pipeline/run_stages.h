@@ -32,8 +32,10 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n);
  * < 0 records an input, 0/1 an output (1: the same bits on every run; 0: holds wall-clock
  * times). */
 int pg_run_add_file(pg_run_state *r, json_t *list, const char *recorded, int reproducible);
-/* RUN_DIR/rel, malloc'ed. */
+/* RUN_DIR/rel, malloc'ed; NULL (message) when out of memory. */
 char *pg_run_path(const pg_run_state *r, const char *rel);
+/* Parses RUN_DIR/rel; NULL (message naming the file and line) on failure. */
+json_t *pg_run_load_json(const pg_run_state *r, const char *rel);
 /* The stats stage (run_report.c): the significance test and the final report. */
 int pg_run_stats_inputs(pg_run_state *r, pg_stage *s, json_t *list);
 int pg_run_stats(pg_run_state *r, pg_stage *s, json_t *outputs);

@@ -39,24 +39,32 @@ static void check_claim(pg_history_entry *e)
     e->flagged = r->claimed_bpb < e->logs_mean;
 }
 
-static void judge_entry(pg_history_entry *e, const pg_history_entry *sota, double alpha)
+/* The test of a record against the SOTA before it; fails only when out of memory. */
+static int judge_entry(pg_history_entry *e, const pg_history_entry *sota, double alpha)
 {
     const pg_record *r = &e->rec;
     if (!sota) {
         snprintf(e->reason, sizeof e->reason, "first record of the track: no SOTA to beat");
-        return;
+        return 0;
     }
     if (r->nseeds < 2) {
         snprintf(e->reason, sizeof e->reason, "%zu seed%s with a score: a t-test needs 2",
                  r->nseeds, r->nseeds == 1 ? "" : "s");
-        return;
+        return 0;
     }
-    double *bpb = malloc(r->nseeds * sizeof *bpb), *loss = malloc(r->nseeds * sizeof *loss);
-    int have_loss;
-    pg_record_scores(r, bpb, loss, &have_loss);
     const pg_record *sr = &sota->rec;
-    double *sbpb = malloc((sr->nseeds + 1) * sizeof *sbpb), *sloss = malloc((sr->nseeds + 1) * sizeof *sloss);
-    int unused;
+    double *bpb = malloc(r->nseeds * sizeof *bpb), *loss = malloc(r->nseeds * sizeof *loss);
+    double *sbpb = malloc((sr->nseeds + 1) * sizeof *sbpb);
+    double *sloss = malloc((sr->nseeds + 1) * sizeof *sloss);
+    if (!bpb || !loss || !sbpb || !sloss) {
+        free(bpb);
+        free(loss);
+        free(sbpb);
+        free(sloss);
+        return pg_fail("%s: out of memory", r->dir);
+    }
+    int have_loss, unused;
+    pg_record_scores(r, bpb, loss, &have_loss);
     pg_record_scores(sr, sbpb, sloss, &unused);
     pg_judge_opts o;
     pg_judge_opts_default(&o);
@@ -73,23 +81,24 @@ static void judge_entry(pg_history_entry *e, const pg_history_entry *sota, doubl
     free(loss);
     free(sbpb);
     free(sloss);
+    return 0;
 }
 
-int pg_history_build(const char *tree, double alpha, pg_track_history **tracks, size_t *ntracks)
+/* Loads every record folder of the tree, with its claim checked; sorted by date. */
+static int load_entries(const char *tree, pg_history_entry **out, size_t *loaded)
 {
-    *tracks = NULL;
-    *ntracks = 0;
     char **dirs;
     size_t n;
+    *loaded = 0;
     if (pg_records_tree_list(tree, &dirs, &n) != 0)
         return -1;
     pg_history_entry *all = calloc(n ? n : 1, sizeof *all);
-    size_t loaded = 0;
-    for (size_t i = 0; i < n; i++) {
-        pg_history_entry *e = &all[loaded];
-        if (pg_record_load(dirs[i], &e->rec) != 0)
-            continue;
-        loaded++;
+    int rc = all ? 0 : pg_fail("%s: out of memory", tree);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        pg_history_entry *e = &all[*loaded];
+        if ((rc = pg_record_load(dirs[i], &e->rec)) != 0)
+            break;
+        (*loaded)++;
         double sum = 0;
         for (size_t k = 0; k < e->rec.nseeds; k++)
             sum += e->rec.seeds[k].val_bpb;
@@ -100,32 +109,76 @@ int pg_history_build(const char *tree, double alpha, pg_track_history **tracks, 
     for (size_t i = 0; i < n; i++)
         free(dirs[i]);
     free(dirs);
-    qsort(all, loaded, sizeof *all, cmp_entry);
-    /* group by track, keeping date order inside each */
+    if (rc != 0) {
+        for (size_t i = 0; all && i < *loaded; i++)
+            pg_record_free(&all[i].rec);
+        free(all);
+        *loaded = 0;
+        return -1;
+    }
+    qsort(all, *loaded, sizeof *all, cmp_entry);
+    *out = all;
+    return 0;
+}
+
+/* Groups the entries by track, keeping date order inside each (takes the records). */
+static int group_tracks(const char *tree, pg_history_entry *all, size_t loaded,
+                        pg_track_history **tracks, size_t *ntracks)
+{
     pg_track_history *t = calloc(loaded ? loaded : 1, sizeof *t);
-    size_t nt = 0;
-    for (size_t i = 0; i < loaded; i++) {
+    size_t nt = 0, i = 0;
+    for (; t && i < loaded; i++) {
         size_t k = 0;
         while (k < nt && strcmp(t[k].name, all[i].rec.track) != 0)
             k++;
         if (k == nt) {
             snprintf(t[nt].name, sizeof t[nt].name, "%s", all[i].rec.track);
-            t[nt++].e = calloc(loaded, sizeof(pg_history_entry));
+            if (!(t[nt].e = calloc(loaded, sizeof(pg_history_entry))))
+                break;
+            nt++;
         }
         t[k].e[t[k].n++] = all[i];
     }
+    if (!t || i < loaded) { /* out of memory: release what was not grouped */
+        for (; i < loaded; i++)
+            pg_record_free(&all[i].rec);
+        pg_history_free(t, nt);
+        return pg_fail("%s: out of memory", tree);
+    }
+    *tracks = t;
+    *ntracks = nt;
+    return 0;
+}
+
+int pg_history_build(const char *tree, double alpha, pg_track_history **tracks, size_t *ntracks)
+{
+    *tracks = NULL;
+    *ntracks = 0;
+    pg_history_entry *all;
+    size_t loaded;
+    pg_track_history *t = NULL;
+    size_t nt = 0;
+    if (load_entries(tree, &all, &loaded) != 0)
+        return -1;
+    int rc = group_tracks(tree, all, loaded, &t, &nt);
     free(all);
-    for (size_t k = 0; k < nt; k++) {
+    if (rc != 0)
+        return -1;
+    for (size_t k = 0; k < nt && rc == 0; k++) {
         const pg_history_entry *best = NULL;
-        for (size_t i = 0; i < t[k].n; i++) {
+        for (size_t i = 0; i < t[k].n && rc == 0; i++) {
             pg_history_entry *e = &t[k].e[i];
             e->sota_before = best ? best->score : NAN;
             e->sota_name = best ? best->rec.name : NULL;
-            judge_entry(e, best, alpha);
+            rc = judge_entry(e, best, alpha);
             if (isfinite(e->score) && (!best || e->score < best->score))
                 best = e;
             e->sota_after = best ? best->score : NAN;
         }
+    }
+    if (rc != 0) {
+        pg_history_free(t, nt);
+        return -1;
     }
     *tracks = t;
     *ntracks = nt;

@@ -27,26 +27,38 @@ static double day_of(const char *date)
     return (double)timegm(&tm) / 86400.0;
 }
 
+/* growable text; a failed allocation marks it (oom) and stops it growing */
 typedef struct {
     char *buf;
     size_t len, cap;
+    int oom;
 } sbuf;
 
 static void put(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(sbuf *s, const char *fmt, ...)
 {
     va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < s->cap - s->len) {
-            s->len += (size_t)n;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (s->oom || n < 0) {
+        s->oom = 1;
+        return;
+    }
+    if (s->len + (size_t)n >= s->cap) {
+        size_t cap = 2 * s->cap + (size_t)n + 64;
+        char *g = realloc(s->buf, cap);
+        if (!g) {
+            s->oom = 1;
             return;
         }
-        s->cap = 2 * s->cap + (size_t)n + 64;
-        s->buf = realloc(s->buf, s->cap);
+        s->buf = g;
+        s->cap = cap;
     }
+    va_start(ap, fmt);
+    vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+    va_end(ap);
+    s->len += (size_t)n;
 }
 
 static void escape(sbuf *s, const char *text)
@@ -82,7 +94,7 @@ int pg_history_svg(const char *path, const pg_track_history *tracks, size_t ntra
     y0 -= pad, y1 += pad;
 #define PX(d) (ML + ((d) - x0) / (x1 - x0) * (W - ML - MR))
 #define PY(v) (MT + (y1 - (v)) / (y1 - y0) * (H - MT - MB))
-    sbuf s = {malloc(4096), 0, 4096};
+    sbuf s = {0};
     put(&s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     put(&s, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -150,7 +162,7 @@ int pg_history_svg(const char *path, const pg_track_history *tracks, size_t ntra
     put(&s, "</svg>\n");
 #undef PX
 #undef PY
-    int rc = pg_write_file_atomic(path, s.buf, s.len);
+    int rc = s.oom ? pg_fail("%s: out of memory", path) : pg_write_file_atomic(path, s.buf, s.len);
     free(s.buf);
     return rc;
 }

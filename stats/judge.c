@@ -114,18 +114,27 @@ json_t *pg_judgement_json(const pg_judgement *j, const pg_judge_opts *o)
         "threshold_note", j->threshold_note, "verdict", pg_verdict_name(j->verdict), "sota",
         j->sota, "target", j->one.target, "improvement", j->one.improvement, "alpha", o->alpha,
         "tokens_per_byte", num_or_null(j->tokens_per_byte));
-    json_object_set_new(out, "metric", json_string(o->scores_are_loss ? "val_loss" : "val_bpb"));
-    if (j->has_welch)
-        json_object_set_new(out, "welch",
-                            json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "test", "welch",
-                                      "n_sota", (json_int_t)j->sota_s.n, "sota_std",
-                                      j->sota_s.std, "t", j->welch.t, "df", j->welch.df, "p",
-                                      j->welch.p, "improvement", j->welch.improvement, "verdict",
-                                      pg_verdict_name(j->welch_verdict)));
-    json_object_set_new(out, "seeds_needed",
-                        j->seeds_needed ? json_integer((json_int_t)j->seeds_needed) : json_null());
-    if (o->power > 0)
-        json_object_set_new(out, "power", json_real(o->power));
+    int ok = out &&
+             json_object_set_new(out, "metric",
+                                 json_string(o->scores_are_loss ? "val_loss" : "val_bpb")) == 0;
+    if (ok && j->has_welch)
+        ok = json_object_set_new(out, "welch",
+                                 json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:s}", "test",
+                                           "welch", "n_sota", (json_int_t)j->sota_s.n,
+                                           "sota_std", j->sota_s.std, "t", j->welch.t, "df",
+                                           j->welch.df, "p", j->welch.p, "improvement",
+                                           j->welch.improvement, "verdict",
+                                           pg_verdict_name(j->welch_verdict))) == 0;
+    if (ok)
+        ok = json_object_set_new(out, "seeds_needed",
+                                 j->seeds_needed ? json_integer((json_int_t)j->seeds_needed)
+                                                 : json_null()) == 0;
+    if (ok && o->power > 0)
+        ok = json_object_set_new(out, "power", json_real(o->power)) == 0;
+    if (!ok) {
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 

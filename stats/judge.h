@@ -43,7 +43,8 @@ typedef struct {
 int pg_judge(const double *scores, const double *losses, size_t n, double sota,
              const double *sota_scores, size_t n_sota, const pg_judge_opts *o, pg_judgement *j);
 
-/* {"test","n","mean","std","t","df","p","threshold_nats","threshold_bpb","verdict",...} */
+/* {"test","n","mean","std","t","df","p","threshold_nats","threshold_bpb","verdict",...};
+ * NULL when out of memory. */
 json_t *pg_judgement_json(const pg_judgement *j, const pg_judge_opts *o);
 
 /* The verdict for people, one finding per line. */

@@ -448,10 +448,16 @@ START_TEST(test_package)
     snprintf(b, sizeof b, "%s/pkgB", t_tmp_path("pkgtree2"));
     for (int k = 0; k < 2; k++) {
         t_run_result r = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me "
-                                 "--github-id me --date 2026-11-24 --scheme mixed",
-                                 runs[0], runs[1], k ? b : a);
+                                 "--github-id me --date 2026-11-24 --scheme mixed --data '%s' "
+                                 "--tokenizer '%s'",
+                                 runs[0], runs[1], k ? b : a, t_repo_path("data/sample"),
+                                 t_repo_path("data/sample/sample_1024_bpe.model"));
         ck_assert_msg(r.status == 0, "%s", r.err);
     }
+    /* it scores only with the data named: no lookup in the logs */
+    t_run_result u = t_pgolf("package '%s' --out '%s'", runs[0], a);
+    ck_assert_int_eq(u.status, 2);
+    ck_assert_ptr_nonnull(strstr(u.err, "--data DIR and --tokenizer MODEL"));
     snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", a, b);
     ck_assert_msg(system(cmd) == 0, "package output differs between two runs");
     const char *files[] = {"README.md", "submission.json", "train_gpt.py", "train_seed40.log",

@@ -117,8 +117,8 @@ START_TEST(test_manifest_schema)
                       "versions.%s", versions[i]);
     ck_assert(json_is_string(json_object_get(json_object_get(m, "host"), "name")));
     static const char *const ids[] = {"data", "build", "train/seed1", "train/seed2",
-                                      "quantize/seed1", "compress/seed2", "package", "eval/seed1",
-                                      "eval/seed2", "stats", NULL};
+                                      "quantize/seed1", "compress/seed2", "eval/seed1",
+                                      "eval/seed2", "package", "stats", NULL};
     for (int i = 0; ids[i]; i++) {
         json_t *s = pg_manifest_stage(m, ids[i]);
         ck_assert_msg(s, "no stage %s", ids[i]);
@@ -178,7 +178,7 @@ START_TEST(test_cache_hit_and_miss)
     ck_assert_msg(r.status == 0, "%s", r.err);
     static const char *const all[] = {"data", "build", "train/seed1", "train/seed2",
                                       "quantize/seed1", "quantize/seed2", "compress/seed1",
-                                      "compress/seed2", "package", "eval/seed1", "eval/seed2",
+                                      "compress/seed2", "eval/seed1", "eval/seed2", "package",
                                       "stats", NULL};
     /* the same arguments: every stage is skipped with a line saying so */
     r = run(dir, "");
@@ -188,15 +188,17 @@ START_TEST(test_cache_hit_and_miss)
     ck_assert_int_eq(t_count_lines(r.out) > 12, 1);
     ck_assert_ptr_nonnull(strstr(r.out, "cached (key"));
     ck_assert_ptr_nonnull(strstr(r.out, "mean val_bpb"));
-    /* an eval setting: exactly the eval stages and stats re-run */
+    /* an eval setting: exactly the eval stages and what reads their results (package, stats)
+     * re-run */
     r = run(dir, "--set RUN_SLIDING_STRIDE=16");
     ck_assert_int_eq(r.status, 0);
     for (int i = 0; all[i]; i++) {
-        int want = strncmp(all[i], "eval/", 5) == 0 || strcmp(all[i], "stats") == 0;
+        int want = strncmp(all[i], "eval/", 5) == 0 || strcmp(all[i], "package") == 0 ||
+                   strcmp(all[i], "stats") == 0;
         ck_assert_msg(ran(dir, all[i]) == want, "%s: ran=%d want %d", all[i], ran(dir, all[i]), want);
     }
-    /* a packaging setting: package, eval (its input, the packaged artifact, is the same
-     * bytes, so eval is cached) and stats */
+    /* a packaging setting: package re-runs, not eval (its input, the compressed artifact, is
+     * unchanged) */
     r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other");
     ck_assert_int_eq(r.status, 0);
     ck_assert(ran(dir, "package") && !ran(dir, "eval/seed1") && !ran(dir, "compress/seed1"));
@@ -211,6 +213,71 @@ START_TEST(test_cache_hit_and_miss)
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "train/seed2"));
     ck_assert_ptr_null(strstr(r.out, "stale"));
+}
+END_TEST
+
+/* A double as a JSON dump with `digits` significant digits reads back. */
+static double rounded(double v, int digits)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%.*g", digits, v);
+    return strtod(b, NULL);
+}
+
+/* package runs after eval, takes its results as inputs, and its scores are theirs. */
+START_TEST(test_package_takes_eval_results)
+{
+    const char *dir = reference();
+    json_t *m = manifest(dir), *stages = json_object_get(m, "stages");
+    size_t pkg = 0, i;
+    json_t *s;
+    json_array_foreach(stages, i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "id")), "package") == 0)
+            pkg = i;
+    }
+    json_t *in = json_object_get(json_array_get(stages, pkg), "inputs");
+    for (long seed = 1; seed <= 2; seed++) {
+        char want[64], id[32], p[1100];
+        snprintf(want, sizeof want, "eval/seed%ld/eval.json", seed);
+        int listed = 0;
+        json_array_foreach(in, i, s)
+        {
+            listed |= strcmp(json_string_value(json_object_get(s, "path")), want) == 0;
+        }
+        ck_assert_msg(listed, "package does not list %s as an input", want);
+        snprintf(id, sizeof id, "eval/seed%ld", seed);
+        json_array_foreach(stages, i, s)
+        {
+            if (strcmp(json_string_value(json_object_get(s, "id")), id) == 0)
+                ck_assert_msg(i < pkg, "%s runs after package", id);
+        }
+        /* the eval JSON's standard scores are the folder's, in each file's precision */
+        snprintf(p, sizeof p, "%s/%s", dir, want);
+        json_t *ev = t_load_json(p), *std = json_object_get(ev, "standard");
+        double loss = json_real_value(json_object_get(std, "val_loss"));
+        double bpb = json_real_value(json_object_get(std, "val_bpb"));
+        snprintf(p, sizeof p, "%s/records/submission.json", dir);
+        json_t *sub = t_load_json(p);
+        char key[24];
+        snprintf(key, sizeof key, "%ld", seed);
+        json_t *res = json_object_get(json_object_get(sub, "seed_results"), key);
+        ck_assert(json_real_value(json_object_get(res, "val_loss")) == rounded(loss, 10));
+        ck_assert(json_real_value(json_object_get(res, "val_bpb")) == rounded(bpb, 10));
+        char line[160];
+        snprintf(line, sizeof line, "final_int8_roundtrip_exact val_loss:%.8f val_bpb:%.8f\n",
+                 loss, bpb);
+        snprintf(p, sizeof p, "%s/records/train_seed%ld.log", dir, seed);
+        size_t len;
+        char *log = (char *)t_read_bytes(p, &len);
+        log = realloc(log, len + 1);
+        log[len] = '\0';
+        ck_assert_msg(strstr(log, line), "%s lacks %s", p, line);
+        free(log);
+        json_decref(sub);
+        json_decref(ev);
+    }
+    json_decref(m);
 }
 END_TEST
 
@@ -483,6 +550,7 @@ Suite *suite_run(void)
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, test_manifest_schema);
     tcase_add_test(tc, test_cache_hit_and_miss);
+    tcase_add_test(tc, test_package_takes_eval_results);
     tcase_add_test(tc, test_replay);
     tcase_add_test(tc, test_sigkill_resume);
     tcase_add_test(tc, test_sigint_finishes_cleanly);
