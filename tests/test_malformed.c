@@ -210,8 +210,13 @@ static const bad_case kCases[] = {
     /* verify / package / records / stats */
     {"verify $D/missing_rec", "$D/missing_rec", NULL},
     {"verify $D/text.txt", "$D/text.txt", NULL},
-    {"package $D/missing_run --out $D/pkg1", "$D/missing_run", "$D/pkg1"},
-    {"package $D/adir --out $D/pkg2", "$D/adir", "$D/pkg2"},
+    {"package $D/missing_run --out $D/pkg1 --data $R/data/sample --tokenizer "
+     "$R/data/sample/sample_1024_bpe.model",
+     "$D/missing_run", "$D/pkg1"},
+    {"package $D/adir --out $D/pkg2 --data $R/data/sample --tokenizer "
+     "$R/data/sample/sample_1024_bpe.model",
+     "$D/adir", "$D/pkg2"},
+    {"package $D/adir --out $D/pkg3", "--data", "$D/pkg3"},
     {"records $D/missing_tree", "$D/missing_tree", NULL},
     {"stats $D/scores_bad.txt --sota 1.2", "$D/scores_bad.txt", NULL},
     {"stats 1.1,1.2,nan --sota 1.3", "nan", NULL},
