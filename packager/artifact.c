@@ -1,5 +1,6 @@
 #include "packager/artifact.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -317,7 +318,8 @@ static int open_image(const char *path, const unsigned char *buf, size_t len, pg
     memset(m, 0, sizeof *m);
     *hdr = NULL;
     if (pg_container_parse(&kKind, path, buf, len, hdr, &payload, &plen) == 0 &&
-        pg_model_from_header(path, *hdr, m) == 0 &&
+        pg_model_from_header(path, *hdr, len > SIZE_MAX / PG_ART_MAX_EXPANSION
+                                              ? SIZE_MAX : len * PG_ART_MAX_EXPANSION, m) == 0 &&
         decode(path, *hdr, payload, plen, m, keep_raw, keep_n) == 0)
         return 0;
     pg_model_free(m);
