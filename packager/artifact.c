@@ -165,7 +165,8 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
         size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
         size_t nb = pg_qscheme_bytes(s, rows, cols);
         uint8_t *grown = realloc(raw[g], raw_n[g] + nb + 1);
-        float *f = realloc(tmp, t->numel * sizeof *f);
+        /* never 0 bytes (one layer's skip_weights): realloc would free tmp */
+        float *f = realloc(tmp, (t->numel ? t->numel : 1) * sizeof *f);
         if (!grown || !f) {
             pg_fail("%s: out of memory", path);
             json_decref(tensors);
@@ -287,7 +288,8 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
         const pg_tensor_info *t = &m->tensors[i];
         pg_qgroup g = pg_tensor_qgroup(t->name);
         size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, (size_t)i), "offset"));
-        float *f = realloc(tmp, t->numel * sizeof *f);
+        /* never 0 bytes (one layer's skip_weights): realloc would free tmp */
+        float *f = realloc(tmp, (t->numel ? t->numel : 1) * sizeof *f);
         if (!f) {
             rc = pg_fail("%s: out of memory", path);
             break;

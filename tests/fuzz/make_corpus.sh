@@ -125,7 +125,34 @@ for i, nm in enumerate(("optim.adam_m", "optim.adam_v", "optim.muon_buf")):
 h = json.dumps(hdr, separators=(",", ":")).encode()
 put("checkpoint", "state.ckpt", seal(magic, h, p * 4))
 put("sealed", "state.ckpt", b"C" + h + b"\0" + p * 4)
-for name in ("int8.art", "mixed.art", "rows.art"):
+# Artifacts of fp32 tensors in raw blocks, written here: pgolf pack writes compressed
+# blocks only, and cannot pack a NUM_LAYERS=1 model (issue 15, item 1).
+def group(name):
+    if name == "tok_emb.weight":
+        return "embed"
+    for g in ("attn", "mlp"):
+        if f".{g}." in name and name.endswith(".weight"):
+            return g
+    return "control"
+for name in ("l1.ckpt", "l2.ckpt"):
+    _, h, p = split(read(f"{work}/{name}"))
+    hdr = json.loads(h)
+    raw, tensors = {g: b"" for g in ("embed", "attn", "mlp", "control")}, []
+    for t in hdr["tensors"]:
+        g = group(t["name"])
+        tensors.append({"name": t["name"], "shape": t["shape"], "scheme": "fp32", "group": g,
+                        "offset": len(raw[g]), "nbytes": t["nbytes"]})
+        raw[g] += p[t["offset"]:t["offset"] + t["nbytes"]]
+    blocks, off = [], 0
+    for g, b in raw.items():
+        blocks.append({"group": g, "codec": "raw", "level": 0, "shuffle": 0, "raw_bytes": len(b),
+                       "offset": off, "bytes": len(b)})
+        off += len(b)
+    art = {"format": "pgolf-artifact", "version": 1, "config": hdr["config"],
+           "tensors": tensors, "blocks": blocks}
+    a = json.dumps(art, separators=(",", ":")).encode()
+    open(f"{work}/raw_{name[:2]}.art", "wb").write(seal(b"PGOLFART", a, b"".join(raw.values())))
+for name in ("int8.art", "mixed.art", "rows.art", "raw_l1.art", "raw_l2.art"):
     buf = read(f"{work}/{name}")
     put("artifact", name, buf)
     put("container", name, buf)
