@@ -56,5 +56,6 @@ Suite *suite_verify(void);
 Suite *suite_packager(void);
 Suite *suite_run(void);
 Suite *suite_hostile(void);
+Suite *suite_fuzz(void);
 
 #endif
