@@ -16,6 +16,45 @@ static int32_t le32(const unsigned char *p)
                      (uint32_t)p[3] << 24);
 }
 
+int pg_shard_parse(const char *path, const unsigned char *buf, size_t len, int vocab_size,
+                   uint16_t **tokens, size_t *num_tokens)
+{
+    *tokens = NULL;
+    *num_tokens = 0;
+    if (len < PG_SHARD_HEADER_BYTES)
+        return pg_fail("%s: truncated header (%zu bytes, need %d)", path, len,
+                       PG_SHARD_HEADER_BYTES);
+    int32_t magic = le32(buf), version = le32(buf + 4), n = le32(buf + 8);
+    if (magic != PG_SHARD_MAGIC)
+        return pg_fail("%s: bad magic %d (expected %d)", path, magic, PG_SHARD_MAGIC);
+    if (version != PG_SHARD_VERSION)
+        return pg_fail("%s: unsupported version %d (expected %d)", path, version,
+                       PG_SHARD_VERSION);
+    if (n < 0)
+        return pg_fail("%s: negative token count %d", path, n);
+    size_t want = PG_SHARD_HEADER_BYTES + 2 * (size_t)n;
+    if (len < want)
+        return pg_fail("%s: truncated: header says %d tokens (%zu bytes) but file has %zu bytes",
+                       path, n, want, len);
+    if (len > want)
+        return pg_fail("%s: %zu trailing bytes after %d tokens", path, len - want, n);
+    uint16_t *t = malloc(n ? 2 * (size_t)n : 1);
+    if (!t)
+        return pg_fail("%s: out of memory for %d tokens", path, n);
+    const unsigned char *p = buf + PG_SHARD_HEADER_BYTES;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        t[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        if (vocab_size > 0 && t[i] >= vocab_size) {
+            pg_fail("%s: token %u at index %zu is >= vocab size %d", path, t[i], i, vocab_size);
+            free(t);
+            return -1;
+        }
+    }
+    *tokens = t;
+    *num_tokens = (size_t)n;
+    return 0;
+}
+
 int pg_shard_read(const char *path, int vocab_size, uint16_t **tokens, size_t *num_tokens)
 {
     *tokens = NULL;
@@ -24,52 +63,7 @@ int pg_shard_read(const char *path, int vocab_size, uint16_t **tokens, size_t *n
     size_t len;
     if (pg_read_file(path, PG_SHARD_MAX_BYTES, &buf, &len) != 0)
         return -1;
-    int rc = -1;
-    if (len < PG_SHARD_HEADER_BYTES) {
-        pg_fail("%s: truncated header (%zu bytes, need %d)", path, len, PG_SHARD_HEADER_BYTES);
-        goto out;
-    }
-    int32_t magic = le32(buf), version = le32(buf + 4), n = le32(buf + 8);
-    if (magic != PG_SHARD_MAGIC) {
-        pg_fail("%s: bad magic %d (expected %d)", path, magic, PG_SHARD_MAGIC);
-        goto out;
-    }
-    if (version != PG_SHARD_VERSION) {
-        pg_fail("%s: unsupported version %d (expected %d)", path, version, PG_SHARD_VERSION);
-        goto out;
-    }
-    if (n < 0) {
-        pg_fail("%s: negative token count %d", path, n);
-        goto out;
-    }
-    size_t want = PG_SHARD_HEADER_BYTES + 2 * (size_t)n;
-    if (len < want) {
-        pg_fail("%s: truncated: header says %d tokens (%zu bytes) but file has %zu bytes", path,
-                n, want, len);
-        goto out;
-    }
-    if (len > want) {
-        pg_fail("%s: %zu trailing bytes after %d tokens", path, len - want, n);
-        goto out;
-    }
-    uint16_t *t = malloc(n ? 2 * (size_t)n : 1);
-    if (!t) {
-        pg_fail("%s: out of memory for %d tokens", path, n);
-        goto out;
-    }
-    const unsigned char *p = buf + PG_SHARD_HEADER_BYTES;
-    for (size_t i = 0; i < (size_t)n; i++) {
-        t[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-        if (vocab_size > 0 && t[i] >= vocab_size) {
-            pg_fail("%s: token %u at index %zu is >= vocab size %d", path, t[i], i, vocab_size);
-            free(t);
-            goto out;
-        }
-    }
-    *tokens = t;
-    *num_tokens = (size_t)n;
-    rc = 0;
-out:
+    int rc = pg_shard_parse(path, buf, len, vocab_size, tokens, num_tokens);
     free(buf);
     return rc;
 }

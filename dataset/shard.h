@@ -18,6 +18,10 @@
 /* Reads and validates one shard. vocab_size > 0 also checks every token < vocab_size. */
 int pg_shard_read(const char *path, int vocab_size, uint16_t **tokens, size_t *num_tokens);
 
+/* The same checks on a shard already in memory (path names it in messages). */
+int pg_shard_parse(const char *path, const unsigned char *buf, size_t len, int vocab_size,
+                   uint16_t **tokens, size_t *num_tokens);
+
 /* Writes one shard atomically. */
 int pg_shard_write(const char *path, const uint16_t *tokens, size_t num_tokens);
 

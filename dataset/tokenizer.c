@@ -20,8 +20,15 @@ int pg_tokenizer_load(const char *path, pg_tokenizer *tok)
     size_t len;
     if (pg_read_file(path, PG_TOKENIZER_MAX_BYTES, &buf, &len) != 0)
         return -1;
-    Sentencepiece__ModelProto *mp = sentencepiece__model_proto__unpack(NULL, len, buf);
+    int rc = pg_tokenizer_parse(path, buf, len, tok);
     free(buf);
+    return rc;
+}
+
+int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, pg_tokenizer *tok)
+{
+    memset(tok, 0, sizeof *tok);
+    Sentencepiece__ModelProto *mp = sentencepiece__model_proto__unpack(NULL, len, buf);
     if (!mp)
         return pg_fail("%s: not a SentencePiece model (protobuf parse failed)", path);
     int rc = -1;

@@ -2,6 +2,7 @@
 #ifndef PG_TOKENIZER_H
 #define PG_TOKENIZER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Piece types, numbered as in SentencePiece's ModelProto.SentencePiece.Type. */
@@ -25,6 +26,8 @@ typedef struct {
 } pg_tokenizer;
 
 int pg_tokenizer_load(const char *path, pg_tokenizer *tok);
+/* The same on a model already in memory (path names it in messages). */
+int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, pg_tokenizer *tok);
 void pg_tokenizer_free(pg_tokenizer *tok);
 const char *pg_piece_type_name(int type);
 const char *pg_model_type_name(int model_type);

@@ -126,11 +126,16 @@ static int check_table(const char *path, const json_t *tensors, const pg_model *
     return 0;
 }
 
-int pg_model_from_header(const char *path, const json_t *hdr, pg_model *m)
+int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes, pg_model *m)
 {
     pg_model_config cfg;
-    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0)
+    size_t n;
+    if (pg_config_from_json(json_object_get(hdr, "config"), &cfg, path) != 0 ||
+        pg_config_num_params(&cfg, &n) != 0)
         return -1;
+    if (n > max_bytes / sizeof(float))
+        return pg_fail("%s: the config's %zu parameters (%zu bytes as float32) exceed the %zu "
+                       "bytes this file can hold", path, n, n * sizeof(float), max_bytes);
     if (pg_model_create(m, &cfg) != 0)
         return pg_fail_prefix(path);
     return 0;
@@ -153,13 +158,26 @@ int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
     size_t len;
     if (pg_read_file(path, PG_CKPT_MAX_BYTES, &buf, &len) != 0)
         return -1;
+    int rc = pg_checkpoint_decode(path, buf, len, m, meta_out, extras, n_extras);
+    free(buf);
+    return rc;
+}
+
+int pg_checkpoint_decode(const char *path, const unsigned char *buf, size_t len, pg_model *m,
+                         json_t **meta_out, pg_ckpt_extra *extras, int n_extras)
+{
+    for (int i = 0; i < n_extras; i++)
+        extras[i].data = NULL;
+    memset(m, 0, sizeof *m);
+    if (meta_out)
+        *meta_out = NULL;
     int rc = -1;
     json_t *hdr = NULL;
     const unsigned char *payload;
     size_t plen;
     if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    if (pg_model_from_header(path, hdr, m) != 0)
+    if (pg_model_from_header(path, hdr, plen, m) != 0)
         goto out;
     if (check_table(path, json_object_get(hdr, "tensors"), m, plen) != 0)
         goto out;
@@ -202,6 +220,5 @@ out:
         }
     }
     json_decref(hdr);
-    free(buf);
     return rc;
 }

@@ -28,8 +28,10 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
                        const pg_ckpt_extra *extras, int n_extras);
 
 /* Creates *m (zeroed parameters) with the config of a checkpoint or artifact header;
- * messages name path. Shared by the checkpoint and artifact loaders. */
-int pg_model_from_header(const char *path, const json_t *hdr, pg_model *m);
+ * messages name path. A config whose float32 parameters exceed max_bytes (the most the
+ * file can decode to) is refused before anything is allocated. Shared by the checkpoint
+ * and artifact loaders. */
+int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes, pg_model *m);
 
 /* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta".
  * Extra arrays in the file are validated but not loaded. */
@@ -39,5 +41,9 @@ int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out);
  * ("not a training checkpoint"). */
 int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
                             pg_ckpt_extra *extras, int n_extras);
+
+/* pg_checkpoint_load_with on a file image already in memory (path names it). */
+int pg_checkpoint_decode(const char *path, const unsigned char *buf, size_t len, pg_model *m,
+                         json_t **meta_out, pg_ckpt_extra *extras, int n_extras);
 
 #endif

@@ -1,5 +1,6 @@
 #include "packager/artifact.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -166,7 +167,8 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
         size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
         size_t nb = pg_qscheme_bytes(s, rows, cols);
         uint8_t *grown = realloc(raw[g], raw_n[g] + nb + 1);
-        float *f = realloc(tmp, t->numel * sizeof *f);
+        /* never 0 bytes (one layer's skip_weights): realloc would free tmp */
+        float *f = realloc(tmp, (t->numel ? t->numel : 1) * sizeof *f);
         if (!grown || !f) {
             pg_fail("%s: out of memory", path);
             json_decref(tensors);
@@ -296,7 +298,8 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
         const pg_tensor_info *t = &m->tensors[i];
         pg_qgroup g = pg_tensor_qgroup(t->name);
         size_t off = (size_t)json_integer_value(json_object_get(json_array_get(tensors, (size_t)i), "offset"));
-        float *f = realloc(tmp, t->numel * sizeof *f);
+        /* never 0 bytes (one layer's skip_weights): realloc would free tmp */
+        float *f = realloc(tmp, (t->numel ? t->numel : 1) * sizeof *f);
         if (!f) {
             rc = pg_fail("%s: out of memory", path);
             break;
@@ -327,7 +330,8 @@ static int open_image(const char *path, const unsigned char *buf, size_t len, pg
     memset(m, 0, sizeof *m);
     *hdr = NULL;
     if (pg_container_parse(&kKind, path, buf, len, hdr, &payload, &plen) == 0 &&
-        pg_model_from_header(path, *hdr, m) == 0 &&
+        pg_model_from_header(path, *hdr, len > SIZE_MAX / PG_ART_MAX_EXPANSION
+                                              ? SIZE_MAX : len * PG_ART_MAX_EXPANSION, m) == 0 &&
         decode(path, *hdr, payload, plen, m, keep_raw, keep_n) == 0)
         return 0;
     pg_model_free(m);

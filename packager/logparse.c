@@ -1,6 +1,7 @@
 #include "packager/logparse.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,19 @@ static int find_num(const char *line, const char *key, double *out)
         }
     }
     return 0;
+}
+
+/* A seed is an integer a double holds exactly (|seed| <= 2^53), so that callers may
+ * convert it back to a long; anything else is not a seed. */
+static int parse_seed(const char *p, double *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || errno == ERANGE || v > (1LL << 53) || v < -(1LL << 53))
+        return 0;
+    *out = (double)v;
+    return 1;
 }
 
 static void set(pg_log_num *n, double v, int line)
@@ -123,13 +137,11 @@ static void parse_line(pg_log_summary *s, char *line, int ln)
         set(&s->model_bytes, v, ln);
     if (!s->seed.line && (strncmp(line, "seed:", 5) == 0 || strncmp(line, "seed ", 5) == 0 ||
                           strncmp(line, "seed=", 5) == 0)) {
-        char *end;
         const char *q = line + 5;
         while (*q == ' ' || *q == ':')
             q++;
-        long sd = strtol(q, &end, 10);
-        if (end != q)
-            set(&s->seed, (double)sd, ln);
+        if (parse_seed(q, &v))
+            set(&s->seed, v, ln);
     }
 }
 
@@ -158,8 +170,9 @@ int pg_log_parse_text(const char *name, const char *text, size_t len, pg_log_sum
     if (!s->seed.line) {
         const char *base = strrchr(name, '/');
         const char *p = strstr(base ? base : name, "seed");
-        if (p && isdigit((unsigned char)p[4]))
-            set(&s->seed, strtod(p + 4, NULL), -1);
+        double v;
+        if (p && isdigit((unsigned char)p[4]) && parse_seed(p + 4, &v))
+            set(&s->seed, v, -1);
     }
     if (!s->val_bpb.line && !s->last_val_bpb.line && !s->train_ms.line && !s->artifact_bytes.line)
         return pg_fail("%s: no recognizable log lines (val_loss/val_bpb, step:N/M, sizes)", name);

@@ -155,7 +155,6 @@ int pg_manifest_load(const char *run_dir, json_t **root)
     *root = NULL;
     char *path = pg_path_join(run_dir, PG_MANIFEST_NAME);
     struct stat st;
-    int rc = 0;
     if (!path)
         return pg_fail("%s: out of memory", run_dir);
     if (stat(path, &st) != 0) {
@@ -168,19 +167,25 @@ int pg_manifest_load(const char *run_dir, json_t **root)
         free(path);
         return -1;
     }
-    json_error_t e;
-    json_t *j = json_loadb((const char *)buf, len, 0, &e);
+    int rc = pg_manifest_parse(path, (const char *)buf, len, root);
     free(buf);
-    if (!j)
-        rc = pg_fail("%s:%d: malformed JSON: %s", path, e.line, e.text);
-    else if (pg_manifest_check(path, j) != 0)
-        rc = -1;
-    if (rc == 0)
-        *root = j;
-    else
-        json_decref(j);
     free(path);
     return rc;
+}
+
+int pg_manifest_parse(const char *path, const char *text, size_t len, json_t **root)
+{
+    *root = NULL;
+    json_error_t e;
+    json_t *j = json_loadb(text, len, 0, &e);
+    if (!j)
+        return pg_fail("%s:%d: malformed JSON: %s", path, e.line, e.text);
+    if (pg_manifest_check(path, j) != 0) {
+        json_decref(j);
+        return -1;
+    }
+    *root = j;
+    return 0;
 }
 
 int pg_manifest_save(const char *run_dir, json_t *root)

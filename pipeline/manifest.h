@@ -13,6 +13,8 @@
 /* Reads and checks RUN_DIR/manifest.json: JSON, format, version, digest, schema.
  * *root is NULL (and 0 returned) when the file does not exist. */
 int pg_manifest_load(const char *run_dir, json_t **root);
+/* The same checks on manifest text already in memory (path names it in errors). */
+int pg_manifest_parse(const char *path, const char *text, size_t len, json_t **root);
 /* Checks the schema of a parsed manifest; path names it in errors. */
 int pg_manifest_check(const char *path, const json_t *root);
 /* Sets "digest" and writes RUN_DIR/manifest.json atomically. */

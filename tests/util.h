@@ -57,5 +57,6 @@ Suite *suite_packager(void);
 Suite *suite_run(void);
 Suite *suite_hostile(void);
 Suite *suite_malformed(void);
+Suite *suite_fuzz(void);
 
 #endif

@@ -342,20 +342,33 @@ int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
     return 0;
 }
 
+/* Numbers taken from files, for the report: null when not finite; for a field where a
+ * negative value means unknown, null then too, and a count is an integer while it fits. */
+static json_t *real_json(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *known_json(double v, int count)
+{
+    if (!(v >= 0))
+        return json_null();
+    return count && v < 0x1p63 ? json_integer((json_int_t)v) : real_json(v);
+}
+
 json_t *pg_verify_json(const pg_record *r, const pg_checks *c)
 {
     json_t *seeds = json_array(), *checks = json_array();
     for (size_t i = 0; i < r->nseeds; i++) {
         const pg_seed_result *s = &r->seeds[i];
         json_array_append_new(
-            seeds, json_pack("{s:o, s:o, s:f, s:o, s:o, s:o, s:o, s:s}", "seed",
+            seeds, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "seed",
                              s->has_seed ? json_integer(s->seed) : json_null(), "val_loss",
-                             s->has_loss ? json_real(s->val_loss) : json_null(), "val_bpb",
-                             s->val_bpb, "artifact_bytes",
-                             s->artifact_bytes >= 0 ? json_integer((json_int_t)s->artifact_bytes) : json_null(),
-                             "train_ms", s->train_ms >= 0 ? json_real(s->train_ms) : json_null(),
-                             "steps", s->steps >= 0 ? json_integer((json_int_t)s->steps) : json_null(),
-                             "eval_s", s->eval_s >= 0 ? json_real(s->eval_s) : json_null(),
+                             s->has_loss ? real_json(s->val_loss) : json_null(), "val_bpb",
+                             real_json(s->val_bpb), "artifact_bytes",
+                             known_json(s->artifact_bytes, 1), "train_ms",
+                             known_json(s->train_ms, 0), "steps", known_json(s->steps, 1),
+                             "eval_s", known_json(s->eval_s, 0),
                              "source", s->source));
     }
     for (size_t i = 0; i < c->n; i++)
