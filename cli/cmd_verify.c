@@ -121,8 +121,9 @@ int cmd_verify(int argc, char **argv)
                                          {"rerun", no_argument, 0, 'r'},
                                          {"data", required_argument, 0, 'd'},
                                          {"tokenizer", required_argument, 0, 't'},
+                                         {"all", no_argument, 0, 'a'},
                                          {0, 0, 0, 0}};
-    int as_json = 0, do_rerun = 0, c;
+    int as_json = 0, do_rerun = 0, all = 0, c;
     const char *data = NULL, *tok = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -134,6 +135,8 @@ int cmd_verify(int argc, char **argv)
             data = optarg;
         else if (c == 't')
             tok = optarg;
+        else if (c == 'a')
+            all = 1;
         else
             return pg_cli_usage_error("verify", "bad option");
     }
@@ -153,7 +156,7 @@ int cmd_verify(int argc, char **argv)
     size_t fails = pg_checks_count(&checks, PG_CHECK_FAIL);
     int rc = 0;
     if (as_json) {
-        rc = pg_cli_print_json(pg_verify_json(&rec, &checks));
+        rc = pg_cli_print_json(pg_verify_json(&rec, &checks, all));
     } else {
         printf("record %s (track %s)\n", rec.name, rec.track);
         for (size_t i = 0; i < rec.nseeds; i++)
@@ -162,10 +165,13 @@ int cmd_verify(int argc, char **argv)
                    rec.seeds[i].artifact_bytes, rec.seeds[i].steps, rec.seeds[i].train_ms,
                    rec.seeds[i].source);
         for (size_t i = 0; i < checks.n; i++)
-            printf("%-7s %-40s %s\n", pg_check_status_name(checks.v[i].status), checks.v[i].name,
-                   checks.v[i].evidence);
-        printf("verify: %zu PASS, %zu FAIL, %zu UNKNOWN\n", pg_checks_count(&checks, PG_CHECK_PASS),
-               fails, pg_checks_count(&checks, PG_CHECK_UNKNOWN));
+            if (all || checks.v[i].status != PG_CHECK_NOTE)
+                printf("%-7s %-40s %s\n", pg_check_status_name(checks.v[i].status),
+                       checks.v[i].name, checks.v[i].evidence);
+        printf("verify: %zu PASS, %zu FAIL, %zu UNKNOWN, %zu NOTE%s\n",
+               pg_checks_count(&checks, PG_CHECK_PASS), fails,
+               pg_checks_count(&checks, PG_CHECK_UNKNOWN), pg_checks_count(&checks, PG_CHECK_NOTE),
+               all ? "" : " (notes shown with --all)");
     }
     pg_record_free(&rec);
     pg_checks_free(&checks);

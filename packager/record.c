@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "packager/claims.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -82,17 +83,76 @@ static int is_subdir(const char *dir, const char *name)
     return n > 0 && (size_t)n < sizeof p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Paths of the logs in dir and in its subfolders (e.g. logs/), sorted per folder. */
+static int list_logs(const char *dir, char ***out, size_t *count)
+{
+    char **top, **subs;
+    size_t nt, ns;
+    if (list_dir(dir, is_log, &top, &nt) != 0)
+        return -1;
+    if (list_dir(dir, is_subdir, &subs, &ns) != 0)
+        ns = 0, subs = NULL;
+    char **paths = malloc((nt + 1) * sizeof *paths);
+    size_t n = 0;
+    for (size_t i = 0; paths && i < nt; i++)
+        paths[n++] = pg_path_join(dir, top[i]);
+    for (size_t s = 0; paths && s < ns; s++) {
+        char *sub = pg_path_join(dir, subs[s]), **in;
+        size_t ni;
+        if (list_dir(sub, is_log, &in, &ni) == 0) {
+            char **g = realloc(paths, (n + ni + 1) * sizeof *g);
+            for (size_t i = 0; g && i < ni; i++)
+                g[n++] = pg_path_join(sub, in[i]);
+            paths = g;
+            free_list(in, ni);
+        }
+        free(sub);
+    }
+    free_list(top, nt);
+    free_list(subs, ns);
+    if (!paths)
+        return pg_fail("%s: out of memory listing logs", dir);
+    *out = paths;
+    *count = n;
+    return 0;
+}
+
 static double json_num(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+static int is_submission(const char *dir, const char *name)
+{
+    (void)dir;
+    size_t n = strlen(name);
+    return strncmp(name, "submission", 10) == 0 && n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* submission.json, else the first submission*.json (e.g. submission_ternary.json). */
+static char *submission_path(const char *dir)
+{
+    char **names;
+    size_t n;
+    char *path = NULL;
+    if (list_dir(dir, is_submission, &names, &n) == 0 && n > 0) {
+        size_t pick = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(names[i], "submission.json") == 0)
+                pick = i;
+        path = pg_path_join(dir, names[pick]);
+        free_list(names, n);
+    }
+    return path ? path : pg_path_join(dir, "submission.json");
+}
+
 static int load_submission(pg_record *r)
 {
-    char *path = pg_path_join(r->dir, "submission.json");
+    char *path = submission_path(r->dir);
     if (!path)
         return pg_fail("%s: out of memory", r->dir);
+    snprintf(r->submission_path, sizeof r->submission_path, "%s", path);
     json_error_t e;
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -131,42 +191,68 @@ static int add_log_problem(pg_record *r, const char *msg)
     return 0;
 }
 
-static int name_has_seed(const pg_log_summary *l)
+static void seed_from_eval(pg_seed_result *s, const pg_log_summary *l, const pg_log_eval *e)
 {
-    const char *base = strrchr(l->path, '/');
-    char want[40];
-    snprintf(want, sizeof want, "seed%ld", (long)l->seed.value);
-    return strstr(base ? base : l->path, want) != NULL;
+    s->has_seed = l->seed.line != 0;
+    s->seed = (long)l->seed.value;
+    s->val_bpb = e->val_bpb;
+    s->val_loss = e->val_loss;
+    s->has_loss = 1;
+    s->artifact_bytes = l->artifact_bytes.line ? l->artifact_bytes.value : -1;
+    s->steps = l->steps.line ? l->steps.value : -1;
+    s->train_ms = l->train_ms.line ? l->train_ms.value : -1;
+    pg_log_num t = pg_log_eval_seconds(l);
+    s->eval_s = t.line ? t.value : -1;
+    snprintf(s->source, sizeof s->source, "%s:%d", l->path, e->line);
 }
 
+static int seed_taken(const pg_record *r, const pg_log_summary *l)
+{
+    for (size_t i = 0; i < r->nseeds; i++)
+        if (l->seed.line && r->seeds[i].has_seed && r->seeds[i].seed == (long)l->seed.value)
+            return 1;
+    return 0;
+}
+
+/* A claim that is one run's score: that run, then the same evaluation (tag) of each
+ * other seed, as READMEs test the seeds they ran. */
+static void seeds_like_one_run(pg_record *r, pg_eval_ref one)
+{
+    const pg_log_summary *l = &r->logs[one.log];
+    const char *tag = l->evals[one.eval].tag;
+    seed_from_eval(&r->seeds[r->nseeds++], l, &l->evals[one.eval]);
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *o = &r->logs[i];
+        if ((int)i == one.log || !o->seed.line || seed_taken(r, o))
+            continue;
+        for (int e = o->nevals; e-- > 0;)
+            if (strcmp(o->evals[e].tag, tag) == 0) {
+                seed_from_eval(&r->seeds[r->nseeds++], o, &o->evals[e]);
+                break;
+            }
+    }
+}
+
+/* The runs the val_bpb claim rests on, with the matched evaluation; without a matched
+ * claim, every run with its last final evaluation (no log is dropped). */
 static int seeds_from_logs(pg_record *r)
 {
     r->seeds = calloc(r->nlogs ? r->nlogs : 1, sizeof *r->seeds);
     if (!r->seeds)
         return pg_fail("%s: out of memory", r->dir);
-    for (size_t i = 0; i < r->nlogs; i++) {
-        const pg_log_summary *l = &r->logs[i];
-        if (!l->val_bpb.line)
-            continue;
-        /* the same seed in two logs (train.log and train_seedN.log): keep the named one */
-        size_t j = 0;
-        for (; j < r->nseeds; j++)
-            if (l->seed.line && r->seeds[j].has_seed && r->seeds[j].seed == (long)l->seed.value)
-                break;
-        if (j < r->nseeds && !name_has_seed(l))
-            continue;
-        pg_seed_result *s = &r->seeds[j == r->nseeds ? r->nseeds++ : j];
-        s->has_seed = l->seed.line != 0;
-        s->seed = (long)l->seed.value;
-        s->val_bpb = l->val_bpb.value;
-        s->val_loss = l->val_loss.value;
-        s->has_loss = 1;
-        s->artifact_bytes = l->artifact_bytes.line ? l->artifact_bytes.value : -1;
-        s->steps = l->steps.line ? l->steps.value : -1;
-        s->train_ms = l->train_ms.line ? l->train_ms.value : -1;
-        pg_log_num ev = pg_log_eval_seconds(l);
-        s->eval_s = ev.line ? ev.value : -1;
-        snprintf(s->source, sizeof s->source, "%s:%d", l->path, l->val_bpb.line);
+    const pg_claim_match *m = &r->bpb_match;
+    if (m->kind == PG_CLAIM_MEAN) {
+        for (size_t i = 0; i < m->nrefs && i < r->nlogs; i++) {
+            const pg_log_summary *l = &r->logs[m->refs[i].log];
+            seed_from_eval(&r->seeds[r->nseeds++], l, &l->evals[m->refs[i].eval]);
+        }
+    } else if (m->kind == PG_CLAIM_ONE_RUN) {
+        seeds_like_one_run(r, m->refs[0]);
+    } else {
+        for (size_t i = 0; i < r->nlogs; i++)
+            if (r->logs[i].nevals)
+                seed_from_eval(&r->seeds[r->nseeds++], &r->logs[i],
+                               &r->logs[i].evals[r->logs[i].nevals - 1]);
     }
     r->seeds_from_logs = r->nseeds > 0;
     return 0;
@@ -201,30 +287,11 @@ static int seeds_from_submission(pg_record *r)
         s->steps = isfinite(st) ? st : -1;
         s->train_ms = -1;
         s->eval_s = isfinite(ev) ? ev : -1;
-        snprintf(s->source, sizeof s->source, "%s/submission.json", r->dir);
+        snprintf(s->source, sizeof s->source, "%s", r->submission_path);
     }
     free(r->seeds);
     r->seeds = seeds;
     r->nseeds = n;
-    return 0;
-}
-
-/* The logs named, parsed; those that do not parse are kept as problems. */
-static int load_logs(pg_record *r, char **names, size_t n)
-{
-    r->logs = calloc(n ? n : 1, sizeof *r->logs);
-    if (!r->logs)
-        return pg_fail("%s: out of memory", r->dir);
-    for (size_t i = 0; i < n; i++) {
-        char *p = pg_path_join(r->dir, names[i]);
-        if (!p)
-            return pg_fail("%s: out of memory", r->dir);
-        int rc = pg_log_parse(p, &r->logs[r->nlogs]) == 0 ? (r->nlogs++, 0)
-                                                          : add_log_problem(r, pg_errmsg());
-        free(p);
-        if (rc != 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -251,15 +318,25 @@ int pg_record_load(const char *dir, pg_record *r)
     }
     if (strlen(r->name) >= 10 && r->name[4] == '-')
         snprintf(r->date, sizeof r->date, "%.10s", r->name);
-    char **names;
-    size_t n;
-    if (list_dir(r->dir, is_log, &names, &n) != 0)
+    char **names = NULL;
+    size_t n = 0;
+    if (list_logs(r->dir, &names, &n) != 0)
         return -1;
-    int rc = load_submission(r) == 0 && load_logs(r, names, n) == 0 && seeds_from_logs(r) == 0 &&
-                     (r->seeds_from_logs || seeds_from_submission(r) == 0)
-                 ? 0
-                 : -1;
+    int rc = load_submission(r);
+    r->logs = rc == 0 ? calloc(n ? n : 1, sizeof *r->logs) : NULL;
+    for (size_t i = 0; r->logs && rc == 0 && i < n; i++) {
+        if (pg_log_parse(names[i], &r->logs[r->nlogs]) == 0)
+            r->nlogs++;
+        else
+            rc = add_log_problem(r, pg_errmsg());
+    }
     free_list(names, n);
+    if (rc == 0 && (!r->logs || pg_claims_match(r) != 0))
+        rc = pg_fail("%s: out of memory loading the folder", r->dir);
+    if (rc == 0)
+        rc = seeds_from_logs(r);
+    if (rc == 0 && !r->seeds_from_logs)
+        rc = seeds_from_submission(r);
     if (rc != 0)
         pg_record_free(r);
     return rc;
@@ -273,6 +350,8 @@ void pg_record_free(pg_record *r)
         free(r->log_problems[i]);
     free(r->log_problems);
     free(r->seeds);
+    free(r->seed_claims);
+    free(r->log_claimed);
     memset(r, 0, sizeof *r);
 }
 

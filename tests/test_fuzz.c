@@ -85,7 +85,7 @@ START_TEST(test_report_numbers)
                            .train_ms = -1, .eval_s = -1};
     pg_record rec = {.seeds = &seed, .nseeds = 1};
     pg_checks checks = {0};
-    json_t *j = pg_verify_json(&rec, &checks);
+    json_t *j = pg_verify_json(&rec, &checks, 1);
     json_t *s = json_array_get(json_object_get(j, "seeds"), 0);
     ck_assert_double_eq(json_real_value(json_object_get(s, "artifact_bytes")), 7.8e21);
     ck_assert(json_is_null(json_object_get(s, "steps")));

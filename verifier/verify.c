@@ -1,5 +1,6 @@
 #include "verifier/verify.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +11,10 @@
 #include "common/err.h"
 #include "common/fileio.h"
 
-#define CLAIM_TOL 1e-4 /* claims are often rounded to 4-5 decimals */
 
 const char *pg_check_status_name(pg_check_status s)
 {
-    return s == PG_CHECK_PASS ? "PASS" : s == PG_CHECK_FAIL ? "FAIL" : "UNKNOWN";
+    return s == PG_CHECK_PASS ? "PASS" : s == PG_CHECK_FAIL ? "FAIL" : s == PG_CHECK_NOTE ? "NOTE" : "UNKNOWN";
 }
 
 void pg_checks_add(pg_checks *c, const char *name, pg_check_status s, const char *fmt, ...)
@@ -61,40 +61,68 @@ static int file_exists(const char *dir, const char *name)
     return ok;
 }
 
-/* The record track is held to the limits; others (non_record_*) are informational. */
-static int is_record_track(const pg_record *r)
+/* The track with '-' as '_', lower case. */
+static void track_norm(const pg_record *r, char *out, size_t n)
 {
-    return strstr(r->track, "non_record") == NULL;
+    size_t i = 0;
+    for (; r->track[i] && i + 1 < n; i++)
+        out[i] = r->track[i] == '-' ? '_' : (char)tolower((unsigned char)r->track[i]);
+    out[i] = '\0';
+}
+
+int pg_is_record_track(const pg_record *r)
+{
+    char t[128];
+    track_norm(r, t, sizeof t);
+    return strstr(t, "non_record") == NULL && strstr(t, "unlimited") == NULL;
+}
+
+/* The 16 MB cap binds every *_16mb track (and the record track). */
+static int has_byte_cap(const pg_record *r)
+{
+    char t[128];
+    track_norm(r, t, sizeof t);
+    return pg_is_record_track(r) || strstr(t, "16mb") != NULL;
 }
 
 static pg_check_status breach(const pg_record *r)
 {
-    return is_record_track(r) ? PG_CHECK_FAIL : PG_CHECK_UNKNOWN;
+    return pg_is_record_track(r) ? PG_CHECK_FAIL : PG_CHECK_NOTE;
+}
+
+static const char *base_of(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
 }
 
 static void check_files(const pg_record *r, pg_checks *c)
 {
-    pg_checks_add(c, "files.readme", file_exists(r->dir, "README.md") ? PG_CHECK_PASS : PG_CHECK_FAIL,
-                  "%s/README.md %s", r->dir, file_exists(r->dir, "README.md") ? "present" : "missing");
+    int readme = file_exists(r->dir, "README.md");
+    pg_checks_add(c, "files.readme", readme ? PG_CHECK_PASS : PG_CHECK_FAIL, "%s/README.md %s",
+                  r->dir, readme ? "present" : "missing");
     if (r->submission)
-        pg_checks_add(c, "files.submission_json", PG_CHECK_PASS, "%s/submission.json parses",
-                      r->dir);
+        pg_checks_add(c, "files.submission_json", PG_CHECK_PASS, "%s parses", r->submission_path);
     else
         pg_checks_add(c, "files.submission_json", PG_CHECK_FAIL, "%s", r->submission_problem);
     if (file_exists(r->dir, "train_gpt.py"))
         pg_checks_add(c, "files.code", PG_CHECK_PASS, "%s/train_gpt.py present", r->dir);
     else
-        pg_checks_add(c, "files.code", PG_CHECK_UNKNOWN,
+        pg_checks_add(c, "files.code", PG_CHECK_NOTE,
                       "%s/train_gpt.py not in this copy of the folder (code size unverifiable)",
                       r->dir);
-    if (r->nlogs == 0)
-        pg_checks_add(c, "files.logs", PG_CHECK_FAIL, "%s: no readable run log (*.log, *.txt)",
+    size_t scored = 0;
+    for (size_t i = 0; i < r->nlogs; i++)
+        scored += r->logs[i].nevals > 0;
+    if (scored == 0)
+        pg_checks_add(c, "files.logs", PG_CHECK_FAIL,
+                      "%s: no run log (*.log, *.txt, also in subfolders) with a final val_bpb",
                       r->dir);
     else
-        pg_checks_add(c, "files.logs", PG_CHECK_PASS, "%zu log(s), e.g. %s", r->nlogs,
-                      r->logs[0].path);
+        pg_checks_add(c, "files.logs", PG_CHECK_PASS, "%zu log(s), %zu with a final score, e.g. %s",
+                      r->nlogs, scored, r->logs[0].path);
     for (size_t i = 0; i < r->nlog_problems; i++)
-        pg_checks_add(c, "logs.parse", PG_CHECK_FAIL, "%s", r->log_problems[i]);
+        pg_checks_add(c, "logs.not_a_log", PG_CHECK_NOTE, "%s", r->log_problems[i]);
 }
 
 static void check_keys(const pg_record *r, pg_checks *c)
@@ -110,218 +138,514 @@ static void check_keys(const pg_record *r, pg_checks *c)
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
                      required[i]);
     pg_checks_add(c, "submission.required_keys", missing[0] ? PG_CHECK_FAIL : PG_CHECK_PASS,
-                  "%s/submission.json: %s%s", r->dir, missing[0] ? "missing" : "has name, author, date, val_bpb",
-                  missing);
-    if (json_object_get(r->submission, "val_bpb") && !json_is_number(json_object_get(r->submission, "val_bpb")))
-        pg_checks_add(c, "submission.val_bpb_type", PG_CHECK_FAIL,
-                      "%s/submission.json: val_bpb is not a number", r->dir);
+                  "%s: %s%s", r->submission_path,
+                  missing[0] ? "missing" : "has name, author, date, val_bpb", missing);
+    if (json_object_get(r->submission, "val_bpb") &&
+        !json_is_number(json_object_get(r->submission, "val_bpb")))
+        pg_checks_add(c, "submission.val_bpb_type", PG_CHECK_FAIL, "%s: val_bpb is not a number",
+                      r->submission_path);
     missing[0] = '\0';
     for (size_t i = 0; i < sizeof recommended / sizeof *recommended; i++)
         if (!json_object_get(r->submission, recommended[i]))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s",
                      recommended[i]);
-    pg_checks_add(c, "submission.recommended_keys", missing[0] ? PG_CHECK_UNKNOWN : PG_CHECK_PASS,
-                  "%s/submission.json: %s%s", r->dir, missing[0] ? "not stated:" : "all present",
+    pg_checks_add(c, "submission.recommended_keys", missing[0] ? PG_CHECK_NOTE : PG_CHECK_PASS,
+                  "%s: %s%s", r->submission_path, missing[0] ? "not stated:" : "all present",
                   missing);
 }
 
-static void check_seeds(const pg_record *r, pg_checks *c)
+static const pg_log_eval *ref_eval(const pg_record *r, pg_eval_ref x)
 {
-    for (size_t i = 0; i < r->nlogs; i++) {
-        const pg_log_summary *l = &r->logs[i];
-        char name[96];
-        const char *base = strrchr(l->path, '/');
-        base = base ? base + 1 : l->path;
-        snprintf(name, sizeof name, "log.%.70s.final_score", base);
-        if (l->val_bpb.line)
-            pg_checks_add(c, name, PG_CHECK_PASS, "%s:%d: %s val_loss %.8f val_bpb %.8f", l->path,
-                          l->val_bpb.line, l->final_tag, l->val_loss.value, l->val_bpb.value);
-        else
-            pg_checks_add(c, name, PG_CHECK_FAIL, "%s: no final val_loss/val_bpb line", l->path);
-        if (l->nan_line) {
-            snprintf(name, sizeof name, "log.%.70s.finite_losses", base);
-            pg_checks_add(c, name, PG_CHECK_FAIL, "%s:%d: non-finite loss", l->path, l->nan_line);
-        }
-    }
+    return &r->logs[x.log].evals[x.eval];
 }
 
-static double mean_of(const pg_record *r, int loss)
+/* "TAG VALUE at FILE:LINE" for one evaluation. */
+static void describe(const pg_record *r, pg_eval_ref x, int loss, char *out, size_t n)
 {
-    double s = 0;
-    for (size_t i = 0; i < r->nseeds; i++)
-        s += loss ? r->seeds[i].val_loss : r->seeds[i].val_bpb;
-    return s / (double)r->nseeds;
+    const pg_log_eval *e = ref_eval(r, x);
+    snprintf(out, n, "%s %.8g at %s:%d", e->tag, loss ? e->val_loss : e->val_bpb,
+             r->logs[x.log].path, e->line);
+}
+
+/* Whether any run is behind a claim; without any matched claim every run counts. */
+static int any_claimed(const pg_record *r)
+{
+    for (size_t i = 0; i < r->nlogs; i++)
+        if (r->log_claimed[i])
+            return 1;
+    return 0;
+}
+
+static int counts(const pg_record *r, size_t i)
+{
+    return r->log_claimed[i] || !any_claimed(r);
+}
+
+static size_t seed_groups(const pg_record *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nlogs; i++) {
+        if (!r->logs[i].nevals)
+            continue;
+        size_t j = 0;
+        for (; j < i; j++)
+            if (r->logs[j].nevals && r->logs[j].seed.line && r->logs[i].seed.line &&
+                r->logs[j].seed.value == r->logs[i].seed.value)
+                break;
+        n += j == i;
+    }
+    return n;
 }
 
 static void check_claim(const pg_record *r, pg_checks *c, int loss)
 {
-    double claim = loss ? r->claimed_loss : r->claimed_bpb;
+    const pg_claim_match *m = loss ? &r->loss_match : &r->bpb_match;
     const char *key = loss ? "val_loss" : "val_bpb";
-    char name[64];
+    char name[64], ev[900] = "", one[700];
     snprintf(name, sizeof name, "claim.%s", key);
-    if (!isfinite(claim) || r->nseeds == 0 || !r->seeds_from_logs)
+    if (!isfinite(m->claim) || m->best.log < 0)
         return;
-    if (loss)
-        for (size_t i = 0; i < r->nseeds; i++)
-            if (!r->seeds[i].has_loss)
-                return;
-    double mean = mean_of(r, loss);
-    if (fabs(claim - mean) <= CLAIM_TOL) {
-        pg_checks_add(c, name, PG_CHECK_PASS, "%s/submission.json %s %.8f = mean of %zu log(s) %.8f",
-                      r->dir, key, claim, r->nseeds, mean);
-        return;
+    for (size_t i = 0; i < m->nrefs && strlen(ev) + 200 < sizeof ev; i++) {
+        describe(r, m->refs[i], loss, one, sizeof one);
+        snprintf(ev + strlen(ev), sizeof ev - strlen(ev), "%s%s", i ? "; " : "", one);
     }
-    for (size_t i = 0; i < r->nseeds; i++) {
-        double v = loss ? r->seeds[i].val_loss : r->seeds[i].val_bpb;
-        if (fabs(claim - v) <= CLAIM_TOL) {
-            pg_checks_add(c, name, PG_CHECK_UNKNOWN,
-                          "%s %.8f is one run's score (%s), not the mean %.8f of %zu runs",
-                          key, claim, r->seeds[i].source, mean, r->nseeds);
-            return;
-        }
-    }
-    pg_checks_add(c, name, breach(r),
-                  "%s/submission.json %s %.8f is not supported by the logs: mean %.8f over %zu "
-                  "run(s), e.g. %s",
-                  r->dir, key, claim, mean, r->nseeds, r->seeds[0].source);
+    describe(r, m->best, loss, one, sizeof one);
+    size_t groups = seed_groups(r);
+    if (m->kind == PG_CLAIM_MEAN)
+        pg_checks_add(c, name, PG_CHECK_PASS, "%s %.8g = mean %.8g of %zu runs: %s", key,
+                      m->claim, m->value, m->nrefs, ev);
+    else if (m->kind == PG_CLAIM_ONE_RUN && groups < 2)
+        pg_checks_add(c, name, PG_CHECK_PASS, "%s %.8g = %s", key, m->claim, ev);
+    else if (m->kind == PG_CLAIM_ONE_RUN)
+        pg_checks_add(c, name, PG_CHECK_NOTE,
+                      "%s %.8g is one run's score (%s), not a mean over the %zu seeds logged", key,
+                      m->claim, ev, groups);
+    else if (m->kind == PG_CLAIM_BETTER_THAN_ALL)
+        pg_checks_add(c, name, PG_CHECK_FAIL,
+                      "%s %s %.8g is contradicted: better than every final evaluation in %zu "
+                      "log(s); the best is %s",
+                      r->submission_path, key, m->claim, r->nlogs, one);
+    else
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN,
+                      "%s %s %.8g equals no final evaluation and no per-seed mean; the best is %s",
+                      r->submission_path, key, m->claim, one);
 }
 
-static void check_seed_results(const pg_record *r, pg_checks *c)
+/* submission.json per-seed bytes/steps against the run the seed's score came from. */
+static void seed_extras(const pg_log_summary *l, json_t *v, char *bad, size_t n)
 {
-    json_t *sr = r->submission ? json_object_get(r->submission, "seed_results") : NULL;
-    if (!json_is_object(sr) || !r->seeds_from_logs)
+    json_t *ab = json_object_get(v, "artifact_bytes"), *st = json_object_get(v, "steps");
+    if (json_is_number(ab) && l->artifact_bytes.line &&
+        json_number_value(ab) != l->artifact_bytes.value &&
+        json_number_value(ab) != l->model_bytes.value)
+        snprintf(bad + strlen(bad), n - strlen(bad), " artifact_bytes %.0f vs %.0f at %s:%d",
+                 json_number_value(ab), l->artifact_bytes.value, l->path, l->artifact_bytes.line);
+    if (json_is_number(st) && l->steps.line && json_number_value(st) != l->steps.value)
+        snprintf(bad + strlen(bad), n - strlen(bad), " steps %.0f vs %.0f at %s:%d",
+                 json_number_value(st), l->steps.value, l->path, l->steps.line);
+}
+
+static json_t *seed_entry(const pg_record *r, const pg_seed_claim *s)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s", s->name);
+    json_t *o = r->submission;
+    for (char *tok = strtok(path, "."); tok && o; tok = strtok(NULL, "."))
+        o = json_object_get(o, tok);
+    return o;
+}
+
+static void check_seed_claim(const pg_record *r, const pg_seed_claim *s, pg_checks *c)
+{
+    char name[128], where[700] = "";
+    snprintf(name, sizeof name, "claim.%s", s->name);
+    if (s->ref.log >= 0)
+        describe(r, s->ref, 0, where, sizeof where);
+    const pg_log_summary *l = s->ref.log >= 0 ? &r->logs[s->ref.log] : NULL;
+    if (s->how == PG_SEED_NOT_LOGGED) {
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN,
+                      "seed %s (val_bpb %.8g) is claimed but no log has that seed or value",
+                      s->key, s->bpb);
         return;
-    const char *key;
-    json_t *v;
-    json_object_foreach(sr, key, v)
-    {
-        char name[96];
-        snprintf(name, sizeof name, "claim.seed_results.%.60s", key);
-        const pg_seed_result *s = NULL;
-        for (size_t i = 0; i < r->nseeds && !s; i++) {
-            char k[32];
-            snprintf(k, sizeof k, "%ld", r->seeds[i].seed);
-            if (r->seeds[i].has_seed && strcmp(k, key) == 0)
-                s = &r->seeds[i];
-        }
-        if (!s) {
-            pg_checks_add(c, name, PG_CHECK_UNKNOWN, "seed %s has no log in %s", key, r->dir);
-            continue;
-        }
-        char bad[400] = "";
-        json_t *b = json_object_get(v, "val_bpb"), *l = json_object_get(v, "val_loss");
-        json_t *ab = json_object_get(v, "artifact_bytes"), *st = json_object_get(v, "steps");
-        if (json_is_number(b) && fabs(json_number_value(b) - s->val_bpb) > CLAIM_TOL)
-            snprintf(bad + strlen(bad), sizeof bad - strlen(bad), " val_bpb %.6f vs log %.8f",
-                     json_number_value(b), s->val_bpb);
-        if (json_is_number(l) && s->has_loss && fabs(json_number_value(l) - s->val_loss) > CLAIM_TOL)
-            snprintf(bad + strlen(bad), sizeof bad - strlen(bad), " val_loss %.6f vs log %.8f",
-                     json_number_value(l), s->val_loss);
-        if (json_is_number(ab) && s->artifact_bytes >= 0 &&
-            json_number_value(ab) != s->artifact_bytes)
-            snprintf(bad + strlen(bad), sizeof bad - strlen(bad), " artifact_bytes %.0f vs log %.0f",
-                     json_number_value(ab), s->artifact_bytes);
-        if (json_is_number(st) && s->steps >= 0 && json_number_value(st) != s->steps)
-            snprintf(bad + strlen(bad), sizeof bad - strlen(bad), " steps %.0f vs log %.0f",
-                     json_number_value(st), s->steps);
-        if (bad[0])
-            pg_checks_add(c, name, breach(r), "%s/submission.json seed %s:%s (%s)", r->dir, key,
-                          bad, s->source);
-        else
-            pg_checks_add(c, name, PG_CHECK_PASS, "seed %s matches %s", key, s->source);
     }
+    if (s->how == PG_SEED_DIFFERS) {
+        pg_checks_add(c, name, s->bpb < ref_eval(r, s->ref)->val_bpb ? PG_CHECK_FAIL : PG_CHECK_UNKNOWN,
+                      "seed %s claims val_bpb %.8g; its log has no such evaluation (closest: %s)",
+                      s->key, s->bpb, where);
+        return;
+    }
+    if (s->how == PG_SEED_OTHER) {
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN,
+                      "seed %s: its val_bpb %.8g is %s, but that log says seed: %.0f (line %d)",
+                      s->key, s->bpb, where, l->printed_seed.value, l->printed_seed.line);
+        return;
+    }
+    char bad[600] = "";
+    seed_extras(l, seed_entry(r, s), bad, sizeof bad);
+    if (bad[0])
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN, "seed %s: val_bpb matches %s, but%s", s->key,
+                      where, bad);
+    else if (s->how == PG_SEED_UNPRINTED)
+        pg_checks_add(c, name, PG_CHECK_NOTE,
+                      "seed %s: val_bpb %.8g is %s (the log states no seed)", s->key, s->bpb,
+                      where);
+    else
+        pg_checks_add(c, name, PG_CHECK_PASS, "seed %s: val_bpb %.8g is %s", s->key, s->bpb,
+                      where);
 }
 
 static void check_std(const pg_record *r, pg_checks *c)
 {
     json_t *sd = r->submission ? json_object_get(r->submission, "val_bpb_std") : NULL;
-    if (!json_is_number(sd) || r->nseeds < 2 || !r->seeds_from_logs)
+    const pg_claim_match *m = &r->bpb_match;
+    if (!json_is_number(sd) || m->kind != PG_CLAIM_MEAN || m->nrefs < 2)
         return;
-    double mean = mean_of(r, 0), ss = 0, claim = json_number_value(sd);
-    for (size_t i = 0; i < r->nseeds; i++)
-        ss += (r->seeds[i].val_bpb - mean) * (r->seeds[i].val_bpb - mean);
-    double sample = sqrt(ss / (double)(r->nseeds - 1)), pop = sqrt(ss / (double)r->nseeds);
-    double tol_s = fmax(5e-5, 0.1 * sample), tol_p = fmax(5e-5, 0.1 * pop);
+    double mean = m->value, ss = 0, claim = json_number_value(sd);
+    for (size_t i = 0; i < m->nrefs; i++) {
+        double v = ref_eval(r, m->refs[i])->val_bpb;
+        ss += (v - mean) * (v - mean);
+    }
+    double sample = sqrt(ss / (double)(m->nrefs - 1)), pop = sqrt(ss / (double)m->nrefs);
+    double tol_s = fmax(pg_claim_tol(claim, 8), 0.1 * sample);
+    double tol_p = fmax(pg_claim_tol(claim, 8), 0.1 * pop);
     int ok = fabs(claim - sample) <= tol_s || fabs(claim - pop) <= tol_p;
-    pg_checks_add(c, "claim.val_bpb_std", ok ? PG_CHECK_PASS : breach(r),
-                  "claimed %.5f; logs give %.6f (sample, n-1) / %.6f (population, n)", claim,
-                  sample, pop);
+    pg_checks_add(c, "claim.val_bpb_std", ok ? PG_CHECK_PASS : PG_CHECK_FAIL,
+                  "claimed %.8g; the %zu matched runs give %.6f (sample, n-1) / %.6f "
+                  "(population, n)",
+                  claim, m->nrefs, sample, pop);
+}
+
+/* Runs no claim rests on, and seeds shared by several logs: reported, never dropped. */
+static void check_runs(const pg_record *r, pg_checks *c)
+{
+    if (!any_claimed(r))
+        return;
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        char name[96];
+        snprintf(name, sizeof name, "runs.unclaimed.%.70s", base_of(l->path));
+        if (!r->log_claimed[i] && l->nevals)
+            pg_checks_add(c, name, PG_CHECK_NOTE,
+                          "%s: no claim rests on this run (seed %.0f, world_size %.0f, last "
+                          "evaluation %s %.8g at line %d)",
+                          l->path, l->seed.value, l->world_size.value,
+                          l->evals[l->nevals - 1].tag, l->evals[l->nevals - 1].val_bpb,
+                          l->evals[l->nevals - 1].line);
+        if (!l->seed.line)
+            continue;
+        char also[400] = "";
+        size_t j = 0;
+        for (; j < i; j++)
+            if (r->logs[j].seed.line && r->logs[j].seed.value == l->seed.value)
+                break;
+        if (j < i)
+            continue;
+        for (size_t k = i + 1; k < r->nlogs; k++)
+            if (r->logs[k].seed.line && r->logs[k].seed.value == l->seed.value)
+                snprintf(also + strlen(also), sizeof also - strlen(also), " %.80s",
+                         base_of(r->logs[k].path));
+        snprintf(name, sizeof name, "runs.shared_seed.%.0f", l->seed.value);
+        if (also[0])
+            pg_checks_add(c, name, PG_CHECK_NOTE, "seed %.0f is in %s and%s", l->seed.value,
+                          base_of(l->path), also);
+    }
+}
+
+static void check_per_log(const pg_record *r, pg_checks *c)
+{
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        char name[96];
+        snprintf(name, sizeof name, "log.%.70s.final_score", base_of(l->path));
+        if (l->nevals)
+            pg_checks_add(c, name, PG_CHECK_PASS, "%s: %d final evaluation(s), last %s at line %d",
+                          l->path, l->nevals, l->evals[l->nevals - 1].tag,
+                          l->evals[l->nevals - 1].line);
+        else
+            pg_checks_add(c, name, PG_CHECK_NOTE, "%s: no final val_loss/val_bpb line", l->path);
+        if (l->nan_line) {
+            snprintf(name, sizeof name, "log.%.70s.finite_losses", base_of(l->path));
+            pg_checks_add(c, name, counts(r, i) ? PG_CHECK_FAIL : PG_CHECK_NOTE,
+                          "%s:%d: non-finite loss", l->path, l->nan_line);
+        }
+    }
+}
+
+static void check_bytes(const pg_record *r, pg_checks *c)
+{
+    char missing[400] = "";
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        if (!counts(r, i) || !l->nevals)
+            continue;
+        char name[96];
+        snprintf(name, sizeof name, "limits.artifact_bytes.%.70s", base_of(l->path));
+        if (!l->artifact_bytes.line)
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %.80s",
+                     base_of(l->path));
+        else
+            pg_checks_add(c, name,
+                          l->artifact_bytes.value <= PG_BYTE_CAP ? PG_CHECK_PASS
+                          : has_byte_cap(r)                      ? PG_CHECK_FAIL
+                                                                 : PG_CHECK_NOTE,
+                          "%s:%d: artifact %.0f bytes; cap 16,000,000", l->path,
+                          l->artifact_bytes.line, l->artifact_bytes.value);
+    }
+    if (missing[0])
+        pg_checks_add(c, "limits.artifact_bytes", PG_CHECK_UNKNOWN,
+                      "no submission size line (Total submission size, budget:N/16000000) in:%s",
+                      missing);
+    json_t *bt = r->submission ? json_object_get(r->submission, "bytes_total") : NULL;
+    if (!json_is_number(bt))
+        return;
+    double claim = json_number_value(bt), code = -1;
+    json_t *bc = json_object_get(r->submission, "bytes_code");
+    if (json_is_number(bc))
+        code = json_number_value(bc);
+    pg_checks_add(c, "limits.bytes_total_claim",
+                  claim <= PG_BYTE_CAP ? PG_CHECK_PASS : has_byte_cap(r) ? PG_CHECK_FAIL : PG_CHECK_NOTE,
+                  "%s bytes_total %.0f; cap 16,000,000", r->submission_path, claim);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        if (!l->artifact_bytes.line)
+            continue;
+        if (counts(r, i)) {
+            sum += l->artifact_bytes.value;
+            n++;
+        }
+        if (claim == l->artifact_bytes.value ||
+            (code >= 0 && l->model_bytes.line && claim == l->model_bytes.value + code)) {
+            pg_checks_add(c, "claim.bytes_total", PG_CHECK_PASS,
+                          "bytes_total %.0f = %s at %s:%d", claim,
+                          claim == l->artifact_bytes.value ? "the logged total"
+                                                           : "logged model bytes + bytes_code",
+                          l->path, claim == l->artifact_bytes.value ? l->artifact_bytes.line
+                                                                    : l->model_bytes.line);
+            return;
+        }
+    }
+    if (n && fabs(sum / (double)n - claim) <= 1.0)
+        pg_checks_add(c, "claim.bytes_total", PG_CHECK_PASS,
+                      "bytes_total %.0f = mean of %zu logged totals", claim, n);
+    else if (n)
+        pg_checks_add(c, "claim.bytes_total", PG_CHECK_UNKNOWN,
+                      "bytes_total %.0f matches no logged total, no model bytes + bytes_code "
+                      "and not the mean of the claimed runs' totals",
+                      claim);
+}
+
+static void check_train_time(const pg_record *r, const pg_log_summary *l, pg_checks *c)
+{
+    char name[96];
+    snprintf(name, sizeof name, "limits.train_time.%.70s", base_of(l->path));
+    if (!l->train_ms.line) {
+        pg_checks_add(c, name, pg_is_record_track(r) ? PG_CHECK_UNKNOWN : PG_CHECK_NOTE,
+                      "%s: no train_time logged", l->path);
+        return;
+    }
+    /* the reference checks the cap after each step, so a run stopped by the cap ends a
+     * little past 600 s; allow two average steps plus 100 ms for that */
+    double last_step = l->step_avg_ms.line ? l->step_avg_ms.value : 0;
+    int ok = l->train_ms.value <= PG_TRAIN_CAP_MS ||
+             (l->stopped_early && l->train_ms.value - 2 * last_step - 100 <= PG_TRAIN_CAP_MS);
+    pg_checks_add(c, name, ok ? PG_CHECK_PASS : breach(r), "%s:%d: train_time %.0f ms%s; cap 600 s%s",
+                  l->path, l->train_ms.line, l->train_ms.value,
+                  ok && l->train_ms.value > PG_TRAIN_CAP_MS
+                      ? " (stopped at the cap; the last step crossed it)"
+                      : "",
+                  pg_is_record_track(r) ? "" : " (not binding on this track)");
+    if (!l->calib_s.line || !pg_is_record_track(r))
+        return;
+    double total = l->train_ms.value + 1000 * l->calib_s.value;
+    snprintf(name, sizeof name, "limits.work_after_cap.%.70s", base_of(l->path));
+    pg_checks_add(c, name, total <= PG_TRAIN_CAP_MS ? PG_CHECK_PASS : PG_CHECK_UNKNOWN,
+                  "%s: train_time %.1f s (line %d) + calibration on training data %.1f s "
+                  "(line %d) = %.1f s%s",
+                  l->path, l->train_ms.value / 1000, l->train_ms.line, l->calib_s.value,
+                  l->calib_s.line, total / 1000,
+                  total <= PG_TRAIN_CAP_MS ? " within 600 s"
+                                           : " past 600 s: reviewers have asked for the "
+                                             "calibration to fit inside the training budget");
+}
+
+/* An untimed evaluation repeating the one before it ("X_exact" after "X", or the same
+ * numbers) is the same stage. */
+static int same_stage(const pg_log_eval *prev, const pg_log_eval *e)
+{
+    return strncmp(e->tag, prev->tag, strlen(prev->tag)) == 0 ||
+           fabs(e->val_bpb - prev->val_bpb) <= pg_claim_tol(prev->val_bpb, e->bpb_decimals);
+}
+
+static void check_eval_time(const pg_record *r, const pg_log_summary *l, pg_checks *c)
+{
+    char name[96], untimed[300] = "";
+    snprintf(name, sizeof name, "limits.eval_time.%.70s", base_of(l->path));
+    pg_check_status over = breach(r);
+    if (l->total_eval_time_s.line) {
+        pg_checks_add(c, name, l->total_eval_time_s.value <= PG_EVAL_CAP_S ? PG_CHECK_PASS : over,
+                      "%s:%d: total_eval_time %.1f s; cap 600 s", l->path,
+                      l->total_eval_time_s.line, l->total_eval_time_s.value);
+        return;
+    }
+    double sum = 0;
+    int timed = 0;
+    for (int i = 0; i < l->nevals; i++) {
+        const pg_log_eval *e = &l->evals[i];
+        if (e->eval_s >= 0) {
+            sum += e->eval_s;
+            timed++;
+        } else if (!(i > 0 && same_stage(&l->evals[i - 1], e)) &&
+                   strlen(untimed) + 70 < sizeof untimed) {
+            snprintf(untimed + strlen(untimed), sizeof untimed - strlen(untimed), " %s (line %d)",
+                     e->tag, e->line);
+        }
+    }
+    if (sum > PG_EVAL_CAP_S)
+        pg_checks_add(c, name, over, "%s: %d timed eval stages take %.1f s; cap 600 s", l->path,
+                      timed, sum);
+    else if (untimed[0])
+        pg_checks_add(c, name, PG_CHECK_NOTE,
+                      "%s: %d timed eval stages take %.1f s; untimed:%s", l->path, timed, sum,
+                      untimed);
+    else if (timed)
+        pg_checks_add(c, name, PG_CHECK_PASS, "%s: %d eval stages take %.1f s in all; cap 600 s",
+                      l->path, timed, sum);
+    else
+        pg_checks_add(c, name, pg_is_record_track(r) ? PG_CHECK_UNKNOWN : PG_CHECK_NOTE,
+                      "%s: no eval_time logged", l->path);
+}
+
+/* The hardware submission.json states ("hardware", else "gpu"), or NULL. */
+static const char *stated_hardware(const pg_record *r, const char **key)
+{
+    static const char *keys[] = {"hardware", "gpu"};
+    for (int k = 0; k < 2 && r->submission; k++) {
+        const char *hw = json_string_value(json_object_get(r->submission, keys[k]));
+        if (hw) {
+            *key = keys[k];
+            return hw;
+        }
+    }
+    return NULL;
+}
+
+static int is_8xh100(const char *hw)
+{
+    return strstr(hw, "8xH100") || strstr(hw, "8x H100") || strstr(hw, "8 x H100");
+}
+
+/* A world size other than 8 breaks the track's rule, unless the submission openly
+ * states other hardware (then hardware.stated carries the finding). */
+static void check_world(const pg_record *r, const pg_log_summary *l, pg_checks *c)
+{
+    if (!l->world_size.line)
+        return;
+    const char *key, *hw = stated_hardware(r, &key);
+    char name[96];
+    snprintf(name, sizeof name, "hardware.world_size.%.70s", base_of(l->path));
+    pg_checks_add(c, name,
+                  l->world_size.value == 8       ? PG_CHECK_PASS
+                  : hw && !is_8xh100(hw)         ? PG_CHECK_NOTE
+                                                 : breach(r),
+                  "%s:%d: world_size %.0f; the track runs on 8xH100", l->path, l->world_size.line,
+                  l->world_size.value);
 }
 
 static void check_limits(const pg_record *r, pg_checks *c)
 {
-    /* artifact bytes per seed, and the claimed total */
-    double worst = -1;
-    const char *src = NULL;
-    for (size_t i = 0; i < r->nseeds; i++)
-        if (r->seeds[i].artifact_bytes > worst) {
-            worst = r->seeds[i].artifact_bytes;
-            src = r->seeds[i].source;
-        }
-    if (worst >= 0)
-        pg_checks_add(c, "limits.artifact_bytes", worst <= PG_BYTE_CAP ? PG_CHECK_PASS : breach(r),
-                      "largest artifact %.0f bytes (%s); cap 16,000,000", worst, src);
-    else
-        pg_checks_add(c, "limits.artifact_bytes", PG_CHECK_UNKNOWN,
-                      "no 'Total submission size' line in the logs");
-    json_t *bt = r->submission ? json_object_get(r->submission, "bytes_total") : NULL;
-    if (json_is_number(bt)) {
-        double claim = json_number_value(bt);
-        pg_checks_add(c, "limits.bytes_total_claim", claim <= PG_BYTE_CAP ? PG_CHECK_PASS : breach(r),
-                      "submission.json bytes_total %.0f; cap 16,000,000", claim);
-        if (worst >= 0) {
-            double sum = 0;
-            int match = 0;
-            for (size_t i = 0; i < r->nseeds; i++) {
-                sum += r->seeds[i].artifact_bytes;
-                match |= r->seeds[i].artifact_bytes == claim;
-            }
-            match |= fabs(sum / (double)r->nseeds - claim) <= 1.0;
-            pg_checks_add(c, "claim.bytes_total", match ? PG_CHECK_PASS : breach(r),
-                          "bytes_total %.0f %s the logged artifact sizes (largest %.0f, %s)", claim,
-                          match ? "matches one of, or the mean of," : "matches none of", worst, src);
-        }
+    check_bytes(r, c);
+    for (size_t i = 0; i < r->nlogs; i++) {
+        if (!counts(r, i) || !r->logs[i].nevals)
+            continue;
+        check_train_time(r, &r->logs[i], c);
+        check_eval_time(r, &r->logs[i], c);
+        check_world(r, &r->logs[i], c);
     }
-    /* training time: the reference checks the cap after each step, so a run stopped by
-     * the cap ends a little past 600 s (its last step and the bookkeeping after it);
-     * allow two average steps plus 100 ms for that */
+}
+
+static void check_hardware(const pg_record *r, pg_checks *c)
+{
+    const char *key, *hw = stated_hardware(r, &key);
+    if (!hw)
+        return;
+    int ok = is_8xh100(hw);
+    pg_checks_add(c, "hardware.stated",
+                  ok ? PG_CHECK_PASS : pg_is_record_track(r) ? PG_CHECK_UNKNOWN : PG_CHECK_NOTE,
+                  "%s %s: \"%s\"%s", r->submission_path, key, hw,
+                  ok ? "" : "; the record track runs on 8xH100");
+}
+
+/* A vocabulary other than the 1024/8192 sp models, or a byte sidecar: the BPB byte
+ * accounting is the submission's own and must be proven. */
+static void check_tokenizer(const pg_record *r, pg_checks *c)
+{
     for (size_t i = 0; i < r->nlogs; i++) {
         const pg_log_summary *l = &r->logs[i];
-        const char *base = strrchr(l->path, '/');
-        base = base ? base + 1 : l->path;
-        char name[96];
-        snprintf(name, sizeof name, "limits.train_time.%.70s", base);
-        if (!l->train_ms.line) {
-            pg_checks_add(c, name, PG_CHECK_UNKNOWN, "%s: no train_time logged", l->path);
-        } else {
-            double last_step = l->step_avg_ms.line ? l->step_avg_ms.value : 0;
-            int ok = l->train_ms.value <= PG_TRAIN_CAP_MS ||
-                     (l->stopped_early &&
-                      l->train_ms.value - 2 * last_step - 100 <= PG_TRAIN_CAP_MS);
-            pg_checks_add(c, name, ok ? PG_CHECK_PASS : breach(r),
-                          "%s:%d: train_time %.0f ms%s; cap 600 s", l->path, l->train_ms.line,
-                          l->train_ms.value,
-                          ok && l->train_ms.value > PG_TRAIN_CAP_MS
-                              ? " (stopped at the cap; the last step crossed it)"
-                              : "");
+        if (!counts(r, i) || !l->nevals)
+            continue;
+        if (l->byte_sidecar_line) {
+            pg_checks_add(c, "tokenizer.byte_accounting", PG_CHECK_UNKNOWN,
+                          "%s:%d: bytes per token come from a sidecar: the BPB computation "
+                          "must be proven",
+                          l->path, l->byte_sidecar_line);
+            return;
         }
-        snprintf(name, sizeof name, "limits.eval_time.%.70s", base);
-        if (l->total_eval_time_s.line)
-            pg_checks_add(c, name, l->total_eval_time_s.value <= PG_EVAL_CAP_S ? PG_CHECK_PASS : breach(r),
-                          "%s:%d: total_eval_time %.1f s; cap 600 s", l->path,
-                          l->total_eval_time_s.line, l->total_eval_time_s.value);
-        else if (l->eval_lines > 0 && l->eval_lines_timed == l->eval_lines)
-            pg_checks_add(c, name, l->eval_time_sum_s <= PG_EVAL_CAP_S ? PG_CHECK_PASS : breach(r),
-                          "%s: %d eval stages take %.1f s in all; cap 600 s", l->path,
-                          l->eval_lines, l->eval_time_sum_s);
-        else if (l->eval_time_sum_s > PG_EVAL_CAP_S)
-            pg_checks_add(c, name, breach(r), "%s: timed eval stages alone take %.1f s", l->path,
-                          l->eval_time_sum_s);
-        else
-            pg_checks_add(c, name, PG_CHECK_UNKNOWN,
-                          "%s: %d of %d eval stages timed (%.1f s); the total is not logged",
-                          l->path, l->eval_lines_timed, l->eval_lines, l->eval_time_sum_s);
+        if (l->vocab_size.line && l->vocab_size.value != 1024 && l->vocab_size.value != 8192) {
+            pg_checks_add(c, "tokenizer.byte_accounting", PG_CHECK_UNKNOWN,
+                          "%s:%d: vocab %.0f is not one of the 1024/8192 sp models: the BPB "
+                          "byte accounting must be proven",
+                          l->path, l->vocab_size.line, l->vocab_size.value);
+            return;
+        }
     }
+}
+
+/* Settings that may differ between seeds: the seed, paths, data shard counts; eval-time
+ * TTT settings unless the claimed evaluation is a TTT one. */
+static int ignored_key(const char *k, int ttt_claimed)
+{
+    if (!ttt_claimed && strncmp(k, "ttt", 3) == 0)
+        return 1;
+    static const char *skip[] = {"seed", "path", "dir", "file", "run_id", "log", "shards",
+                                 "val_tokens", "warmup_step", "s"};
+    for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+        if (strcmp(k, skip[i]) == 0 || (strlen(skip[i]) > 1 && strstr(k, skip[i])))
+            return 1;
+    return 0;
+}
+
+/* The printed hyperparameters of the runs behind the val_bpb claim must agree. */
+static void check_config(const pg_record *r, pg_checks *c)
+{
+    const pg_claim_match *m = &r->bpb_match;
+    if (m->kind != PG_CLAIM_MEAN || m->nrefs < 2)
+        return;
+    const pg_log_summary *a = &r->logs[m->refs[0].log];
+    int ttt = strstr(ref_eval(r, m->refs[0])->tag, "ttt") != NULL;
+    char diff[600] = "";
+    for (size_t k = 1; k < m->nrefs; k++) {
+        const pg_log_summary *b = &r->logs[m->refs[k].log];
+        for (int i = 0; i < a->nconfig; i++) {
+            if (ignored_key(a->config[i].key, ttt))
+                continue;
+            for (int j = 0; j < b->nconfig; j++)
+                if (strcmp(a->config[i].key, b->config[j].key) == 0 &&
+                    strcmp(a->config[i].value, b->config[j].value) != 0 &&
+                    strlen(diff) + 150 < sizeof diff)
+                    snprintf(diff + strlen(diff), sizeof diff - strlen(diff),
+                             " %s=%s (%.60s:%d) vs %s (%.60s:%d);", a->config[i].key,
+                             a->config[i].value, base_of(a->path), a->config[i].line,
+                             b->config[j].value, base_of(b->path), b->config[j].line);
+        }
+    }
+    if (diff[0])
+        pg_checks_add(c, "runs.same_config", breach(r),
+                      "the claimed runs were run with different settings:%s", diff);
+    else
+        pg_checks_add(c, "runs.same_config", PG_CHECK_PASS,
+                      "the %zu claimed runs print the same settings (seed aside)", m->nrefs);
 }
 
 int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
@@ -331,12 +655,17 @@ int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
         return -1;
     check_files(rec, c);
     check_keys(rec, c);
-    check_seeds(rec, c);
+    check_per_log(rec, c);
     check_claim(rec, c, 0);
     check_claim(rec, c, 1);
-    check_seed_results(rec, c);
+    for (size_t i = 0; i < rec->nseed_claims; i++)
+        check_seed_claim(rec, &rec->seed_claims[i], c);
     check_std(rec, c);
+    check_runs(rec, c);
     check_limits(rec, c);
+    check_hardware(rec, c);
+    check_tokenizer(rec, c);
+    check_config(rec, c);
     if (c->out_of_memory)
         return pg_fail("%s: out of memory for the audit's findings", dir);
     return 0;
@@ -356,7 +685,7 @@ static json_t *known_json(double v, int count)
     return count && v < 0x1p63 ? json_integer((json_int_t)v) : real_json(v);
 }
 
-json_t *pg_verify_json(const pg_record *r, const pg_checks *c)
+json_t *pg_verify_json(const pg_record *r, const pg_checks *c, int all)
 {
     json_t *seeds = json_array(), *checks = json_array();
     for (size_t i = 0; i < r->nseeds; i++) {
@@ -372,13 +701,15 @@ json_t *pg_verify_json(const pg_record *r, const pg_checks *c)
                              "source", s->source));
     }
     for (size_t i = 0; i < c->n; i++)
-        json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "name", c->v[i].name, "status",
+        if (all || c->v[i].status != PG_CHECK_NOTE)
+            json_array_append_new(checks, json_pack("{s:s, s:s, s:s}", "name", c->v[i].name, "status",
                                                 pg_check_status_name(c->v[i].status), "evidence",
                                                 c->v[i].evidence));
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I}}", "record", r->name,
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "record", r->name,
                      "dir", r->dir, "track", r->track, "seeds_source",
                      r->seeds_from_logs ? "logs" : "submission.json", "seeds", seeds, "checks",
                      checks, "summary", "pass", (json_int_t)pg_checks_count(c, PG_CHECK_PASS),
                      "fail", (json_int_t)pg_checks_count(c, PG_CHECK_FAIL), "unknown",
-                     (json_int_t)pg_checks_count(c, PG_CHECK_UNKNOWN));
+                     (json_int_t)pg_checks_count(c, PG_CHECK_UNKNOWN), "note",
+                     (json_int_t)pg_checks_count(c, PG_CHECK_NOTE));
 }

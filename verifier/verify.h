@@ -1,8 +1,10 @@
 /* Audit of a records folder in the challenge's layout, pgolf-made or not (DESIGN §2, §3):
  * required files, submission.json keys, every log parsed leniently, per-seed numbers
  * extracted, claims compared with the logs, and the limits (16,000,000 bytes, 600 s of
- * training, 600 s of evaluation). Each finding is PASS, FAIL or UNKNOWN with evidence
- * (file and line). Non-record tracks are not held to the record limits (UNKNOWN). */
+ * training, 600 s of evaluation). Each finding is PASS, FAIL, UNKNOWN or NOTE with
+ * evidence (file and line). Claims are matched against every final evaluation of every
+ * log; limits apply to the runs behind the claims. Tracks other than the 10-minute one
+ * are not held to the time limits. */
 #ifndef PG_VERIFY_H
 #define PG_VERIFY_H
 
@@ -14,7 +16,9 @@
 #define PG_TRAIN_CAP_MS 600000.0
 #define PG_EVAL_CAP_S 600.0
 
-typedef enum { PG_CHECK_PASS, PG_CHECK_FAIL, PG_CHECK_UNKNOWN } pg_check_status;
+/* FAIL: a rule broken or a claim contradicted by the evidence; UNKNOWN: evidence that
+ * matters is missing; NOTE: true but minor (hidden unless asked for). */
+typedef enum { PG_CHECK_PASS, PG_CHECK_FAIL, PG_CHECK_UNKNOWN, PG_CHECK_NOTE } pg_check_status;
 
 typedef struct {
     char name[96];
@@ -37,7 +41,12 @@ size_t pg_checks_count(const pg_checks *c, pg_check_status s);
 /* Loads dir and runs every static check. Fails only when dir cannot be read. */
 int pg_verify_record(const char *dir, pg_record *rec, pg_checks *checks);
 
-/* {"record","seeds":[...],"checks":[...],"summary":{...}} */
-json_t *pg_verify_json(const pg_record *rec, const pg_checks *checks);
+/* 1 when the folder's track (submission "track", else its parent folder; '-' and '_'
+ * alike) is the 10-minute record track. */
+int pg_is_record_track(const pg_record *r);
+
+/* {"record","seeds":[...],"checks":[...],"summary":{...}}; NOTE findings are listed only
+ * with all (always counted in the summary). */
+json_t *pg_verify_json(const pg_record *rec, const pg_checks *checks, int all);
 
 #endif
