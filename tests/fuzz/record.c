@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pg_record rec;
     pg_checks checks;
     if (pg_verify_record(dir, &rec, &checks) == 0) {
-        json_t *report = pg_verify_json(&rec, &checks);
+        json_t *report = pg_verify_json(&rec, &checks, 1);
         char *text = json_dumps(report, JSON_INDENT(2));
         if (!text) /* `pgolf verify --json` prints whatever the folder holds */
             abort();
