@@ -151,9 +151,10 @@ int cmd_unpack(int argc, char **argv)
     return 0;
 }
 
+/* PGOLF_* names are the script's own (PGOLF_PRESET); the rest are run settings. */
 static int run_config_set(void *ctx, const char *name, const char *value)
 {
-    return pg_run_config_set(ctx, name, value);
+    return strncmp(name, "PGOLF_", 6) == 0 ? 0 : pg_run_config_set(ctx, name, value);
 }
 
 /* The baked settings must be ones the script's run would accept (names, types, ranges). */
