@@ -21,10 +21,10 @@ shift 2
 max_len() {
   case $1 in
     shard) echo 8192 ;;
-    tokenizer) echo 16384 ;;
+    tokenizer) echo 4096 ;;
     container | checkpoint | artifact | sealed) echo 16384 ;;
     logparse) echo 8192 ;;
-    record) echo 16384 ;;
+    record) echo 8192 ;;
     manifest) echo 8192 ;;
   esac
 }
