@@ -15,6 +15,7 @@
 #include "verifier/audit.h"
 #include "kernels/eval.h"
 #include "verifier/ttt.h"
+#include "packager/torchimport.h"
 
 #define MAX_SETS 32
 
@@ -67,8 +68,12 @@ int cmd_eval(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"tag", required_argument, 0, 'g'},
+                                         {"set", required_argument, 0, 'M'},
+                                         {"log", required_argument, 0, 'L'},
                                          {0, 0, 0, 0}};
     const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS], *tag_name = NULL;
+    const char *model_sets[MAX_SETS];
+    pg_import_hints hints = {.sets = model_sets};
     long stride = 64, seq_len = 0, batch = 4, at = 0;
     int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0;
     int stride_given = 0, c;
@@ -105,13 +110,19 @@ int cmd_eval(int argc, char **argv)
         case 'j': as_json = 1; break;
         case 'q': quiet = 1; break;
         case 'g': tag_name = optarg; break;
+        case 'M':
+            if (hints.nsets == MAX_SETS)
+                return pg_cli_usage_error("eval", "too many --set flags");
+            model_sets[hints.nsets++] = optarg;
+            break;
+        case 'L': hints.log_path = optarg; break;
         default: return pg_cli_usage_error("eval", "bad option");
         }
         if (bad)
             return pg_cli_error();
     }
     if (optind + 1 != argc || !data || !tok_path)
-        return pg_cli_usage_error("eval", "needs CHECKPOINT, --data DIR and --tokenizer MODEL");
+        return pg_cli_usage_error("eval", "needs MODEL, --data DIR and --tokenizer MODEL");
     if (use_ttt && !mode_given)
         o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
     pg_ttt_opts tt;
@@ -128,7 +139,8 @@ int cmd_eval(int argc, char **argv)
     pg_bpb_lut lut = {0};
     uint16_t *val = NULL;
     size_t nval = 0;
-    if (pg_checkpoint_load(ckpt, &m, NULL) != 0)
+    char what[96];
+    if (pg_model_file_load(ckpt, &hints, &m, NULL, what, sizeof what) != 0)
         return pg_cli_error();
     int rc = 1;
     json_t *out = json_object();
@@ -152,7 +164,8 @@ int cmd_eval(int argc, char **argv)
     o.batch = (int)batch;
     o.progress = !quiet;
     const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";
-    ok = ok && json_object_set_new(out, "mode", json_string(mode)) == 0 &&
+    ok = ok && json_object_set_new(out, "model_format", json_string(what)) == 0 &&
+         json_object_set_new(out, "mode", json_string(mode)) == 0 &&
          json_object_set_new(out, "seq_len", json_integer(o.seq_len)) == 0 &&
          (o.mode != PG_EVAL_SLIDING ||
           json_object_set_new(out, "stride", json_integer(o.stride)) == 0);
@@ -165,8 +178,8 @@ int cmd_eval(int argc, char **argv)
     snprintf(tag, sizeof tag, "final_%.64s", tag_name ? tag_name
                                              : o.mode == PG_EVAL_SLIDING ? "sliding_window" : "eval");
     if (!as_json) {
-        printf("eval mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", mode, o.seq_len,
-               r.windows, r.tokens, r.bytes);
+        printf("eval model:%s mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", what,
+               mode, o.seq_len, r.windows, r.tokens, r.bytes);
         printf("%s val_loss:%.4f val_bpb:%.4f\n", tag, r.val_loss, r.val_bpb);
         printf("%s_exact val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
     }

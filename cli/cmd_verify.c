@@ -14,36 +14,52 @@
 #include "dataset/shard.h"
 #include "verifier/ttt.h"
 #include "verifier/verify.h"
+#include "packager/torchimport.h"
 
-/* Re-evaluates one pgolf checkpoint (*.ckpt) or artifact (*.art) with the eval its log
- * names and compares. It is matched to the log of its seed (checkpoint metadata, or
- * "seedN" in the file name), else to the folder's only log. */
+/* The seed a model file's name carries ("model_seed42.art"), or -1. */
+static long seed_in_name(const char *base)
+{
+    const char *tag = strstr(base, "seed");
+    return tag && tag[4] >= '0' && tag[4] <= '9' ? strtol(tag + 4, NULL, 10) : -1;
+}
+
+static const pg_log_summary *log_of_seed(const pg_record *r, long seed)
+{
+    for (size_t i = 0; i < r->nlogs; i++)
+        if (r->logs[i].val_bpb.line &&
+            (seed < 0 ? r->nlogs == 1
+                      : r->logs[i].seed.line && (long)r->logs[i].seed.value == seed))
+            return &r->logs[i];
+    return NULL;
+}
+
+/* Re-evaluates one model file (a pgolf checkpoint or artifact, or a PyTorch
+ * final_model*.pt / *.ptz) with the eval its log names and compares. It is matched to the
+ * log of its seed (checkpoint metadata, or "seedN" in the file name), else to the
+ * folder's only log; a PyTorch file's shape settings are read from that log. */
 static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val, size_t nval,
                       const pg_tokenizer *tok, pg_checks *c)
 {
     char name[160];
     const char *base = strrchr(ckpt, '/');
-    snprintf(name, sizeof name, "rerun.%.100s", base ? base + 1 : ckpt);
+    base = base ? base + 1 : ckpt;
+    snprintf(name, sizeof name, "rerun.%.100s", base);
     pg_model m;
     json_t *meta = NULL;
-    size_t nl = strlen(ckpt);
-    int is_art = nl > 4 && strcmp(ckpt + nl - 4, ".art") == 0;
-    if ((is_art ? pg_artifact_load(ckpt, &m, NULL) : pg_checkpoint_load(ckpt, &m, &meta)) != 0) {
+    long seed = seed_in_name(base);
+    const pg_log_summary *log = log_of_seed(r, seed);
+    pg_import_hints hints = {.log_path = log ? log->path : NULL};
+    char what[96];
+    if (pg_model_file_load(ckpt, &hints, &m, &meta, what, sizeof what) != 0) {
         pg_checks_add(c, name, PG_CHECK_FAIL, "%s", pg_errmsg());
         return;
     }
     json_t *sd = meta ? json_object_get(meta, "seed") : NULL;
-    long seed = json_is_integer(sd) ? (long)json_integer_value(sd) : -1;
+    if (json_is_integer(sd)) {
+        seed = (long)json_integer_value(sd);
+        log = log_of_seed(r, seed);
+    }
     json_decref(meta);
-    const char *tag = strstr(base ? base : ckpt, "seed"); /* model_seed42.art */
-    if (seed < 0 && tag && tag[4] >= '0' && tag[4] <= '9')
-        seed = strtol(tag + 4, NULL, 10);
-    const pg_log_summary *log = NULL;
-    for (size_t i = 0; i < r->nlogs && !log; i++)
-        if (r->logs[i].val_bpb.line &&
-            (seed < 0 ? r->nlogs == 1
-                      : r->logs[i].seed.line && (long)r->logs[i].seed.value == seed))
-            log = &r->logs[i];
     pg_bpb_lut lut;
     if (!log) {
         pg_checks_add(c, name, PG_CHECK_UNKNOWN, "%s: no log of seed %ld to compare with", ckpt, seed);
@@ -66,8 +82,8 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
         else
             pg_checks_add(c, name,
                           fabs(res.val_bpb - log->val_bpb.value) <= 1e-6 ? PG_CHECK_PASS : PG_CHECK_FAIL,
-                          "%s re-scored (%s): val_bpb %.8f; logged %.8f at %s:%d", ckpt,
-                          log->final_tag, res.val_bpb, log->val_bpb.value, log->path,
+                          "%s (%s) re-scored (%s): val_bpb %.8f; logged %.8f at %s:%d", ckpt,
+                          what, log->final_tag, res.val_bpb, log->val_bpb.value, log->path,
                           log->val_bpb.line);
         pg_bpb_lut_free(&lut);
     }
@@ -92,7 +108,10 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
         size_t n = strlen(e->d_name);
         int ckpt = n > 5 && strcmp(e->d_name + n - 5, ".ckpt") == 0;
         int art = n > 4 && strcmp(e->d_name + n - 4, ".art") == 0;
-        if ((!ckpt && !art) || strcmp(e->d_name, "state.ckpt") == 0)
+        int torch = strncmp(e->d_name, "final_model", 11) == 0 &&
+                    ((n > 3 && strcmp(e->d_name + n - 3, ".pt") == 0) ||
+                     (n > 4 && strcmp(e->d_name + n - 4, ".ptz") == 0));
+        if ((!ckpt && !art && !torch) || strcmp(e->d_name, "state.ckpt") == 0)
             continue;
         char *p = pg_path_join(r->dir, e->d_name);
         if (!p) {
@@ -108,7 +127,8 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
         closedir(d);
     if (!found)
         pg_checks_add(c, "rerun", PG_CHECK_UNKNOWN,
-                      "%s: no pgolf checkpoint (*.ckpt) or artifact (*.art) to re-evaluate",
+                      "%s: no model to re-evaluate (pgolf *.ckpt / *.art, PyTorch "
+                      "final_model*.pt / *.ptz)",
                       r->dir);
     free(val);
     pg_tokenizer_free(&tok);

@@ -27,6 +27,8 @@ int cmd_package(int argc, char **argv);
 int cmd_records(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 extern const pg_command pg_commands[];

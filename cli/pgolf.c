@@ -94,11 +94,15 @@ const pg_command pg_commands[] = {
      "same bits as an uninterrupted run (with MAX_WALLCLOCK_SECONDS=0). WORLD_SIZE=W\n"
      "emulates W ranks' data slices (grad_accum = 8/W). A non-finite loss stops training\n"
      "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"},
-    {"eval", cmd_eval, "score a checkpoint on the validation shards (val_loss, val_bpb)",
-     "usage: pgolf eval CHECKPOINT --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
+    {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
+     "usage: pgolf eval MODEL --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
      "                  [--stride N] [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
      "                  [--audit-causality [--at T]] [--tag NAME] [--json] [--quiet]\n"
+     "                  [--set NAME=VALUE]... [--log TRAIN_LOG]\n"
      "\n"
+     "MODEL is a pgolf checkpoint or artifact, or a PyTorch file (final_model.pt,\n"
+     "final_model.int8.ptz, the {\"w\",\"m\"} int6 layouts; see pgolf help import, whose\n"
+     "--set and --log supply what the tensors cannot tell).\n"
      "Scores the validation split (all fineweb_val_*.bin in DIR, concatenated, truncated to\n"
      "((N-1)//seq_len)*seq_len+1 tokens). standard: non-overlapping windows of seq_len;\n"
      "sliding: windows every --stride tokens (default 64, at most seq_len), each token\n"
@@ -119,6 +123,26 @@ const pg_command pg_commands[] = {
      "--tag NAME names the result lines final_NAME / final_NAME_exact (default eval or\n"
      "sliding_window). --json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}.\n"
      "Progress goes to stderr.\n"},
+    {"import", cmd_import, "read a PyTorch model file (state dict or int8/int6 artifact) as a checkpoint",
+     "usage: pgolf import FILE --out CHECKPOINT [--set NAME=VALUE]... [--log TRAIN_LOG]\n"
+     "\n"
+     "Reads torch.save files without Python (a restricted unpickler: only state-dict types;\n"
+     "any other global or opcode is refused): a plain state dict (final_model.pt), the\n"
+     "reference's int8_clean_per_row_v1 export (final_model.int8.ptz) and the later records'\n"
+     "{\"w\",\"m\"} per-row int6/int8 layout, wrapped in zlib, xz/lzma, zstd or brotli and\n"
+     "optionally a BSHF byte shuffle (detected by magic, not by name). Quantized tensors are\n"
+     "dequantized as the reference does. The shape (layers, width, heads, KV heads, MLP,\n"
+     "vocab) comes from the tensors; MLP_ACT, LOGIT_SOFTCAP, ROPE_BASE and TRAIN_SEQ_LEN from\n"
+     "--log (its num_heads:8 / '  rope_base: 10000' lines), then --set, else the baseline's\n"
+     "defaults. Unknown or missing tensors are an error listing them. pgolf eval and\n"
+     "pgolf verify --rerun read these files directly.\n"},
+    {"export", cmd_export, "write a model in the official train_gpt.py artifact format",
+     "usage: pgolf export MODEL --format int8-ptz --out FILE\n"
+     "\n"
+     "Writes the reference's final_model.int8.ptz: quantize_state_dict_int8's dict (per-row\n"
+     "int8 with fp16 scales above 65,536 elements, small tensors fp16, control tensors\n"
+     "float32) pickled as torch.save does, zipped, zlib level 9. torch.load and the\n"
+     "reference's dequantize_state_dict_int8 read it. MODEL is any file pgolf reads.\n"},
     {"pack", cmd_pack, "quantize and compress a checkpoint into an artifact",
      "usage: pgolf pack CHECKPOINT --out ARTIFACT [--scheme int8|mixed] [--group G=SCHEME]...\n"
      "                  [--code FILE] [--budget] [--json]\n"

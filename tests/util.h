@@ -58,5 +58,6 @@ Suite *suite_run(void);
 Suite *suite_hostile(void);
 Suite *suite_malformed(void);
 Suite *suite_fuzz(void);
+Suite *suite_torch(void);
 
 #endif

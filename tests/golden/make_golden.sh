@@ -47,3 +47,23 @@ $py $g/make_ttt_trace.py "$tmp/ttt.ckpt" data/sample/fineweb_val_000000.bin $g/t
 
 # The reference's int8 export on hand-made rows.
 $py $g/make_quant.py $g/int8_rows.json
+
+# PyTorch model files in the formats real records ship (tests/test_torch.c), and a check
+# that `pgolf export --format int8-ptz` is read by torch.load and equals the reference's
+# quantization bit for bit.
+mkdir -p $g/torchfiles
+./pgolf init --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=64 \
+  --set TIED_EMBED_INIT_STD=0.3 --seed 21 --init dense --out "$tmp/small.ckpt" >/dev/null
+./pgolf init --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=72 --set TRAIN_SEQ_LEN=64 \
+  --set TIED_EMBED_INIT_STD=0.3 --seed 22 --init dense --out "$tmp/wide.ckpt" >/dev/null
+$py $g/make_torch.py write "$tmp/small.ckpt" "$tmp/wide.ckpt" data/sample/fineweb_val_000000.bin \
+  $g/sample_1024_lut.json $g/torchfiles
+brotli -f -q 11 -o $g/torchfiles/w_m_bshf.br $g/torchfiles/w_m_bshf.raw
+rm $g/torchfiles/w_m_bshf.raw
+./pgolf export "$tmp/wide.ckpt" --format int8-ptz --out "$tmp/export.ptz" >/dev/null
+$py $g/make_torch.py check-export "$tmp/export.ptz" "$tmp/wide.ckpt"
+if [ -f ../shared/ref/train_gpt.py ]; then
+  ./pgolf import "$tmp/export.ptz" --set TRAIN_SEQ_LEN=64 --out "$tmp/reimported.ckpt" >/dev/null
+  $py $g/make_torch.py check-official ../shared/ref/train_gpt.py "$tmp/export.ptz" "$tmp/wide.ckpt" \
+    "$tmp/reimported.ckpt"
+fi

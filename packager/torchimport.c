@@ -1,0 +1,268 @@
+/* A PyTorch state dict of the baseline family as a pgolf model (torchimport.h). */
+#include "packager/torchimport.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/fileio.h"
+#include "kernels/checkpoint.h"
+#include "packager/artifact.h"
+
+#define MAX_LOG_BYTES ((size_t)256 << 20)
+#define MAX_LISTED 6 /* names quoted in an error before "and N more" */
+
+static const pg_named_tensor *find(const pg_torch_state *st, const char *name)
+{
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->t[i].name, name) == 0)
+            return &st->t[i];
+    return NULL;
+}
+
+/* The settings given by the log or --set, by name, to catch contradictions. */
+typedef struct {
+    char names[64][32];
+    int n;
+} given_set;
+
+static void mark_given(given_set *g, const char *name)
+{
+    if (g->n < 64)
+        snprintf(g->names[g->n++], sizeof g->names[0], "%s", name);
+}
+
+static int was_given(const given_set *g, const char *name)
+{
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The setting an upper-cased log key names, or NULL for keys that are not model settings. */
+static const pg_setting *model_setting(const char *key)
+{
+    for (size_t i = 0; i < pg_model_settings.n; i++)
+        if (strcmp(pg_model_settings.rows[i].name, key) == 0)
+            return &pg_model_settings.rows[i];
+    return NULL;
+}
+
+static int apply_log_token(const char *log, int line, const char *key, const char *value,
+                           pg_model_config *c, given_set *g)
+{
+    char up[32];
+    size_t n = strlen(key);
+    if (n == 0 || n >= sizeof up || !value[0])
+        return 0;
+    for (size_t i = 0; i <= n; i++)
+        up[i] = (char)toupper((unsigned char)key[i]);
+    if (!model_setting(up) || strcmp(key, up) == 0) /* logs print the names lower-case */
+        return 0;
+    if (pg_config_set(c, up, value) != 0)
+        return pg_fail("%s:%d: %s", log, line, pg_errmsg());
+    mark_given(g, up);
+    return 0;
+}
+
+/* "key:value" tokens and "  key: value" lines of a train log. */
+static int hints_from_log(const char *log, pg_model_config *c, given_set *g)
+{
+    unsigned char *buf;
+    size_t len;
+    if (pg_read_file(log, MAX_LOG_BYTES, &buf, &len) != 0)
+        return -1;
+    char *text = (char *)buf;
+    int rc = 0, line = 0;
+    for (size_t at = 0; at < len && rc == 0;) {
+        size_t end = at;
+        while (end < len && text[end] != '\n')
+            end++;
+        line++;
+        char l[512];
+        size_t ln = end - at < sizeof l - 1 ? end - at : sizeof l - 1;
+        memcpy(l, text + at, ln);
+        l[ln] = 0;
+        at = end + 1;
+        char *save = NULL, *tok = strtok_r(l, " \t\r", &save);
+        while (tok && rc == 0) {
+            char *colon = strchr(tok, ':');
+            char *next = strtok_r(NULL, " \t\r", &save);
+            if (colon && colon[1] == 0 && next) { /* "key: value" */
+                *colon = 0;
+                rc = apply_log_token(log, line, tok, next, c, g);
+                next = strtok_r(NULL, " \t\r", &save);
+            } else if (colon) { /* "key:value" */
+                *colon = 0;
+                rc = apply_log_token(log, line, tok, colon + 1, c, g);
+            }
+            tok = next;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int dims_are(const pg_named_tensor *t, int ndim)
+{
+    return t && t->ndim == ndim;
+}
+
+/* Sets a field inferred from the tensors; a hint that says otherwise is an error. */
+static int infer(const char *path, const given_set *g, const char *name, int *field, long v,
+                 const char *from)
+{
+    if (v < 1 || v > 1L << 30)
+        return pg_fail("%s: %s would be %ld (from %s)", path, name, v, from);
+    if (was_given(g, name) && *field != v)
+        return pg_fail("%s: %s=%d was given but the tensors say %ld (%s)", path, name, *field, v, from);
+    *field = (int)v;
+    return 0;
+}
+
+static int infer_config(const char *path, const pg_torch_state *st, const given_set *g,
+                        pg_model_config *c)
+{
+    const pg_named_tensor *emb = find(st, "tok_emb.weight"), *qg = find(st, "blocks.0.attn.q_gain"),
+                          *ck = find(st, "blocks.0.attn.c_k.weight"), *fc = find(st, "blocks.0.mlp.fc.weight");
+    if (!dims_are(emb, 2) || !dims_are(qg, 1) || !dims_are(ck, 2) || !dims_are(fc, 2))
+        return pg_fail("%s: not a baseline-family state dict: needs tok_emb.weight, "
+                       "blocks.0.attn.q_gain, blocks.0.attn.c_k.weight and blocks.0.mlp.fc.weight "
+                       "with the reference's shapes",
+                       path);
+    long layers = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        long l;
+        if (sscanf(st->t[i].name, "blocks.%ld.", &l) == 1 && l >= 0 && l < 1L << 20 && l + 1 > layers)
+            layers = l + 1;
+    }
+    long dim = (long)emb->shape[1], heads = (long)qg->shape[0];
+    if (heads < 1 || dim % heads || ck->shape[1] != dim || fc->shape[1] != dim)
+        return pg_fail("%s: tok_emb width %ld does not fit q_gain's %ld heads or c_k/fc widths",
+                       path, dim, heads);
+    long hd = dim / heads;
+    if (ck->shape[0] % hd || fc->shape[0] % dim)
+        return pg_fail("%s: c_k rows %lld are not whole heads of %ld, or fc rows %lld not a "
+                       "multiple of model_dim %ld",
+                       path, (long long)ck->shape[0], hd, (long long)fc->shape[0], dim);
+    if (infer(path, g, "VOCAB_SIZE", &c->vocab_size, (long)emb->shape[0], "tok_emb.weight rows") != 0 ||
+        infer(path, g, "MODEL_DIM", &c->model_dim, dim, "tok_emb.weight columns") != 0 ||
+        infer(path, g, "NUM_LAYERS", &c->num_layers, layers, "blocks.N") != 0 ||
+        infer(path, g, "NUM_HEADS", &c->num_heads, heads, "q_gain length") != 0 ||
+        infer(path, g, "NUM_KV_HEADS", &c->num_kv_heads, (long)ck->shape[0] / hd, "c_k rows / head_dim") != 0 ||
+        infer(path, g, "MLP_MULT", &c->mlp_mult, (long)fc->shape[0] / dim, "fc rows / model_dim") != 0)
+        return -1;
+    return pg_config_validate(c) != 0 ? pg_fail_prefix(path) : 0;
+}
+
+/* Names in `have` but not in the model (unknown) or the other way round (missing). */
+static int check_names(const char *path, const pg_torch_state *st, const pg_model *m)
+{
+    char list[512] = "";
+    int unknown = 0, missing = 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (!pg_model_find_tensor(m, st->t[i].name) && unknown++ < MAX_LISTED) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", st->t[i].name);
+        }
+    if (unknown)
+        return pg_fail("%s: %d tensor%s pgolf's baseline model does not have (another "
+                       "architecture?): %s%s",
+                       path, unknown, unknown == 1 ? "" : "s", list,
+                       unknown > MAX_LISTED ? ", ..." : "");
+    for (int i = 0; i < m->num_tensors; i++)
+        if (!find(st, m->tensors[i].name) && missing++ < MAX_LISTED) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", m->tensors[i].name);
+        }
+    if (missing)
+        return pg_fail("%s: %d tensor%s of the model %s missing: %s%s", path, missing,
+                       missing == 1 ? "" : "s", missing == 1 ? "is" : "are", list,
+                       missing > MAX_LISTED ? ", ..." : "");
+    return 0;
+}
+
+int pg_torch_to_model(const char *path, const pg_torch_state *st, const pg_import_hints *h,
+                      pg_model *m)
+{
+    pg_model_config c = pg_config_baseline();
+    given_set g = {.n = 0};
+    if (h && h->log_path && hints_from_log(h->log_path, &c, &g) != 0)
+        return -1;
+    for (int i = 0; h && i < h->nsets; i++) {
+        const char *eq = strchr(h->sets[i], '=');
+        char name[32];
+        if (!eq || eq == h->sets[i] || (size_t)(eq - h->sets[i]) >= sizeof name)
+            return pg_fail("%s: setting \"%s\" is not NAME=VALUE", path, h->sets[i]);
+        snprintf(name, sizeof name, "%.*s", (int)(eq - h->sets[i]), h->sets[i]);
+        if (pg_config_set(&c, name, eq + 1) != 0)
+            return -1;
+        mark_given(&g, name);
+    }
+    if (infer_config(path, st, &g, &c) != 0 || pg_model_create(m, &c) != 0)
+        return -1;
+    if (check_names(path, st, m) != 0) {
+        pg_model_free(m);
+        return -1;
+    }
+    for (int i = 0; i < m->num_tensors; i++) {
+        const pg_tensor_info *ti = &m->tensors[i];
+        const pg_named_tensor *t = find(st, ti->name);
+        int ok = t->numel == ti->numel &&
+                 (ti->ndim == 1 ? t->ndim == 1 && t->shape[0] == ti->shape[0]
+                                : t->ndim == 2 && t->shape[0] == ti->shape[0] && t->shape[1] == ti->shape[1]);
+        if (!ok) {
+            char have[64] = "[";
+            for (int d = 0; d < t->ndim; d++) {
+                size_t l = strlen(have);
+                snprintf(have + l, sizeof have - l, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            }
+            if (ti->ndim == 1)
+                pg_fail("%s: tensor %s has shape %s], the config needs [%d]", path, ti->name, have,
+                        ti->shape[0]);
+            else
+                pg_fail("%s: tensor %s has shape %s], the config needs [%d, %d]", path, ti->name,
+                        have, ti->shape[0], ti->shape[1]);
+            pg_model_free(m);
+            return -1;
+        }
+        for (size_t k = 0; k < ti->numel; k++)
+            m->params[ti->offset + k] = (pg_real)t->data[k];
+    }
+    return 0;
+}
+
+int pg_model_file_load(const char *path, const pg_import_hints *h, pg_model *m, json_t **meta,
+                       char *what, size_t what_cap)
+{
+    unsigned char *buf;
+    size_t len;
+    char desc[96];
+    if (meta)
+        *meta = NULL;
+    if (pg_read_file(path, ((size_t)PG_MAX_PARAMS) * 4 + ((size_t)64 << 20), &buf, &len) != 0)
+        return -1;
+    int rc;
+    if (len >= 8 && memcmp(buf, PG_CKPT_MAGIC, 8) == 0) {
+        snprintf(desc, sizeof desc, "pgolf checkpoint");
+        rc = pg_checkpoint_decode(path, buf, len, m, meta, NULL, 0);
+    } else if (len >= 8 && memcmp(buf, PG_ART_MAGIC, 8) == 0) {
+        snprintf(desc, sizeof desc, "pgolf artifact");
+        rc = pg_artifact_decode(path, buf, len, m, NULL);
+    } else {
+        pg_torch_state st;
+        rc = pg_torch_decode(path, buf, len, &st);
+        if (rc == 0) {
+            snprintf(desc, sizeof desc, "torch %s (%s)", st.format, st.wrapper);
+            rc = pg_torch_to_model(path, &st, h, m);
+            pg_torch_state_free(&st);
+        }
+    }
+    free(buf);
+    if (rc == 0 && what)
+        snprintf(what, what_cap, "%s", desc);
+    return rc;
+}
