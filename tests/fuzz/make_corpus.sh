@@ -219,3 +219,18 @@ m["digest"] = hashlib.sha256(canon).hexdigest()
 put("manifest", "cut.json", json.dumps(m, indent=1).encode())
 EOF
 du -sh "$out"
+
+# PyTorch files (pickle, torchfile): pgolf's export of a tiny model (zlib), the zip inside
+# it, the zip behind xz and behind a BSHF shuffle, and its data.pkl alone.
+mkdir -p "$out/pickle" "$out/torchfile"
+"$pgolf" init $small --set NUM_LAYERS=1 --init dense --out "$work/t.ckpt" >/dev/null
+"$pgolf" export "$work/t.ckpt" --format int8-ptz --out "$out/torchfile/int8.ptz" >/dev/null
+python3 - "$out" <<'PY'
+import io, lzma, sys, zipfile, zlib
+out = sys.argv[1]
+z = zlib.decompress(open(f"{out}/torchfile/int8.ptz", "rb").read())
+open(f"{out}/torchfile/int8.zip", "wb").write(z)
+open(f"{out}/torchfile/int8.xz", "wb").write(lzma.compress(z))
+open(f"{out}/torchfile/int8.bshf", "wb").write(b"BSHF\x02" + z[0::2] + z[1::2])
+open(f"{out}/pickle/int8.pkl", "wb").write(zipfile.ZipFile(io.BytesIO(z)).read("archive/data.pkl"))
+PY

@@ -26,13 +26,16 @@ max_len() {
     logparse) echo 8192 ;;
     record) echo 8192 ;;
     manifest) echo 8192 ;;
+    pickle) echo 4096 ;;
+    torchfile) echo 8192 ;;
   esac
 }
 
 dict() {
   case $1 in
     container | checkpoint | artifact | sealed) echo tests/fuzz/dict/model.dict ;;
-    logparse | record | manifest) echo "tests/fuzz/dict/$1.dict" ;;
+    logparse | record | manifest | pickle) echo "tests/fuzz/dict/$1.dict" ;;
+    torchfile) echo tests/fuzz/dict/pickle.dict ;;
   esac
 }
 
