@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 #include <lzma.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "common/err.h"
 #include "common/sha256.h"
@@ -25,6 +26,12 @@
 
 static const char *const kSeq64[] = {"TRAIN_SEQ_LEN=64"};
 static const pg_import_hints kHints = {NULL, kSeq64, 1};
+
+static void expect_error(const char *got, const char *want)
+{
+    ck_assert_msg(got[0] && strstr(got, want), "want an error with \"%s\", got \"%s\"", want, got);
+    ck_assert_ptr_null(strchr(got, '\n'));
+}
 
 static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-30); }
 
@@ -86,7 +93,7 @@ START_TEST(golden_files_match_torch)
         pg_model_free(&m);
         files++;
     }
-    ck_assert_int_eq(files, 4);
+    ck_assert_int_eq(files, 5);
     free(val);
     pg_bpb_lut_free(&lut);
     pg_tokenizer_free(&tok);
@@ -127,6 +134,36 @@ START_TEST(export_import_round_trip)
     pg_model_free(&m);
     pg_model_free(&back);
     pg_model_free(&packed);
+}
+END_TEST
+
+/* The same zip behind zstd instead of zlib: found by magic, same weights. */
+START_TEST(zstd_wrapper)
+{
+    size_t n;
+    uint8_t *ptz = t_read_bytes(t_repo_path("tests/golden/torchfiles/int8.ptz"), &n);
+    uLongf zn = 4 << 20;
+    uint8_t *zip = malloc(zn);
+    ck_assert_int_eq(uncompress(zip, &zn, ptz, (uLong)n), Z_OK);
+    size_t cap = ZSTD_compressBound(zn);
+    uint8_t *zs = malloc(cap);
+    size_t zsn = ZSTD_compress(zs, cap, zip, zn, 19);
+    ck_assert(!ZSTD_isError(zsn));
+    pg_torch_state a, b;
+    ck_assert_int_eq(pg_torch_decode("int8.ptz", ptz, n, &a), 0);
+    ck_assert_int_eq(pg_torch_decode("int8.zst", zs, zsn, &b), 0);
+    ck_assert_str_eq(b.wrapper, "zstd");
+    ck_assert_uint_eq(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        ck_assert_str_eq(a.t[i].name, b.t[i].name);
+        ck_assert_int_eq(memcmp(a.t[i].data, b.t[i].data, a.t[i].numel * sizeof(float)), 0);
+    }
+    ck_assert_int_eq(pg_torch_decode("cut.zst", zs, zsn - 7, &b), -1);
+    expect_error(pg_errmsg(), "zstd stream");
+    pg_torch_state_free(&a);
+    free(ptz);
+    free(zip);
+    free(zs);
 }
 END_TEST
 
@@ -325,12 +362,6 @@ static const char *decode_pickle(const uint8_t *pkl, size_t n, size_t storage_by
     return msg;
 }
 
-static void expect_error(const char *got, const char *want)
-{
-    ck_assert_msg(got[0] && strstr(got, want), "want an error with \"%s\", got \"%s\"", want, got);
-    ck_assert_ptr_null(strchr(got, '\n'));
-}
-
 START_TEST(hostile_pickles)
 {
     uint8_t p[512];
@@ -433,6 +464,7 @@ Suite *suite_torch(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, golden_files_match_torch);
     tcase_add_test(tc, export_import_round_trip);
+    tcase_add_test(tc, zstd_wrapper);
     tcase_add_test(tc, cli_import_eval_export);
     tcase_add_test(tc, log_and_set_hints);
     tcase_add_test(tc, verify_rerun_torch_artifact);

@@ -6,6 +6,7 @@ usage: make_torch.py write CKPT_SMALL CKPT_WIDE VAL_SHARD LUT_JSON OUT_DIR
 
 `write` reads two pgolf checkpoints (random dense weights) and writes, into OUT_DIR:
   raw.pt             torch.save of the small model's float32 state dict
+  raw_bf16.pt        the same in bfloat16
   int8.ptz           the reference's int8_clean_per_row_v1 export of the wide model
                      (a re-implementation of quantize_state_dict_int8), zlib level 9
   w_m.xz             {"w", "m"} per-row int6 (and one int8 with a scalar scale), xz
@@ -171,6 +172,9 @@ def write(small, wide, shard, lut_path, out):
 
     cfg, w, _ = read_checkpoint(small)
     add("raw.pt", saved(collections.OrderedDict(w)), cfg, w, list(w), "state_dict", "none")
+    wb = collections.OrderedDict((k, v.to(torch.bfloat16)) for k, v in w.items())
+    add("raw_bf16.pt", saved(wb), cfg, {k: v.float() for k, v in wb.items()}, list(w),
+        "state_dict", "none")
 
     cfg, w, _ = read_checkpoint(wide)
     obj = int8_export(w)
