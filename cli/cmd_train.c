@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/parse.h"
 #include "cli/commands.h"
 #include "train/train.h"
 
@@ -76,7 +77,26 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (!o.out_dir)
         return pg_cli_usage_error("train", "needs --out DIR");
-    if (pg_train(&h, &o) != 0)
+    /* under torchrun / mpirun: join the other ranks first */
+    pg_dist_env env;
+    pg_dist dist;
+    int launched;
+    if (pg_dist_env_read(&env, &launched) != 0)
         return pg_cli_error();
-    return 0;
+    if (launched && env.world > 1) {
+        long timeout = 120;
+        const char *ts = getenv("PGOLF_RENDEZVOUS_TIMEOUT");
+        if (ts && *ts && pg_parse_long(ts, "PGOLF_RENDEZVOUS_TIMEOUT", 1, 86400, &timeout) != 0)
+            return pg_cli_error();
+        if (pg_dist_connect(&dist, &env, (double)timeout, NULL) != 0)
+            return pg_cli_error();
+        pg_dist_set_current(&dist);
+        o.dist = &dist;
+        if (env.rank != 0)
+            o.quiet = 1;
+    }
+    rc = pg_train(&h, &o);
+    if (o.dist)
+        pg_dist_close(&dist);
+    return rc != 0 ? pg_cli_error() : 0;
 }

@@ -92,7 +92,12 @@ const pg_command pg_commands[] = {
      "optimizer state and data position, atomically every CHECKPOINT_EVERY steps and at the\n"
      "end) and DIR/final.ckpt. --resume continues from DIR/state.ckpt and ends with the\n"
      "same bits as an uninterrupted run (with MAX_WALLCLOCK_SECONDS=0). WORLD_SIZE=W\n"
-     "emulates W ranks' data slices (grad_accum = 8/W). A non-finite loss stops training\n"
+     "emulates W ranks' data slices (grad_accum = 8/W). Launched as W processes\n"
+     "(torchrun --standalone --no-python --nproc_per_node=W ./pgolf train ..., or mpirun -np W\n"
+     "with MASTER_ADDR/MASTER_PORT or PGOLF_RENDEZVOUS_FILE), each rank trains its slice,\n"
+     "gradients are summed in rank order (the same bits as the emulation), and rank 0 logs,\n"
+     "validates and writes the checkpoints; PGOLF_RENDEZVOUS_TIMEOUT (120 s) bounds the wait\n"
+     "for the ranks. A non-finite loss stops training\n"
      "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"},
     {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL [--mode standard|sliding]\n"

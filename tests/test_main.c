@@ -23,6 +23,7 @@ int main(void)
     srunner_add_suite(sr, suite_malformed());
     srunner_add_suite(sr, suite_fuzz());
     srunner_add_suite(sr, suite_torch());
+    srunner_add_suite(sr, suite_dist());
     /* One process: temp files and skips stay simple, and sanitizers see every test. */
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);

@@ -59,5 +59,6 @@ Suite *suite_hostile(void);
 Suite *suite_malformed(void);
 Suite *suite_fuzz(void);
 Suite *suite_torch(void);
+Suite *suite_dist(void);
 
 #endif

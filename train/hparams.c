@@ -33,7 +33,7 @@ static const pg_setting kRows[] = {
          "steps between train_loss log lines (0: none)"),
     LONG("CHECKPOINT_EVERY", checkpoint_every, "0", 0, INF,
          "steps between state.ckpt saves (0: only at the end)"),
-    LONG("WORLD_SIZE", world_size, "1", 1, 8, "ranks whose data slices are emulated; divides 8"),
+    LONG("WORLD_SIZE", world_size, "1", 1, 8, "ranks: emulated in one process, or the processes torchrun/mpirun start; divides 8"),
     LONG("MUON_BACKEND_STEPS", muon_backend_steps, "5", 0, 100,
          "Newton-Schulz iterations of each Muon update"),
     LONG("MUON_MOMENTUM_WARMUP_STEPS", muon_momentum_warmup_steps, "500", 0, INF,

@@ -52,6 +52,8 @@ typedef struct {
 static void logf_(logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(logger *lg, const char *fmt, ...)
 {
+    if (!lg->log) /* ranks other than 0 of a launched run */
+        return;
     va_list ap;
     va_start(ap, fmt);
     vfprintf(lg->log, fmt, ap);
@@ -78,6 +80,7 @@ typedef struct {
     long step;
     double train_ms;
     char state_path[PG_PATH_MAX + 32], final_path[PG_PATH_MAX + 32];
+    int rank; /* of a launched run; only rank 0 writes files */
 } trainer;
 
 static json_t *state_meta(const trainer *t)
@@ -91,6 +94,8 @@ static json_t *state_meta(const trainer *t)
 
 static int save_state(trainer *t)
 {
+    if (t->rank != 0)
+        return 0;
     pg_ckpt_extra ex[3] = {{"optim.adam_m", t->opt.adam_m},
                            {"optim.adam_v", t->opt.adam_v},
                            {"optim.muon_buf", t->opt.muon_buf}};
@@ -217,6 +222,8 @@ static void teardown(trainer *t)
 static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
 {
     const pg_hparams *h = t->h;
+    if (!lg->log)
+        return;
     logf_(lg, "pgolf_train version:%s backend:cpu out:%s", pg_build_version(), o->out_dir);
     fprintf(lg->log, "== resolved configuration ==\n");
     pg_hparams_print(h, lg->log, "config:");
@@ -238,21 +245,31 @@ static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
     logf_(lg, "seed:%ld", h->seed);
 }
 
-/* One optimizer step over grad_accum micro-steps of world_size emulated ranks.
- * Returns rank 0's mean micro-step loss (what the reference logs) in *train_loss. */
-static int train_step(trainer *t, pg_acts *a, pg_real *grad, int *ids, int *tgt, uint16_t *chunk,
-                      double *train_loss)
+/* One optimizer step's gradient over grad_accum micro-steps of world_size ranks: every
+ * rank of one process (emulated) or only this process's rank. Each rank accumulates its
+ * micro-steps, then the ranks are summed in rank order from zero: in `grad` directly
+ * (emulation) or by the all-reduce (processes), so both give the same bits. The stream
+ * advances by the whole step's tokens either way. Returns rank 0's mean micro-step loss
+ * (what the reference logs) in *train_loss (0 on other ranks). */
+static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *ids, int *tgt,
+                      uint16_t *chunk, const pg_dist *dist, double *train_loss)
 {
     const pg_hparams *h = t->h;
+    const pg_backend *be = t->m.be;
     int W = (int)h->world_size, accum = pg_hparams_grad_accum(h);
-    size_t local = (size_t)(h->train_batch_tokens / (W * accum));
+    size_t local = (size_t)(h->train_batch_tokens / (W * accum)), per_micro = (local + 1) * (size_t)W;
+    size_t n = t->m.num_params;
     double dloss = 1.0 / ((double)W * accum * (double)local), rank0 = 0;
-    t->m.be->zero(grad, t->m.num_params * sizeof *grad);
-    for (int micro = 0; micro < accum; micro++) {
-        if (pg_stream_take(&t->stream, (local + 1) * (size_t)W, chunk) != 0)
-            return -1;
-        for (int r = 0; r < W; r++) {
-            const uint16_t *span = chunk + (size_t)r * (local + 1);
+    if (pg_stream_take(&t->stream, per_micro * (size_t)accum, chunk) != 0)
+        return -1;
+    int first = dist ? dist->rank : 0, end = dist ? dist->rank + 1 : W;
+    be->zero(grad, n * sizeof *grad);
+    for (int r = first; r < end; r++) {
+        pg_real *acc = dist || W == 1 ? grad : tmp;
+        if (acc == tmp)
+            be->zero(tmp, n * sizeof *tmp);
+        for (int micro = 0; micro < accum; micro++) {
+            const uint16_t *span = chunk + (size_t)micro * per_micro + (size_t)r * (local + 1);
             for (size_t i = 0; i < local; i++) {
                 ids[i] = span[i];
                 tgt[i] = span[i + 1];
@@ -260,12 +277,20 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, int *ids, int *tgt,
             double sum = pg_model_forward(&t->m, a, ids, tgt);
             if (r == 0)
                 rank0 += sum / (double)local;
-            pg_model_backward(&t->m, a, ids, tgt, grad, dloss);
+            pg_model_backward(&t->m, a, ids, tgt, acc, dloss);
         }
+        if (acc == tmp)
+            be->add(grad, tmp, n);
     }
     *train_loss = rank0 / accum;
-    return 0;
+    return dist ? be->all_reduce_sum(grad, n) : 0;
 }
+
+/* What rank 0 decides for every rank of a launched run, sent after each step's gradient. */
+typedef struct {
+    double scale, train_loss;
+    int32_t interrupted, pad;
+} step_control;
 
 int pg_train(const pg_hparams *h, const pg_train_opts *o)
 {
@@ -291,8 +316,16 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     }
     char log_path[PG_PATH_MAX + 32];
     snprintf(log_path, sizeof log_path, "%s/train.log", o->out_dir);
-    logger lg = {fopen(log_path, have_state ? "a" : "w"), !o->quiet};
-    if (!lg.log) {
+    pg_dist *dist = o->dist && o->dist->world > 1 ? o->dist : NULL;
+    int rank = dist ? dist->rank : 0;
+    if (dist && dist->world != h->world_size) {
+        teardown(&t);
+        return pg_fail("WORLD_SIZE=%ld but the launcher started %d processes", h->world_size,
+                       dist->world);
+    }
+    t.rank = rank;
+    logger lg = {rank == 0 ? fopen(log_path, have_state ? "a" : "w") : NULL, !o->quiet};
+    if (rank == 0 && !lg.log) {
         teardown(&t);
         return pg_fail("%s: cannot open log", log_path);
     }
@@ -306,10 +339,11 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     size_t local = (size_t)(h->train_batch_tokens / (W * accum));
     pg_acts a = {0};
     pg_real *grad = t.m.be->alloc(t.m.num_params * sizeof *grad);
+    pg_real *tmp = W > 1 && !dist ? t.m.be->alloc(t.m.num_params * sizeof *tmp) : NULL;
     int *ids = malloc(local * sizeof *ids), *tgt = malloc(local * sizeof *tgt);
-    uint16_t *chunk = malloc((local + 1) * (size_t)W * sizeof *chunk);
+    uint16_t *chunk = malloc((local + 1) * (size_t)W * (size_t)accum * sizeof *chunk);
     int rc = -1;
-    if (!grad || !ids || !tgt || !chunk ||
+    if (!grad || !ids || !tgt || !chunk || (W > 1 && !dist && !tmp) ||
         pg_acts_create(&a, &t.m, (int)(local / (size_t)T), T, 1) != 0) {
         pg_fail("out of memory for a micro-batch of %zu tokens", local);
         goto done;
@@ -319,7 +353,7 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     double cap_ms = h->max_wallclock_seconds > 0 ? 1000.0 * h->max_wallclock_seconds : -1;
     long stop_after = -1;
     pg_progress prog;
-    int bar = o->progress && isatty(2);
+    int bar = o->progress && isatty(2) && rank == 0;
     if (bar)
         pg_progress_start(&prog, "train", "steps", (size_t)h->iterations);
     double t0 = pg_now_seconds();
@@ -328,11 +362,13 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         if (last || (h->val_loss_every > 0 && t.step % h->val_loss_every == 0)) {
             t.train_ms += 1000.0 * (pg_now_seconds() - t0);
             pg_eval_result vr;
-            if (validate(&t, &vr) != 0)
+            if (rank == 0 && validate(&t, &vr) != 0)
                 goto done;
-            logf_(&lg, "step:%ld/%ld val_loss:%.4f val_bpb:%.4f train_time:%.0fms step_avg:%.2fms",
-                  t.step, h->iterations, vr.val_loss, vr.val_bpb, t.train_ms,
-                  t.train_ms / (double)(t.step > 1 ? t.step : 1));
+            if (rank == 0)
+                logf_(&lg, "step:%ld/%ld val_loss:%.4f val_bpb:%.4f train_time:%.0fms "
+                           "step_avg:%.2fms",
+                      t.step, h->iterations, vr.val_loss, vr.val_bpb, t.train_ms,
+                      t.train_ms / (double)(t.step > 1 ? t.step : 1));
             t0 = pg_now_seconds();
         }
         if (last) {
@@ -343,8 +379,17 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         }
         double elapsed = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
         double scale = pg_lr_scale(h, t.step, elapsed), train_loss;
-        if (train_step(&t, &a, grad, ids, tgt, chunk, &train_loss) != 0)
+        if (train_step(&t, &a, grad, tmp, ids, tgt, chunk, dist, &train_loss) != 0)
             goto done;
+        if (dist) {
+            step_control sc = {scale, train_loss, o->stop && *o->stop, 0};
+            if (pg_dist_broadcast(dist, &sc, sizeof sc) != 0)
+                goto done;
+            scale = sc.scale;
+            train_loss = sc.train_loss;
+            if (o->stop && sc.interrupted)
+                *o->stop = 1;
+        }
         if (!isfinite(train_loss)) {
             if (bar)
                 fputc('\n', stderr);
@@ -383,6 +428,8 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         }
         if (cap_ms > 0 && approx_ms >= cap_ms && stop_after < 0)
             stop_after = t.step;
+        if (dist && cap_ms > 0 && pg_dist_broadcast(dist, &stop_after, sizeof stop_after) != 0)
+            goto done;
         if (h->checkpoint_every > 0 && t.step % h->checkpoint_every == 0 && t.step < h->iterations) {
             t.train_ms += 1000.0 * (pg_now_seconds() - t0);
             if (save_state(&t) != 0)
@@ -397,9 +444,9 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         goto done;
     json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train",
                              "step", (json_int_t)t.step, "seed", (json_int_t)h->seed);
-    rc = pg_checkpoint_save(t.final_path, &t.m, meta, NULL, 0);
+    rc = rank == 0 ? pg_checkpoint_save(t.final_path, &t.m, meta, NULL, 0) : 0;
     json_decref(meta);
-    if (rc == 0) {
+    if (rc == 0 && rank == 0) {
         pg_eval_result vr;
         double e0 = pg_now_seconds();
         if ((rc = validate(&t, &vr)) == 0) {
@@ -416,6 +463,8 @@ done:
         pg_acts_free(&a);
     if (grad)
         t.m.be->free(grad);
+    if (tmp)
+        t.m.be->free(tmp);
     free(ids);
     free(tgt);
     free(chunk);

@@ -10,6 +10,7 @@
 #define PG_TRAIN_H
 
 #include <signal.h>
+#include "common/dist.h"
 #include "train/hparams.h"
 
 typedef struct {
@@ -23,6 +24,9 @@ typedef struct {
     /* when set (e.g. by a SIGINT handler), training saves state.ckpt after the current step
      * and fails with "interrupted" (may be NULL) */
     volatile sig_atomic_t *stop;
+    /* the processes of a launched run (NULL: one process, which emulates WORLD_SIZE ranks);
+     * rank 0 logs, validates and writes checkpoints, every rank trains on its data slice */
+    pg_dist *dist;
 } pg_train_opts;
 
 /* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dist.h"
+#include "common/err.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/ops.h"
 
@@ -64,11 +66,19 @@ static size_t cpu_muon_scratch(int rows, int cols)
     return pg_muon_scratch(rows, cols);
 }
 
+/* Sums over the processes of a launched run (common/dist.h); alone, the value itself. */
 static int cpu_all_reduce_sum(pg_real *x, size_t n)
 {
-    (void)x; /* one process: the sum is the value itself */
+    pg_dist *d = pg_dist_current();
+    if (!d || d->world == 1)
+        return 0;
+#ifdef PG_REAL_DOUBLE
+    (void)x;
     (void)n;
-    return 0;
+    return pg_fail("all-reduce: multi-process runs use float32 (this build computes in double)");
+#else
+    return pg_dist_all_reduce_sum(d, x, n);
+#endif
 }
 
 static const pg_backend kCpu = {

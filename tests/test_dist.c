@@ -1,0 +1,240 @@
+/* Multi-process runs without GPUs: the launcher's environment, the rendezvous (ranks as
+ * forked processes on loopback), the CPU all-reduce, and `pgolf train` as two real
+ * processes giving the bits of the one-process WORLD_SIZE=2 emulation. */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/dist.h"
+#include "common/err.h"
+#include "tests/util.h"
+
+typedef struct {
+    int ok;
+    uint8_t id[PG_DIST_ID_LEN];
+    float sum[5];
+    char msg[300];
+} rank_result;
+
+/* Runs ranks 0..n-1 as processes: rank i says world[i]; file or TCP port rendezvous;
+ * each (when joined) all-reduces {i+0.1, 1e8, -1e8, i, 1/3} and reports. */
+static void run_ranks(int n, const int *world, const char *file, int port, double timeout,
+                      rank_result *res)
+{
+    int fds[16][2];
+    pid_t pids[16];
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(pipe(fds[i]), 0);
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            rank_result r;
+            memset(&r, 0, sizeof r);
+            pg_dist_env e = {.rank = i, .world = world[i], .port = port, .source = "test"};
+            snprintf(e.addr, sizeof e.addr, "127.0.0.1");
+            if (file)
+                snprintf(e.file, sizeof e.file, "%s", file);
+            pg_dist d;
+            if (pg_dist_connect(&d, &e, timeout, NULL) == 0) {
+                float x[5] = {(float)i + 0.1f, 1e8f, -1e8f, (float)i, 1.0f / 3.0f};
+                r.ok = pg_dist_all_reduce_sum(&d, x, 5) == 0;
+                memcpy(r.id, d.id, sizeof r.id);
+                memcpy(r.sum, x, sizeof x);
+                pg_dist_close(&d);
+            }
+            snprintf(r.msg, sizeof r.msg, "%s", r.ok ? "" : pg_errmsg());
+            ssize_t w = write(fds[i][1], &r, sizeof r);
+            _exit(w == (ssize_t)sizeof r ? 0 : 1);
+        }
+        close(fds[i][1]);
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(read(fds[i][0], &res[i], sizeof res[i]), (ssize_t)sizeof res[i]);
+        close(fds[i][0]);
+        waitpid(pids[i], NULL, 0);
+    }
+}
+
+START_TEST(rendezvous_file_and_all_reduce)
+{
+    int world[4] = {4, 4, 4, 4};
+    rank_result r[4];
+    run_ranks(4, world, t_tmp_path("rdv"), 0, 20, r);
+    float want[5] = {0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) { /* 0 + x_0 + x_1 + ... in rank order, in float */
+        float x[5] = {(float)i + 0.1f, 1e8f, -1e8f, (float)i, 1.0f / 3.0f};
+        for (int k = 0; k < 5; k++)
+            want[k] += x[k];
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(r[i].ok, "rank %d: %s", i, r[i].msg);
+        ck_assert_int_eq(memcmp(r[i].id, r[0].id, PG_DIST_ID_LEN), 0);
+        ck_assert_int_eq(memcmp(r[i].sum, want, sizeof want), 0);
+    }
+}
+END_TEST
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+START_TEST(rendezvous_tcp_port)
+{
+    int world[2] = {2, 2};
+    rank_result r[2];
+    run_ranks(2, world, NULL, free_port(), 20, r);
+    ck_assert_msg(r[0].ok && r[1].ok, "%s / %s", r[0].msg, r[1].msg);
+    ck_assert_int_eq(memcmp(r[0].id, r[1].id, PG_DIST_ID_LEN), 0);
+}
+END_TEST
+
+START_TEST(rendezvous_missing_rank_times_out)
+{
+    int world[2] = {3, 3}; /* rank 2 never starts */
+    rank_result r[2];
+    run_ranks(2, world, t_tmp_path("rdv_missing"), 0, 1, r);
+    ck_assert(!r[0].ok);
+    ck_assert_msg(strstr(r[0].msg, "rank 2 of 3 did not arrive within 1 s"), "%s", r[0].msg);
+    ck_assert(!r[1].ok);
+}
+END_TEST
+
+START_TEST(rendezvous_wrong_world_size_refused)
+{
+    int world[2] = {2, 3};
+    rank_result r[2];
+    run_ranks(2, world, t_tmp_path("rdv_world"), 0, 10, r);
+    ck_assert(!r[0].ok && !r[1].ok);
+    ck_assert_msg(strstr(r[0].msg, "rank 1 says WORLD_SIZE=3 but rank 0 has WORLD_SIZE=2"), "%s", r[0].msg);
+    ck_assert_msg(strstr(r[1].msg, "rank 0 refused rank 1"), "%s", r[1].msg);
+}
+END_TEST
+
+START_TEST(rendezvous_unreachable_rank0)
+{
+    /* rank 1 alone: rank 0 never writes the rendezvous file */
+    pg_dist_env e = {.rank = 1, .world = 2, .source = "test"};
+    snprintf(e.addr, sizeof e.addr, "127.0.0.1");
+    snprintf(e.file, sizeof e.file, "%s", t_tmp_path("rdv_never"));
+    pg_dist d;
+    ck_assert_int_eq(pg_dist_connect(&d, &e, 0.3, NULL), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "rank 1 could not reach rank 0"));
+}
+END_TEST
+
+static void clear_env(void)
+{
+    const char *vars[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+                          "PGOLF_RENDEZVOUS_FILE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                          "OMPI_COMM_WORLD_LOCAL_RANK", "PMI_RANK", "PMI_SIZE", "TORCHELASTIC_USE_AGENT_STORE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+START_TEST(launcher_environment)
+{
+    pg_dist_env e;
+    int launched;
+    clear_env();
+    setenv("WORLD_SIZE", "4", 1); /* alone: the one-process emulation */
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), 0);
+    ck_assert_int_eq(launched, 0);
+    setenv("RANK", "2", 1);
+    setenv("LOCAL_RANK", "2", 1);
+    setenv("MASTER_ADDR", "127.0.0.1", 1);
+    setenv("MASTER_PORT", "29500", 1);
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), 0);
+    ck_assert(launched && e.rank == 2 && e.world == 4 && e.local_rank == 2 && e.port == 29500);
+    ck_assert_str_eq(e.source, "torchrun");
+    setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1); /* torchrun's store holds MASTER_PORT */
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), 0);
+    ck_assert_int_eq(e.port, 29501);
+    setenv("RANK", "4", 1);
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "RANK=4 is not below WORLD_SIZE=4"));
+    clear_env();
+    setenv("OMPI_COMM_WORLD_RANK", "1", 1);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "neither MASTER_ADDR and MASTER_PORT nor "
+                                              "PGOLF_RENDEZVOUS_FILE"));
+    setenv("PGOLF_RENDEZVOUS_FILE", "/tmp/x", 1);
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), 0);
+    ck_assert(launched && e.rank == 1 && e.world == 2);
+    ck_assert_str_eq(e.source, "mpirun (OpenMPI)");
+    clear_env();
+    setenv("RANK", "0", 1);
+    ck_assert_int_eq(pg_dist_env_read(&e, &launched), -1);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "RANK=0 is set but WORLD_SIZE is not"));
+    clear_env();
+}
+END_TEST
+
+/* Two `pgolf train` processes (RANK=0/1, WORLD_SIZE=2) write the same final.ckpt and log
+ * as one process emulating WORLD_SIZE=2. */
+START_TEST(train_two_processes_match_emulation)
+{
+    const char *d = t_tmpdir();
+    const char *common = "--preset tiny --set ITERATIONS=3 --set VAL_LOSS_EVERY=0";
+    char cmd[4096];
+    const char *bin = getenv("PGOLF_BIN");
+    bin = bin && *bin ? bin : "./pgolf";
+    clear_env();
+    snprintf(cmd, sizeof cmd, "cd %s && WORLD_SIZE=2 %s train %s --out emu >/dev/null 2>&1", d, bin, common);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/rz %s train %s --out mp "
+             ">r1.out 2>&1; echo $? >r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
+             "PGOLF_RENDEZVOUS_FILE=%s/rz %s train %s --out mp >r0.out 2>&1; rc=$?; wait; "
+             "exit $rc",
+             d, d, bin, common, d, d, bin, common);
+    ck_assert_int_eq(system(cmd), 0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/r1.rc", d);
+    size_t n;
+    unsigned char *rc1 = t_read_bytes(p, &n);
+    ck_assert_msg(n >= 1 && rc1[0] == '0', "rank 1 failed");
+    free(rc1);
+    size_t na, nb;
+    snprintf(p, sizeof p, "%s/emu/final.ckpt", d);
+    unsigned char *a = t_read_bytes(p, &na);
+    snprintf(p, sizeof p, "%s/mp/final.ckpt", d);
+    unsigned char *b = t_read_bytes(p, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(a, b, na) == 0, "final.ckpt of 2 processes differs from the emulation");
+    free(a);
+    free(b);
+    /* rank 1 wrote nothing of its own: one log, rank 0's */
+    snprintf(p, sizeof p, "%s/mp/train.log", d);
+    unsigned char *log = t_read_bytes(p, &n);
+    ck_assert_ptr_nonnull(strstr((char *)log, "world_size:2 grad_accum_steps:4"));
+    free(log);
+}
+END_TEST
+
+Suite *suite_dist(void)
+{
+    Suite *s = suite_create("dist");
+    TCase *tc = tcase_create("dist");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, rendezvous_file_and_all_reduce);
+    tcase_add_test(tc, rendezvous_tcp_port);
+    tcase_add_test(tc, rendezvous_missing_rank_times_out);
+    tcase_add_test(tc, rendezvous_wrong_world_size_refused);
+    tcase_add_test(tc, rendezvous_unreachable_rank0);
+    tcase_add_test(tc, launcher_environment);
+    tcase_add_test(tc, train_two_processes_match_emulation);
+    suite_add_tcase(s, tc);
+    return s;
+}
