@@ -31,7 +31,7 @@ static int data_check(int argc, char **argv)
     long vocab = 0;
     int as_json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'v' && pg_parse_long(optarg, "--vocab", 1, 65536, &vocab) != 0)
             return pg_cli_error();
         else if (c == 't' && vocab_from_tokenizer(optarg, &vocab) != 0)
@@ -104,7 +104,7 @@ static int data_pack(int argc, char **argv)
     long vocab = 65536;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'v' && pg_parse_long(optarg, "--vocab", 1, 65536, &vocab) != 0)
             return pg_cli_error();
         else if (c == '?')

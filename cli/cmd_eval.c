@@ -71,6 +71,7 @@ int cmd_eval(int argc, char **argv)
                                          {"set", required_argument, 0, 'M'},
                                          {"log", required_argument, 0, 'L'},
                                          {0, 0, 0, 0}};
+    pg_cli_warn_env_settings(stderr);
     const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS], *tag_name = NULL;
     const char *model_sets[MAX_SETS];
     pg_import_hints hints = {.sets = model_sets};
@@ -79,7 +80,7 @@ int cmd_eval(int argc, char **argv)
     int stride_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         int bad = 0;
         switch (c) {
         case 'd': data = optarg; break;

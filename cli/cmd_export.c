@@ -19,7 +19,7 @@ int cmd_export(int argc, char **argv)
     const char *out = NULL, *format = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
             out = optarg;
         else if (c == 'f')

@@ -23,7 +23,7 @@ int cmd_import(int argc, char **argv)
     pg_import_hints h = {.sets = sets};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'l': h.log_path = optarg; break;

@@ -31,7 +31,7 @@ int cmd_init(int argc, char **argv)
     if (env_seed && *env_seed && pg_parse_long(env_seed, "SEED", 0, 0x7fffffffL, &seed) != 0)
         return pg_cli_error();
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'p': preset = optarg; break;

@@ -28,7 +28,7 @@ int cmd_pack(int argc, char **argv)
     const char *out = NULL, *scheme = "int8", *groups[MAX_GROUPS], *code = NULL;
     int ngroups = 0, as_json = 0, budget = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
             out = optarg;
         else if (c == 's')
@@ -129,7 +129,7 @@ int cmd_unpack(int argc, char **argv)
     const char *out = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
             out = optarg;
         else
@@ -179,7 +179,7 @@ int cmd_selfextract(int argc, char **argv)
     const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
     int nsets = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
             out = optarg;
         else if (c == 's' && nsets < 64)

@@ -138,7 +138,7 @@ int cmd_package(int argc, char **argv)
                          .source_root = root, .scheme_name = "int8"};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 'D': data = optarg; break;

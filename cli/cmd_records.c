@@ -137,7 +137,7 @@ int cmd_records(int argc, char **argv)
     const char *svg = NULL;
     double alpha = 0.01;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'j')
             as_json = 1;
         else if (c == 's')

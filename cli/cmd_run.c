@@ -70,11 +70,12 @@ int cmd_run(int argc, char **argv)
                                          {"out", required_argument, 0, 'O'},
                                          {"refresh", no_argument, 0, 'f'},
                                          {0, 0, 0, 0}};
+    pg_cli_warn_env_settings(stderr);
     const char *preset = "tiny", *config = NULL, *seeds = NULL, *sota = NULL, *record = NULL;
     const char *out = NULL, *sets[MAX_SETS];
     int nsets = 0, refresh = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'p': preset = optarg; break;
         case 'c': config = optarg; break;
@@ -211,7 +212,7 @@ int cmd_replay(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int keep = 0, as_json = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'k')
             keep = 1;
         else if (c == 'j')

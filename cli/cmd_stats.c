@@ -90,7 +90,7 @@ int cmd_stats(int argc, char **argv)
     double sota = NAN;
     int as_json = 0, have_sota_scores = 0, sota_from_record = 0, have_loss = 1, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         int bad = 0;
         tmp.n = 0;
         switch (c) {

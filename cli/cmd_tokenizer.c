@@ -17,7 +17,7 @@ int cmd_tokenizer(int argc, char **argv)
     int as_json = 0, c;
     long vocab = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'j')
             as_json = 1;
         else if (c == 'v' && pg_parse_long(optarg, "--vocab", 1, 65536, &vocab) != 0)

@@ -25,10 +25,11 @@ int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
                                          {"out", required_argument, 0, 'o'},
                                          {"resume", no_argument, 0, 'r'},
                                          {0, 0, 0, 0}};
+    pg_cli_warn_env_settings(stderr);
     const char *preset = "baseline", *config = NULL, *sets[MAX_SETS];
     int nsets = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
         case 'p': preset = optarg; break;
         case 'c': config = optarg; break;

@@ -146,7 +146,7 @@ int cmd_verify(int argc, char **argv)
     int as_json = 0, do_rerun = 0, all = 0, c;
     const char *data = NULL, *tok = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'j')
             as_json = 1;
         else if (c == 'r')

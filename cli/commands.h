@@ -33,6 +33,14 @@ int cmd_status(int argc, char **argv);
 
 extern const pg_command pg_commands[];
 
+/* getopt_long with long options spelled in full: an abbreviation or a near miss is
+ * reported ("did you mean --seeds?") and returned as '?'. */
+struct option;
+int pg_cli_getopt(int argc, char **argv, const struct option *opts);
+/* Warns on stderr about environment variables that look like settings but are not
+ * (a setting's name within one or two edits, or a settings prefix); returns how many. */
+int pg_cli_warn_env_settings(FILE *err);
+
 /* Prints the recorded error as "pgolf: <msg>" and returns exit status 1. */
 int pg_cli_error(void);
 /* Prints "pgolf <cmd>: <msg>" plus a hint at `pgolf help <cmd>`; returns 2. */

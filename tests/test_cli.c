@@ -1,5 +1,6 @@
 /* The pgolf command line: help, usage errors and init. */
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/checkpoint.h"
 #include "pipeline/runconfig.h"
@@ -105,6 +106,44 @@ START_TEST(test_help_settings)
 }
 END_TEST
 
+/* Long options are spelled in full; near misses are named. */
+START_TEST(test_abbreviated_options_refused)
+{
+    const char *out = t_tmp_path("abbrev_run");
+    t_run_result r = t_pgolf("run --preset tiny --seed 42 --out %s", out);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--seed is not an option here; did you mean --seeds?"));
+    ck_assert_int_ne(access(out, F_OK), 0); /* nothing was started */
+    r = t_pgolf("eval x --dat y");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "did you mean --data?"));
+    r = t_pgolf("init --preset tiny --out=%s --seed=3", t_tmp_path("full.ckpt"));
+    ck_assert_msg(r.status == 0, "%s", r.err); /* --name=value spelled in full still works */
+}
+END_TEST
+
+/* An environment variable one edit from a setting, or with a settings prefix, is a
+ * warning; real settings and pgolf's other variables are not. */
+START_TEST(test_env_near_miss_warned)
+{
+    setenv("ITERATION", "5", 1);
+    setenv("TTT_EPOCHZ", "2", 1);
+    setenv("TTT_EPOCHS", "2", 1);
+    setenv("PGOLF_X", "1", 1);
+    t_run_result r = t_pgolf("train --preset tiny --set ITERATIONS=1 --set VAL_LOSS_EVERY=0 --out %s",
+                             t_tmp_path("env1"));
+    unsetenv("ITERATION");
+    unsetenv("TTT_EPOCHZ");
+    unsetenv("TTT_EPOCHS");
+    unsetenv("PGOLF_X");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "ITERATION is not a setting; did you mean ITERATIONS?"));
+    ck_assert_ptr_nonnull(strstr(r.err, "TTT_EPOCHZ is not a setting; did you mean TTT_EPOCHS?"));
+    ck_assert_ptr_null(strstr(r.err, "PGOLF_X"));
+    ck_assert_ptr_null(strstr(r.err, "variable TTT_EPOCHS "));
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -112,6 +151,8 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_help);
     tcase_add_test(tc, test_init_flags_env);
     tcase_add_test(tc, test_help_settings);
+    tcase_add_test(tc, test_abbreviated_options_refused);
+    tcase_add_test(tc, test_env_near_miss_warned);
     suite_add_tcase(s, tc);
     return s;
 }
