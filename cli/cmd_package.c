@@ -3,6 +3,7 @@
  * standard eval, train_gpt.py's roundtrip line); pg_package writes the folder from those
  * artifacts and scores, with the first run's resolved configuration baked into
  * train_gpt.py. */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,34 @@ static int package_runs(char *const *dirs, int n, const pg_quant_plan *plan, con
     return rc;
 }
 
+/* A records folder that already holds files is another result: kept unless --force, which
+ * removes it first so nothing of it mixes into the new one. */
+static int refuse_existing(const char *out, int force)
+{
+    DIR *d = opendir(out);
+    if (!d)
+        return 0;
+    char names[160] = "";
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n++ < 3) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%.40s", l ? ", " : "", e->d_name);
+        }
+    }
+    closedir(d);
+    if (n == 0)
+        return 0;
+    if (!force)
+        return pg_fail("%s already holds %d file%s (%s%s): that records folder would be "
+                       "replaced; pass --force to replace it, or choose another --out",
+                       out, n, n == 1 ? "" : "s", names, n > 3 ? ", ..." : "");
+    return pg_remove_tree(out);
+}
+
 int cmd_package(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
@@ -126,6 +155,7 @@ int cmd_package(int argc, char **argv)
                                          {"blurb", required_argument, 0, 'b'},
                                          {"scheme", required_argument, 0, 's'},
                                          {"source", required_argument, 0, 'r'},
+                                         {"force", no_argument, 0, 'F'},
                                          {0, 0, 0, 0}};
     char today[16];
     time_t now = time(NULL);
@@ -136,10 +166,11 @@ int cmd_package(int argc, char **argv)
                          .date = today, .track = "10min_16mb",
                          .blurb = "Trained, quantized and packaged with pgolf.",
                          .source_root = root, .scheme_name = "int8"};
-    int c;
+    int c, force = 0;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
+        case 'F': force = 1; break;
         case 'o': o.out_dir = optarg; break;
         case 'D': data = optarg; break;
         case 'T': tok_path = optarg; break;
@@ -164,6 +195,8 @@ int cmd_package(int argc, char **argv)
     if (!o.out_dir || !data || !tok_path || optind >= argc)
         return pg_cli_usage_error("package", "needs RUN_DIR..., --out DIR, --data DIR and "
                                              "--tokenizer MODEL");
+    if (refuse_existing(o.out_dir, force) != 0)
+        return pg_cli_error();
     if (package_runs(argv + optind, argc - optind, &plan, data, tok_path, &o) != 0)
         return pg_cli_error();
     printf("%s: records folder for %d seed(s)\n", o.out_dir, argc - optind);

@@ -179,8 +179,10 @@ const pg_command pg_commands[] = {
     {"package", cmd_package, "build a records folder from training runs",
      "usage: pgolf package RUN_DIR... --out DIR --data DIR --tokenizer MODEL [--name N]\n"
      "                     [--author A] [--github-id G] [--date YYYY-MM-DD] [--track T]\n"
-     "                     [--blurb B] [--scheme int8|mixed] [--source DIR]\n"
+     "                     [--blurb B] [--scheme int8|mixed] [--source DIR] [--force]\n"
      "\n"
+     "An --out folder that already holds files is refused (naming them) unless --force,\n"
+     "which removes it first.\n"
      "From pgolf train output directories (train.log + final.ckpt, one per seed): quantizes\n"
      "and compresses each final.ckpt with --scheme and scores the dequantized artifact with\n"
      "the standard eval on the validation shards of --data, tokenized by --tokenizer (the\n"

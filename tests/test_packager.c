@@ -458,8 +458,20 @@ START_TEST(test_package)
     t_run_result u = t_pgolf("package '%s' --out '%s'", runs[0], a);
     ck_assert_int_eq(u.status, 2);
     ck_assert_ptr_nonnull(strstr(u.err, "--data DIR and --tokenizer MODEL"));
+    /* an existing records folder is refused, untouched, unless --force */
+    t_run_result again = t_pgolf("package '%s' --out '%s' --data '%s' --tokenizer '%s'", runs[0], a,
+                                 t_repo_path("data/sample"),
+                                 t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_int_eq(again.status, 1);
+    ck_assert_ptr_nonnull(strstr(again.err, "pass --force to replace it"));
     snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", a, b);
     ck_assert_msg(system(cmd) == 0, "package output differs between two runs");
+    again = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me --github-id me "
+                    "--date 2026-11-24 --scheme mixed --data '%s' --tokenizer '%s' --force",
+                    runs[0], runs[1], b, t_repo_path("data/sample"),
+                    t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(again.status == 0, "%s", again.err);
+    ck_assert_msg(system(cmd) == 0, "package --force output differs");
     const char *files[] = {"README.md", "submission.json", "train_gpt.py", "train_seed40.log",
                            "train_seed41.log", "model_seed40.art", "loss_seed41.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
