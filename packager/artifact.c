@@ -178,6 +178,13 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
         tmp = f;
         for (size_t j = 0; j < t->numel; j++)
             tmp[j] = (float)m->params[t->offset + j];
+        long bad = pg_first_nonfinite(tmp, t->numel);
+        if (bad >= 0) {
+            pg_fail("%s: tensor %s holds %g at index %ld: a model with non-finite weights is "
+                    "not packed", path, t->name, (double)tmp[bad], bad);
+            json_decref(tensors);
+            goto out;
+        }
         if (pg_quantize(s, tmp, rows, cols, raw[g] + raw_n[g]) != 0) {
             pg_fail_prefix(path);
             json_decref(tensors);

@@ -23,6 +23,10 @@ int pg_qscheme_parse(const char *name, pg_qscheme *s);
 uint16_t pg_f32_to_f16(float f);
 float pg_f16_to_f32(uint16_t h);
 
+/* The index of the first NaN or infinity in x[0..n), or -1: weights that would make
+ * every score meaningless are refused where models are packed or imported. */
+long pg_first_nonfinite(const float *x, size_t n);
+
 /* The q-quantile of x[0..n) (linear interpolation), as torch.quantile; sorts x. */
 float pg_quantile(float *x, size_t n, double q);
 

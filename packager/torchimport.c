@@ -10,6 +10,7 @@
 #include "common/fileio.h"
 #include "kernels/checkpoint.h"
 #include "packager/artifact.h"
+#include "packager/quantize.h"
 
 #define MAX_LOG_BYTES ((size_t)256 << 20)
 #define MAX_LISTED 6 /* names quoted in an error before "and N more" */
@@ -226,6 +227,13 @@ int pg_torch_to_model(const char *path, const pg_torch_state *st, const pg_impor
             else
                 pg_fail("%s: tensor %s has shape %s], the config needs [%d, %d]", path, ti->name,
                         have, ti->shape[0], ti->shape[1]);
+            pg_model_free(m);
+            return -1;
+        }
+        long bad = pg_first_nonfinite(t->data, t->numel);
+        if (bad >= 0) {
+            pg_fail("%s: tensor %s holds %g at index %ld: non-finite weights", path, ti->name,
+                    (double)t->data[bad], bad);
             pg_model_free(m);
             return -1;
         }

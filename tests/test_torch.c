@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -457,6 +458,30 @@ START_TEST(unknown_and_missing_tensors)
 }
 END_TEST
 
+/* Non-finite weights are refused where a model is imported or packed. */
+START_TEST(nonfinite_weights_refused)
+{
+    pg_torch_state st;
+    pg_model m;
+    ck_assert_int_eq(pg_torch_load(t_repo_path("tests/golden/torchfiles/raw.pt"), &st), 0);
+    ck_assert_int_eq(pg_torch_to_model("raw.pt", &st, &kHints, &m), 0);
+    st.t[1].data[5] = NAN;
+    pg_model bad;
+    ck_assert_int_eq(pg_torch_to_model("raw.pt", &st, &kHints, &bad), -1);
+    expect_error(pg_errmsg(), "holds nan at index 5: non-finite weights");
+    pg_torch_state_free(&st);
+    m.params[m.tensors[2].offset + 3] = INFINITY;
+    pg_quant_plan plan;
+    pg_quant_plan_int8(&plan);
+    pg_pack_stats ps;
+    const char *art = t_tmp_path("inf.art");
+    ck_assert_int_eq(pg_artifact_save(art, &m, &plan, &ps), -1);
+    expect_error(pg_errmsg(), "holds inf at index 3: a model with non-finite weights is not packed");
+    ck_assert_int_ne(access(art, F_OK), 0);
+    pg_model_free(&m);
+}
+END_TEST
+
 Suite *suite_torch(void)
 {
     Suite *s = suite_create("torch");
@@ -471,6 +496,7 @@ Suite *suite_torch(void)
     tcase_add_test(tc, hostile_pickles);
     tcase_add_test(tc, hostile_wrappers);
     tcase_add_test(tc, unknown_and_missing_tensors);
+    tcase_add_test(tc, nonfinite_weights_refused);
     suite_add_tcase(s, tc);
     return s;
 }
