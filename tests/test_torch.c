@@ -159,6 +159,7 @@ START_TEST(zstd_wrapper)
         ck_assert_str_eq(a.t[i].name, b.t[i].name);
         ck_assert_int_eq(memcmp(a.t[i].data, b.t[i].data, a.t[i].numel * sizeof(float)), 0);
     }
+    pg_torch_state_free(&b);
     ck_assert_int_eq(pg_torch_decode("cut.zst", zs, zsn - 7, &b), -1);
     expect_error(pg_errmsg(), "zstd stream");
     pg_torch_state_free(&a);
