@@ -238,7 +238,10 @@ static int target(const pg_dist_env *e, char *addr, size_t cap, int *port)
     int ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     char host[256];
-    return ok && sscanf(line, MAGIC " %255s %d", host, port) == 2 && snprintf(addr, cap, "%s", host) > 0 ? 0 : -1;
+    if (!ok || sscanf(line, MAGIC " %255s %d", host, port) != 2)
+        return -1;
+    snprintf(addr, cap, "%s", host);
+    return 0;
 }
 
 static int join(pg_dist *d, const pg_dist_env *e, double deadline)

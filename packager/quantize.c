@@ -191,6 +191,20 @@ int pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t 
     return 0;
 }
 
+int pg_quantize_int8_tensor(const float *w, size_t n, int8_t *q, float *scale)
+{
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    if (!a)
+        return pg_fail("out of memory quantizing a tensor of %zu values", n);
+    for (size_t i = 0; i < n; i++)
+        a[i] = fabsf(w[i]);
+    float clip = pg_quantile(a, n, INT8_CLIP_Q);
+    free(a);
+    *scale = clip > 0 ? clip / 127.0f : 1.0f;
+    quantize_row(w, n, clip, *scale, 127, q);
+    return 0;
+}
+
 void pg_dequantize(pg_qscheme s, const uint8_t *in, size_t rows, size_t cols, float *w)
 {
     if (s == PG_Q_FP32) {

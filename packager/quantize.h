@@ -37,6 +37,12 @@ size_t pg_qscheme_bytes(pg_qscheme s, size_t rows, size_t cols);
  * int8 values row by row, then the fp16 scales; for fp16/fp32 the values. Fails (message)
  * only when out of memory. */
 int pg_quantize(pg_qscheme s, const float *w, size_t rows, size_t cols, uint8_t *out);
+/* The reference's per-tensor int8 export of a tensor that is not a matrix: clip at the
+ * 99.99984th percentile of |w| over all n values, one float32 scale clip/127 (1 when
+ * the clip is 0) in *scale, q[0..n) = clamp(round_half_even(clamp(w, +-clip) / scale),
+ * +-127). Fails (-1, message) only when out of memory. */
+int pg_quantize_int8_tensor(const float *w, size_t n, int8_t *q, float *scale);
+
 /* The exact inverse of the stored integers and scales. */
 void pg_dequantize(pg_qscheme s, const uint8_t *in, size_t rows, size_t cols, float *w);
 

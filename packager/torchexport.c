@@ -1,7 +1,6 @@
 /* The official int8_clean_per_row_v1 file of a pgolf model (torchexport.h). */
 #include "packager/torchexport.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include "packager/quantize.h"
 
 #define KEEP_FLOAT_MAX_NUMEL 65536 /* the reference's INT8_KEEP_FLOAT_MAX_NUMEL */
-#define CLIP_Q (99.99984 / 100.0)
 
 typedef struct {
     uint8_t *p;
@@ -204,20 +202,14 @@ static int add_tensor(export_state *s, const pg_tensor_info *t, const float *w)
         p_int(&s->qmeta, 0);
         op(&s->qmeta, 'u');
     } else { /* one float32 scale for the tensor */
-        float *a = malloc(t->numel * sizeof *a);
-        if (!a)
+        int8_t *q = malloc(t->numel ? t->numel : 1);
+        float scale;
+        if (!q || pg_quantize_int8_tensor(w, t->numel, q, &scale) != 0) {
+            free(q);
             return -1;
-        for (size_t i = 0; i < t->numel; i++)
-            a[i] = fabsf(w[i]);
-        float clip = pg_quantile(a, t->numel, CLIP_Q);
-        free(a);
-        float scale = clip > 0 ? clip / 127.0f : 1.0f;
-        for (size_t i = 0; i < t->numel; i++) {
-            float c = w[i] < -clip ? -clip : w[i] > clip ? clip : w[i];
-            float r = nearbyintf(c / scale);
-            int8_t q = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
-            put(&s->st[qkey].data, &q, 1);
         }
+        put(&s->st[qkey].data, q, t->numel);
+        free(q);
         if (!(st = new_storage(s, "FloatStorage")))
             return -1;
         put(&st->data, &scale, 4);

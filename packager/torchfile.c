@@ -18,8 +18,6 @@
 #include "packager/artifact.h"
 #include "packager/quantize.h"
 
-/* The largest torch file read: a float32 model of PG_MAX_PARAMS plus slack. */
-#define MAX_FILE_BYTES (((size_t)PG_MAX_PARAMS) * 4 + ((size_t)64 << 20))
 #define MAX_ZIP_ENTRIES 65536
 
 /* ---- wrappers ---------------------------------------------------------------------- */
@@ -216,14 +214,18 @@ static int unwrap(const char *path, const uint8_t *buf, size_t len, pg_torch_sta
 {
     *owned = NULL;
     snprintf(st->wrapper, sizeof st->wrapper, "none");
-    size_t limit = len > MAX_FILE_BYTES / PG_ART_MAX_EXPANSION ? MAX_FILE_BYTES : len * PG_ART_MAX_EXPANSION;
+    size_t limit = len > PG_MODEL_FILE_MAX_BYTES / PG_ART_MAX_EXPANSION ? PG_MODEL_FILE_MAX_BYTES : len * PG_ART_MAX_EXPANSION;
     if (!is_zip(buf, len) && !is_bshf(buf, len)) {
         outbuf o = {.limit = limit < 1024 ? 1024 : limit};
-        const char *name = is_zlib(buf, len) ? "zlib" : is_xz(buf, len) ? "xz" : is_zstd(buf, len) ? "zstd" : "brotli";
-        int rc = name[0] == 'z' && name[1] == 'l' ? inflate_zlib(path, buf, len, &o)
-                 : name[0] == 'x'                 ? decode_xz(path, buf, len, &o)
-                 : name[1] == 's'                 ? decode_zstd(path, buf, len, &o)
-                                                  : decode_brotli(path, buf, len, &o);
+        const char *name = "brotli"; /* no magic: tried last */
+        int (*decode)(const char *, const uint8_t *, size_t, outbuf *) = decode_brotli;
+        if (is_zlib(buf, len))
+            name = "zlib", decode = inflate_zlib;
+        else if (is_xz(buf, len))
+            name = "xz", decode = decode_xz;
+        else if (is_zstd(buf, len))
+            name = "zstd", decode = decode_zstd;
+        int rc = decode(path, buf, len, &o);
         if (rc != 0) {
             free(o.p);
             return -1;
@@ -680,7 +682,7 @@ int pg_torch_load(const char *path, pg_torch_state *out)
 {
     unsigned char *buf;
     size_t len;
-    if (pg_read_file(path, MAX_FILE_BYTES, &buf, &len) != 0)
+    if (pg_read_file(path, PG_MODEL_FILE_MAX_BYTES, &buf, &len) != 0)
         return -1;
     int rc = pg_torch_decode(path, buf, len, out);
     free(buf);

@@ -20,6 +20,9 @@
 #include "kernels/model.h"
 #include "packager/pickle.h"
 
+/* The largest model file read: a float32 model of PG_MAX_PARAMS plus slack. */
+#define PG_MODEL_FILE_MAX_BYTES (((size_t)PG_MAX_PARAMS) * 4 + ((size_t)64 << 20))
+
 typedef struct {
     char name[PG_TENSOR_NAME_MAX];
     int ndim;

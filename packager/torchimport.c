@@ -251,7 +251,7 @@ int pg_model_file_load(const char *path, const pg_import_hints *h, pg_model *m, 
     char desc[96];
     if (meta)
         *meta = NULL;
-    if (pg_read_file(path, ((size_t)PG_MAX_PARAMS) * 4 + ((size_t)64 << 20), &buf, &len) != 0)
+    if (pg_read_file(path, PG_MODEL_FILE_MAX_BYTES, &buf, &len) != 0)
         return -1;
     int rc;
     if (len >= 8 && memcmp(buf, PG_CKPT_MAGIC, 8) == 0) {
