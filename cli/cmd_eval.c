@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "common/decode_limit.h"
 #include "common/err.h"
 #include "common/parse.h"
 #include "kernels/checkpoint.h"
@@ -70,6 +71,7 @@ int cmd_eval(int argc, char **argv)
                                          {"tag", required_argument, 0, 'g'},
                                          {"set", required_argument, 0, 'M'},
                                          {"log", required_argument, 0, 'L'},
+                                         PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
     pg_cli_warn_env_settings(stderr);
     const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS], *tag_name = NULL;
@@ -107,6 +109,7 @@ int cmd_eval(int argc, char **argv)
             sets[nsets++] = optarg;
             break;
         case 'A': audit = 1; break;
+        case 'X': bad = pg_decode_limit_set(optarg); break;
         case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
         case 'q': quiet = 1; break;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode_limit.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/sha256.h"
@@ -15,6 +16,7 @@ int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"format", required_argument, 0, 'f'},
+                                         PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
     const char *out = NULL, *format = NULL;
     int c;
@@ -24,7 +26,10 @@ int cmd_export(int argc, char **argv)
             out = optarg;
         else if (c == 'f')
             format = optarg;
-        else
+        else if (c == 'X') {
+            if (pg_decode_limit_set(optarg) != 0)
+                return pg_cli_error();
+        } else
             return pg_cli_usage_error("export", "bad option");
     }
     if (!out || !format || optind + 1 != argc)

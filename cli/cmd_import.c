@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "common/decode_limit.h"
 #include "common/err.h"
 #include "common/sha256.h"
 #include "kernels/checkpoint.h"
@@ -18,6 +19,7 @@ int cmd_import(int argc, char **argv)
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"set", required_argument, 0, 's'},
                                          {"log", required_argument, 0, 'l'},
+                                         PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
     const char *out = NULL, *sets[MAX_SETS];
     pg_import_hints h = {.sets = sets};
@@ -27,6 +29,10 @@ int cmd_import(int argc, char **argv)
         switch (c) {
         case 'o': out = optarg; break;
         case 'l': h.log_path = optarg; break;
+        case 'X':
+            if (pg_decode_limit_set(optarg) != 0)
+                return pg_cli_error();
+            break;
         case 's':
             if (h.nsets == MAX_SETS)
                 return pg_cli_usage_error("import", "too many --set flags");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode_limit.h"
 #include "common/err.h"
 #include "kernels/checkpoint.h"
 #include "common/fileio.h"
@@ -125,14 +126,18 @@ int cmd_pack(int argc, char **argv)
 
 int cmd_unpack(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         PG_CLI_DECODE_LIMIT_OPTION, {0, 0, 0, 0}};
     const char *out = NULL;
     int c;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
             out = optarg;
-        else
+        else if (c == 'X') {
+            if (pg_decode_limit_set(optarg) != 0)
+                return pg_cli_error();
+        } else
             return pg_cli_usage_error("unpack", "bad option");
     }
     if (!out || optind + 1 != argc)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode_limit.h"
 #include "common/err.h"
 #include "common/fileio.h"
 #include "kernels/checkpoint.h"
@@ -142,6 +143,7 @@ int cmd_verify(int argc, char **argv)
                                          {"data", required_argument, 0, 'd'},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"all", no_argument, 0, 'a'},
+                                         PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
     int as_json = 0, do_rerun = 0, all = 0, c;
     const char *data = NULL, *tok = NULL;
@@ -157,7 +159,10 @@ int cmd_verify(int argc, char **argv)
             tok = optarg;
         else if (c == 'a')
             all = 1;
-        else
+        else if (c == 'X') {
+            if (pg_decode_limit_set(optarg) != 0)
+                return pg_cli_error();
+        } else
             return pg_cli_usage_error("verify", "bad option");
     }
     if (optind + 1 != argc)

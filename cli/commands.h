@@ -41,6 +41,10 @@ int pg_cli_getopt(int argc, char **argv, const struct option *opts);
  * (a setting's name within one or two edits, or a settings prefix); returns how many. */
 int pg_cli_warn_env_settings(FILE *err);
 
+/* --max-decoded-bytes N, taken by every command that decodes model files from outside
+ * (common/decode_limit.h); its case calls pg_decode_limit_set(optarg). */
+#define PG_CLI_DECODE_LIMIT_OPTION {"max-decoded-bytes", required_argument, 0, 'X'}
+
 /* Prints the recorded error as "pgolf: <msg>" and returns exit status 1. */
 int pg_cli_error(void);
 /* Prints "pgolf <cmd>: <msg>" plus a hint at `pgolf help <cmd>`; returns 2. */

@@ -103,7 +103,7 @@ const pg_command pg_commands[] = {
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
      "                  [--stride N] [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
      "                  [--audit-causality [--at T]] [--tag NAME] [--json] [--quiet]\n"
-     "                  [--set NAME=VALUE]... [--log TRAIN_LOG]\n"
+     "                  [--set NAME=VALUE]... [--log TRAIN_LOG] [--max-decoded-bytes N]\n"
      "\n"
      "MODEL is a pgolf checkpoint or artifact, or a PyTorch file (final_model.pt,\n"
      "final_model.int8.ptz, the {\"w\",\"m\"} int6 layouts; see pgolf help import, whose\n"
@@ -127,9 +127,12 @@ const pg_command pg_commands[] = {
      "and checks every loss before T is bit-identical; exit 1 if not.\n"
      "--tag NAME names the result lines final_NAME / final_NAME_exact (default eval or\n"
      "sliding_window). --json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}.\n"
-     "Progress goes to stderr.\n"},
+     "Progress goes to stderr.\n"
+     "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
+     "--max-decoded-bytes N raises the second bound.\n"},
     {"import", cmd_import, "read a PyTorch model file (state dict or int8/int6 artifact) as a checkpoint",
      "usage: pgolf import FILE --out CHECKPOINT [--set NAME=VALUE]... [--log TRAIN_LOG]\n"
+     "                    [--max-decoded-bytes N]\n"
      "\n"
      "Reads torch.save files without Python (a restricted unpickler: only state-dict types;\n"
      "any other global or opcode is refused): a plain state dict (final_model.pt), the\n"
@@ -140,14 +143,18 @@ const pg_command pg_commands[] = {
      "vocab) comes from the tensors; MLP_ACT, LOGIT_SOFTCAP, ROPE_BASE and TRAIN_SEQ_LEN from\n"
      "--log (its num_heads:8 / '  rope_base: 10000' lines), then --set, else the baseline's\n"
      "defaults. Unknown or missing tensors are an error listing them. pgolf eval and\n"
-     "pgolf verify --rerun read these files directly.\n"},
+     "pgolf verify --rerun read these files directly.\n"
+     "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
+     "--max-decoded-bytes N raises the second bound.\n"},
     {"export", cmd_export, "write a model in the official train_gpt.py artifact format",
-     "usage: pgolf export MODEL --format int8-ptz --out FILE\n"
+     "usage: pgolf export MODEL --format int8-ptz --out FILE [--max-decoded-bytes N]\n"
      "\n"
      "Writes the reference's final_model.int8.ptz: quantize_state_dict_int8's dict (per-row\n"
      "int8 with fp16 scales above 65,536 elements, small tensors fp16, control tensors\n"
      "float32) pickled as torch.save does, zipped, zlib level 9. torch.load and the\n"
-     "reference's dequantize_state_dict_int8 read it. MODEL is any file pgolf reads.\n"},
+     "reference's dequantize_state_dict_int8 read it. MODEL is any file pgolf reads.\n"
+     "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
+     "--max-decoded-bytes N raises the second bound.\n"},
     {"pack", cmd_pack, "quantize and compress a checkpoint into an artifact",
      "usage: pgolf pack CHECKPOINT --out ARTIFACT [--scheme int8|mixed] [--group G=SCHEME]...\n"
      "                  [--code FILE] [--budget] [--json]\n"
@@ -162,10 +169,12 @@ const pg_command pg_commands[] = {
      "code + model over 16,000,000 is an error and nothing is written; the reference's\n"
      "size lines are printed; --budget shows the bytes left and the groups that cost most.\n"},
     {"unpack", cmd_unpack, "dequantize an artifact back into a checkpoint",
-     "usage: pgolf unpack ARTIFACT --out CHECKPOINT\n"
+     "usage: pgolf unpack ARTIFACT --out CHECKPOINT [--max-decoded-bytes N]\n"
      "\n"
      "Validates the artifact (sizes, SHA-256, tables, bounded decoding) and writes the\n"
-     "dequantized weights as a checkpoint, which pgolf eval scores.\n"},
+     "dequantized weights as a checkpoint, which pgolf eval scores.\n"
+     "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
+     "--max-decoded-bytes N raises the second bound.\n"},
     {"selfextract", cmd_selfextract, "write the self-extracting train_gpt.py of a submission",
      "usage: pgolf selfextract --out train_gpt.py [--set NAME=VALUE]... [--source DIR]\n"
      "\n"
@@ -196,7 +205,8 @@ const pg_command pg_commands[] = {
      "16,000,000 before anything is written. The same inputs (and --date) give\n"
      "byte-identical files. `pgolf run` packages its own runs from their eval results.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
-     "usage: pgolf verify RECORD_DIR [--json] [--rerun --data DIR --tokenizer MODEL]\n"
+     "usage: pgolf verify RECORD_DIR [--json] [--all] [--rerun --data DIR --tokenizer MODEL]\n"
+     "                    [--max-decoded-bytes N]\n"
      "\n"
      "Audits any folder in the challenge's layout: README.md, submission.json (parses,\n"
      "required keys), train_gpt.py, every log parsed leniently (per-seed final val_loss and\n"
@@ -206,7 +216,7 @@ const pg_command pg_commands[] = {
      "is PASS, FAIL or UNKNOWN with its evidence (file:line). Non-record tracks are not held\n"
      "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
      "artifacts (*.art) found in the folder with the eval their log names and compares.\n"
-     "Exit 1 when a check FAILs.\n"},
+     "Exit 1 when a check FAILs. --max-decoded-bytes N: as for pgolf eval.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
      "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"
      "                   | --sota-record DIR] [--threshold 0.005] [--threshold-bpb]\n"

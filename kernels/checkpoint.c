@@ -126,7 +126,8 @@ static int check_table(const char *path, const json_t *tensors, const pg_model *
     return 0;
 }
 
-int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes, pg_model *m)
+int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes,
+                         const char *bound, pg_model *m)
 {
     pg_model_config cfg;
     size_t n;
@@ -134,8 +135,8 @@ int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes, 
         pg_config_num_params(&cfg, &n) != 0)
         return -1;
     if (n > max_bytes / sizeof(float))
-        return pg_fail("%s: the config's %zu parameters (%zu bytes as float32) exceed the %zu "
-                       "bytes this file can hold", path, n, n * sizeof(float), max_bytes);
+        return pg_fail("%s: the config's %zu parameters (%zu bytes as float32) exceed %zu "
+                       "bytes, %s", path, n, n * sizeof(float), max_bytes, bound);
     if (pg_model_create(m, &cfg) != 0)
         return pg_fail_prefix(path);
     return 0;
@@ -177,7 +178,7 @@ int pg_checkpoint_decode(const char *path, const unsigned char *buf, size_t len,
     size_t plen;
     if (pg_container_parse(&kKind, path, buf, len, &hdr, &payload, &plen) != 0)
         goto out;
-    if (pg_model_from_header(path, hdr, plen, m) != 0)
+    if (pg_model_from_header(path, hdr, plen, "what this file can hold", m) != 0)
         goto out;
     if (check_table(path, json_object_get(hdr, "tensors"), m, plen) != 0)
         goto out;

@@ -29,9 +29,10 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
 
 /* Creates *m (zeroed parameters) with the config of a checkpoint or artifact header;
  * messages name path. A config whose float32 parameters exceed max_bytes (the most the
- * file can decode to) is refused before anything is allocated. Shared by the checkpoint
- * and artifact loaders. */
-int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes, pg_model *m);
+ * file may decode to; `bound` says why, for the message) is refused before anything is
+ * allocated. Shared by the checkpoint and artifact loaders. */
+int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes,
+                         const char *bound, pg_model *m);
 
 /* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta".
  * Extra arrays in the file are validated but not loaded. */

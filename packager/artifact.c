@@ -282,15 +282,19 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
             rc = pg_fail("%s: block %d is malformed", path, g);
             break;
         }
-        c.shuffle = (int)json_integer_value(sh);
         json_int_t o = json_integer_value(off), n = json_integer_value(by);
+        if (json_integer_value(sh) < 0 || json_integer_value(sh) > 8) {
+            rc = pg_fail("%s: block %s has shuffle %lld; a byte-shuffle element size is 0 to 8",
+                         path, kGroups[g], (long long)json_integer_value(sh));
+            break;
+        }
+        c.shuffle = (int)json_integer_value(sh);
         if (json_integer_value(rb) != (json_int_t)need[g]) {
             rc = pg_fail("%s: block %s declares %lld raw bytes, its tensors need %zu", path,
                          kGroups[g], (long long)json_integer_value(rb), need[g]);
             break;
         }
-        if (o < 0 || n < 0 || (size_t)o < end_prev || (size_t)o > plen || (size_t)n > plen - (size_t)o ||
-            c.shuffle < 0 || c.shuffle > 8) {
+        if (o < 0 || n < 0 || (size_t)o < end_prev || (size_t)o > plen || (size_t)n > plen - (size_t)o) {
             rc = pg_fail("%s: block %s has a bad offset/size (%lld, %lld) in a %zu-byte payload",
                          path, kGroups[g], (long long)o, (long long)n, plen);
             break;
@@ -313,6 +317,12 @@ static int decode(const char *path, const json_t *hdr, const unsigned char *payl
         }
         tmp = f;
         pg_dequantize(schemes[i], raw[g] + off, (size_t)t->shape[0], (size_t)t->shape[1], tmp);
+        long bad = pg_first_nonfinite(tmp, t->numel);
+        if (bad >= 0) {
+            rc = pg_fail("%s: tensor %s decodes to %g at index %ld: an artifact with "
+                         "non-finite weights is refused", path, t->name, (double)tmp[bad], bad);
+            break;
+        }
         for (size_t j = 0; j < t->numel; j++)
             m->params[t->offset + j] = tmp[j];
     }
@@ -336,9 +346,9 @@ static int open_image(const char *path, const unsigned char *buf, size_t len, pg
     size_t plen;
     memset(m, 0, sizeof *m);
     *hdr = NULL;
+    pg_decode_bound bound = pg_decode_bound_for(len);
     if (pg_container_parse(&kKind, path, buf, len, hdr, &payload, &plen) == 0 &&
-        pg_model_from_header(path, *hdr, len > SIZE_MAX / PG_ART_MAX_EXPANSION
-                                              ? SIZE_MAX : len * PG_ART_MAX_EXPANSION, m) == 0 &&
+        pg_model_from_header(path, *hdr, bound.bytes, bound.why, m) == 0 &&
         decode(path, *hdr, payload, plen, m, keep_raw, keep_n) == 0)
         return 0;
     pg_model_free(m);

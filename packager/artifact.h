@@ -14,16 +14,13 @@
 
 #include <jansson.h>
 
+#include "common/decode_limit.h"
 #include "kernels/model.h"
 #include "packager/codec.h"
 #include "packager/quantize.h"
 
 #define PG_ART_MAGIC "PGOLFART"
 #define PG_ART_VERSION 1
-/* An artifact decodes to at most this many times its own size in float32 parameters
- * (checked before allocating; a trained model is ~2-20x). */
-#define PG_ART_MAX_EXPANSION 64
-
 typedef enum { PG_GROUP_Q_EMBED = 0, PG_GROUP_Q_ATTN, PG_GROUP_Q_MLP, PG_GROUP_Q_CONTROL,
                PG_NUM_QGROUPS } pg_qgroup;
 

@@ -25,6 +25,7 @@
 typedef struct {
     uint8_t *p;
     size_t n, cap, limit;
+    const char *why; /* which bound `limit` is, for the message */
 } outbuf;
 
 /* Room for at least one more byte; 1 when the limit is reached. */
@@ -45,11 +46,10 @@ static int out_room(outbuf *o)
     return 0;
 }
 
-static int bomb(const char *path, const char *codec, size_t limit)
+static int bomb(const char *path, const char *codec, const outbuf *o)
 {
-    return pg_fail("%s: %s stream decodes to more than %zu bytes (%dx the file; a "
-                   "decompression bomb?)",
-                   path, codec, limit, PG_ART_MAX_EXPANSION);
+    return pg_fail("%s: %s stream decodes to more than %zu bytes (%s; a decompression bomb?)",
+                   path, codec, o->limit, o->why);
 }
 
 static int inflate_zlib(const char *path, const uint8_t *in, size_t n, outbuf *o)
@@ -64,7 +64,7 @@ static int inflate_zlib(const char *path, const uint8_t *in, size_t n, outbuf *o
         int room = out_room(o);
         if (room) {
             inflateEnd(&z);
-            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "zlib", o->limit);
+            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "zlib", o);
         }
         uInt chunk_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
         size_t space = o->cap - o->n;
@@ -100,7 +100,7 @@ static int decode_xz(const char *path, const uint8_t *in, size_t n, outbuf *o)
         int room = out_room(o);
         if (room) {
             lzma_end(&s);
-            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "xz/lzma", o->limit);
+            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "xz/lzma", o);
         }
         s.next_out = o->p + o->n;
         s.avail_out = o->cap - o->n;
@@ -128,7 +128,7 @@ static int decode_zstd(const char *path, const uint8_t *in, size_t n, outbuf *o)
         int room = out_room(o);
         if (room) {
             ZSTD_freeDStream(d);
-            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "zstd", o->limit);
+            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "zstd", o);
         }
         ZSTD_outBuffer ob = {o->p, o->cap, o->n};
         r = ZSTD_decompressStream(d, &ob, &ib);
@@ -158,7 +158,7 @@ static int decode_brotli(const char *path, const uint8_t *in, size_t n, outbuf *
         int room = out_room(o);
         if (room) {
             BrotliDecoderDestroyInstance(s);
-            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "brotli", o->limit);
+            return room < 0 ? pg_fail("%s: out of memory", path) : bomb(path, "brotli", o);
         }
         size_t avail_out = o->cap - o->n;
         uint8_t *next_out = o->p + o->n;
@@ -214,9 +214,9 @@ static int unwrap(const char *path, const uint8_t *buf, size_t len, pg_torch_sta
 {
     *owned = NULL;
     snprintf(st->wrapper, sizeof st->wrapper, "none");
-    size_t limit = len > PG_MODEL_FILE_MAX_BYTES / PG_ART_MAX_EXPANSION ? PG_MODEL_FILE_MAX_BYTES : len * PG_ART_MAX_EXPANSION;
+    pg_decode_bound bound = pg_decode_bound_for(len);
     if (!is_zip(buf, len) && !is_bshf(buf, len)) {
-        outbuf o = {.limit = limit < 1024 ? 1024 : limit};
+        outbuf o = {.limit = bound.bytes < 1024 ? 1024 : bound.bytes, .why = bound.why};
         const char *name = "brotli"; /* no magic: tried last */
         int (*decode)(const char *, const uint8_t *, size_t, outbuf *) = decode_brotli;
         if (is_zlib(buf, len))
@@ -315,7 +315,8 @@ static int read_zip(const char *path, const uint8_t *zip, size_t len, zip_files 
         return pg_fail("%s: out of memory", path);
     archive_read_support_format_zip(a);
     int rc = -1;
-    size_t cap = 0, total = 0, limit = len * PG_ART_MAX_EXPANSION;
+    pg_decode_bound bound = pg_decode_bound_for(len);
+    size_t cap = 0, total = 0, limit = bound.bytes;
     char top[128] = "";
     struct archive_entry *ent;
     if (archive_read_open_memory(a, zip, len) != ARCHIVE_OK) {
@@ -389,7 +390,8 @@ static int read_zip(const char *path, const uint8_t *zip, size_t len, zip_files 
             e->n += (size_t)got;
             total += (size_t)got;
             if (total > limit) {
-                pg_fail("%s: zip members expand to more than %zu bytes (a zip bomb?)", path, limit);
+                pg_fail("%s: zip members expand to more than %zu bytes (%s; a zip bomb?)", path, limit,
+                        bound.why);
                 goto done;
             }
         }

@@ -3,7 +3,7 @@
  *  wrappers  detected by magic, not by name: a torch.save zip ("PK\3\4"); zlib, xz/lzma
  *            and zstd streams; a "BSHF" byte-shuffle header (4 magic bytes, the stride,
  *            then the shuffled bytes); brotli (no magic: tried last). Every decoder stops
- *            at PG_ART_MAX_EXPANSION times the input, so a bomb is an error.
+ *            at pg_decode_bound_for(input) (common/decode_limit.h), so a bomb is an error.
  *  contents  a plain state dict (final_model.pt: fp32/bf16/fp16 tensors); the reference's
  *            int8_clean_per_row_v1 dict (final_model.int8.ptz); the later records'
  *            {"w": tensors, "m": meta} with NAME.q / NAME.scale per-row int8/int6 pairs.

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/container.h"
 #include "common/err.h"
@@ -14,8 +15,21 @@
 #include "tests/util.h"
 #include "verifier/verify.h"
 
-/* A seed of tests/fuzz/corpus re-sealed with a 587M-parameter config (2.3 GB as float32). */
-static unsigned char *with_big_config(const char *seed, const pg_container_kind *k, size_t *len)
+/* A 587M-parameter config (2.3 GB as float32). */
+static void big_config(json_t *hdr)
+{
+    json_t *cfg = json_object_get(hdr, "config");
+    json_object_set_new(cfg, "vocab_size", json_integer(65536));
+    json_object_set_new(cfg, "model_dim", json_integer(2048));
+    json_object_set_new(cfg, "num_layers", json_integer(9));
+    json_object_set_new(cfg, "mlp_mult", json_integer(4));
+}
+
+/* A seed of tests/fuzz/corpus with its header and payload changed by the edits (either
+ * may be NULL), re-sealed. */
+static unsigned char *resealed(const char *seed, const pg_container_kind *k,
+                               void (*edit)(json_t *hdr), void (*edit_payload)(unsigned char *p),
+                               size_t *len)
 {
     unsigned char *buf;
     size_t n;
@@ -24,14 +38,13 @@ static unsigned char *with_big_config(const char *seed, const pg_container_kind 
     const unsigned char *payload;
     size_t plen;
     ck_assert_int_eq(pg_container_parse(k, seed, buf, n, &hdr, &payload, &plen), 0);
-    json_t *cfg = json_object_get(hdr, "config");
-    json_object_set_new(cfg, "vocab_size", json_integer(65536));
-    json_object_set_new(cfg, "model_dim", json_integer(2048));
-    json_object_set_new(cfg, "num_layers", json_integer(9));
-    json_object_set_new(cfg, "mlp_mult", json_integer(4));
+    if (edit)
+        edit(hdr);
     char *text = json_dumps(hdr, JSON_COMPACT);
     unsigned char *pl, *out = pg_container_build(k, text, plen, &pl, len);
     memcpy(pl, payload, plen);
+    if (edit_payload)
+        edit_payload(pl);
     pg_container_seal(out, *len);
     free(text);
     json_decref(hdr);
@@ -47,19 +60,62 @@ START_TEST(test_config_bounded_by_file)
     static const pg_container_kind art = {PG_ART_MAGIC, PG_ART_VERSION, "artifact"};
     size_t len;
     pg_model m;
-    unsigned char *buf = with_big_config("tests/fuzz/corpus/checkpoint/l2.ckpt", &ckpt, &len);
+    unsigned char *buf = resealed("tests/fuzz/corpus/checkpoint/l2.ckpt", &ckpt, big_config, NULL, &len);
     ck_assert_int_eq(pg_checkpoint_decode("big.ckpt", buf, len, &m, NULL, NULL, 0), -1);
     ck_assert_msg(strstr(pg_errmsg(), "big.ckpt: the config's 587284489 parameters") &&
-                      strstr(pg_errmsg(), "exceed the 1048 bytes this file can hold"),
+                      strstr(pg_errmsg(), "exceed 1048 bytes, what this file can hold"),
                   "%s", pg_errmsg());
     free(buf);
-    buf = with_big_config("tests/fuzz/corpus/artifact/raw_l2.art", &art, &len);
+    buf = resealed("tests/fuzz/corpus/artifact/raw_l2.art", &art, big_config, NULL, &len);
     ck_assert_int_eq(pg_write_file_atomic(t_tmp_path("big.art"), buf, len), 0);
     free(buf);
     t_run_result r = t_pgolf("unpack '%s' --out '%s'", t_tmp_path("big.art"),
                              t_tmp_path("big.ckpt"));
     ck_assert_int_ne(r.status, 0);
     ck_assert_msg(strstr(r.err, "big.art: the config's") && t_count_lines(r.err) == 1, "%s", r.err);
+}
+END_TEST
+
+static void shuffle_1000(json_t *hdr)
+{
+    json_object_set_new(json_array_get(json_object_get(hdr, "blocks"), 0), "shuffle",
+                        json_integer(1000));
+}
+
+/* An out-of-range shuffle is named as such (it was reported as a bad offset/size). */
+START_TEST(test_bad_shuffle_named)
+{
+    static const pg_container_kind art = {PG_ART_MAGIC, PG_ART_VERSION, "artifact"};
+    size_t len;
+    pg_model m;
+    unsigned char *buf = resealed("tests/fuzz/corpus/artifact/raw_l2.art", &art, shuffle_1000, NULL, &len);
+    ck_assert_int_eq(pg_artifact_decode("shuf.art", buf, len, &m, NULL), -1);
+    ck_assert_msg(strstr(pg_errmsg(), "shuf.art: block embed has shuffle 1000"), "%s", pg_errmsg());
+    free(buf);
+}
+END_TEST
+
+static void first_weight_nan(unsigned char *payload)
+{
+    const float nan_value = NAN;
+    memcpy(payload, &nan_value, sizeof nan_value); /* tok_emb.weight[0], stored as raw fp32 */
+}
+
+/* A decoded NaN weight is refused by unpack (and so by eval and verify --rerun). */
+START_TEST(test_nan_artifact_refused)
+{
+    static const pg_container_kind art = {PG_ART_MAGIC, PG_ART_VERSION, "artifact"};
+    size_t len;
+    unsigned char *buf = resealed("tests/fuzz/corpus/artifact/raw_l2.art", &art, NULL,
+                                  first_weight_nan, &len);
+    const char *path = t_tmp_path("nan.art"), *out = t_tmp_path("nan_unpacked.ckpt");
+    ck_assert_int_eq(pg_write_file_atomic(path, buf, len), 0);
+    free(buf);
+    t_run_result r = t_pgolf("unpack '%s' --out '%s'", path, out);
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_msg(strstr(r.err, "nan.art: tensor tok_emb.weight decodes to nan at index 0") &&
+                      t_count_lines(r.err) == 1, "%s", r.err);
+    ck_assert_int_ne(access(out, F_OK), 0);
 }
 END_TEST
 
@@ -100,6 +156,8 @@ Suite *suite_fuzz(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_config_bounded_by_file);
     tcase_add_test(tc, test_seed_out_of_range);
+    tcase_add_test(tc, test_bad_shuffle_named);
+    tcase_add_test(tc, test_nan_artifact_refused);
     tcase_add_test(tc, test_report_numbers);
     suite_add_tcase(s, tc);
     return s;

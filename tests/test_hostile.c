@@ -136,6 +136,35 @@ START_TEST(test_nan_checkpoint_eval)
 }
 END_TEST
 
+/* Past the 64x-the-file bound, a whole model decodes to at most the absolute limit; the
+ * message names the flag that raises it, and the flag does. */
+START_TEST(test_absolute_decode_limit)
+{
+    const char *art = t_repo_path("tests/fuzz/corpus/artifact/raw_l2.art");
+    const char *out = t_tmp_path("limit.ckpt");
+    unlink(out);
+    t_run_result r = t_pgolf("unpack '%s' --out '%s' --max-decoded-bytes 1000", art, out);
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_msg(strstr(r.err, "raw_l2.art: the config's") &&
+                      strstr(r.err, "exceed 1000 bytes, the decode limit (raise it with "
+                                    "--max-decoded-bytes N)") &&
+                      t_count_lines(r.err) == 1,
+                  "%s", r.err);
+    ck_assert_int_ne(access(out, F_OK), 0);
+    r = t_pgolf("unpack '%s' --out '%s' --max-decoded-bytes 1000000", art, out);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+
+    const char *pt = t_repo_path("tests/golden/torchfiles/raw.pt");
+    r = t_pgolf("import '%s' --out '%s' --max-decoded-bytes 4096", pt, t_tmp_path("limit2.ckpt"));
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_msg(strstr(r.err, "raw.pt: zip members expand to more than 4096 bytes (the decode "
+                                "limit") && t_count_lines(r.err) == 1, "%s", r.err);
+    r = t_pgolf("unpack '%s' --out '%s' --max-decoded-bytes 0", art, out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "--max-decoded-bytes"), "%s", r.err);
+}
+END_TEST
+
 Suite *suite_hostile(void)
 {
     Suite *s = suite_create("hostile");
@@ -146,6 +175,7 @@ Suite *suite_hostile(void)
     tcase_add_test(tc, test_num_params_matches_layout);
     tcase_add_test(tc, test_tokenizer_long_piece);
     tcase_add_test(tc, test_nan_checkpoint_eval);
+    tcase_add_test(tc, test_absolute_decode_limit);
     suite_add_tcase(s, tc);
     return s;
 }
