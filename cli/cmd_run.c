@@ -69,11 +69,12 @@ int cmd_run(int argc, char **argv)
                                          {"sota-record", required_argument, 0, 'R'},
                                          {"out", required_argument, 0, 'O'},
                                          {"refresh", no_argument, 0, 'f'},
+                                         {"force", no_argument, 0, 'F'},
                                          {0, 0, 0, 0}};
     pg_cli_warn_env_settings(stderr);
     const char *preset = "tiny", *config = NULL, *seeds = NULL, *sota = NULL, *record = NULL;
     const char *out = NULL, *sets[MAX_SETS];
-    int nsets = 0, refresh = 0, c;
+    int nsets = 0, refresh = 0, force = 0, c;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         switch (c) {
@@ -89,6 +90,7 @@ int cmd_run(int argc, char **argv)
         case 'R': record = optarg; break;
         case 'O': out = optarg; break;
         case 'f': refresh = 1; break;
+        case 'F': force = 1; break;
         default: return pg_cli_usage_error("run", "bad option");
         }
     }
@@ -117,7 +119,7 @@ int cmd_run(int argc, char **argv)
     char default_out[64];
     snprintf(default_out, sizeof default_out, "runs/%s", preset);
     pg_run_opts o = {.run_dir = out ? out : default_out, .source_root = root, .use_cache = 1,
-                     .refresh = refresh, .out = stdout, .stop = &interrupted};
+                     .refresh = refresh, .force = force, .out = stdout, .stop = &interrupted};
     catch_sigint();
     rc = pg_run(&cfg, &o);
     free(root);

@@ -59,9 +59,4 @@ void pg_cli_help_settings(FILE *out);
  * construction ran out of memory) or a failed write is an error. Returns an exit status. */
 int pg_cli_print_json(void *json_value);
 
-/* Settings for train-like commands: --preset, --config FILE, environment, --set; also
- * --out DIR and (when resume is not NULL) --resume. Returns an exit status. */
-#include "train/hparams.h"
-int pg_cli_resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
-                           const char **out_dir, int *resume);
 #endif

@@ -306,15 +306,9 @@ int pg_dist_connect(pg_dist *d, const pg_dist_env *e, double timeout_s, const ui
     if (e->rank == 0) {
         if (id)
             memcpy(d->id, id, PG_DIST_ID_LEN);
-        else {
-            int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-            if (rfd < 0 || read(rfd, d->id, PG_DIST_ID_LEN) != PG_DIST_ID_LEN) {
-                if (rfd >= 0)
-                    close(rfd);
-                pg_dist_close(d);
-                return pg_fail("rendezvous: cannot read /dev/urandom");
-            }
-            close(rfd);
+        else if (pg_random_bytes(d->id, PG_DIST_ID_LEN) != 0) {
+            pg_dist_close(d);
+            return pg_fail("rendezvous: cannot read /dev/urandom");
         }
         int port = 0, lfd = listen_on(e, &port);
         if (lfd < 0) {

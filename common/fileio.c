@@ -220,3 +220,13 @@ int pg_remove_tree(const char *path)
         return pg_fail("%s: cannot remove: %s", path, strerror(errno));
     return 0;
 }
+
+int pg_random_bytes(void *buf, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, n);
+    close(fd);
+    return got == (ssize_t)n ? 0 : -1;
+}

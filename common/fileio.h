@@ -45,4 +45,7 @@ int pg_remove_tree(const char *path);
 /* Joins dir and name with a '/'; returns a malloc'ed string. */
 char *pg_path_join(const char *dir, const char *name);
 
+/* n bytes from /dev/urandom; -1 (no message) when it cannot be read. */
+int pg_random_bytes(void *buf, size_t n);
+
 #endif

@@ -305,6 +305,39 @@ static int do_stage(pg_run_state *r, pg_stage *s, int index, int count)
     return end_entry(r, s, e, rc, outputs, pg_now_seconds() - t0, index, count);
 }
 
+/* Refuses to re-run an existing run with other settings: its done stages' outputs (the
+ * checkpoints, the records folder, the report) would be replaced. Names what differs. */
+static int check_same_settings(const pg_run_state *r, const pg_run_config *c)
+{
+    json_t *now = pg_run_config_settings(c);
+    if (!now)
+        return pg_fail("%s/%s: out of memory", r->dir, PG_MANIFEST_NAME);
+    const json_t *was = json_object_get(r->manifest, "settings");
+    char diff[400] = "";
+    size_t len = 0;
+    int n = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(now, name, v) {
+        const char *old = json_string_value(json_object_get(was, name));
+        const char *cur = json_string_value(v);
+        if (old && cur && strcmp(old, cur) == 0)
+            continue;
+        if (n++ < 3 && len < sizeof diff)
+            len += (size_t)snprintf(diff + len, sizeof diff - len, "%s%s %s -> %s",
+                                    n > 1 ? ", " : "", name, old ? old : "(unset)",
+                                    cur ? cur : "(unset)");
+    }
+    json_decref(now);
+    if (n == 0)
+        return 0;
+    if (n > 3 && len < sizeof diff)
+        snprintf(diff + len, sizeof diff - len, " and %d more", n - 3);
+    return pg_fail("%s: holds a run made with other settings (%s); running here would replace "
+                   "its results: pass --force to do that, or choose another --out",
+                   r->dir, diff);
+}
+
 /* The manifest of this run: the existing one (checked) or a new one. */
 static int open_manifest(pg_run_state *r, pg_run_config *c)
 {
@@ -329,7 +362,7 @@ static int open_manifest(pg_run_state *r, pg_run_config *c)
         const char *created = json_string_value(json_object_get(r->manifest, "created"));
         snprintf(c->date, sizeof c->date, "%.10s", created);
     }
-    return 0;
+    return r->o->force ? 0 : check_same_settings(r, c);
 }
 
 int pg_run(const pg_run_config *cfg, const pg_run_opts *o)

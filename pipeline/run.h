@@ -29,12 +29,14 @@ typedef struct {
     const char *source_root; /* the pgolf sources the build stage archives */
     int use_cache;           /* 0: run every stage (replay) */
     int refresh;             /* accept changed input files: re-run what depends on them */
+    int force;               /* accept other settings than the run's: replace its results */
     FILE *out;               /* stage lines, progress and the report */
     volatile sig_atomic_t *stop; /* set by a SIGINT handler: stop cleanly */
 } pg_run_opts;
 /* Runs the pipeline. Fails (message) on bad inputs, a RUN_DIR that is not a compatible
- * pgolf run, a recorded file that changed (unless refresh), a failing stage, or an
- * interruption ("interrupted ..."). */
+ * pgolf run, a run made with other settings (unless force: its results would be
+ * replaced), a recorded file that changed (unless refresh), a failing stage, or an
+ * interruption ("interrupted ..."). The same settings resume or skip what is done. */
 int pg_run(const pg_run_config *c, const pg_run_opts *o);
 /* Checks the files recorded for the completed stages of a manifest against the disk (only
  * the inputs from outside RUN_DIR when external_only). For each mismatch calls

@@ -188,9 +188,20 @@ START_TEST(test_cache_hit_and_miss)
     ck_assert_int_eq(t_count_lines(r.out) > 12, 1);
     ck_assert_ptr_nonnull(strstr(r.out, "cached (key"));
     ck_assert_ptr_nonnull(strstr(r.out, "mean val_bpb"));
-    /* an eval setting: exactly the eval stages and what reads their results (package, stats)
-     * re-run */
+    /* other settings without --force: refused, naming the setting, nothing changed */
+    char before[700], cmd[1500];
+    snprintf(before, sizeof before, "%s.before", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", before, dir, before);
+    ck_assert_int_eq(system(cmd), 0);
     r = run(dir, "--set RUN_SLIDING_STRIDE=16");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "holds a run made with other settings (RUN_SLIDING_STRIDE 32 -> 16)") &&
+                      strstr(r.err, "--force") && t_count_lines(r.err) == 1, "%s", r.err);
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", before, dir);
+    ck_assert_msg(system(cmd) == 0, "the refused run changed %s", dir);
+    /* an eval setting with --force: exactly the eval stages and what reads their results
+     * (package, stats) re-run */
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --force");
     ck_assert_int_eq(r.status, 0);
     for (int i = 0; all[i]; i++) {
         int want = strncmp(all[i], "eval/", 5) == 0 || strcmp(all[i], "package") == 0 ||
@@ -199,11 +210,11 @@ START_TEST(test_cache_hit_and_miss)
     }
     /* a packaging setting: package re-runs, not eval (its input, the compressed artifact, is
      * unchanged) */
-    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other");
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other --force");
     ck_assert_int_eq(r.status, 0);
     ck_assert(ran(dir, "package") && !ran(dir, "eval/seed1") && !ran(dir, "compress/seed1"));
     /* a training setting: the training stages and everything after them, not data/build */
-    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other --set ITERATIONS=15");
+    r = run(dir, "--set RUN_SLIDING_STRIDE=16 --set RUN_NAME=other --set ITERATIONS=15 --force");
     ck_assert_int_eq(r.status, 0);
     ck_assert(!ran(dir, "data") && !ran(dir, "build"));
     for (int i = 2; all[i]; i++)
@@ -522,7 +533,7 @@ START_TEST(test_sota_from_records_tree)
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dir, reference(), dir);
     ck_assert_int_eq(system(cmd), 0);
     char extra[1200];
-    snprintf(extra, sizeof extra, "--sota-record '%s'", tree);
+    snprintf(extra, sizeof extra, "--sota-record '%s' --force", tree);
     t_run_result r = run(dir, extra);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert(ran(dir, "stats") && !ran(dir, "eval/seed1"));

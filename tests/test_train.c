@@ -243,6 +243,62 @@ START_TEST(test_resume_after_sigkill)
 }
 END_TEST
 
+/* An earlier run is never overwritten: a second `pgolf train` into it is refused with
+ * the files named and nothing changed; --resume continues it, --force starts over. Without
+ * --out, the reference's layout: logs/RUN_ID.txt and its checkpoints beside it. */
+START_TEST(test_existing_run_refused)
+{
+    const char *base = "train --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 "
+                       "--set TRAIN_SEQ_LEN=32 --set TRAIN_BATCH_TOKENS=512 --set ITERATIONS=3 "
+                       "--set VAL_LOSS_EVERY=0";
+    char dir[1100], copy[1200], cmd[4096];
+    snprintf(dir, sizeof dir, "%s", fresh_dir("existing"));
+    t_run_result r = t_pgolf("%s --out '%s'", base, dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(copy, sizeof copy, "%s.copy", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", copy, dir, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    r = t_pgolf("%s --set MATRIX_LR=0.03 --out '%s'", base, dir);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "holds a training run") && strstr(r.err, "train.log") &&
+                      strstr(r.err, "final.ckpt") && strstr(r.err, "--resume") &&
+                      t_count_lines(r.err) == 1, "%s", r.err);
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", dir, copy);
+    ck_assert_msg(system(cmd) == 0, "the refused run changed %s", dir);
+    r = t_pgolf("%s --out '%s' --resume --force", base, dir);
+    ck_assert_int_eq(r.status, 2);
+    r = t_pgolf("%s --out '%s' --resume", base, dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert(log_has(dir, "resume: from"));
+    r = t_pgolf("%s --out '%s' --force", base, dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert(!log_has(dir, "resume: from"));
+
+    /* RUN_ID: logs/RUN_ID.txt in the working directory, then refused like --out */
+    const char *bin = getenv("PGOLF_BIN");
+    snprintf(cmd, sizeof cmd, "cd '%s' && RUN_ID=r1 PGOLF_ROOT='%s' '%s' %s >/dev/null 2>&1 && "
+             "test -s logs/r1.txt && test -s logs/r1_final.ckpt && test -s logs/r1_state.ckpt && "
+             "grep -q '^run_id:r1 log:logs/r1.txt' logs/r1.txt",
+             dir, t_repo_path("."), bin && *bin ? bin : "./pgolf", base);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cd '%s' && RUN_ID=r1 PGOLF_ROOT='%s' '%s' %s 2>&1 | "
+             "grep -q 'logs holds a training run (logs/r1.txt'",
+             dir, t_repo_path("."), bin && *bin ? bin : "./pgolf", base);
+    ck_assert_int_eq(system(cmd), 0);
+    /* no RUN_ID: a fresh UUID each time */
+    snprintf(cmd, sizeof cmd, "cd '%s' && PGOLF_ROOT='%s' '%s' %s >/dev/null 2>&1 && "
+             "ls logs | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+             "[0-9a-f]{12}\\.txt$'",
+             dir, t_repo_path("."), bin && *bin ? bin : "./pgolf", base);
+    ck_assert_int_eq(system(cmd), 0);
+    /* the baseline's settings on the CPU: a warning before anything else */
+    r = t_pgolf("train --set DATA_PATH=/nonexistent/data --out '%s/baseline'", dir);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "warning: one training step is about") &&
+                      strstr(r.err, "TRAIN_BATCH_TOKENS=524288"), "%s", r.err);
+}
+END_TEST
+
 START_TEST(test_bad_inputs)
 {
     const char *base = "train --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 "
@@ -257,7 +313,7 @@ START_TEST(test_bad_inputs)
         {"--set MATRIX_LR=-1", "MATRIX_LR=-1 must be >= 0"},
         {"--set NUM_HEADS=5", "NUM_HEADS=5 does not divide MODEL_DIM=32"},
         {"--set DATA_PATH=/nonexistent/data", "/nonexistent/data"},
-        {"--set TRAIN_SEQ_LEN=100000 --set TRAIN_BATCH_TOKENS=800000", "shorter than TRAIN_SEQ_LEN"},
+        {"--set TRAIN_SEQ_LEN=20000 --set TRAIN_BATCH_TOKENS=160000", "shorter than TRAIN_SEQ_LEN"},
         {"--set TRAIN_BATCH_TOKENS=500", "TRAIN_BATCH_TOKENS=500 must split"},
         {"--set WORLD_SIZE=3", "WORLD_SIZE=3 must divide 8"},
         {"--set BETA2=1.5", "BETA2=1.5 must be in [0, 1)"},
@@ -339,6 +395,7 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_learns_and_is_deterministic);
     tcase_add_test(tc, test_resume_after_sigkill);
     tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_existing_run_refused);
     tcase_add_test(tc, test_precedence_and_nan);
     suite_add_tcase(s, tc);
     return s;

@@ -79,7 +79,7 @@ typedef struct {
     pg_bpb_lut lut;
     long step;
     double train_ms;
-    char state_path[PG_PATH_MAX + 32], final_path[PG_PATH_MAX + 32];
+    char state_path[PG_PATH_MAX + 160], final_path[PG_PATH_MAX + 160], log_path[PG_PATH_MAX + 160];
     int rank; /* of a launched run; only rank 0 writes files */
 } trainer;
 
@@ -163,8 +163,13 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
 {
     memset(t, 0, sizeof *t);
     t->h = h;
-    snprintf(t->state_path, sizeof t->state_path, "%s/state.ckpt", o->out_dir);
-    snprintf(t->final_path, sizeof t->final_path, "%s/final.ckpt", o->out_dir);
+    const char *id = o->run_id, *sep = o->run_id ? "_" : "";
+    snprintf(t->state_path, sizeof t->state_path, "%s/%s%sstate.ckpt", o->out_dir, id ? id : "", sep);
+    snprintf(t->final_path, sizeof t->final_path, "%s/%s%sfinal.ckpt", o->out_dir, id ? id : "", sep);
+    if (id)
+        snprintf(t->log_path, sizeof t->log_path, "%s/%s.txt", o->out_dir, id);
+    else
+        snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->out_dir);
     pg_tokenizer tok;
     if (pg_tokenizer_load(h->tokenizer_path, &tok) != 0)
         return -1;
@@ -225,6 +230,8 @@ static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
     if (!lg->log)
         return;
     logf_(lg, "pgolf_train version:%s backend:cpu out:%s", pg_build_version(), o->out_dir);
+    if (o->run_id)
+        logf_(lg, "run_id:%s log:%s", o->run_id, t->log_path);
     fprintf(lg->log, "== resolved configuration ==\n");
     pg_hparams_print(h, lg->log, "config:");
     fprintf(lg->log, "== end of configuration ==\n");
@@ -292,6 +299,37 @@ typedef struct {
     int32_t interrupted, pad;
 } step_control;
 
+/* An earlier run's files are continued (resume, from its state), replaced (force) or a
+ * reason to stop: starting over would overwrite its log and checkpoints. */
+static int claim_run_files(const trainer *t, const pg_train_opts *o)
+{
+    const char *files[] = {t->log_path, t->state_path, t->final_path};
+    char found[3 * (PG_PATH_MAX + 160) + 8] = "";
+    struct stat st;
+    int have_state = stat(t->state_path, &st) == 0, n = 0;
+    for (int i = 0; i < 3; i++)
+        if (lstat(files[i], &st) == 0) {
+            size_t len = strlen(found);
+            snprintf(found + len, sizeof found - len, "%s%s", n++ ? ", " : "", files[i]);
+        }
+    if (n == 0 || (o->resume && have_state))
+        return 0;
+    if (o->force) {
+        for (int i = 0; i < 3; i++)
+            if (remove(files[i]) != 0 && errno != ENOENT)
+                return pg_fail("%s: cannot remove: %s", files[i], strerror(errno));
+        return 0;
+    }
+    if (o->resume && stat(t->final_path, &st) != 0)
+        return 0; /* killed before its first checkpoint: only its log is started again */
+    if (o->resume)
+        return pg_fail("%s: no state checkpoint to resume from, but %s exist: pass --force to "
+                       "start over (replacing them), or choose another --out",
+                       t->state_path, found);
+    return pg_fail("%s holds a training run (%s): pass --resume to continue it, --force to "
+                   "start over (replacing it), or choose another --out", o->out_dir, found);
+}
+
 int pg_train(const pg_hparams *h, const pg_train_opts *o)
 {
     if (pg_hparams_validate(h) != 0)
@@ -303,21 +341,24 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         teardown(&t);
         return -1;
     }
+    /* rank 0 owns the files: it decides, and the other ranks follow its state */
     struct stat st;
-    int have_state = stat(t.state_path, &st) == 0;
-    if (have_state && !o->resume) {
+    pg_dist *dist = o->dist && o->dist->world > 1 ? o->dist : NULL;
+    int rank = dist ? dist->rank : 0;
+    if (rank == 0 && claim_run_files(&t, o) != 0) {
         teardown(&t);
-        return pg_fail("%s exists: pass --resume to continue that run, or choose another --out",
-                       t.state_path);
+        return -1;
+    }
+    int have_state = stat(t.state_path, &st) == 0;
+    if (dist && pg_dist_broadcast(dist, &have_state, sizeof have_state) != 0) {
+        teardown(&t);
+        return -1;
     }
     if (have_state && load_state(&t) != 0) {
         teardown(&t);
         return -1;
     }
-    char log_path[PG_PATH_MAX + 32];
-    snprintf(log_path, sizeof log_path, "%s/train.log", o->out_dir);
-    pg_dist *dist = o->dist && o->dist->world > 1 ? o->dist : NULL;
-    int rank = dist ? dist->rank : 0;
+    const char *log_path = t.log_path;
     if (dist && dist->world != h->world_size) {
         teardown(&t);
         return pg_fail("WORLD_SIZE=%ld but the launcher started %d processes", h->world_size,

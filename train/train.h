@@ -15,7 +15,11 @@
 
 typedef struct {
     const char *out_dir;
-    int resume;   /* continue from out_dir/state.ckpt when it exists */
+    /* NULL: out_dir/train.log, state.ckpt and final.ckpt. Set (the reference's RUN_ID):
+     * out_dir/RUN_ID.txt, RUN_ID_state.ckpt and RUN_ID_final.ckpt. */
+    const char *run_id;
+    int resume;   /* continue from the state checkpoint when it exists */
+    int force;    /* replace an earlier run's files instead of refusing */
     int progress; /* live bar on stderr when it is a terminal */
     int quiet;    /* log to train.log only, not to stdout */
     /* called after every optimizer step with rank 0's train loss (may be NULL) */
@@ -30,7 +34,8 @@ typedef struct {
 } pg_train_opts;
 
 /* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),
- * or I/O errors. */
+ * or I/O errors. Files of an earlier run (log, state, final checkpoint) are never replaced
+ * unless resume (continue it) or force (start over) says so. */
 int pg_train(const pg_hparams *h, const pg_train_opts *o);
 
 /* lr multiplier of the reference: linear warmdown over the last WARMDOWN_ITERS steps,
