@@ -30,6 +30,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
 
 extern const pg_command pg_commands[];
 

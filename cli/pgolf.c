@@ -79,6 +79,17 @@ const pg_command pg_commands[] = {
      "\n"
      "Per stage: done (or cached in the last run), pending, interrupted, failed, stale (a\n"
      "recorded input changed or is missing) or modified (an output changed), with wall times.\n"},
+    {"selftest", cmd_selftest, "a compute backend's ops against the CPU reference",
+     "usage: pgolf selftest [--backend cuda|cpu|auto] [--tiny] [--json]\n"
+     "\n"
+     "Runs every op of the backend (default cuda) and of the CPU reference on the same random\n"
+     "inputs, forward and backward (linear, rms_norm, RoPE, causal GQA attention, relu^2 and\n"
+     "leaky relu^2, softcapped cross-entropy, embedding, residual mixes, query gain, norm,\n"
+     "SGD, Adam, Muon and Newton-Schulz), on a tiny and a baseline-shaped case (--tiny: the\n"
+     "first only), and prints per op the max absolute and relative difference against the\n"
+     "tolerance it must meet: 1e-5 relative in float32 (TF32 off), 1e-4 after Newton-Schulz's\n"
+     "iterations, 2e-2 for the linear layers in bf16. Exit 1 on any breach; exit 77 with one\n"
+     "SKIP line when the backend cannot run here (no CUDA build, driver or device).\n"},
     {"train", cmd_train, "train the baseline model on the CPU with the reference's loop",
      "usage: pgolf train [--out DIR] [--preset tiny|baseline] [--config FILE]\n"
      "                   [--set NAME=VALUE]... [--resume | --force]\n"

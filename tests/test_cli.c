@@ -1,4 +1,5 @@
 /* The pgolf command line: help, usage errors and init. */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -144,6 +145,26 @@ START_TEST(test_env_near_miss_warned)
 }
 END_TEST
 
+/* The selftest harness against itself (the CPU backend's ops must agree bit for bit),
+ * then the CUDA backend: its table on a GPU, or one SKIP line and exit 77 without one. */
+START_TEST(test_selftest)
+{
+    t_run_result r = t_pgolf("selftest --backend cpu --tiny");
+    ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "selftest: 47 checks, 0 failed"));
+    ck_assert_ptr_nonnull(strstr(r.out, "attention_bwd dk       "));
+    r = t_pgolf("selftest --backend cuda");
+    if (r.status == 77) {
+        ck_assert_msg(strncmp(r.out, "SKIP: pgolf selftest: --backend cuda: ", 38) == 0 &&
+                          t_count_lines(r.out) == 1, "%s", r.out);
+        fprintf(stderr, "%s", r.out); /* the skip, said once in the test log */
+        return;
+    }
+    ck_assert_msg(r.status == 0, "selftest --backend cuda failed:\n%s%s", r.out, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, " 0 failed ("));
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -153,6 +174,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_help_settings);
     tcase_add_test(tc, test_abbreviated_options_refused);
     tcase_add_test(tc, test_env_near_miss_warned);
+    tcase_add_test(tc, test_selftest);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,23 @@
+/* The CUDA backend (the .cu files of kernels/cuda/): the table of kernels/backend.h on one GPU, with
+ * parameters, activations and optimizer state in device memory as float32. Built only
+ * when nvcc is found (PGOLF_CUDA defined); kernels/backend_select.c is what the rest of
+ * pgolf calls. Deterministic: no reduction depends on thread timing, so the same inputs
+ * give the same bits run to run on one GPU. */
+#ifndef PG_BACKEND_CUDA_H
+#define PG_BACKEND_CUDA_H
+
+#include <stddef.h>
+
+#include "kernels/backend.h"
+
+/* The backend on the current device; NULL (message: no driver, no device, or the CUDA
+ * error) when there is none. */
+const pg_backend *pg_backend_cuda(void);
+/* The device's name and compute capability, e.g. "NVIDIA H100 80GB HBM3 (sm_90)". */
+void pg_cuda_describe(char *buf, size_t n);
+/* Linear layers in bf16 (inputs rounded to bfloat16, products accumulated in float32,
+ * as the reference's autocast) when on; float32 with TF32 off (the parity mode) when off,
+ * the default. */
+void pg_cuda_set_bf16(int on);
+
+#endif
