@@ -1,6 +1,7 @@
 /* pgolf pack / unpack / selfextract: checkpoint -> quantized, compressed artifact, and
  * back; the self-extracting train_gpt.py. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,8 @@ int cmd_selfextract(int argc, char **argv)
                                          {"source", required_argument, 0, 'r'},
                                          {0, 0, 0, 0}};
     const char *out = NULL, *sets[64];
-    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
+    const char *root = NULL;
+    char found[PATH_MAX];
     int nsets = 0, c;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
@@ -193,6 +195,11 @@ int cmd_selfextract(int argc, char **argv)
             root = optarg;
         else
             return pg_cli_usage_error("selfextract", "bad option");
+    }
+    if (!root) {
+        if (pg_cli_root(found, sizeof found) != 0)
+            return pg_cli_error();
+        root = found;
     }
     if (!out || optind != argc)
         return pg_cli_usage_error("selfextract", "needs --out FILE");

@@ -1,5 +1,6 @@
 /* pgolf run, pgolf replay, pgolf status: the staged pipeline and its manifest. */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,14 +37,11 @@ static void catch_sigint(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-/* The pgolf sources (build stage, tiny preset data): $PGOLF_ROOT or ".", absolute. */
+/* The pgolf sources (build stage, tiny preset data), malloc'ed. */
 static char *repo_root(void)
 {
-    const char *r = getenv("PGOLF_ROOT");
-    char *abs = realpath(r && *r ? r : ".", NULL);
-    if (!abs)
-        pg_fail("%s: cannot resolve the pgolf source directory ($PGOLF_ROOT)", r && *r ? r : ".");
-    return abs;
+    char buf[PATH_MAX];
+    return pg_cli_root(buf, sizeof buf) == 0 ? strdup(buf) : NULL;
 }
 
 static int finish_run(int rc)

@@ -1,5 +1,6 @@
 /* pgolf train: CPU training with the reference's loop and log lines. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +58,10 @@ static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
     if (strcmp(preset, "baseline") == 0) {
         pg_hparams_default(h);
     } else if (strcmp(preset, "tiny") == 0) {
-        const char *root = getenv("PGOLF_ROOT");
-        pg_hparams_tiny(h, root && *root ? root : ".");
+        char root[PATH_MAX];
+        if (pg_cli_root(root, sizeof root) != 0)
+            return pg_cli_error();
+        pg_hparams_tiny(h, root);
     } else {
         return pg_cli_usage_error(cmd, "unknown preset '%s' (tiny or baseline)", preset);
     }

@@ -46,6 +46,11 @@ int pg_cli_warn_env_settings(FILE *err);
  * (common/decode_limit.h); its case calls pg_decode_limit_set(optarg). */
 #define PG_CLI_DECODE_LIMIT_OPTION {"max-decoded-bytes", required_argument, 0, 'X'}
 
+/* The directory holding pgolf's sources and data/sample, absolute: $PGOLF_ROOT; else the
+ * executable's own directory, or PREFIX/share/pgolf beside an installed PREFIX/bin/pgolf,
+ * or the working directory, whichever is a pgolf tree. Fails (message) when none is. */
+int pg_cli_root(char *out, size_t n);
+
 /* Prints the recorded error as "pgolf: <msg>" and returns exit status 1. */
 int pg_cli_error(void);
 /* Prints "pgolf <cmd>: <msg>" plus a hint at `pgolf help <cmd>`; returns 2. */

@@ -2,12 +2,17 @@
  * full (getopt_long would take --seed for --seeds), and an environment variable that is
  * one or two edits from a setting's name, or carries a settings prefix, is named in a
  * warning, because pgolf would otherwise ignore it without a word. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/err.h"
 #include "pipeline/runconfig.h"
 
 extern char **environ;
@@ -128,4 +133,46 @@ int pg_cli_warn_env_settings(FILE *err)
         warned++;
     }
     return warned;
+}
+
+/* A pgolf tree: its sources' makefile and the shipped sample. */
+static int is_tree(const char *dir)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/GNUmakefile", dir);
+    if (stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    snprintf(p, sizeof p, "%s/data/sample", dir);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int pg_cli_root(char *out, size_t n)
+{
+    const char *env = getenv("PGOLF_ROOT");
+    char exe_dir[PATH_MAX], share[PATH_MAX + 32], *abs;
+    if (env && *env) {
+        if (!(abs = realpath(env, NULL)))
+            return pg_fail("%s: cannot resolve $PGOLF_ROOT: %s", env, strerror(errno));
+        snprintf(out, n, "%s", abs);
+        free(abs);
+        return 0;
+    }
+    ssize_t len = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 1);
+    exe_dir[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(exe_dir, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(share, sizeof share, "%s/../share/pgolf", exe_dir);
+    const char *candidates[] = {exe_dir, share, "."};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
+        if (candidates[i][0] && is_tree(candidates[i]) && (abs = realpath(candidates[i], NULL))) {
+            snprintf(out, n, "%s", abs);
+            free(abs);
+            return 0;
+        }
+    return pg_fail("cannot find pgolf's sources and sample data (looked beside the executable "
+                   "in %s, in %s and in .): set PGOLF_ROOT to the pgolf source directory or "
+                   "run make install",
+                   exe_dir[0] ? exe_dir : "(unknown)", share);
 }

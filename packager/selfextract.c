@@ -12,8 +12,8 @@
 #include "common/fileio.h"
 
 const char *const pg_selfextract_dirs[] = {
-    "common", "dataset", "kernels", "kernels/cpu", "train",    "packager",
-    "verifier", "stats",  "records", "pipeline",   "cli",      NULL};
+    "common",   "dataset", "kernels", "kernels/cpu", "kernels/cuda", "train",
+    "packager", "verifier", "stats",  "records",     "pipeline",     "cli",   NULL};
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -24,6 +24,8 @@ static int wanted(const char *name)
 {
     size_t n = strlen(name);
     return (n > 2 && (strcmp(name + n - 2, ".c") == 0 || strcmp(name + n - 2, ".h") == 0)) ||
+           (n > 3 && strcmp(name + n - 3, ".cu") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".cuh") == 0) ||
            (n > 6 && strcmp(name + n - 6, ".proto") == 0);
 }
 

@@ -1,5 +1,6 @@
 /* The pgolf command line: help, usage errors and init. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -165,6 +166,37 @@ START_TEST(test_selftest)
 }
 END_TEST
 
+/* make install PREFIX=P, then P/bin/pgolf finds its sample and sources from any working
+ * directory; a lone copy of the binary says how to point it at them. */
+START_TEST(test_install_runs_from_anywhere)
+{
+    const char *bin = getenv("PGOLF_BIN");
+    char prefix[600], cmd[4096];
+    snprintf(prefix, sizeof prefix, "%s", t_tmp_path("prefix"));
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' install "
+             "PREFIX='%s' PGOLF='%s' -o '%s' >/dev/null",
+             prefix, t_repo_path("."), prefix, bin, bin);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/elsewhere' && cd '%s/elsewhere' && env -u PGOLF_ROOT '%s/bin/pgolf' "
+             "train --preset tiny --set ITERATIONS=2 --set VAL_LOSS_EVERY=0 --set "
+             "TRAIN_BATCH_TOKENS=1024 --set TRAIN_SEQ_LEN=64 --out t >/dev/null 2>&1 && "
+             "grep -q '^config:DATA_PATH=.*/share/pgolf/data/sample$' t/train.log",
+             prefix, prefix, prefix);
+    ck_assert_int_eq(system(cmd), 0);
+    /* outside the prefix: no ../share/pgolf beside it */
+    char lonely[600], lone[700];
+    snprintf(lonely, sizeof lonely, "%s", t_tmp_path("lonely"));
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s/bin/pgolf' '%s/lone'", lonely, prefix, lonely);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(lone, sizeof lone, "cd '%s' && env -u PGOLF_ROOT ./lone", lonely);
+    snprintf(cmd, sizeof cmd, "%s train --preset tiny --out t2 2>&1 | grep -q 'set PGOLF_ROOT'",
+             lone);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_cli(void)
 {
     Suite *s = suite_create("cli");
@@ -175,6 +207,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_abbreviated_options_refused);
     tcase_add_test(tc, test_env_near_miss_warned);
     tcase_add_test(tc, test_selftest);
+    tcase_add_test(tc, test_install_runs_from_anywhere);
     suite_add_tcase(s, tc);
     return s;
 }
