@@ -223,6 +223,38 @@ START_TEST(train_two_processes_match_emulation)
 }
 END_TEST
 
+/* Two processes killed after a checkpoint and started again with --resume end with the
+ * bits of the same two processes run through. */
+START_TEST(train_two_processes_resume)
+{
+    const char *d = t_tmpdir();
+    const char *common = "--preset tiny --set ITERATIONS=12 --set CHECKPOINT_EVERY=4 "
+                         "--set VAL_LOSS_EVERY=0";
+    const char *bin = getenv("PGOLF_BIN");
+    bin = bin && *bin ? bin : "./pgolf";
+    clear_env();
+    char cmd[4096];
+    /* both ranks of one run in DIR; $1 extra flags */
+    const char *pair = "run2() { dir=$1; shift; "
+                       "(RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=$dir.rz %s train %s --out $dir "
+                       "\"$@\" >/dev/null 2>&1 &); RANK=0 WORLD_SIZE=2 "
+                       "PGOLF_RENDEZVOUS_FILE=$dir.rz %s train %s --out $dir \"$@\" >/dev/null 2>&1; }";
+    char fn[2048];
+    snprintf(fn, sizeof fn, pair, bin, common, bin, common);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s; run2 through && test -s through/final.ckpt && "
+             "( run2 killed & ) ; "
+             "i=0; until grep -q 'checkpoint: step:4 ' killed/train.log 2>/dev/null; do "
+             "i=$((i+1)); [ $i -gt 2000 ] && exit 3; sleep 0.01; done; "
+             "pkill -9 -f '[o]ut killed' ; sleep 0.5; test ! -e killed/final.ckpt || exit 4; "
+             "run2 killed --resume && grep -q 'resume: from' killed/train.log && "
+             "cmp through/final.ckpt killed/final.ckpt",
+             d, fn);
+    int st = system(cmd);
+    ck_assert_msg(st == 0, "resumed 2-process run differs or failed (shell status %d)", st);
+}
+END_TEST
+
 Suite *suite_dist(void)
 {
     Suite *s = suite_create("dist");
@@ -235,6 +267,7 @@ Suite *suite_dist(void)
     tcase_add_test(tc, rendezvous_unreachable_rank0);
     tcase_add_test(tc, launcher_environment);
     tcase_add_test(tc, train_two_processes_match_emulation);
+    tcase_add_test(tc, train_two_processes_resume);
     suite_add_tcase(s, tc);
     return s;
 }
