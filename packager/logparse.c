@@ -298,8 +298,10 @@ static void parse_step(pg_log_summary *s, const char *line, int ln)
                 set(&s->max_steps, m, ln);
         }
     }
-    if (strncmp(line, "stopping_early", 14) == 0)
+    if (strncmp(line, "stopping_early", 14) == 0) {
         s->stopped_early = 1;
+        s->stop_line = ln;
+    }
 }
 
 static void parse_eval(pg_log_summary *s, const char *line, double v, double w, int ln)
@@ -324,6 +326,17 @@ static void parse_eval(pg_log_summary *s, const char *line, double v, double w, 
         if (s->evals_dropped == 0)
             s->evals[s->nevals - 1].eval_s = sec;
     }
+}
+
+/* Quantization calibration work: "GPTQ:collecting Hessians from calibration data". */
+static int is_calibration(const char *line)
+{
+    char low[256];
+    size_t i = 0;
+    for (; line[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)line[i]);
+    low[i] = '\0';
+    return strstr(low, "gptq") || strstr(low, "calibrat") || strstr(low, "hessian");
 }
 
 /* Sizes, hardware, tokenizer and calibration facts. */
@@ -357,6 +370,13 @@ static void parse_facts(pg_log_summary *s, const char *line, int ln)
     const char *h = strstr(line, "Hessians in ");
     if (h)
         set(&s->calib_s, strtod(h + 12, NULL), ln);
+    if (s->stop_line && !s->after_stop_line && is_calibration(line))
+        s->after_stop_line = ln;
+    if (!s->force_stop_step.line && (find_num(line, "FORCE_STOP_STEP=", &v) ||
+                                     find_num(line, "FORCE_STOP_STEP:", &v) ||
+                                     find_num(line, "force_stop_step:", &v) ||
+                                     find_num(line, "force_stop_step=", &v)))
+        set(&s->force_stop_step, v, ln);
 }
 
 static void parse_line(pg_log_summary *s, char *raw, int ln)
@@ -370,8 +390,10 @@ static void parse_line(pg_log_summary *s, char *raw, int ln)
         parse_step(s, line, ln);
         s->training_started = 1;
     }
-    if ((find_num(line, "train_loss:", &v) || find_num(line, "val_loss:", &v)) && !isfinite(v) &&
-        !s->nan_line)
+    double u;
+    if (!s->nan_line && ((find_num(line, "train_loss:", &v) && !isfinite(v)) ||
+                         (find_num(line, "val_loss:", &v) && !isfinite(v)) ||
+                         (find_num(line, "val_bpb:", &u) && !isfinite(u))))
         s->nan_line = ln;
     int is_eval = find_num(line, "val_loss:", &v) && find_num(line, "val_bpb:", &w);
     if (is_eval && is_step) {
