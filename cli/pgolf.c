@@ -202,9 +202,12 @@ const pg_command pg_commands[] = {
      "required keys), train_gpt.py, every log parsed leniently (per-seed final val_loss and\n"
      "val_bpb, train time, steps, artifact bytes, eval time), the claims of submission.json\n"
      "(val_bpb, val_loss, val_bpb_std, bytes_total, seed_results) against the logs, and the\n"
-     "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged). Each finding\n"
-     "is PASS, FAIL or UNKNOWN with its evidence (file:line). Non-record tracks are not held\n"
-     "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
+     "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged, work after\n"
+     "the cap: GPTQ calibration after the stop line, FORCE_STOP_STEP), impossible values in\n"
+     "submission.json (negative sizes, val_bpb outside (0, 10], negative std) and non-finite\n"
+     "scores in logs, and the README's val_bpb / val_loss / total bytes against\n"
+     "submission.json. Each finding is PASS, FAIL, UNKNOWN or NOTE (shown with --all) with\n"
+     "its evidence (file:line). Non-record tracks are not held to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
      "artifacts (*.art) found in the folder with the eval their log names and compares.\n"
      "Exit 1 when a check FAILs.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
