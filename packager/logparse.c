@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/parse.h"
 
 #define PG_LOG_MAX_BYTES ((size_t)256 << 20)
 
@@ -331,12 +332,8 @@ static void parse_eval(pg_log_summary *s, const char *line, double v, double w, 
 /* Quantization calibration work: "GPTQ:collecting Hessians from calibration data". */
 static int is_calibration(const char *line)
 {
-    char low[256];
-    size_t i = 0;
-    for (; line[i] && i + 1 < sizeof low; i++)
-        low[i] = (char)tolower((unsigned char)line[i]);
-    low[i] = '\0';
-    return strstr(low, "gptq") || strstr(low, "calibrat") || strstr(low, "hessian");
+    return pg_contains_nocase(line, "gptq") || pg_contains_nocase(line, "calibrat") ||
+           pg_contains_nocase(line, "hessian");
 }
 
 /* Sizes, hardware, tokenizer and calibration facts. */

@@ -243,11 +243,9 @@ int pg_readme_parse_text(const char *path, const char *text, size_t len, pg_read
     snprintf(r->path, sizeof r->path, "%s", path);
     r->present = 1;
     r->stated_sota = NAN;
-    char *copy = malloc(len + 1);
+    char *copy = strndup(text, len);
     if (!copy)
         return pg_fail("%s: out of memory", path);
-    memcpy(copy, text, len);
-    copy[len] = '\0';
     int ln = 0, code = 0, rc = 0;
     for (char *line = copy, *next; line && rc == 0; line = next) {
         next = strchr(line, '\n');

@@ -377,6 +377,22 @@ START_TEST(test_wrong_finding_classes)
 }
 END_TEST
 
+/* The evidence of one check of dir (a static copy), after asserting its status. */
+static const char *evidence_of(const char *dir, const char *check, pg_check_status want)
+{
+    static char ev[700];
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
+    const pg_check *k = find_check(&c, check);
+    ck_assert_msg(k && k->status == want, "%s: %s %s", check,
+                  k ? pg_check_status_name(k->status) : "", k ? k->evidence : "missing");
+    snprintf(ev, sizeof ev, "%s", k->evidence);
+    pg_checks_free(&c);
+    pg_record_free(&r);
+    return ev;
+}
+
 static void append(const char *dir, const char *name, const char *text)
 {
     char cmd[2400];
@@ -393,16 +409,15 @@ START_TEST(test_impossible_values)
                "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":-1,"
                "\"bytes_total\":-5,\"val_bpb_std\":-0.1,\"val_loss\":0,"
                "\"seed_results\":{\"1\":{\"val_bpb\":11,\"artifact_bytes\":-2}}}");
-    pg_record r;
-    pg_checks c;
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    const pg_check *k = find_check(&c, "submission.values");
-    ck_assert_int_eq(k->status, PG_CHECK_FAIL);
+    const char *ev = evidence_of(dir, "submission.values", PG_CHECK_FAIL);
     const char *want[] = {"val_bpb=-1", "bytes_total=-5", "val_bpb_std=-0.1", "val_loss=0",
                           "seed_results.1.val_bpb=11", "seed_results.1.artifact_bytes=-2"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
-        ck_assert_msg(strstr(k->evidence, want[i]), "%s not in %s", want[i], k->evidence);
+        ck_assert_msg(strstr(ev, want[i]), "%s not in %s", want[i], ev);
     /* no check passes on the impossible bytes_total */
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
     ck_assert_ptr_null(find_check(&c, "limits.bytes_total_claim"));
     ck_assert_ptr_null(find_check(&c, "claim.bytes_total"));
     ck_assert_int_eq(find_check(&c, "claim.val_bpb")->status, PG_CHECK_FAIL);
@@ -423,25 +438,16 @@ START_TEST(test_impossible_values)
     snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "jsondir"));
     snprintf(cmd, sizeof cmd, "cd '%s' && rm submission.json && mkdir submission.json", dir);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    k = find_check(&c, "files.submission_json");
-    ck_assert_int_eq(k->status, PG_CHECK_FAIL);
-    ck_assert_msg(strstr(k->evidence, "is a directory") && !strstr(k->evidence, "invalid JSON"),
-                  "%s", k->evidence);
-    pg_checks_free(&c);
-    pg_record_free(&r);
+    ev = evidence_of(dir, "files.submission_json", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "is a directory") && !strstr(ev, "invalid JSON"), "%s", ev);
     snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "jsonloop"));
     snprintf(cmd, sizeof cmd,
              "cd '%s' && rm submission.json && ln -s loop_a loop_b && ln -s loop_b loop_a && "
              "ln -s loop_a submission.json",
              dir);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    k = find_check(&c, "files.submission_json");
-    ck_assert_msg(strstr(k->evidence, "loop of symbolic links") && !strstr(k->evidence, "missing"),
-                  "%s", k->evidence);
-    pg_checks_free(&c);
-    pg_record_free(&r);
+    ev = evidence_of(dir, "files.submission_json", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "loop of symbolic links") && !strstr(ev, "missing"), "%s", ev);
 
     /* off the record track a claim better than every run still FAILs, and verify exits 1 */
     snprintf(dir, sizeof dir, "%s", make_folder("track_non_record_16mb", "overclaim_exit"));
@@ -465,13 +471,12 @@ START_TEST(test_readme_and_work_after_cap)
                "Statistical significance vs SOTA (1.2244 BPB)\n"
                "| seed | val_bpb |\n|---|---|\n| 1 | 1.2000 |\n"
                "- Total submission size int8+zlib: `15,000,200 bytes`\n");
+    const char *ev = evidence_of(dir, "readme.val_bpb", PG_CHECK_PASS);
+    ck_assert_msg(strstr(ev, "README.md:1 states val_bpb 1.2010"), "%s", ev);
+    ck_assert_int_eq(status_of(dir, "readme.bytes_total"), PG_CHECK_PASS);
     pg_record r;
     pg_checks c;
     ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    const pg_check *k = find_check(&c, "readme.val_bpb");
-    ck_assert_int_eq(k->status, PG_CHECK_PASS);
-    ck_assert_msg(strstr(k->evidence, "README.md:1 states val_bpb 1.2010"), "%s", k->evidence);
-    ck_assert_int_eq(find_check(&c, "readme.bytes_total")->status, PG_CHECK_PASS);
     ck_assert_ptr_null(find_check(&c, "readme.val_loss")); /* the README states none */
     pg_checks_free(&c);
     pg_record_free(&r);
@@ -479,14 +484,9 @@ START_TEST(test_readme_and_work_after_cap)
     write_file(dir, "README.md",
                "# fixture\n\n**val_bpb = 1.1900** (3-seed mean)\n\n"
                "Total submission size: 15,999,999 bytes\n");
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    k = find_check(&c, "readme.val_bpb");
-    ck_assert_int_eq(k->status, PG_CHECK_UNKNOWN);
-    ck_assert_msg(strstr(k->evidence, "1.1900 (a mean) at line 3") && strstr(k->evidence, "1.201"),
-                  "%s", k->evidence);
-    ck_assert_int_eq(find_check(&c, "readme.bytes_total")->status, PG_CHECK_UNKNOWN);
-    pg_checks_free(&c);
-    pg_record_free(&r);
+    ev = evidence_of(dir, "readme.val_bpb", PG_CHECK_UNKNOWN);
+    ck_assert_msg(strstr(ev, "1.1900 (a mean) at line 3") && strstr(ev, "1.201"), "%s", ev);
+    ck_assert_int_eq(status_of(dir, "readme.bytes_total"), PG_CHECK_UNKNOWN);
 
     /* GPTQ calibration logged after the wall-clock stop, with no time */
     snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "calib"));
@@ -496,13 +496,8 @@ START_TEST(test_readme_and_work_after_cap)
                "GPTQ:collecting Hessians from calibration data...\n"
                "Total submission size int8+zlib: 15000000 bytes\n"
                "final_int8_zlib_roundtrip_exact val_loss:2.10000000 val_bpb:1.20000000 eval_time:2000ms\n");
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    k = find_check(&c, "limits.work_after_cap.train_seed1.log");
-    ck_assert_int_eq(k->status, PG_CHECK_UNKNOWN);
-    ck_assert_msg(strstr(k->evidence, "train_seed1.log:4") && strstr(k->evidence, "(line 3)"), "%s",
-                  k->evidence);
-    pg_checks_free(&c);
-    pg_record_free(&r);
+    ev = evidence_of(dir, "limits.work_after_cap.train_seed1.log", PG_CHECK_UNKNOWN);
+    ck_assert_msg(strstr(ev, "train_seed1.log:4") && strstr(ev, "(line 3)"), "%s", ev);
     /* with its time: training + calibration against 600 s */
     append(dir, "train_seed1.log", "GPTQ:collected 66 Hessians in 8.2s\n");
     ck_assert_int_eq(status_of(dir, "limits.work_after_cap.train_seed1.log"), PG_CHECK_UNKNOWN);
@@ -515,12 +510,8 @@ START_TEST(test_readme_and_work_after_cap)
     char cmd[2400];
     snprintf(cmd, sizeof cmd, "sed -i '1i   force_stop_step: 100' '%s/train_seed1.log'", dir);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
-    k = find_check(&c, "limits.forced_stop.train_seed1.log");
-    ck_assert_int_eq(k->status, PG_CHECK_FAIL);
-    ck_assert_msg(strstr(k->evidence, "train_seed1.log:1: FORCE_STOP_STEP=100"), "%s", k->evidence);
-    pg_checks_free(&c);
-    pg_record_free(&r);
+    ev = evidence_of(dir, "limits.forced_stop.train_seed1.log", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "train_seed1.log:1: FORCE_STOP_STEP=100"), "%s", ev);
 }
 END_TEST
 
