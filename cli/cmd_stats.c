@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 
 #include "common/err.h"
+#include "common/fileio.h"
 #include "cli/commands.h"
 #include "packager/record.h"
+#include "records/history.h"
 #include "stats/judge.h"
 
 #define MAX_SCORES 4096
@@ -50,11 +52,16 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Per-seed val_bpb and val_loss of a records folder. */
-static int scores_from_record(const char *dir, num_list *bpb, num_list *loss, int *have_loss)
+/* Per-seed val_bpb and val_loss of a records folder (with tree: of a records tree's
+ * current SOTA). */
+static int scores_from_record(const char *path, int tree, num_list *bpb, num_list *loss,
+                              int *have_loss)
 {
+    char dir[PG_PATH_MAX];
     pg_record r;
-    if (pg_record_load(dir, &r) != 0)
+    snprintf(dir, sizeof dir, "%s", path);
+    if ((tree && pg_history_current_sota(path, dir, sizeof dir) != 0) ||
+        pg_record_load(dir, &r) != 0)
         return -1;
     if (r.nseeds == 0) {
         pg_record_free(&r);
@@ -67,6 +74,27 @@ static int scores_from_record(const char *dir, num_list *bpb, num_list *loss, in
             *have_loss = 0;
     }
     pg_record_free(&r);
+    return 0;
+}
+
+/* Combinations of flags pg_judge cannot use, each named with the flag that fixes it. */
+static int check_flags(const pg_judge_opts *o, size_t n, int have_losses, int have_sota)
+{
+    if (pg_judge_check_opts(o) != 0)
+        return -1;
+    if (n < 2)
+        return 0; /* pg_judge says a test needs two scores */
+    if (!have_sota)
+        return pg_fail("stats: no SOTA to test against: give --sota X, --sota-scores A,B,... or "
+                       "--sota-record DIR");
+    if (o->scores_are_loss && o->threshold_is_bpb)
+        return pg_fail("stats: --metric loss tests val_loss in nats, so the threshold is in "
+                       "nats: drop --threshold-bpb");
+    if (!o->scores_are_loss && !o->threshold_is_bpb && o->threshold > 0 && !have_losses)
+        return pg_fail("stats: cannot convert %g nats to BPB without each seed's val_loss: give "
+                       "--losses L1,L2,... (or records folders with val_loss), or "
+                       "--threshold-bpb to take the threshold as BPB",
+                       o->threshold);
     return 0;
 }
 
@@ -107,7 +135,7 @@ int cmd_stats(int argc, char **argv)
             break;
         case 'R': {
             int unused = 1;
-            bad = scores_from_record(optarg, &sota_scores, &sota_losses, &unused);
+            bad = scores_from_record(optarg, 1, &sota_scores, &sota_losses, &unused);
             have_sota_scores = sota_from_record = 1;
             break;
         }
@@ -144,9 +172,9 @@ int cmd_stats(int argc, char **argv)
     tmp.n = 0;
     for (int i = optind; i < argc; i++) {
         if (is_dir(argv[i])) {
-            if (scores_from_record(argv[i], &scores, &tmp, &have_loss) != 0)
+            if (scores_from_record(argv[i], 0, &scores, &tmp, &have_loss) != 0)
                 return pg_cli_error();
-            for (size_t k = 0; k < tmp.n; k++)
+            for (size_t k = 0; k < tmp.n && losses.n < MAX_SCORES; k++)
                 losses.v[losses.n++] = tmp.v[k];
             tmp.n = 0;
             from_records = 1;
@@ -159,14 +187,18 @@ int cmd_stats(int argc, char **argv)
     if (!from_records && losses.n && losses.n != scores.n)
         return pg_cli_usage_error("stats", "--losses has %zu values for %zu scores", losses.n,
                                   scores.n);
-    /* records give both metrics; --metric loss tests the val_loss of each seed */
-    if (o.scores_are_loss && from_records)
-        for (size_t i = 0; i < scores.n; i++)
-            scores.v[i] = losses.v[i];
-    if (o.scores_are_loss && sota_from_record)
-        for (size_t i = 0; i < sota_scores.n; i++)
-            sota_scores.v[i] = sota_losses.v[i];
+    /* records and --losses give both metrics: --metric loss tests the val_loss of each
+     * seed (without --losses, the scores given are in the --metric unit) */
     const double *loss_pairs = losses.n == scores.n && have_loss ? losses.v : NULL;
+    if (o.scores_are_loss && from_records && !have_loss)
+        return pg_cli_usage_error("stats", "--metric loss: the records folders give no val_loss "
+                                           "for every seed");
+    if (o.scores_are_loss && loss_pairs)
+        memcpy(scores.v, losses.v, scores.n * sizeof *scores.v);
+    if (o.scores_are_loss && sota_from_record)
+        memcpy(sota_scores.v, sota_losses.v, sota_scores.n * sizeof *sota_scores.v);
+    if (check_flags(&o, scores.n, loss_pairs != NULL, isfinite(sota) || have_sota_scores) != 0)
+        return pg_cli_error();
     pg_judgement j;
     if (pg_judge(scores.v, loss_pairs, scores.n, sota, have_sota_scores ? sota_scores.v : NULL,
                  sota_scores.n, &o, &j) != 0)

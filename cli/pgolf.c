@@ -230,9 +230,12 @@ const pg_command pg_commands[] = {
      "required keys), train_gpt.py, every log parsed leniently (per-seed final val_loss and\n"
      "val_bpb, train time, steps, artifact bytes, eval time), the claims of submission.json\n"
      "(val_bpb, val_loss, val_bpb_std, bytes_total, seed_results) against the logs, and the\n"
-     "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged). Each finding\n"
-     "is PASS, FAIL or UNKNOWN with its evidence (file:line). Non-record tracks are not held\n"
-     "to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
+     "limits (16,000,000 bytes, 600 s training, 600 s evaluation where logged, work after\n"
+     "the cap: GPTQ calibration after the stop line, FORCE_STOP_STEP), impossible values in\n"
+     "submission.json (negative sizes, val_bpb outside (0, 10], negative std) and non-finite\n"
+     "scores in logs, and the README's val_bpb / val_loss / total bytes against\n"
+     "submission.json. Each finding is PASS, FAIL, UNKNOWN or NOTE (shown with --all) with\n"
+     "its evidence (file:line). Non-record tracks are not held to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
      "artifacts (*.art) found in the folder with the eval their log names and compares.\n"
      "Exit 1 when a check FAILs. --max-decoded-bytes N: as for pgolf eval.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
@@ -241,7 +244,10 @@ const pg_command pg_commands[] = {
      "                   [--metric bpb|loss] [--alpha 0.01] [--power P] [--json]\n"
      "\n"
      "Scores are numbers (comma- or space-separated) or records folders / run folders whose\n"
-     "logs give per-seed val_loss and val_bpb. Tests: one-sided one-sample t-test of the\n"
+     "logs give per-seed val_loss and val_bpb. With --losses the numbers are val_bpb and\n"
+     "--metric picks which of the two is tested; without it they are in the --metric unit\n"
+     "(as are --sota and --sota-scores). --sota-record takes a records folder or a records\n"
+     "tree (its current SOTA: the best record-track claim its logs support). Tests: one-sided one-sample t-test of the\n"
      "scores against (SOTA - threshold), t = (target - mean)/(s/sqrt(n)), df = n-1, p = upper\n"
      "tail; and Welch's t-test against the SOTA's seeds when they are given. The threshold\n"
      "is in nats (0.005) and is converted to BPB with the submission's own tokens per byte\n"
@@ -250,14 +256,20 @@ const pg_command pg_commands[] = {
      "record (p < alpha), not significant, or worse (mean not below the SOTA). Also the\n"
      "smallest number of seeds reaching p < alpha at the observed std and improvement, or\n"
      "with --power P the number for that power (noncentral t).\n"},
-    {"records", cmd_records, "ingest a records tree: history, SOTA by date, significance",
-     "usage: pgolf records TREE [--json] [--svg FILE] [--alpha 0.01]\n"
+    {"records", cmd_records, "ingest a records tree: history, SOTA before each record, significance",
+     "usage: pgolf records TREE [--leaderboard README.md] [--json] [--svg FILE] [--alpha 0.01]\n"
      "\n"
-     "Reads TREE/track_*/<date>_<name>/ (submission.json and per-seed logs, parsed\n"
-     "leniently), orders each track by date, and for each record gives the SOTA it had to\n"
-     "beat and the one-sample test of its seeds against it (Welch too when the SOTA has\n"
-     "seeds). Records whose claim is better than their logs support are flagged. --svg\n"
-     "draws val_bpb over date with the SOTA line.\n"},
+     "Reads TREE/track_*/<date>_<name>/ (submission.json, README.md and per-seed logs,\n"
+     "parsed leniently). With --leaderboard, the challenge README's leaderboard tables give\n"
+     "the order, dates and scores (a folder is matched by its Info link, else by score and\n"
+     "date), and the SOTA before a record is the best earlier record-track row. Without it,\n"
+     "records are ordered by date and the SOTA is the best earlier record-track claim its\n"
+     "logs support. Per record: the SOTA it had to beat, the comparison its README states,\n"
+     "and the one-sample and Welch tests of its seeds, both with the 0.005-nat threshold (in\n"
+     "BPB at the record's own tokens/byte; not run, and said so, when that is unknown) and\n"
+     "unshifted (as READMEs quote Welch's test). Non-record tracks are listed, not judged.\n"
+     "Records whose claim is better than their logs support are flagged. --svg draws\n"
+     "val_bpb over date with the SOTA line.\n"},
     {"help", cmd_help, "show commands, the help of one, or every setting",
      "usage: pgolf help [COMMAND | settings]\n"
      "\n"

@@ -25,7 +25,10 @@ FILE *pg_open_regular(const char *path)
      * open descriptor, so the file checked is the file read */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        pg_fail("%s: cannot open: %s", path, strerror(errno));
+        if (errno == ELOOP)
+            pg_fail("%s: cannot open: a loop of symbolic links (ELOOP)", path);
+        else
+            pg_fail("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 #include "common/fileio.h"
@@ -59,4 +60,13 @@ int pg_parse_settings_file(const char *path, int (*set)(void *ctx, const char *n
     }
     fclose(fp);
     return rc;
+}
+
+int pg_contains_nocase(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (strncasecmp(s, word, n) == 0)
+            return 1;
+    return n == 0;
 }

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/parse.h"
 
 #define PG_LOG_MAX_BYTES ((size_t)256 << 20)
 
@@ -298,8 +299,10 @@ static void parse_step(pg_log_summary *s, const char *line, int ln)
                 set(&s->max_steps, m, ln);
         }
     }
-    if (strncmp(line, "stopping_early", 14) == 0)
+    if (strncmp(line, "stopping_early", 14) == 0) {
         s->stopped_early = 1;
+        s->stop_line = ln;
+    }
 }
 
 static void parse_eval(pg_log_summary *s, const char *line, double v, double w, int ln)
@@ -324,6 +327,13 @@ static void parse_eval(pg_log_summary *s, const char *line, double v, double w, 
         if (s->evals_dropped == 0)
             s->evals[s->nevals - 1].eval_s = sec;
     }
+}
+
+/* Quantization calibration work: "GPTQ:collecting Hessians from calibration data". */
+static int is_calibration(const char *line)
+{
+    return pg_contains_nocase(line, "gptq") || pg_contains_nocase(line, "calibrat") ||
+           pg_contains_nocase(line, "hessian");
 }
 
 /* Sizes, hardware, tokenizer and calibration facts. */
@@ -357,6 +367,13 @@ static void parse_facts(pg_log_summary *s, const char *line, int ln)
     const char *h = strstr(line, "Hessians in ");
     if (h)
         set(&s->calib_s, strtod(h + 12, NULL), ln);
+    if (s->stop_line && !s->after_stop_line && is_calibration(line))
+        s->after_stop_line = ln;
+    if (!s->force_stop_step.line && (find_num(line, "FORCE_STOP_STEP=", &v) ||
+                                     find_num(line, "FORCE_STOP_STEP:", &v) ||
+                                     find_num(line, "force_stop_step:", &v) ||
+                                     find_num(line, "force_stop_step=", &v)))
+        set(&s->force_stop_step, v, ln);
 }
 
 static void parse_line(pg_log_summary *s, char *raw, int ln)
@@ -370,8 +387,10 @@ static void parse_line(pg_log_summary *s, char *raw, int ln)
         parse_step(s, line, ln);
         s->training_started = 1;
     }
-    if ((find_num(line, "train_loss:", &v) || find_num(line, "val_loss:", &v)) && !isfinite(v) &&
-        !s->nan_line)
+    double u;
+    if (!s->nan_line && ((find_num(line, "train_loss:", &v) && !isfinite(v)) ||
+                         (find_num(line, "val_loss:", &v) && !isfinite(v)) ||
+                         (find_num(line, "val_bpb:", &u) && !isfinite(u))))
         s->nan_line = ln;
     int is_eval = find_num(line, "val_loss:", &v) && find_num(line, "val_bpb:", &w);
     if (is_eval && is_step) {

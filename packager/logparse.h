@@ -44,6 +44,9 @@ typedef struct {
     pg_log_num world_size, vocab_size;
     int byte_sidecar_line;     /* first line naming a byte sidecar / val bytes files, or 0 */
     pg_log_num calib_s;        /* "GPTQ:collected N Hessians in Xs": work after the train cap */
+    int stop_line;             /* the stopping_early (wall-clock cap) line, or 0 */
+    int after_stop_line;       /* first GPTQ / calibration / Hessian line after it, or 0 */
+    pg_log_num force_stop_step; /* a FORCE_STOP_STEP setting anywhere in the log */
     pg_log_num val_loss, val_bpb; /* the final eval: last non-step line with both */
     char final_tag[64];        /* its first word, e.g. final_int8_zlib_roundtrip_exact */
     pg_log_num eval_time_s;    /* eval_time on the final line */

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "packager/claims.h"
+
+#define SUBMISSION_MAX_BYTES ((size_t)16 << 20)
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -155,9 +158,15 @@ static int load_submission(pg_record *r)
     snprintf(r->submission_path, sizeof r->submission_path, "%s", path);
     json_error_t e;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    unsigned char *text = NULL;
+    size_t len;
+    /* only a path that is not there is "missing"; a directory, a FIFO or a symlink loop
+     * is named as what it is */
+    if (lstat(path, &st) != 0 && errno == ENOENT) {
         snprintf(r->submission_problem, sizeof r->submission_problem, "%s: missing", path);
-    } else if (!(r->submission = json_load_file(path, 0, &e))) {
+    } else if (pg_read_file(path, SUBMISSION_MAX_BYTES, &text, &len) != 0) {
+        snprintf(r->submission_problem, sizeof r->submission_problem, "%s", pg_errmsg());
+    } else if (!(r->submission = json_loadb((const char *)text, len, 0, &e))) {
         snprintf(r->submission_problem, sizeof r->submission_problem, "%s:%d: invalid JSON: %s",
                  path, e.line, e.text);
     } else if (!json_is_object(r->submission)) {
@@ -166,6 +175,7 @@ static int load_submission(pg_record *r)
         json_decref(r->submission);
         r->submission = NULL;
     }
+    free(text);
     free(path);
     if (!r->submission)
         return 0;
@@ -323,6 +333,8 @@ int pg_record_load(const char *dir, pg_record *r)
     if (list_logs(r->dir, &names, &n) != 0)
         return -1;
     int rc = load_submission(r);
+    if (rc == 0)
+        rc = pg_readme_load(r->dir, &r->readme);
     r->logs = rc == 0 ? calloc(n ? n : 1, sizeof *r->logs) : NULL;
     for (size_t i = 0; r->logs && rc == 0 && i < n; i++) {
         if (pg_log_parse(names[i], &r->logs[r->nlogs]) == 0)
@@ -352,6 +364,7 @@ void pg_record_free(pg_record *r)
     free(r->seeds);
     free(r->seed_claims);
     free(r->log_claimed);
+    pg_readme_free(&r->readme);
     memset(r, 0, sizeof *r);
 }
 
@@ -370,6 +383,31 @@ int pg_record_scores(const pg_record *r, double *bpb, double *loss, int *all_hav
 static int is_track(const char *dir, const char *name)
 {
     return strncmp(name, "track_", 6) == 0 && is_subdir(dir, name);
+}
+
+int pg_is_records_tree(const char *path)
+{
+    char **tracks;
+    size_t nt;
+    if (list_dir(path, is_track, &tracks, &nt) != 0)
+        return 0;
+    free_list(tracks, nt);
+    return nt > 0;
+}
+
+void pg_track_norm(const pg_record *r, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; r->track[i] && i + 1 < n; i++)
+        out[i] = r->track[i] == '-' ? '_' : (char)tolower((unsigned char)r->track[i]);
+    out[i] = '\0';
+}
+
+int pg_is_record_track(const pg_record *r)
+{
+    char t[128];
+    pg_track_norm(r, t, sizeof t);
+    return strstr(t, "non_record") == NULL && strstr(t, "unlimited") == NULL;
 }
 
 int pg_records_tree_list(const char *tree, char ***dirs, size_t *count)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "packager/logparse.h"
+#include "packager/readme.h"
 
 typedef struct {
     long seed;
@@ -80,10 +81,12 @@ typedef struct {
     pg_seed_result *seeds; /* the runs supporting the val_bpb claim, else every run's last */
     size_t nseeds;
     int seeds_from_logs; /* 1: logs, 0: submission.json seed_results */
+    pg_readme readme;    /* the numbers its README.md states */
 } pg_record;
 
-/* Loads dir: submission.json (or submission_*.json), every *.log / *.txt in it and in its
- * subfolders, then matches each claim against every final evaluation of every log. */
+/* Loads dir: submission.json (or submission_*.json), README.md, every *.log / *.txt in it
+ * and in its subfolders, then matches each claim against every final evaluation of every
+ * log. */
 int pg_record_load(const char *dir, pg_record *r);
 
 /* Half a unit of the last decimal either number shows (claims and logs are rounded). */
@@ -95,6 +98,16 @@ void pg_record_free(pg_record *r);
 
 /* The record's per-seed val_bpb and val_loss (has_loss for all) in arrays of nseeds. */
 int pg_record_scores(const pg_record *r, double *bpb, double *loss, int *all_have_loss);
+
+/* The folder's track with '-' as '_', lower case. */
+void pg_track_norm(const pg_record *r, char *out, size_t n);
+
+/* 1 when the folder's track (submission "track", else its parent folder; '-' and '_'
+ * alike) is the 10-minute record track. */
+int pg_is_record_track(const pg_record *r);
+
+/* 1 when path is a records tree (holds track_* folders) rather than one records folder. */
+int pg_is_records_tree(const char *path);
 
 /* Folders of a records tree, TREE/track_NAME/FOLDER/, sorted. */
 int pg_records_tree_list(const char *tree, char ***dirs, size_t *count);

@@ -7,10 +7,30 @@
 
 #include "common/err.h"
 
+/* READMEs state the record rule as 0.005 nats. */
+#define THRESHOLD_NATS 0.005
+
+/* submission.json's date as written ("2026-03-19T10:00:00Z"), or "". */
+static const char *full_date(const pg_record *r)
+{
+    const char *d = r->submission ? json_string_value(json_object_get(r->submission, "date")) : NULL;
+    return d ? d : "";
+}
+
+/* Time order: by date; within a date, leaderboard rows in the leaderboard's time order,
+ * then records it does not list, by submission.json's full date and by name. */
 static int cmp_entry(const void *a, const void *b)
 {
     const pg_history_entry *x = a, *y = b;
-    int c = strcmp(x->rec.date, y->rec.date);
+    int c = strcmp(x->date, y->date);
+    if (c)
+        return c;
+    int xl = x->board.line > 0, yl = y->board.line > 0;
+    if (xl != yl)
+        return yl - xl;
+    if (xl && x->board.chrono != y->board.chrono)
+        return x->board.chrono - y->board.chrono;
+    c = strcmp(full_date(&x->rec), full_date(&y->rec));
     return c ? c : strcmp(x->rec.name, y->rec.name);
 }
 
@@ -39,12 +59,51 @@ static void check_claim(pg_history_entry *e)
     e->flagged = r->claimed_bpb < e->logs_mean;
 }
 
-/* The test of a record against the SOTA before it; fails only when out of memory. */
-static int judge_entry(pg_history_entry *e, const pg_history_entry *sota, double alpha)
+/* The record's scores, claim check, track and stated comparison. */
+static void describe_entry(pg_history_entry *e)
 {
     const pg_record *r = &e->rec;
-    if (!sota) {
-        snprintf(e->reason, sizeof e->reason, "first record of the track: no SOTA to beat");
+    double sum = 0;
+    for (size_t k = 0; k < r->nseeds; k++)
+        sum += r->seeds[k].val_bpb;
+    e->logs_mean = r->nseeds ? sum / (double)r->nseeds : NAN;
+    e->score = isfinite(r->claimed_bpb) ? r->claimed_bpb : e->logs_mean;
+    check_claim(e);
+    e->record_track = pg_is_record_track(r);
+    e->candidate = e->record_track && (strcmp(e->claim_check, "mean") == 0 ||
+                                       strcmp(e->claim_check, "single_seed") == 0);
+    snprintf(e->date, sizeof e->date, "%s", r->date);
+    e->stated_sota = r->readme.stated_sota;
+    e->stated_line = r->readme.stated_sota_line;
+    e->sota_before = e->sota_after = NAN;
+}
+
+/* One test against the SOTA: threshold 0 (unshifted, in BPB) or in nats converted with
+ * the record's own tokens/byte. Returns pg_judge's status. */
+static int run_test(const pg_history_entry *e, const double *bpb, const double *loss,
+                    const double *sota_bpb, size_t n_sota, double threshold_nats, double alpha,
+                    pg_judgement *j)
+{
+    pg_judge_opts o;
+    pg_judge_opts_default(&o);
+    o.alpha = alpha;
+    o.threshold = threshold_nats;
+    o.threshold_is_bpb = threshold_nats == 0; /* zero is zero in either unit */
+    return pg_judge(bpb, threshold_nats == 0 ? NULL : loss, e->rec.nseeds, e->sota_before,
+                    n_sota >= 2 ? sota_bpb : NULL, n_sota, &o, j);
+}
+
+/* The tests of a record against the SOTA before it (sota: the SOTA's folder, for Welch's
+ * test, or NULL); fails only when out of memory. */
+static int judge_entry(pg_history_entry *e, const pg_record *sota, double alpha)
+{
+    const pg_record *r = &e->rec;
+    if (!e->record_track) {
+        snprintf(e->reason, sizeof e->reason, "non-record track: no SOTA to beat");
+        return 0;
+    }
+    if (!isfinite(e->sota_before)) {
+        snprintf(e->reason, sizeof e->reason, "no earlier record-track score: no SOTA to beat");
         return 0;
     }
     if (r->nseeds < 2) {
@@ -52,39 +111,35 @@ static int judge_entry(pg_history_entry *e, const pg_history_entry *sota, double
                  r->nseeds, r->nseeds == 1 ? "" : "s");
         return 0;
     }
-    const pg_record *sr = &sota->rec;
+    size_t n_sota = sota ? sota->nseeds : 0;
     double *bpb = malloc(r->nseeds * sizeof *bpb), *loss = malloc(r->nseeds * sizeof *loss);
-    double *sbpb = malloc((sr->nseeds + 1) * sizeof *sbpb);
-    double *sloss = malloc((sr->nseeds + 1) * sizeof *sloss);
-    if (!bpb || !loss || !sbpb || !sloss) {
-        free(bpb);
-        free(loss);
-        free(sbpb);
-        free(sloss);
-        return pg_fail("%s: out of memory", r->dir);
-    }
+    double *sbpb = malloc((n_sota + 1) * sizeof *sbpb), *sloss = malloc((n_sota + 1) * sizeof *sloss);
+    int rc = bpb && loss && sbpb && sloss ? 0 : pg_fail("%s: out of memory", r->dir);
     int have_loss, unused;
-    pg_record_scores(r, bpb, loss, &have_loss);
-    pg_record_scores(sr, sbpb, sloss, &unused);
-    pg_judge_opts o;
-    pg_judge_opts_default(&o);
-    o.alpha = alpha;
-    /* 0.005 nats in BPB at the record's own tokens/byte; without per-seed val_loss the
-     * threshold is taken as BPB, as the early records did */
-    o.threshold_is_bpb = !have_loss;
-    if (pg_judge(bpb, have_loss ? loss : NULL, r->nseeds, e->sota_before,
-                 sr->nseeds >= 2 ? sbpb : NULL, sr->nseeds, &o, &e->j) == 0)
-        e->scored = 1;
-    else
-        snprintf(e->reason, sizeof e->reason, "%s", pg_errmsg());
+    if (rc == 0) {
+        pg_record_scores(r, bpb, loss, &have_loss);
+        if (sota)
+            pg_record_scores(sota, sbpb, sloss, &unused);
+        e->unshifted = run_test(e, bpb, loss, sbpb, n_sota, 0, alpha, &e->j0) == 0;
+        if (!e->unshifted)
+            snprintf(e->reason, sizeof e->reason, "%s", pg_errmsg());
+    }
+    if (rc == 0 && e->unshifted && !have_loss)
+        snprintf(e->threshold_reason, sizeof e->threshold_reason,
+                 "tokens/byte unknown (no val_loss per seed): 0.005 nats cannot be put in BPB, "
+                 "and no BPB threshold is put in its place");
+    else if (rc == 0 && e->unshifted)
+        e->scored = run_test(e, bpb, loss, sbpb, n_sota, THRESHOLD_NATS, alpha, &e->j) == 0;
+    if (rc == 0 && e->unshifted && !e->scored && !e->threshold_reason[0])
+        snprintf(e->threshold_reason, sizeof e->threshold_reason, "%s", pg_errmsg());
     free(bpb);
     free(loss);
     free(sbpb);
     free(sloss);
-    return 0;
+    return rc;
 }
 
-/* Loads every record folder of the tree, with its claim checked; sorted by date. */
+/* Loads every record folder of the tree with its claim checked. */
 static int load_entries(const char *tree, pg_history_entry **out, size_t *loaded)
 {
     char **dirs;
@@ -99,12 +154,7 @@ static int load_entries(const char *tree, pg_history_entry **out, size_t *loaded
         if ((rc = pg_record_load(dirs[i], &e->rec)) != 0)
             break;
         (*loaded)++;
-        double sum = 0;
-        for (size_t k = 0; k < e->rec.nseeds; k++)
-            sum += e->rec.seeds[k].val_bpb;
-        e->logs_mean = e->rec.nseeds ? sum / (double)e->rec.nseeds : NAN;
-        e->score = isfinite(e->rec.claimed_bpb) ? e->rec.claimed_bpb : e->logs_mean;
-        check_claim(e);
+        describe_entry(e);
     }
     for (size_t i = 0; i < n; i++)
         free(dirs[i]);
@@ -116,12 +166,72 @@ static int load_entries(const char *tree, pg_history_entry **out, size_t *loaded
         *loaded = 0;
         return -1;
     }
-    qsort(all, *loaded, sizeof *all, cmp_entry);
     *out = all;
     return 0;
 }
 
-/* Groups the entries by track, keeping date order inside each (takes the records). */
+/* Without a leaderboard: the best earlier record-track claim its logs support. */
+static void sota_from_tree(pg_history_entry *all, size_t n, int *sota_of)
+{
+    int best = -1;
+    for (size_t i = 0; i < n; i++) {
+        pg_history_entry *e = &all[i];
+        sota_of[i] = -1;
+        if (!e->record_track)
+            continue;
+        if (best >= 0) {
+            const pg_history_entry *s = &all[best];
+            e->sota_before = s->score;
+            snprintf(e->sota_name, sizeof e->sota_name, "%.159s", s->rec.name);
+            snprintf(e->sota_source, sizeof e->sota_source, "%s", s->rec.dir);
+            sota_of[i] = best;
+        }
+        if (e->candidate && (best < 0 || e->score < all[best].score))
+            best = (int)i;
+        e->sota_after = best >= 0 ? all[best].score : NAN;
+    }
+}
+
+/* With a leaderboard: the best record-track row earlier in its time order (for a record
+ * it does not list, the best row dated before it); Welch's test uses the seeds of the
+ * tree's folder for that row when there is one. */
+static void sota_from_board(pg_history_entry *all, size_t n, const pg_leaderboard *b,
+                            int *sota_of)
+{
+    for (size_t i = 0; i < n; i++) {
+        pg_history_entry *e = &all[i];
+        sota_of[i] = -1;
+        if (!e->record_track)
+            continue;
+        const pg_board_row *s =
+            pg_leaderboard_sota_before(b, e->board.line ? &e->board : NULL, e->date);
+        if (s) {
+            e->sota_before = s->score;
+            snprintf(e->sota_name, sizeof e->sota_name, "%s", s->run);
+            snprintf(e->sota_source, sizeof e->sota_source, "%s:%d", b->path, s->line);
+            for (size_t k = 0; k < n; k++)
+                if (all[k].board.line == s->line)
+                    sota_of[i] = (int)k;
+        }
+        double own = e->board.line && e->board.record_track ? e->board.score : NAN;
+        e->sota_after = !s ? own : isfinite(own) && own < s->score ? own : s->score;
+    }
+}
+
+static void match_board(pg_history_entry *all, size_t n, const pg_leaderboard *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        pg_history_entry *e = &all[i];
+        const pg_board_row *row =
+            pg_leaderboard_find(b, e->rec.name, e->record_track, e->score, e->rec.date);
+        if (row) {
+            e->board = *row;
+            snprintf(e->date, sizeof e->date, "%s", row->date);
+        }
+    }
+}
+
+/* Groups the entries by track, keeping their order inside each (takes the records). */
 static int group_tracks(const char *tree, pg_history_entry *all, size_t loaded,
                         pg_track_history **tracks, size_t *ntracks)
 {
@@ -150,39 +260,45 @@ static int group_tracks(const char *tree, pg_history_entry *all, size_t loaded,
     return 0;
 }
 
-int pg_history_build(const char *tree, double alpha, pg_track_history **tracks, size_t *ntracks)
+/* Orders the entries, sets each one's SOTA and runs its tests. */
+static int place_entries(pg_history_entry *all, size_t n, const pg_leaderboard *board,
+                         double alpha)
+{
+    int *sota_of = malloc((n ? n : 1) * sizeof *sota_of);
+    if (!sota_of)
+        return pg_fail("out of memory ordering the records");
+    if (board)
+        match_board(all, n, board);
+    qsort(all, n, sizeof *all, cmp_entry);
+    if (board)
+        sota_from_board(all, n, board, sota_of);
+    else
+        sota_from_tree(all, n, sota_of);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = judge_entry(&all[i], sota_of[i] >= 0 ? &all[sota_of[i]].rec : NULL, alpha);
+    free(sota_of);
+    return rc;
+}
+
+int pg_history_build(const char *tree, const pg_leaderboard *board, double alpha,
+                     pg_track_history **tracks, size_t *ntracks)
 {
     *tracks = NULL;
     *ntracks = 0;
     pg_history_entry *all;
     size_t loaded;
-    pg_track_history *t = NULL;
-    size_t nt = 0;
     if (load_entries(tree, &all, &loaded) != 0)
         return -1;
-    int rc = group_tracks(tree, all, loaded, &t, &nt);
+    if (place_entries(all, loaded, board, alpha) != 0) {
+        for (size_t i = 0; i < loaded; i++)
+            pg_record_free(&all[i].rec);
+        free(all);
+        return -1;
+    }
+    int rc = group_tracks(tree, all, loaded, tracks, ntracks);
     free(all);
-    if (rc != 0)
-        return -1;
-    for (size_t k = 0; k < nt && rc == 0; k++) {
-        const pg_history_entry *best = NULL;
-        for (size_t i = 0; i < t[k].n && rc == 0; i++) {
-            pg_history_entry *e = &t[k].e[i];
-            e->sota_before = best ? best->score : NAN;
-            e->sota_name = best ? best->rec.name : NULL;
-            rc = judge_entry(e, best, alpha);
-            if (isfinite(e->score) && (!best || e->score < best->score))
-                best = e;
-            e->sota_after = best ? best->score : NAN;
-        }
-    }
-    if (rc != 0) {
-        pg_history_free(t, nt);
-        return -1;
-    }
-    *tracks = t;
-    *ntracks = nt;
-    return 0;
+    return rc;
 }
 
 void pg_history_free(pg_track_history *tracks, size_t ntracks)
@@ -193,4 +309,29 @@ void pg_history_free(pg_track_history *tracks, size_t ntracks)
         free(tracks[k].e);
     }
     free(tracks);
+}
+
+int pg_history_current_sota(const char *path, char *dir, size_t cap)
+{
+    if (!pg_is_records_tree(path)) {
+        snprintf(dir, cap, "%s", path);
+        return 0;
+    }
+    pg_track_history *t;
+    size_t nt;
+    if (pg_history_build(path, NULL, 0.01, &t, &nt) != 0)
+        return -1;
+    const pg_history_entry *best = NULL;
+    for (size_t k = 0; k < nt; k++)
+        for (size_t i = 0; i < t[k].n; i++)
+            if (t[k].e[i].candidate && (!best || t[k].e[i].score < best->score))
+                best = &t[k].e[i];
+    int rc = best ? 0
+                  : pg_fail("%s: no record-track folder whose claimed val_bpb its logs support, "
+                            "so the tree has no SOTA",
+                            path);
+    if (best)
+        snprintf(dir, cap, "%s", best->rec.dir);
+    pg_history_free(t, nt);
+    return rc;
 }

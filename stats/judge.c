@@ -57,16 +57,23 @@ static int resolve_threshold(const double *scores, const double *losses, size_t 
     return 0;
 }
 
-int pg_judge(const double *scores, const double *losses, size_t n, double sota,
-             const double *sota_scores, size_t n_sota, const pg_judge_opts *o, pg_judgement *j)
+int pg_judge_check_opts(const pg_judge_opts *o)
 {
-    *j = (pg_judgement){0};
     if (!(o->alpha > 0 && o->alpha < 1))
         return pg_fail("alpha %g must be in (0, 1)", o->alpha);
     if (!(o->threshold >= 0) || !isfinite(o->threshold))
         return pg_fail("threshold %g must be a finite number >= 0", o->threshold);
     if (!(o->power >= 0 && o->power < 1))
         return pg_fail("power %g must be in (0, 1)", o->power);
+    return 0;
+}
+
+int pg_judge(const double *scores, const double *losses, size_t n, double sota,
+             const double *sota_scores, size_t n_sota, const pg_judge_opts *o, pg_judgement *j)
+{
+    *j = (pg_judgement){0};
+    if (pg_judge_check_opts(o) != 0)
+        return -1;
     if (pg_describe(scores, n, &j->s) != 0 || resolve_threshold(scores, losses, n, o, j) != 0)
         return -1;
     if (sota_scores && !isfinite(sota)) {

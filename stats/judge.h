@@ -36,6 +36,9 @@ typedef struct {
     size_t seeds_needed; /* 0: not reachable (improvement <= threshold) */
 } pg_judgement;
 
+/* alpha in (0, 1), a finite threshold >= 0, power in [0, 1): else a one-line error. */
+int pg_judge_check_opts(const pg_judge_opts *o);
+
 /* scores[n] (val_bpb or val_loss per opts), losses[n] (the val_loss of each seed, or
  * NULL) for the nats->BPB conversion. The one-sample test uses `sota`, or the mean of
  * sota_scores when sota is NAN; Welch's test runs when sota_scores has >= 2 values.

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "records/history.h"
 #include "packager/logparse.h"
+#include "packager/readme.h"
 #include "tests/util.h"
 
 static void parse_text(const char *text, pg_log_summary *s)
@@ -164,7 +165,7 @@ START_TEST(test_fixture_tree)
     snprintf(tree, sizeof tree, "%s", make_tree());
     pg_track_history *t;
     size_t nt;
-    ck_assert_int_eq(pg_history_build(tree, 0.01, &t, &nt), 0);
+    ck_assert_int_eq(pg_history_build(tree, NULL, 0.01, &t, &nt), 0);
     ck_assert_uint_eq(nt, 1);
     ck_assert_str_eq(t[0].name, "10min_16mb");
     ck_assert_uint_eq(t[0].n, 5);
@@ -172,7 +173,7 @@ START_TEST(test_fixture_tree)
     const pg_history_entry *over = find(&t[0], "Overclaim"), *bad = find(&t[0], "BadJson");
     const pg_history_entry *one = find(&t[0], "OneSeed");
     ck_assert(!base->scored);
-    ck_assert_ptr_nonnull(strstr(base->reason, "first record"));
+    ck_assert_ptr_nonnull(strstr(base->reason, "no earlier record-track score"));
     ck_assert(better->scored);
     ck_assert_double_eq(better->sota_before, 1.2405);
     ck_assert_int_eq(better->j.verdict, PG_VERDICT_RECORD);
@@ -191,8 +192,10 @@ START_TEST(test_fixture_tree)
     ck_assert_uint_eq(bad->rec.nseeds, 2);
     ck_assert(!one->scored);
     ck_assert_ptr_nonnull(strstr(one->reason, "1 seed"));
-    /* the overclaim became the SOTA (claims are what the leaderboard shows) */
-    ck_assert_double_eq(one->sota_before, 1.1005);
+    /* neither the overclaim nor the folder without a readable claim becomes the SOTA */
+    ck_assert(!over->candidate && !bad->candidate);
+    ck_assert_double_eq(one->sota_before, 1.1806);
+    ck_assert_str_eq(one->sota_name, "2026-01-05_Better");
     pg_history_free(t, nt);
 
     t_run_result r = t_pgolf("records '%s' --json --svg '%s'", tree, t_tmp_path("h.svg"));
@@ -221,6 +224,225 @@ START_TEST(test_fixture_tree)
     r = t_pgolf("records '%s'", t_tmpdir());
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "no track_"));
+}
+END_TEST
+
+/* What a README states about itself and what it compared against. */
+START_TEST(test_readme_statements)
+{
+    const char *text =
+        "# Record: 1.1570 BPB \xe2\x80\x94 fixture\n"
+        "Previous: [PR #70](https://x/pull/70) (9L, 1.1659) \xe2\x86\x92 [PR #198](https://x/pull/198) "
+        "(11L, 1.1318) \xe2\x86\x92 this\n"
+        "Pre-quant eval at stop: `val_loss:2.0606`, `val_bpb:1.2172`\n"
+        "**Mean val_bpb (sliding): 1.1598** (std: 0.00120)\n"
+        "| Seed | val_bpb |\n|---|---|\n| 1 | 1.1500 |\n"
+        "```\nval_bpb: 1.0000\n```\n"
+        "Original mean 1.06145 vs re-run mean 1.06141\n"
+        "- Total submission size int8+zlib: `15,863,489 bytes` (cap 16,000,000 bytes)\n"
+        "val_bpb_std: 0.0004\n";
+    pg_readme r;
+    ck_assert_int_eq(pg_readme_parse_text("R.md", text, strlen(text), &r), 0);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert_int_eq(r.v[0].kind, PG_README_BPB); /* the title */
+    ck_assert_double_eq(r.v[0].value, 1.157);
+    ck_assert_int_eq(r.v[0].decimals, 4);
+    ck_assert_int_eq(r.v[0].line, 1);
+    ck_assert_int_eq(r.v[1].kind, PG_README_BPB); /* the mean, not the pre-quant line */
+    ck_assert_double_eq(r.v[1].value, 1.1598);
+    ck_assert(r.v[1].mean);
+    ck_assert_int_eq(r.v[1].line, 4);
+    ck_assert_int_eq(r.v[2].kind, PG_README_BYTES);
+    ck_assert_double_eq(r.v[2].value, 15863489);
+    /* the last of a chain of previous records */
+    ck_assert_double_eq(r.stated_sota, 1.1318);
+    ck_assert_int_eq(r.stated_sota_line, 2);
+    pg_readme_free(&r);
+    const char *cases[][2] = {
+        {"Merged SOTA (PR #1019): **1.1147 BPB**. Delta: **-0.0250 BPB**.\n", "1.1147"},
+        {"Statistical significance vs SOTA (1.2244 BPB / 2.0727 val_loss):\n", "1.2244"},
+        {"Merged record bpb ([PR #1493](https://x/pull/1493)): bpb=1.0810 (**delta=0.0076**)\n",
+         "1.081"},
+        {"The public repo state has `Naive Baseline` at `1.2243657`.\n", "1.2243657"},
+        {"**val_bpb: 1.0611** vs 1.0810\n", "1.081"},
+        {"Original mean 1.06145 vs re-run mean 1.06141\n", "none"},
+        {"| Baseline (cross-doc) | 2.0731 | 1.2278 |\n", "none"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ck_assert_int_eq(pg_readme_parse_text("R.md", cases[i][0], strlen(cases[i][0]), &r), 0);
+        char got[32];
+        snprintf(got, sizeof got, isfinite(r.stated_sota) ? "%.8g" : "none", r.stated_sota);
+        ck_assert_msg(strcmp(got, cases[i][1]) == 0, "%s: %s", cases[i][0], got);
+        pg_readme_free(&r);
+    }
+}
+END_TEST
+
+/* A leaderboard table made here, over the fixture tree: order, dates, the SOTA before
+ * each record, the README's stated comparison, both tests, and the unknown tokens/byte. */
+static const char *BOARD =
+    "# Challenge\n\n## Leaderboard\n\n"
+    "| Run | Score | Author | Summary | Date | Info |\n"
+    "|-----|------:|--------|---------|------|------|\n"
+    "| Better run | 1.1806 | b | x | 2026-01-05 | [info](records/track_10min_16mb/2026-01-05_Better/README.md) |\n"
+    "| Outside | 1.2000 | o | not in the tree | 2026-01-03 | [info](https://github.com/x/pull/9) |\n"
+    "| Base run | 1.2405 | a | matched by score and date | 2026-01-01 | [info](https://github.com/x/pull/1) |\n"
+    "| Same day earlier | 1.2500 | a | x | 2026-01-01 | [info](https://github.com/x/pull/0) |\n"
+    "\n#### Unlimited Compute Leaderboard & Non-record Submissions\n\n"
+    "| Run | Score | Author | Summary | Date | Info |\n"
+    "|-----|------:|--------|---------|------|------|\n"
+    "| Long run | 1.0000 | z | x | 2026-01-02 | [info](records/track_non_record_16mb/2026-01-02_Long/README.md) |\n";
+
+static const char *make_board_tree(void)
+{
+    const char *tree = make_tree();
+    char tree_copy[1100];
+    snprintf(tree_copy, sizeof tree_copy, "%s", tree);
+    write_file(t_tmp_path("tree/track_10min_16mb/2026-01-05_Better"), "README.md",
+               "Statistical significance vs SOTA (1.2405 BPB)\n");
+    const char *d = make_dir("tree/track_10min_16mb/2026-01-07_NoLoss");
+    write_file(d, "submission.json",
+               "{\"date\":\"2026-01-07\",\"val_bpb\":1.17,\"seed_results\":{\"1\":{\"val_bpb\":1.169},"
+               "\"2\":{\"val_bpb\":1.171}}}");
+    d = make_dir("tree/track_non_record_16mb/2026-01-02_Long");
+    seed_log(d, 1, 1.70, 1.0000);
+    write_file(d, "submission.json", "{\"date\":\"2026-01-02\",\"val_bpb\":1.0}");
+    t_write_bytes(t_tmp_path("board.md"), BOARD, strlen(BOARD));
+    return t_tmp_path("tree");
+}
+
+START_TEST(test_leaderboard_fixture)
+{
+    char tree[1100], board_path[1100];
+    snprintf(tree, sizeof tree, "%s", make_board_tree());
+    snprintf(board_path, sizeof board_path, "%s", t_tmp_path("board.md"));
+    pg_leaderboard b;
+    ck_assert_msg(pg_leaderboard_load(board_path, &b) == 0, "%s", pg_errmsg());
+    ck_assert_uint_eq(b.n, 5);
+    ck_assert_str_eq(b.rows[0].folder, "2026-01-05_Better");
+    ck_assert_int_eq(b.rows[0].line, 7);
+    ck_assert(b.rows[3].record_track && !b.rows[4].record_track);
+    /* time order: by date, and the lower of two same-day rows first */
+    ck_assert_int_eq(b.rows[3].chrono, 0);
+    ck_assert_int_eq(b.rows[2].chrono, 1);
+    ck_assert_int_eq(b.rows[0].chrono, 4);
+
+    pg_track_history *t;
+    size_t nt;
+    ck_assert_msg(pg_history_build(tree, &b, 0.01, &t, &nt) == 0, "%s", pg_errmsg());
+    const pg_history_entry *base = find(&t[0], "Base"), *better = find(&t[0], "Better");
+    const pg_history_entry *over = find(&t[0], "Overclaim"), *noloss = find(&t[0], "NoLoss");
+    /* Base: matched by score and date; the row below it on its day came first */
+    ck_assert_str_eq(base->board.run, "Base run");
+    ck_assert_double_eq(base->sota_before, 1.25);
+    ck_assert(base->scored && base->unshifted);
+    /* Better: the best earlier row is one the tree lacks, so no Welch test */
+    ck_assert_double_eq(better->sota_before, 1.2);
+    ck_assert_str_eq(better->sota_name, "Outside");
+    ck_assert_ptr_nonnull(strstr(better->sota_source, "board.md:8"));
+    ck_assert(better->scored && !better->j.has_welch && !better->j0.has_welch);
+    ck_assert_double_eq(better->stated_sota, 1.2405);
+    ck_assert_int_eq(better->stated_line, 1);
+    /* the thresholded test is the unshifted one moved by 0.005 nats in BPB */
+    ck_assert(better->j.threshold_bpb > 0);
+    ck_assert_double_eq_tol(better->j.one.target, 1.2 - better->j.threshold_bpb, 1e-12);
+    ck_assert_double_eq(better->j0.one.target, 1.2);
+    ck_assert(better->j.one.p > better->j0.one.p);
+    /* not listed: the best row dated before it; Welch against that row's folder */
+    ck_assert_int_eq(over->board.line, 0);
+    ck_assert_double_eq(over->sota_before, 1.1806);
+    ck_assert(over->scored && over->j.has_welch && over->j0.has_welch);
+    ck_assert_uint_eq(over->j.sota_s.n, 3);
+    /* no val_loss per seed: no BPB threshold is made up, the unshifted test still runs */
+    ck_assert(!noloss->scored && noloss->unshifted);
+    ck_assert_ptr_nonnull(strstr(noloss->threshold_reason, "tokens/byte unknown"));
+    ck_assert_uint_eq(nt, 2);
+    ck_assert(!t[1].e[0].record_track && !t[1].e[0].unshifted);
+    ck_assert_ptr_nonnull(strstr(t[1].e[0].reason, "non-record"));
+    pg_history_free(t, nt);
+    pg_leaderboard_free(&b);
+
+    t_run_result r = t_pgolf("records '%s' --leaderboard '%s'", tree, board_path);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    const char *want[] = {"SOTA to beat: 1.2 Outside", "README states 1.2405 (line 1)",
+                          "unshifted (threshold 0): one-sample",
+                          "thresholded test not run: tokens/byte unknown",
+                          "leaderboard: \"Base run\" 1.2405", "leaderboard: not listed"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr(r.out, want[i]), "%s not in:\n%s", want[i], r.out);
+    r = t_pgolf("records '%s' --leaderboard '%s' --json", tree, board_path);
+    json_t *j = json_loads(r.out, 0, NULL);
+    json_t *arr = json_object_get(json_object_get(j, "tracks"), "10min_16mb");
+    size_t i;
+    json_t *e;
+    int seen = 0;
+    json_array_foreach(arr, i, e) if (strstr(json_string_value(json_object_get(e, "record")), "Better"))
+    {
+        seen = 1;
+        ck_assert(json_is_real(json_object_get(json_object_get(e, "unshifted"), "p")));
+        ck_assert(json_is_real(json_object_get(e, "p")));
+        ck_assert_double_eq(json_real_value(json_object_get(json_object_get(e, "stated_sota"), "value")),
+                            1.2405);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "leaderboard"), "run")),
+                         "Better run");
+    }
+    ck_assert(seen);
+    json_decref(j);
+}
+END_TEST
+
+/* Malformed leaderboards: one line naming FILE:LINE or the file. */
+START_TEST(test_leaderboard_errors)
+{
+    char tree[1100];
+    snprintf(tree, sizeof tree, "%s", make_tree());
+    const char *bad = "## Leaderboard\n\n| Run | Score | Date | Info |\n|---|---|---|---|\n"
+                      "| ok | 1.2 | 2026-01-01 | x |\n| bad | abc | 2026-01-02 | x |\n";
+    t_write_bytes(t_tmp_path("bad_board.md"), bad, strlen(bad));
+    t_run_result r = t_pgolf("records '%s' --leaderboard '%s'", tree, t_tmp_path("bad_board.md"));
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "bad_board.md:6: score 'abc'") && t_count_lines(r.err) == 1, "%s",
+                  r.err);
+    const char *bad_date = "| Run | Score | Date |\n|---|---|---|\n| x | 1.2 | someday |\n";
+    t_write_bytes(t_tmp_path("bad_date.md"), bad_date, strlen(bad_date));
+    r = t_pgolf("records '%s' --leaderboard '%s'", tree, t_tmp_path("bad_date.md"));
+    ck_assert_msg(r.status == 1 && strstr(r.err, "bad_date.md:3: date 'someday'"), "%s", r.err);
+    t_write_bytes(t_tmp_path("no_board.md"), "# nothing\n", 10);
+    r = t_pgolf("records '%s' --leaderboard '%s'", tree, t_tmp_path("no_board.md"));
+    ck_assert_msg(r.status == 1 && strstr(r.err, "no leaderboard table"), "%s", r.err);
+}
+END_TEST
+
+/* pgolf stats --sota-record takes a records tree: its current SOTA, the best record-track
+ * claim its logs support (not the overclaim, nor a folder without a readable claim). */
+START_TEST(test_stats_sota_tree)
+{
+    char tree[1100];
+    snprintf(tree, sizeof tree, "%s", make_tree());
+    /* OneSeed's single supported run is the best: the SOTA, with no seeds for Welch */
+    t_run_result r = t_pgolf("stats 1.10,1.12,1.11 --losses 1.85,1.88,1.86 --sota-record '%s' --json",
+                             tree);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(j, "sota")), 1.05, 1e-9);
+    ck_assert_ptr_null(json_object_get(j, "welch"));
+    json_decref(j);
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/track_10min_16mb/2026-01-12_OneSeed'", tree);
+    ck_assert_int_eq(system(cmd), 0);
+    r = t_pgolf("stats 1.10,1.12,1.11 --losses 1.85,1.88,1.86 --sota-record '%s' --json", tree);
+    j = json_loads(r.out, 0, NULL);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(j, "sota")), 1.1806, 1e-9);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "welch"), "n_sota")), 3);
+    json_decref(j);
+    snprintf(cmd, sizeof cmd, "cd '%s/track_10min_16mb' && rm -rf 2026-01-05_Better 2026-01-01_Base",
+             tree);
+    ck_assert_int_eq(system(cmd), 0);
+    r = t_pgolf("stats 1.10,1.12,1.11 --losses 1.85,1.88,1.86 --sota-record '%s'", tree);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, tree) && strstr(r.err, "no record-track folder") &&
+                      t_count_lines(r.err) == 1,
+                  "%s", r.err);
 }
 END_TEST
 
@@ -280,7 +502,7 @@ START_TEST(test_records_sample)
     snprintf(tree_copy, sizeof tree_copy, "%s", tree);
     pg_track_history *t;
     size_t nt;
-    ck_assert_int_eq(pg_history_build(tree_copy, 0.01, &t, &nt), 0);
+    ck_assert_int_eq(pg_history_build(tree_copy, NULL, 0.01, &t, &nt), 0);
     size_t folders = 0;
     for (size_t k = 0; k < nt; k++)
         for (size_t i = 0; i < t[k].n; i++) {
@@ -309,6 +531,61 @@ START_TEST(test_records_sample)
 }
 END_TEST
 
+/* The real records sample against the challenge README's leaderboard: the SOTA before
+ * each record, the comparison its README states, and the folders the table lists. */
+START_TEST(test_records_sample_leaderboard)
+{
+    const char *tree = t_shared_path("records-sample");
+    const char *readme = t_shared_path("../ref/parameter-golf-README.md");
+    if (!tree || !readme)
+        T_SKIP("../shared/data/records-sample or ../shared/ref is absent");
+    char tree_copy[1024], readme_copy[1024];
+    snprintf(tree_copy, sizeof tree_copy, "%s", tree);
+    snprintf(readme_copy, sizeof readme_copy, "%s", readme);
+    pg_leaderboard b;
+    ck_assert_msg(pg_leaderboard_load(readme_copy, &b) == 0, "%s", pg_errmsg());
+    pg_track_history *t;
+    size_t nt, listed = 0;
+    ck_assert_int_eq(pg_history_build(tree_copy, &b, 0.01, &t, &nt), 0);
+    static const struct {
+        const char *folder;
+        double sota, stated;
+        int stated_line;
+    } want[] = {
+        {"2026-03-18_LongContextSeq2048", 1.2147, 1.2243657, 44}, /* int6 mixed precision, 03-18 */
+        {"2026-03-19_Seq2048_FP16Emb_TunedLR", 1.163, 1.2244, 56},
+        {"2026-03-20_11L_XSA4_EMA_Int6_MLP3x_WD04_1.1271", 1.1307, 1.1318, 5},
+        {"2026-04-04_SP4096_DepthRecurrence_ParallelResid_MuonEqR", 1.0912, 1.1147, 14},
+        {"2026-04-09_SP8192_3LayerRecur_ParResid_QK525_LegalTTT", 1.0822, 1.1147, 15},
+        {"2026-04-10_VarLenAttn", 1.0758, 1.081, 14},
+        {"2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611", 1.0614, 1.081, 5},
+        {"2026-04-29_SmearGateBOSFix_3Seed_1.06141", 1.0634, NAN, 0},
+    };
+    for (size_t k = 0; k < nt; k++)
+        for (size_t i = 0; i < t[k].n; i++) {
+            const pg_history_entry *e = &t[k].e[i];
+            listed += e->board.line > 0;
+            if (!e->record_track)
+                ck_assert_msg(!e->unshifted, "%s judged off the record track", e->rec.name);
+            for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+                if (strcmp(e->rec.name, want[w].folder) != 0)
+                    continue;
+                ck_assert_msg(e->sota_before == want[w].sota, "%s: SOTA %g", e->rec.name,
+                              e->sota_before);
+                ck_assert_msg(want[w].stated_line == e->stated_line &&
+                                  (!want[w].stated_line || e->stated_sota == want[w].stated),
+                              "%s: stated %g at %d", e->rec.name, e->stated_sota, e->stated_line);
+            }
+            /* the SOTA before LQER is the SmearGate row, whose folder gives Welch's test */
+            if (strstr(e->rec.name, "LQER"))
+                ck_assert(e->scored && e->j.has_welch && e->j0.has_welch);
+        }
+    ck_assert_uint_eq(listed, 16); /* all but the lone int6_STE train.log */
+    pg_history_free(t, nt);
+    pg_leaderboard_free(&b);
+}
+END_TEST
+
 Suite *suite_records(void)
 {
     Suite *s = suite_create("records");
@@ -317,6 +594,11 @@ Suite *suite_records(void)
     tcase_add_test(tc, test_log_shapes);
     tcase_add_test(tc, test_fixture_tree);
     tcase_add_test(tc, test_records_sample);
+    tcase_add_test(tc, test_readme_statements);
+    tcase_add_test(tc, test_leaderboard_fixture);
+    tcase_add_test(tc, test_leaderboard_errors);
+    tcase_add_test(tc, test_stats_sota_tree);
+    tcase_add_test(tc, test_records_sample_leaderboard);
     suite_add_tcase(s, tc);
     return s;
 }

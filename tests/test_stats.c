@@ -179,6 +179,11 @@ START_TEST(test_bad_inputs)
         {"1.1 1.2 --sota 1.3", "cannot convert"},
         {"1.1 1.2 --sota 1.3 --losses 2.0", "--losses has 1 values"},
         {"1.1 1.2 --sota nan --threshold-bpb", "not a number"},
+        /* each message names the flag that fixes it */
+        {"1.1 1.2 --sota 1.3", "--losses"},
+        {"1.1 1.2 --sota 1.3", "--threshold-bpb"},
+        {"1.1 1.2 --sota 1.3 --metric loss --threshold-bpb", "drop --threshold-bpb"},
+        {"1.1 1.2", "--sota-record"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         t_run_result r = t_pgolf("stats %s", cases[i].args);
@@ -212,6 +217,42 @@ START_TEST(test_stats_cli_json)
     ck_assert_ptr_nonnull(w);
     ck_assert_double_eq_tol(json_real_value(json_object_get(w, "p")), 0.005221467667476623, 1e-12);
     json_decref(j);
+}
+END_TEST
+
+static json_t *stats_json(const char *args)
+{
+    t_run_result r = t_pgolf("stats %s --json", args);
+    ck_assert_msg(r.status == 0, "%s: %s", args, r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static double num(json_t *j, const char *key)
+{
+    return json_number_value(json_object_get(j, key));
+}
+
+/* With --losses beside the BPB numbers, --metric loss tests the losses (it used to test
+ * the BPB numbers as if they were losses) and --metric bpb the BPB numbers. */
+START_TEST(test_metric_loss_with_losses)
+{
+    json_t *both = stats_json("1.10,1.12,1.11 --losses 1.90,1.93,1.91 --sota 2.0 --metric loss");
+    json_t *losses = stats_json("1.90,1.93,1.91 --sota 2.0 --metric loss");
+    ck_assert_str_eq(json_string_value(json_object_get(both, "metric")), "val_loss");
+    ck_assert_double_eq_tol(num(both, "mean"), (1.90 + 1.93 + 1.91) / 3, 1e-12);
+    ck_assert_double_eq(num(both, "t"), num(losses, "t"));
+    ck_assert_double_eq(num(both, "p"), num(losses, "p"));
+    ck_assert_double_eq(num(both, "threshold_used"), 0.005);
+    json_t *bpb = stats_json("1.10,1.12,1.11 --losses 1.90,1.93,1.91 --sota 1.2 --metric bpb");
+    ck_assert_str_eq(json_string_value(json_object_get(bpb, "metric")), "val_bpb");
+    ck_assert_double_eq_tol(num(bpb, "mean"), 1.11, 1e-12);
+    double tpb = (1.10 / 1.90 + 1.12 / 1.93 + 1.11 / 1.91) / 3 * log(2.0);
+    ck_assert_double_eq_tol(num(bpb, "tokens_per_byte"), tpb, 1e-12);
+    json_decref(both);
+    json_decref(losses);
+    json_decref(bpb);
 }
 END_TEST
 
@@ -288,6 +329,7 @@ Suite *suite_stats(void)
     tcase_add_test(tc, test_seeds_needed);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_stats_cli_json);
+    tcase_add_test(tc, test_metric_loss_with_losses);
     tcase_add_test(tc, test_readme_long_context);
     tcase_add_test(tc, test_readme_seq2048_fp16);
     suite_add_tcase(s, tc);

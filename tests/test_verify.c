@@ -37,8 +37,10 @@ static const sample_expect SAMPLE[] = {
      "one run, claim = final_int8_zlib_roundtrip_exact, bytes_total = logged total"},
     {"2026-03-18_LongContextSeq2048", "", "", 3, "claim.val_bpb", PG_CHECK_NOTE,
      "claim is seed 1337's score (train.log), the README t-tests all 3 seeds"},
-    {"2026-03-19_Seq2048_FP16Emb_TunedLR", "", "", 3, "claim.bytes_total", PG_CHECK_PASS,
-     "claim is seed 3's sliding score; bytes_total is seed 1337's (largest) total"},
+    {"2026-03-19_Seq2048_FP16Emb_TunedLR", "", "readme.val_bpb readme.val_loss", 3,
+     "claim.bytes_total", PG_CHECK_PASS,
+     "claim is seed 3's sliding score; bytes_total is seed 1337's (largest) total; the README "
+     "states only the 3-seed means (1.1598, 1.9583), not the json's 1.15862 / 1.95628"},
     {"2026-03-19_int6_STE QAT_ MLP_bigram _U_Net", "files.readme files.submission_json limits.artifact_bytes", "",
      1, "limits.artifact_bytes.train.log", PG_CHECK_FAIL,
      "only a train.log: no README or submission.json, artifact 16,186,500 bytes > 16,000,000"},
@@ -46,8 +48,10 @@ static const sample_expect SAMPLE[] = {
      "claim is seed 1337's score; train.log and train_seed1337.log are the same seed"},
     {"2026-03-23_LeakyReLU_LegalTTT_ParallelMuon", "", "", 3, "claim.val_bpb", PG_CHECK_PASS,
      "1.1194 = mean of the three legal_ttt_exact lines"},
-    {"2026-03-24_74M_Ternary_UNet_FP8_10L_8192BPE_YaRN_NeoMuon", "", "", 3, "limits.artifact_bytes.ternary_log_42.txt",
-     PG_CHECK_PASS, "submission_ternary.json; seeds as s:N; sizes as budget:N/16000000; claim = seed 42"},
+    {"2026-03-24_74M_Ternary_UNet_FP8_10L_8192BPE_YaRN_NeoMuon", "", "readme.val_bpb", 3,
+     "limits.artifact_bytes.ternary_log_42.txt", PG_CHECK_PASS,
+     "submission_ternary.json; seeds as s:N; sizes as budget:N/16000000; claim = seed 42's "
+     "1.1565 while the README's headline is the 3-seed mean 1.1570"},
     {"2026-04-01_Vocab4096_MLPMult4_WD085", "", "", 3, "claim.val_bpb_std", PG_CHECK_PASS,
      "3 seeds, claims, std and per-seed bytes/steps all match the logs"},
     {"2026-04-04_SP4096_DepthRecurrence_ParallelResid_MuonEqR", "", "tokenizer.byte_accounting", 3,
@@ -373,6 +377,144 @@ START_TEST(test_wrong_finding_classes)
 }
 END_TEST
 
+/* The evidence of one check of dir (a static copy), after asserting its status. */
+static const char *evidence_of(const char *dir, const char *check, pg_check_status want)
+{
+    static char ev[700];
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
+    const pg_check *k = find_check(&c, check);
+    ck_assert_msg(k && k->status == want, "%s: %s %s", check,
+                  k ? pg_check_status_name(k->status) : "", k ? k->evidence : "missing");
+    snprintf(ev, sizeof ev, "%s", k->evidence);
+    pg_checks_free(&c);
+    pg_record_free(&r);
+    return ev;
+}
+
+static void append(const char *dir, const char *name, const char *text)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "printf '%%s' '%s' >> '%s/%s'", text, dir, name);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Impossible numbers and misleading file problems (issue 15): never a PASS. */
+START_TEST(test_impossible_values)
+{
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "negative"));
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":-1,"
+               "\"bytes_total\":-5,\"val_bpb_std\":-0.1,\"val_loss\":0,"
+               "\"seed_results\":{\"1\":{\"val_bpb\":11,\"artifact_bytes\":-2}}}");
+    const char *ev = evidence_of(dir, "submission.values", PG_CHECK_FAIL);
+    const char *want[] = {"val_bpb=-1", "bytes_total=-5", "val_bpb_std=-0.1", "val_loss=0",
+                          "seed_results.1.val_bpb=11", "seed_results.1.artifact_bytes=-2"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr(ev, want[i]), "%s not in %s", want[i], ev);
+    /* no check passes on the impossible bytes_total */
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
+    ck_assert_ptr_null(find_check(&c, "limits.bytes_total_claim"));
+    ck_assert_ptr_null(find_check(&c, "claim.bytes_total"));
+    ck_assert_int_eq(find_check(&c, "claim.val_bpb")->status, PG_CHECK_FAIL);
+    pg_checks_free(&c);
+    pg_record_free(&r);
+    t_run_result tr = t_pgolf("verify '%s'", dir);
+    ck_assert_int_eq(tr.status, 1);
+    ck_assert_ptr_null(strstr(tr.out, "PASS    limits.bytes_total"));
+
+    /* a final score of nan in a log never passes */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "nanscore"));
+    append(dir, "train_seed2.log", "final_sliding_window val_loss:2.1 val_bpb:nan eval_time:1000ms\n");
+    ck_assert_int_eq(status_of(dir, "log.train_seed2.log.final_score"), PG_CHECK_FAIL);
+    ck_assert_int_eq(status_of(dir, "log.train_seed2.log.finite_losses"), PG_CHECK_FAIL);
+
+    /* submission.json as a directory, and as a loop of symbolic links */
+    char cmd[2400];
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "jsondir"));
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm submission.json && mkdir submission.json", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ev = evidence_of(dir, "files.submission_json", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "is a directory") && !strstr(ev, "invalid JSON"), "%s", ev);
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "jsonloop"));
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && rm submission.json && ln -s loop_a loop_b && ln -s loop_b loop_a && "
+             "ln -s loop_a submission.json",
+             dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ev = evidence_of(dir, "files.submission_json", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "loop of symbolic links") && !strstr(ev, "missing"), "%s", ev);
+
+    /* off the record track a claim better than every run still FAILs, and verify exits 1 */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_non_record_16mb", "overclaim_exit"));
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.1900,"
+               "\"track\":\"non-record-16mb\"}");
+    tr = t_pgolf("verify '%s'", dir);
+    ck_assert_int_eq(tr.status, 1);
+    ck_assert_msg(strstr(tr.out, "FAIL    claim.val_bpb"), "%s", tr.out);
+}
+END_TEST
+
+/* The README's numbers against submission.json, and work after the training cap. */
+START_TEST(test_readme_and_work_after_cap)
+{
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "readme"));
+    write_file(dir, "README.md",
+               "# Record: fixture, val_bpb 1.2010\n\n"
+               "Pre-quant eval: val_bpb:1.1500\n"
+               "Statistical significance vs SOTA (1.2244 BPB)\n"
+               "| seed | val_bpb |\n|---|---|\n| 1 | 1.2000 |\n"
+               "- Total submission size int8+zlib: `15,000,200 bytes`\n");
+    const char *ev = evidence_of(dir, "readme.val_bpb", PG_CHECK_PASS);
+    ck_assert_msg(strstr(ev, "README.md:1 states val_bpb 1.2010"), "%s", ev);
+    ck_assert_int_eq(status_of(dir, "readme.bytes_total"), PG_CHECK_PASS);
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
+    ck_assert_ptr_null(find_check(&c, "readme.val_loss")); /* the README states none */
+    pg_checks_free(&c);
+    pg_record_free(&r);
+    /* a headline the json does not carry, named with its line */
+    write_file(dir, "README.md",
+               "# fixture\n\n**val_bpb = 1.1900** (3-seed mean)\n\n"
+               "Total submission size: 15,999,999 bytes\n");
+    ev = evidence_of(dir, "readme.val_bpb", PG_CHECK_UNKNOWN);
+    ck_assert_msg(strstr(ev, "1.1900 (a mean) at line 3") && strstr(ev, "1.201"), "%s", ev);
+    ck_assert_int_eq(status_of(dir, "readme.bytes_total"), PG_CHECK_UNKNOWN);
+
+    /* GPTQ calibration logged after the wall-clock stop, with no time */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "calib"));
+    write_file(dir, "train_seed1.log",
+               "seed:1\nstep:100/100 val_loss:2.1 val_bpb:1.2000 train_time:599000ms step_avg:50ms\n"
+               "stopping_early: wallclock_cap train_time:599000ms step:100/20000\n"
+               "GPTQ:collecting Hessians from calibration data...\n"
+               "Total submission size int8+zlib: 15000000 bytes\n"
+               "final_int8_zlib_roundtrip_exact val_loss:2.10000000 val_bpb:1.20000000 eval_time:2000ms\n");
+    ev = evidence_of(dir, "limits.work_after_cap.train_seed1.log", PG_CHECK_UNKNOWN);
+    ck_assert_msg(strstr(ev, "train_seed1.log:4") && strstr(ev, "(line 3)"), "%s", ev);
+    /* with its time: training + calibration against 600 s */
+    append(dir, "train_seed1.log", "GPTQ:collected 66 Hessians in 8.2s\n");
+    ck_assert_int_eq(status_of(dir, "limits.work_after_cap.train_seed1.log"), PG_CHECK_UNKNOWN);
+
+    /* FORCE_STOP_STEP: training stopped at a set step; past 600 s it breaks the cap */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "forced"));
+    seed_log(dir, 1, 1.2000, 15000000, 500000, "FORCE_STOP_STEP=100\n");
+    ck_assert_int_eq(status_of(dir, "limits.forced_stop.train_seed1.log"), PG_CHECK_NOTE);
+    seed_log(dir, 1, 1.2000, 15000000, 650000, "");
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "sed -i '1i   force_stop_step: 100' '%s/train_seed1.log'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ev = evidence_of(dir, "limits.forced_stop.train_seed1.log", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "train_seed1.log:1: FORCE_STOP_STEP=100"), "%s", ev);
+}
+END_TEST
+
 START_TEST(test_rerun)
 {
     pg_hparams h;
@@ -417,6 +559,8 @@ Suite *suite_verify(void)
     tcase_add_test(tc, test_records_sample_expectations);
     tcase_add_test(tc, test_planted_problems);
     tcase_add_test(tc, test_wrong_finding_classes);
+    tcase_add_test(tc, test_impossible_values);
+    tcase_add_test(tc, test_readme_and_work_after_cap);
     tcase_add_test(tc, test_rerun);
     suite_add_tcase(s, tc);
     return s;

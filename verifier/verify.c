@@ -1,6 +1,5 @@
 #include "verifier/verify.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,27 +60,11 @@ static int file_exists(const char *dir, const char *name)
     return ok;
 }
 
-/* The track with '-' as '_', lower case. */
-static void track_norm(const pg_record *r, char *out, size_t n)
-{
-    size_t i = 0;
-    for (; r->track[i] && i + 1 < n; i++)
-        out[i] = r->track[i] == '-' ? '_' : (char)tolower((unsigned char)r->track[i]);
-    out[i] = '\0';
-}
-
-int pg_is_record_track(const pg_record *r)
-{
-    char t[128];
-    track_norm(r, t, sizeof t);
-    return strstr(t, "non_record") == NULL && strstr(t, "unlimited") == NULL;
-}
-
 /* The 16 MB cap binds every *_16mb track (and the record track). */
 static int has_byte_cap(const pg_record *r)
 {
     char t[128];
-    track_norm(r, t, sizeof t);
+    pg_track_norm(r, t, sizeof t);
     return pg_is_record_track(r) || strstr(t, "16mb") != NULL;
 }
 
@@ -152,6 +135,74 @@ static void check_keys(const pg_record *r, pg_checks *c)
     pg_checks_add(c, "submission.recommended_keys", missing[0] ? PG_CHECK_NOTE : PG_CHECK_PASS,
                   "%s: %s%s", r->submission_path, missing[0] ? "not stated:" : "all present",
                   missing);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Why a submission.json number is impossible for its key, or NULL. */
+static const char *impossible(const char *key, double v)
+{
+    if (!isfinite(v))
+        return "not finite";
+    if (strstr(key, "delta"))
+        return NULL;
+    if (strstr(key, "std"))
+        return v >= 0 ? NULL : "a standard deviation below 0";
+    if (strstr(key, "bpb"))
+        return v > 0 && v <= 10 ? NULL : "bits per byte outside (0, 10]";
+    if (strstr(key, "loss"))
+        return v > 0 ? NULL : "a cross-entropy not above 0";
+    if (strstr(key, "bytes") || strstr(key, "time") || strstr(key, "seconds") ||
+        strstr(key, "step") || ends_with(key, "_ms") || ends_with(key, "_s"))
+        return v >= 0 ? NULL : "a negative count";
+    return NULL;
+}
+
+/* Every number under o (its path in `at`): impossible ones appended to bad. */
+static size_t scan_values(json_t *o, const char *at, const char *key, char *bad, size_t n)
+{
+    size_t count = 0;
+    if (json_is_number(o)) {
+        const char *why = impossible(key, json_number_value(o));
+        if (why && strlen(bad) + 120 < n)
+            snprintf(bad + strlen(bad), n - strlen(bad), " %.60s=%g (%s);", at,
+                     json_number_value(o), why);
+        return 1;
+    }
+    char sub[160];
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(o))
+        json_object_foreach(o, k, v) {
+            snprintf(sub, sizeof sub, "%s%s%s", at, at[0] ? "." : "", k);
+            count += scan_values(v, sub, k, bad, n);
+        }
+    if (json_is_array(o))
+        json_array_foreach(o, i, v) {
+            snprintf(sub, sizeof sub, "%s[%zu]", at, i);
+            count += scan_values(v, sub, key, bad, n);
+        }
+    return count;
+}
+
+/* Negative sizes and times, scores outside (0, 10], negative std: impossible, never a PASS. */
+static void check_values(const pg_record *r, pg_checks *c)
+{
+    if (!r->submission)
+        return;
+    char bad[600] = "";
+    size_t n = scan_values(r->submission, "", "", bad, sizeof bad);
+    if (bad[0])
+        pg_checks_add(c, "submission.values", PG_CHECK_FAIL, "%s: impossible values:%s",
+                      r->submission_path, bad);
+    else
+        pg_checks_add(c, "submission.values", PG_CHECK_PASS, "%s: %zu numbers, each in range",
+                      r->submission_path, n);
 }
 
 static const pg_log_eval *ref_eval(const pg_record *r, pg_eval_ref x)
@@ -351,13 +402,27 @@ static void check_runs(const pg_record *r, pg_checks *c)
     }
 }
 
+/* The first final evaluation whose loss or score is NaN or infinite, or NULL. */
+static const pg_log_eval *non_finite_eval(const pg_log_summary *l)
+{
+    for (int e = 0; e < l->nevals; e++)
+        if (!isfinite(l->evals[e].val_loss) || !isfinite(l->evals[e].val_bpb))
+            return &l->evals[e];
+    return NULL;
+}
+
 static void check_per_log(const pg_record *r, pg_checks *c)
 {
     for (size_t i = 0; i < r->nlogs; i++) {
         const pg_log_summary *l = &r->logs[i];
         char name[96];
         snprintf(name, sizeof name, "log.%.70s.final_score", base_of(l->path));
-        if (l->nevals)
+        const pg_log_eval *bad = non_finite_eval(l);
+        if (bad)
+            pg_checks_add(c, name, counts(r, i) ? PG_CHECK_FAIL : PG_CHECK_NOTE,
+                          "%s:%d: final evaluation %s has val_loss %g val_bpb %g", l->path,
+                          bad->line, bad->tag, bad->val_loss, bad->val_bpb);
+        else if (l->nevals)
             pg_checks_add(c, name, PG_CHECK_PASS, "%s: %d final evaluation(s), last %s at line %d",
                           l->path, l->nevals, l->evals[l->nevals - 1].tag,
                           l->evals[l->nevals - 1].line);
@@ -396,8 +461,8 @@ static void check_bytes(const pg_record *r, pg_checks *c)
                       "no submission size line (Total submission size, budget:N/16000000) in:%s",
                       missing);
     json_t *bt = r->submission ? json_object_get(r->submission, "bytes_total") : NULL;
-    if (!json_is_number(bt))
-        return;
+    if (!json_is_number(bt) || !(json_number_value(bt) >= 0))
+        return; /* an impossible value is submission.values' FAIL */
     double claim = json_number_value(bt), code = -1;
     json_t *bc = json_object_get(r->submission, "bytes_code");
     if (json_is_number(bc))
@@ -456,10 +521,43 @@ static void check_train_time(const pg_record *r, const pg_log_summary *l, pg_che
                       ? " (stopped at the cap; the last step crossed it)"
                       : "",
                   pg_is_record_track(r) ? "" : " (not binding on this track)");
-    if (!l->calib_s.line || !pg_is_record_track(r))
+}
+
+/* A FORCE_STOP_STEP setting ends training at a step instead of the wall clock: past
+ * 600 s that is training after the cap. */
+static void check_forced_stop(const pg_record *r, const pg_log_summary *l, pg_checks *c)
+{
+    if (!l->force_stop_step.line || !(l->force_stop_step.value > 0))
         return;
-    double total = l->train_ms.value + 1000 * l->calib_s.value;
+    char name[96];
+    snprintf(name, sizeof name, "limits.forced_stop.%.70s", base_of(l->path));
+    int past = l->train_ms.line && l->train_ms.value > PG_TRAIN_CAP_MS;
+    pg_checks_add(c, name, past ? breach(r) : PG_CHECK_NOTE,
+                  "%s:%d: FORCE_STOP_STEP=%.0f ends training at a set step, not at the 600 s "
+                  "wall clock; %s",
+                  l->path, l->force_stop_step.line, l->force_stop_step.value,
+                  !l->train_ms.line ? "no train_time logged"
+                  : past            ? "training ran past 600 s"
+                                    : "training ended within 600 s");
+}
+
+/* GPTQ calibration logged after the wall-clock stop: its time counts against the cap
+ * (reviewers asked for it to fit inside the training budget). */
+static void check_work_after_cap(const pg_record *r, const pg_log_summary *l, pg_checks *c)
+{
+    check_forced_stop(r, l, c);
+    if (!pg_is_record_track(r) || !l->train_ms.line || (!l->calib_s.line && !l->after_stop_line))
+        return;
+    char name[96];
     snprintf(name, sizeof name, "limits.work_after_cap.%.70s", base_of(l->path));
+    if (!l->calib_s.line) {
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN,
+                      "%s:%d: calibration work logged after the wall-clock stop (line %d) with "
+                      "no time: whether training plus calibration fit in 600 s is unknown",
+                      l->path, l->after_stop_line, l->stop_line);
+        return;
+    }
+    double total = l->train_ms.value + 1000 * l->calib_s.value;
     pg_checks_add(c, name, total <= PG_TRAIN_CAP_MS ? PG_CHECK_PASS : PG_CHECK_UNKNOWN,
                   "%s: train_time %.1f s (line %d) + calibration on training data %.1f s "
                   "(line %d) = %.1f s%s",
@@ -560,6 +658,7 @@ static void check_limits(const pg_record *r, pg_checks *c)
         if (!counts(r, i) || !r->logs[i].nevals)
             continue;
         check_train_time(r, &r->logs[i], c);
+        check_work_after_cap(r, &r->logs[i], c);
         check_eval_time(r, &r->logs[i], c);
         check_world(r, &r->logs[i], c);
     }
@@ -648,6 +747,52 @@ static void check_config(const pg_record *r, pg_checks *c)
                       "the %zu claimed runs print the same settings (seed aside)", m->nrefs);
 }
 
+/* Whether a README number is the json's number at the README's precision. */
+static int readme_agrees(const pg_readme_number *x, double json)
+{
+    if (x->kind == PG_README_BYTES)
+        return x->value == json;
+    return fabs(x->value - json) <= pg_claim_tol(json, x->decimals);
+}
+
+/* The README's statements of one number (val_bpb, val_loss, bytes_total) against
+ * submission.json's: one that agrees is enough (READMEs also quote means and other runs). */
+static void check_readme_number(const pg_record *r, pg_readme_kind kind, const char *key,
+                                pg_checks *c)
+{
+    json_t *v = r->submission ? json_object_get(r->submission, key) : NULL;
+    if (!json_is_number(v))
+        return;
+    double json = json_number_value(v);
+    char name[64], said[500] = "";
+    snprintf(name, sizeof name, "readme.%s", key);
+    for (size_t i = 0; i < r->readme.n; i++) {
+        const pg_readme_number *x = &r->readme.v[i];
+        if (x->kind != kind)
+            continue;
+        if (readme_agrees(x, json)) {
+            pg_checks_add(c, name, PG_CHECK_PASS, "%s:%d states %s %.*f, as %s does", r->readme.path,
+                          x->line, key, x->decimals, x->value, base_of(r->submission_path));
+            return;
+        }
+        if (strlen(said) + 80 < sizeof said)
+            snprintf(said + strlen(said), sizeof said - strlen(said), "%s%.*f%s at line %d",
+                     said[0] ? ", " : "", x->decimals, x->value, x->mean ? " (a mean)" : "",
+                     x->line);
+    }
+    if (said[0])
+        pg_checks_add(c, name, PG_CHECK_UNKNOWN,
+                      "%s states %s %s; %s says %.8g: which is claimed?", r->readme.path, key,
+                      said, r->submission_path, json);
+}
+
+static void check_readme(const pg_record *r, pg_checks *c)
+{
+    check_readme_number(r, PG_README_BPB, "val_bpb", c);
+    check_readme_number(r, PG_README_LOSS, "val_loss", c);
+    check_readme_number(r, PG_README_BYTES, "bytes_total", c);
+}
+
 int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
 {
     memset(c, 0, sizeof *c);
@@ -655,12 +800,14 @@ int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
         return -1;
     check_files(rec, c);
     check_keys(rec, c);
+    check_values(rec, c);
     check_per_log(rec, c);
     check_claim(rec, c, 0);
     check_claim(rec, c, 1);
     for (size_t i = 0; i < rec->nseed_claims; i++)
         check_seed_claim(rec, &rec->seed_claims[i], c);
     check_std(rec, c);
+    check_readme(rec, c);
     check_runs(rec, c);
     check_limits(rec, c);
     check_hardware(rec, c);

@@ -41,10 +41,6 @@ size_t pg_checks_count(const pg_checks *c, pg_check_status s);
 /* Loads dir and runs every static check. Fails only when dir cannot be read. */
 int pg_verify_record(const char *dir, pg_record *rec, pg_checks *checks);
 
-/* 1 when the folder's track (submission "track", else its parent folder; '-' and '_'
- * alike) is the 10-minute record track. */
-int pg_is_record_track(const pg_record *r);
-
 /* {"record","seeds":[...],"checks":[...],"summary":{...}}; NOTE findings are listed only
  * with all (always counted in the summary). */
 json_t *pg_verify_json(const pg_record *rec, const pg_checks *checks, int all);
