@@ -220,3 +220,12 @@ int pg_remove_tree(const char *path)
         return pg_fail("%s: cannot remove: %s", path, strerror(errno));
     return 0;
 }
+
+int pg_dir_replace(const char *staging, const char *final)
+{
+    if (pg_remove_tree(final) != 0)
+        return -1;
+    if (rename(staging, final) != 0)
+        return pg_fail("%s: cannot move the new folder into place: %s", final, strerror(errno));
+    return 0;
+}

@@ -42,6 +42,10 @@ int pg_mkdir_p(const char *dir);
 /* rm -r: removes path and everything under it (links are not followed); a missing path
  * is not an error. */
 int pg_remove_tree(const char *path);
+/* Puts the finished folder `staging` in the place of `final`, removing what final held
+ * (the caller has decided it may go); both lie in the same parent folder. */
+int pg_dir_replace(const char *staging, const char *final);
+
 /* Joins dir and name with a '/'; returns a malloc'ed string. */
 char *pg_path_join(const char *dir, const char *name);
 

@@ -12,44 +12,11 @@
 #include "packager/ledger.h"
 #include "pipeline/manifest.h"
 #include "pipeline/run_stages.h"
-#include "records/history.h"
+#include "records/sota.h"
 #include "packager/record.h"
 #include "stats/judge.h"
 
 #define REPORT_TXT "stats/report.txt"
-
-/* A records tree (track_* folders) stands for its current SOTA: the best-scoring record
- * of the 10min_16mb track (else of its first track). Writes the folder into dir. */
-static int resolve_sota_record(const char *path, char *dir, size_t cap)
-{
-    char *probe = pg_path_join(path, "track_10min_16mb");
-    struct stat st;
-    if (!probe)
-        return pg_fail("%s: out of memory", path);
-    int tree = stat(probe, &st) == 0 && S_ISDIR(st.st_mode);
-    free(probe);
-    if (!tree) {
-        snprintf(dir, cap, "%s", path);
-        return 0;
-    }
-    pg_track_history *tracks;
-    size_t nt;
-    if (pg_history_build(path, 0.01, &tracks, &nt) != 0)
-        return -1;
-    const pg_track_history *t = nt ? &tracks[0] : NULL;
-    for (size_t i = 0; i < nt; i++)
-        if (strcmp(tracks[i].name, "10min_16mb") == 0)
-            t = &tracks[i];
-    const pg_history_entry *best = NULL;
-    for (size_t i = 0; t && i < t->n; i++)
-        if (isfinite(t->e[i].score) && (!best || t->e[i].score < best->score))
-            best = &t->e[i];
-    int rc = best ? 0 : pg_fail("%s: no scored record in the tree", path);
-    if (best)
-        snprintf(dir, cap, "%s", best->rec.dir);
-    pg_history_free(tracks, nt);
-    return rc;
-}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -71,7 +38,7 @@ int pg_run_stats_inputs(pg_run_state *r, pg_stage *s, json_t *list)
     if (!r->c->sota_record[0])
         return 0;
     char dir[PG_PATH_MAX];
-    if (resolve_sota_record(r->c->sota_record, dir, sizeof dir) != 0)
+    if (pg_sota_record_dir(r->c->sota_record, "10min_16mb", dir, sizeof dir) != 0)
         return -1;
     DIR *d = opendir(dir);
     if (!d)
@@ -159,28 +126,15 @@ static int sota_of(pg_run_state *r, double *sota, double **scores, size_t *n, js
     *scores = NULL;
     *n = 0;
     if (c->sota_record[0]) {
-        char dir[PG_PATH_MAX];
-        pg_record rec;
-        if (resolve_sota_record(c->sota_record, dir, sizeof dir) != 0 ||
-            pg_record_load(dir, &rec) != 0)
+        pg_sota st;
+        if (pg_sota_from_records(c->sota_record, "10min_16mb", &st) != 0)
             return -1;
-        *scores = calloc(rec.nseeds + 1, sizeof **scores);
-        double *losses = calloc(rec.nseeds + 1, sizeof *losses);
-        int all_loss, rc = 0;
-        if (*scores && losses)
-            *n = (size_t)pg_record_scores(&rec, *scores, losses, &all_loss);
-        free(losses);
-        const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-        *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", base, "seeds",
-                          (json_int_t)rec.nseeds);
-        pg_record_free(&rec);
-        if (!*scores || !losses || !*desc)
-            rc = pg_fail("%s: out of memory", dir);
-        if (rc == 0 && *n == 0)
-            rc = pg_fail("%s: no per-seed scores", dir);
-        if (rc == 0 && *n == 1) /* one seed: its score is the SOTA, no Welch test */
-            *sota = (*scores)[0], *n = 0;
-        return rc;
+        *sota = st.value; /* the mean of its seeds (Welch's test with two or more) */
+        *scores = st.seeds;
+        *n = st.nseeds;
+        *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", st.record, "seeds",
+                          (json_int_t)st.nseeds);
+        return *desc ? 0 : pg_fail("%s: out of memory", c->sota_record);
     }
     if (strcmp(c->sota, "none") == 0)
         *desc = json_pack("{s:s}", "kind", "none");
