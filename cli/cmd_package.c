@@ -185,32 +185,40 @@ static int package_runs(char *const *dirs, int n, const pg_quant_plan *plan, con
 
 /* ---- logs of any train_gpt.py run */
 
-static int package_logs(char *const *logs, int n, const package_args *a, const pg_sota *sota,
-                        int have_sota, const char *dir)
-{
-    pg_logs_opts o = {.logs = (const char *const *)logs, .nlogs = n, .code = a->code,
-                      .ncode = a->ncode, .artifacts = a->nartifacts ? a->artifacts : NULL,
-                      .nartifacts = a->nartifacts, .score_tag = a->score_tag, .name = a->name,
-                      .author = a->author, .github_id = a->github_id, .date = a->date,
-                      .track = a->track, .blurb = a->blurb, .hardware = a->hardware};
+typedef struct {
+    pg_logs_opts o;
     pg_logs_package p;
-    if (pg_logs_load(&o, &p) != 0)
+    pg_text significance;
+} logs_job;
+
+/* Reads and checks every log and code file and judges the seeds; writes nothing. */
+static int prepare_logs(char *const *logs, int n, const package_args *a, const pg_sota *sota,
+                        int have_sota, logs_job *job)
+{
+    job->o = (pg_logs_opts){.logs = (const char *const *)logs, .nlogs = n, .code = a->code,
+                            .ncode = a->ncode, .artifacts = a->nartifacts ? a->artifacts : NULL,
+                            .nartifacts = a->nartifacts, .score_tag = a->score_tag,
+                            .name = a->name, .author = a->author, .github_id = a->github_id,
+                            .date = a->date, .track = a->track, .blurb = a->blurb,
+                            .hardware = a->hardware};
+    if (pg_logs_load(&job->o, &job->p) != 0)
         return -1;
     double *bpb = calloc((size_t)n, sizeof *bpb), *loss = calloc((size_t)n, sizeof *loss);
-    pg_text md = {0};
-    int rc = bpb && loss ? 0 : pg_fail("%s: out of memory", dir);
+    int rc = bpb && loss ? 0 : pg_fail("out of memory judging %d seeds", n);
     for (int i = 0; rc == 0 && i < n; i++)
-        bpb[i] = p.seeds[i].score.val_bpb, loss[i] = p.seeds[i].score.val_loss;
+        bpb[i] = job->p.seeds[i].score.val_bpb, loss[i] = job->p.seeds[i].score.val_loss;
     if (rc == 0)
         rc = pg_significance_markdown(bpb, loss, (size_t)n, have_sota ? sota : NULL, a->track,
-                                      &md);
-    if (rc == 0)
-        rc = pg_logs_write(&p, &o, dir, md.s);
-    pg_text_free(&md);
+                                      &job->significance);
     free(bpb);
     free(loss);
-    pg_logs_free(&p);
     return rc;
+}
+
+static int build_logs(void *ctx, const char *staging)
+{
+    logs_job *job = ctx;
+    return pg_logs_write(&job->p, &job->o, staging, job->significance.s);
 }
 
 /* ---- the folder */
@@ -240,18 +248,36 @@ static int refuse_existing(const char *out, int force)
                    out, n, n == 1 ? "" : "s", names, n > 3 ? ", ..." : "");
 }
 
-/* Builds the folder in DIR.tmp.PID with build(), then puts it in place of DIR. */
+/* The highest folder of path that does not exist yet: what mkdir -p creates first. */
+static void first_missing(const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", path);
+    for (;;) {
+        char *slash = strrchr(out, '/');
+        if (!slash || slash == out)
+            return;
+        *slash = '\0';
+        if (access(out, F_OK) == 0) {
+            *slash = '/';
+            return;
+        }
+    }
+}
+
+/* Builds the folder in DIR.tmp.PID with build(), then puts it in place of DIR; on failure
+ * removes all it created (the staging folder and any parent it made). */
 static int build_folder(const char *dir, int (*build)(void *ctx, const char *staging), void *ctx)
 {
-    char staging[PG_PATH_MAX + 32];
+    char staging[PG_PATH_MAX + 32], created[PG_PATH_MAX + 32];
     snprintf(staging, sizeof staging, "%s.tmp.%ld", dir, (long)getpid());
-    int rc = pg_remove_tree(staging) == 0 && pg_mkdir_p(staging) == 0 ? build(ctx, staging) : -1;
+    first_missing(staging, created, sizeof created);
+    int rc = pg_mkdir_p(staging) == 0 ? build(ctx, staging) : -1;
     if (rc == 0)
         rc = pg_dir_replace(staging, dir);
     if (rc != 0) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", pg_errmsg());
-        pg_remove_tree(staging);
+        pg_remove_tree(created);
         pg_fail("%s", keep);
     }
     return rc;
@@ -265,17 +291,11 @@ typedef struct {
     int have_sota;
     const pg_quant_plan *plan;
     pg_package_opts *o;
-} build_ctx;
-
-static int build_logs(void *ctx, const char *staging)
-{
-    build_ctx *b = ctx;
-    return package_logs(b->inputs, b->n, b->a, b->sota, b->have_sota, staging);
-}
+} runs_job;
 
 static int build_runs(void *ctx, const char *staging)
 {
-    build_ctx *b = ctx;
+    runs_job *b = ctx;
     b->o->out_dir = staging;
     return package_runs(b->inputs, b->n, b->plan, b->a, b->sota, b->have_sota, b->o);
 }
@@ -362,6 +382,48 @@ static int check_args(int argc, const package_args *a)
     return 0;
 }
 
+/* Defaults that depend on the way of packaging. */
+static void fill_defaults(package_args *a)
+{
+    if (!a->logs) {
+        a->name = a->name ? a->name : "pgolf submission";
+        a->author = a->author ? a->author : "unknown";
+        a->github_id = a->github_id ? a->github_id : "unknown";
+    }
+    a->blurb = a->blurb ? a->blurb : a->logs ? "Packaged from its training logs by pgolf."
+                                             : "Trained, quantized and packaged with pgolf.";
+    a->hardware = a->hardware ? a->hardware : "8xH100 80GB SXM";
+}
+
+static int from_logs(char *const *logs, int n, const package_args *a, const pg_sota *sota,
+                     int have_sota, const char *dir)
+{
+    logs_job job = {0};
+    int rc = prepare_logs(logs, n, a, sota, have_sota, &job);
+    if (rc == 0)
+        rc = build_folder(dir, build_logs, &job);
+    pg_text_free(&job.significance);
+    pg_logs_free(&job.p);
+    return rc;
+}
+
+static int from_runs(char *const *dirs, int n, const package_args *a, const pg_sota *sota,
+                     int have_sota, const char *dir)
+{
+    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
+    pg_package_opts o = {.name = a->name, .author = a->author, .github_id = a->github_id,
+                         .date = a->date, .track = a->track, .blurb = a->blurb,
+                         .source_root = a->source ? a->source : root, .scheme_name = a->scheme};
+    pg_quant_plan plan;
+    if (strcmp(a->scheme, "int8") == 0)
+        pg_quant_plan_int8(&plan);
+    else
+        pg_quant_plan_mixed(&plan);
+    runs_job job = {.inputs = dirs, .n = n, .a = a, .sota = sota, .have_sota = have_sota,
+                    .plan = &plan, .o = &o};
+    return build_folder(dir, build_runs, &job);
+}
+
 int cmd_package(int argc, char **argv)
 {
     char today[16];
@@ -377,36 +439,16 @@ int cmd_package(int argc, char **argv)
         a.scheme = "int8";
     if ((rc = check_args(argc, &a)) != 0)
         return rc;
-    if (!a.logs) {
-        a.name = a.name ? a.name : "pgolf submission";
-        a.author = a.author ? a.author : "unknown";
-        a.github_id = a.github_id ? a.github_id : "unknown";
-    }
-    a.blurb = a.blurb ? a.blurb : a.logs ? "Packaged from its training logs by pgolf."
-                                         : "Trained, quantized and packaged with pgolf.";
-    a.hardware = a.hardware ? a.hardware : "8xH100 80GB SXM";
+    fill_defaults(&a);
     char *dir = NULL;
     pg_sota sota = {0};
-    int have_sota;
-    if (pg_records_folder(a.out, a.track, a.date, a.name, &dir) != 0 ||
-        refuse_existing(dir, a.force) != 0 || load_sota(&a, &sota, &have_sota) != 0) {
-        free(dir);
-        return pg_cli_error();
-    }
-    const char *root = getenv("PGOLF_ROOT") && *getenv("PGOLF_ROOT") ? getenv("PGOLF_ROOT") : ".";
-    pg_package_opts o = {.name = a.name, .author = a.author, .github_id = a.github_id,
-                         .date = a.date, .track = a.track, .blurb = a.blurb,
-                         .source_root = a.source ? a.source : root, .scheme_name = a.scheme};
-    pg_quant_plan plan;
-    if (!a.logs && strcmp(a.scheme, "int8") == 0)
-        pg_quant_plan_int8(&plan);
-    else if (!a.logs)
-        pg_quant_plan_mixed(&plan);
-    build_ctx b = {.inputs = argv + optind, .n = argc - optind, .a = &a, .sota = &sota,
-                   .have_sota = have_sota, .plan = &plan, .o = &o};
-    rc = build_folder(dir, a.logs ? build_logs : build_runs, &b);
+    int have_sota, n = argc - optind;
+    rc = pg_records_folder(a.out, a.track, a.date, a.name, &dir) == 0 &&
+                 refuse_existing(dir, a.force) == 0 && load_sota(&a, &sota, &have_sota) == 0
+             ? (a.logs ? from_logs : from_runs)(argv + optind, n, &a, &sota, have_sota, dir)
+             : -1;
     if (rc == 0)
-        printf("%s: records folder for %d seed(s)\n", dir, argc - optind);
+        printf("%s: records folder for %d seed(s)\n", dir, n);
     free(dir);
     pg_sota_free(&sota);
     return rc == 0 ? 0 : pg_cli_error();

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -164,8 +165,14 @@ static void draw_legend(const pg_chart *c, pg_text *t)
         if (s->marker > 0)
             pg_text_printf(t, "<circle cx=\"%d\" cy=\"%d\" r=\"%g\" fill=\"%s\"/>", x + 13, y,
                            s->marker, s->colour);
-        pg_text_printf(t, "<text x=\"%d\" y=\"%d\">", x + 34, y + 4);
+        /* the legend column holds about 23 characters; a longer label is cut, whole in a
+         * tooltip */
+        char cut[32];
+        snprintf(cut, sizeof cut, strlen(s->label) > 23 ? "%.20s..." : "%s", s->label);
+        pg_text_printf(t, "<text x=\"%d\" y=\"%d\"><title>", x + 34, y + 4);
         pg_text_xml(t, s->label);
+        pg_text_printf(t, "</title>");
+        pg_text_xml(t, cut);
         pg_text_printf(t, "</text>\n");
         y += 20;
     }

@@ -65,8 +65,19 @@ static int load_log(const pg_logs_opts *o, int i, pg_logs_package *p, names_used
     return claim_name(used, s->log_name, path);
 }
 
+/* Whether two model files share a name (then each is named "stem_seedS.ext"). */
+static int artifact_names_clash(const pg_logs_opts *o)
+{
+    for (int i = 0; i < o->nartifacts; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(base_name(o->artifacts[i]), base_name(o->artifacts[j])) == 0)
+                return 1;
+    return 0;
+}
+
 /* The artifact's size is the model's; a log that states another size is refused. */
-static int load_artifact(const pg_logs_opts *o, int i, pg_sub_seed *s, names_used *used)
+static int load_artifact(const pg_logs_opts *o, int i, int clash, pg_sub_seed *s,
+                         names_used *used)
 {
     const char *path = o->artifacts[i];
     struct stat st;
@@ -76,14 +87,13 @@ static int load_artifact(const pg_logs_opts *o, int i, pg_sub_seed *s, names_use
         return pg_fail("%s is %lld bytes but %s:%d says the model is %lld bytes (artifacts are "
                        "given in the order of the logs)",
                        path, (long long)st.st_size, s->source, s->model_line, s->model_bytes);
-    s->model_bytes = (long long)st.st_size;
-    s->model_line = 0;
+    s->model_bytes = (long long)st.st_size; /* the log's line, when it has one, stays cited */
     const char *b = base_name(path), *dot = strchr(b, '.');
-    snprintf(s->artifact_name, sizeof s->artifact_name, "%s", b);
-    for (int k = 0; k < used->n; k++)
-        if (strcmp(used->names[k], b) == 0) /* same name for every seed: "stem_seedS.ext" */
-            snprintf(s->artifact_name, sizeof s->artifact_name, "%.*s_seed%ld%s",
-                     (int)(dot ? dot - b : (long)strlen(b)), b, s->seed, dot ? dot : "");
+    if (clash)
+        snprintf(s->artifact_name, sizeof s->artifact_name, "%.*s_seed%ld%s",
+                 (int)(dot ? dot - b : (long)strlen(b)), b, s->seed, dot ? dot : "");
+    else
+        snprintf(s->artifact_name, sizeof s->artifact_name, "%s", b);
     return claim_name(used, s->artifact_name, path);
 }
 
@@ -134,7 +144,7 @@ int pg_logs_load(const pg_logs_opts *o, pg_logs_package *p)
     for (int i = 0; i < o->nlogs && rc == 0; i++)
         rc = load_log(o, i, p, &used);
     for (int i = 0; i < o->nartifacts && rc == 0; i++)
-        rc = load_artifact(o, i, &p->seeds[i], &used);
+        rc = load_artifact(o, i, artifact_names_clash(o), &p->seeds[i], &used);
     for (int i = 0; i < o->nlogs && rc == 0 && !o->nartifacts; i++)
         if (!p->seeds[i].model_line)
             rc = pg_fail("%s: no model size line (\"Serialized model ...: N bytes\"); give the "

@@ -54,6 +54,7 @@ Suite *suite_train(void);
 Suite *suite_ttt(void);
 Suite *suite_verify(void);
 Suite *suite_packager(void);
+Suite *suite_package(void);
 Suite *suite_run(void);
 Suite *suite_hostile(void);
 Suite *suite_malformed(void);
