@@ -221,6 +221,14 @@ int pg_remove_tree(const char *path)
     return 0;
 }
 
+int pg_write_file_in(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *p = pg_path_join(dir, name);
+    int rc = p ? pg_write_file_atomic(p, data, len) : pg_fail("%s/%s: out of memory", dir, name);
+    free(p);
+    return rc;
+}
+
 int pg_dir_replace(const char *staging, const char *final)
 {
     if (pg_remove_tree(final) != 0)

@@ -35,6 +35,8 @@ void pg_atomic_abort(pg_atomic_file *af);
 
 /* Writes data to path atomically in one call. */
 int pg_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for the file `name` in folder dir. */
+int pg_write_file_in(const char *dir, const char *name, const void *data, size_t len);
 
 /* mkdir -p: creates dir and its missing parents. */
 int pg_mkdir_p(const char *dir);

@@ -79,14 +79,6 @@ static int load_run(const pg_package_seed *in, long long code, const char *schem
     return rc;
 }
 
-static int write_bytes(const char *dir, const char *name, const void *data, size_t len)
-{
-    char *p = pg_path_join(dir, name);
-    int rc = p ? pg_write_file_atomic(p, data, len) : pg_fail("%s/%s: out of memory", dir, name);
-    free(p);
-    return rc;
-}
-
 /* How to run train_gpt.py, one line per seed. */
 static void reproduce_text(const pg_sub_seed *subs, int n, const pg_package_opts *o, pg_text *t)
 {
@@ -109,9 +101,9 @@ static int write_folder(const seed_run *runs, const pg_sub_seed *subs, int n, lo
     pg_text repro = {0};
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = write_bytes(o->out_dir, subs[i].log_name, runs[i].log_text.s, runs[i].log_text.n);
+        rc = pg_write_file_in(o->out_dir, subs[i].log_name, runs[i].log_text.s, runs[i].log_text.n);
         if (rc == 0)
-            rc = write_bytes(o->out_dir, subs[i].artifact_name, runs[i].in->artifact,
+            rc = pg_write_file_in(o->out_dir, subs[i].artifact_name, runs[i].in->artifact,
                              runs[i].in->artifact_len);
     }
     reproduce_text(subs, n, o, &repro);

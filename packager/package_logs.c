@@ -157,21 +157,13 @@ int pg_logs_load(const pg_logs_opts *o, pg_logs_package *p)
     return rc;
 }
 
-static int write_bytes(const char *dir, const char *name, const void *data, size_t len)
-{
-    char *path = pg_path_join(dir, name);
-    int rc = path ? pg_write_file_atomic(path, data, len) : pg_fail("%s: out of memory", dir);
-    free(path);
-    return rc;
-}
-
 static int copy_file(const char *from, const char *dir, const char *name)
 {
     unsigned char *b;
     size_t n;
     if (pg_read_file(from, ARTIFACT_MAX_BYTES, &b, &n) != 0)
         return -1;
-    int rc = write_bytes(dir, name, b, n);
+    int rc = pg_write_file_in(dir, name, b, n);
     free(b);
     return rc;
 }
@@ -193,12 +185,12 @@ int pg_logs_write(const pg_logs_package *p, const pg_logs_opts *o, const char *d
 {
     int rc = pg_mkdir_p(dir);
     for (int i = 0; i < p->n && rc == 0; i++) {
-        rc = write_bytes(dir, p->seeds[i].log_name, p->log_bytes[i], p->log_lens[i]);
+        rc = pg_write_file_in(dir, p->seeds[i].log_name, p->log_bytes[i], p->log_lens[i]);
         if (rc == 0 && p->seeds[i].artifact_name[0])
             rc = copy_file(o->artifacts[i], dir, p->seeds[i].artifact_name);
     }
     for (int i = 0; i < o->ncode && rc == 0; i++)
-        rc = write_bytes(dir, p->code_names[i], p->code_bytes[i], p->code_lens[i]);
+        rc = pg_write_file_in(dir, p->code_names[i], p->code_bytes[i], p->code_lens[i]);
     pg_text repro = {0};
     reproduce_text(p, o, &repro);
     pg_sub_info info = {.name = o->name, .author = o->author, .github_id = o->github_id,

@@ -378,11 +378,8 @@ static int loss_svg(const pg_sub_seed *seeds, int n, const pg_sub_info *info, pg
 
 static int write_text(const char *dir, const char *name, const pg_text *t)
 {
-    char *p = pg_path_join(dir, name);
-    int rc = !p || t->oom ? pg_fail("%s/%s: out of memory", dir, name)
-                          : pg_write_file_atomic(p, t->s ? t->s : "", t->n);
-    free(p);
-    return rc;
+    return t->oom ? pg_fail("%s/%s: out of memory", dir, name)
+                  : pg_write_file_in(dir, name, t->s ? t->s : "", t->n);
 }
 
 int pg_submission_write(const char *dir, const pg_sub_seed *seeds, int n, const pg_sub_info *info)

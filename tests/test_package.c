@@ -73,15 +73,6 @@ static int exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static char *read_text(const char *path)
-{
-    size_t len;
-    unsigned char *b = t_read_bytes(path, &len);
-    char *s = realloc(b, len + 1);
-    s[len] = '\0';
-    return s;
-}
-
 /* The fixtures: code, three logs of seeds 1-3 (one states its seed only in its name, one
  * has a name verify would not read as a log), and the logs of the refusals. */
 static const char *fixture_dir(void)
@@ -172,7 +163,7 @@ START_TEST(test_package_logs_fixture)
         ck_assert_msg(json_object_get(j, keys[i]), "no %s", keys[i]);
     json_decref(j);
     snprintf(p, sizeof p, "%s/README.md", rec);
-    char *readme = read_text(p);
+    char *readme = t_read_text(p);
     const char *wants[] = {"`run_a.txt:", "`train_seed2.log:", "**Verdict: record**",
                            "](loss.svg)", "SEED=3 torchrun", "`helpers.py` (", "| **std** |"};
     for (size_t i = 0; i < sizeof wants / sizeof wants[0]; i++)
@@ -197,7 +188,7 @@ START_TEST(test_package_logs_fixture)
     r = PKG("'%1$s/run_a.txt' '%1$s/train_seed2.log'", "--blurb 'A new idea.' --out '%2$s' --force",
             d, root);
     ck_assert_msg(r.status == 0, "%s", r.err);
-    readme = read_text(p);
+    readme = t_read_text(p);
     ck_assert_ptr_nonnull(strstr(readme, "A new idea."));
     ck_assert_ptr_nonnull(strstr(readme, "No SOTA was given"));
     free(readme);
@@ -343,7 +334,7 @@ static void assert_renders(const char *svg, const char *const *texts, size_t n)
     unsigned char *b = t_read_bytes(png, &len);
     ck_assert_msg(len > 2000 && memcmp(b, "\x89PNG", 4) == 0, "%s: not a PNG of a plot", png);
     free(b);
-    char *s = read_text(svg);
+    char *s = t_read_text(svg);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(strstr(s, texts[i]), "%s lacks \"%s\"", svg, texts[i]);
     int yticks = 0;
