@@ -11,11 +11,13 @@
  * moved there whole, so a failure leaves no half-written folder and an earlier result is
  * only replaced with --force. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,7 +259,8 @@ static void first_missing(const char *path, char *out, size_t cap)
         if (!slash || slash == out)
             return;
         *slash = '\0';
-        if (access(out, F_OK) == 0) {
+        struct stat st;
+        if (stat(out, &st) == 0 || errno != ENOENT) { /* there, or not ours to remove */
             *slash = '/';
             return;
         }

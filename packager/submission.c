@@ -199,15 +199,18 @@ static void readme_bytes(const pg_sub_seed *seeds, int n, const pg_sub_info *inf
                        llabs(PG_SUBMISSION_CAP - total));
     }
     pg_text_printf(t, "\n");
+    int notes = 0;
     for (int i = 0; i < n; i++) {
         const pg_log_summary *l = seeds[i].log;
         if (l->code_bytes.line && (long long)l->code_bytes.value != info->code_bytes)
             pg_text_printf(t, "- `%s:%d` prints a code size of %.0f bytes, not the %lld bytes "
                               "of the code in this folder.\n",
                            seeds[i].log_name, l->code_bytes.line, l->code_bytes.value,
-                           info->code_bytes);
+                           info->code_bytes),
+                notes++;
     }
-    pg_text_printf(t, "\n");
+    if (notes)
+        pg_text_printf(t, "\n");
 }
 
 static void readme_files(const pg_sub_seed *seeds, int n, const pg_sub_info *info, pg_text *t)
