@@ -233,3 +233,20 @@ int pg_random_bytes(void *buf, size_t n)
     close(fd);
     return got == (ssize_t)n ? 0 : -1;
 }
+
+int pg_write_file_in(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *p = pg_path_join(dir, name);
+    int rc = p ? pg_write_file_atomic(p, data, len) : pg_fail("%s/%s: out of memory", dir, name);
+    free(p);
+    return rc;
+}
+
+int pg_dir_replace(const char *staging, const char *final)
+{
+    if (pg_remove_tree(final) != 0)
+        return -1;
+    if (rename(staging, final) != 0)
+        return pg_fail("%s: cannot move the new folder into place: %s", final, strerror(errno));
+    return 0;
+}

@@ -35,6 +35,8 @@ void pg_atomic_abort(pg_atomic_file *af);
 
 /* Writes data to path atomically in one call. */
 int pg_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for the file `name` in folder dir. */
+int pg_write_file_in(const char *dir, const char *name, const void *data, size_t len);
 
 /* mkdir -p: creates dir and its missing parents. */
 int pg_mkdir_p(const char *dir);
@@ -42,6 +44,10 @@ int pg_mkdir_p(const char *dir);
 /* rm -r: removes path and everything under it (links are not followed); a missing path
  * is not an error. */
 int pg_remove_tree(const char *path);
+/* Puts the finished folder `staging` in the place of `final`, removing what final held
+ * (the caller has decided it may go); both lie in the same parent folder. */
+int pg_dir_replace(const char *staging, const char *final);
+
 /* Joins dir and name with a '/'; returns a malloc'ed string. */
 char *pg_path_join(const char *dir, const char *name);
 

@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/parse.h"
+#include "common/text.h"
 
 #define PG_LOG_MAX_BYTES ((size_t)256 << 20)
 
@@ -279,25 +280,36 @@ static int is_step_line(const char *line)
     return p != line && *p == '/' && isdigit((unsigned char)p[1]);
 }
 
+/* The step of a step line ("step:N/M", "step: N/M", "N/M"); *max gets M (0 if absent). */
+static int step_number(const char *line, double *n, double *max)
+{
+    const char *st = strstr(line, "step:");
+    st = st ? st + 5 : isdigit((unsigned char)line[0]) ? line : NULL;
+    if (!st)
+        return 0;
+    char *end;
+    *n = strtod(st, &end);
+    *max = 0;
+    if (end == st)
+        return 0;
+    while (*end == ' ')
+        end++;
+    if (*end == '/')
+        *max = strtod(end + 1, NULL);
+    return 1;
+}
+
 static void parse_step(pg_log_summary *s, const char *line, int ln)
 {
-    double v;
+    double v, n, m;
     if (find_num(line, "train_time:", &v))
         set(&s->train_ms, v, ln);
     if (find_num(line, "step_avg:", &v))
         set(&s->step_avg_ms, v, ln);
-    const char *st = strstr(line, "step:");
-    st = st ? st + 5 : isdigit((unsigned char)line[0]) ? line : NULL;
-    if (st) {
-        char *end;
-        double n = strtod(st, &end), m;
-        if (end != st) {
-            set(&s->steps, n, ln);
-            while (*end == ' ')
-                end++;
-            if (*end == '/' && (m = strtod(end + 1, NULL)) > 0)
-                set(&s->max_steps, m, ln);
-        }
+    if (step_number(line, &n, &m)) {
+        set(&s->steps, n, ln);
+        if (m > 0)
+            set(&s->max_steps, m, ln);
     }
     if (strncmp(line, "stopping_early", 14) == 0) {
         s->stopped_early = 1;
@@ -408,28 +420,18 @@ static void parse_line(pg_log_summary *s, char *raw, int ln)
         parse_config(s, line, ln);
 }
 
+static int summary_line(void *ctx, char *line, int ln)
+{
+    parse_line(ctx, line, ln);
+    return 0;
+}
+
 int pg_log_parse_text(const char *name, const char *text, size_t len, pg_log_summary *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", name);
-    char *copy = malloc(len + 1);
-    if (!copy)
+    if (pg_each_line(text, len, summary_line, s, &s->lines) != 0)
         return pg_fail("%s: out of memory", name);
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    int ln = 0;
-    for (char *line = copy; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        char *cr = strchr(line, '\r');
-        if (cr)
-            *cr = '\0';
-        parse_line(s, line, ++ln);
-        line = nl ? nl + 1 : NULL;
-    }
-    free(copy);
-    s->lines = ln;
     double v;
     if (name_seed(name, &v))
         set(&s->name_seed, v, -1);
@@ -500,4 +502,57 @@ void pg_log_settings_free(char **settings, int n)
     for (int i = 0; i < n; i++)
         free(settings[i]);
     free(settings);
+}
+
+static int add_point(pg_log_series *s, double step, double loss)
+{
+    if (s->n % 256 == 0) {
+        double *a = realloc(s->step, (s->n + 256) * sizeof *a);
+        if (a)
+            s->step = a;
+        double *b = a ? realloc(s->loss, (s->n + 256) * sizeof *b) : NULL;
+        if (!b)
+            return -1;
+        s->loss = b;
+    }
+    s->step[s->n] = step;
+    s->loss[s->n++] = loss;
+    return 0;
+}
+
+/* One line's points: train_loss and the periodic val_loss of a step line. */
+static int curve_line(void *ctx, char *raw, int ln)
+{
+    (void)ln;
+    pg_log_curves *c = ctx;
+    char *line = strip_stamp(raw);
+    while (*line == ' ' || *line == '\t')
+        line++;
+    double step, max, v;
+    if (!is_step_line(line) || !step_number(line, &step, &max))
+        return 0;
+    if (find_num(line, "train_loss:", &v) && add_point(&c->train, step, v) != 0)
+        return -1;
+    if (find_num(line, "val_loss:", &v) && add_point(&c->val, step, v) != 0)
+        return -1;
+    return 0;
+}
+
+int pg_log_curves_text(const char *name, const char *text, size_t len, pg_log_curves *c)
+{
+    memset(c, 0, sizeof *c);
+    if (pg_each_line(text, len, curve_line, c, NULL) != 0) {
+        pg_log_curves_free(c);
+        return pg_fail("%s: out of memory reading the loss curves", name);
+    }
+    return 0;
+}
+
+void pg_log_curves_free(pg_log_curves *c)
+{
+    free(c->train.step);
+    free(c->train.loss);
+    free(c->val.step);
+    free(c->val.loss);
+    memset(c, 0, sizeof *c);
 }

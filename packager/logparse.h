@@ -76,6 +76,20 @@ int pg_log_parse_text(const char *name, const char *text, size_t len, pg_log_sum
 int pg_log_settings(const char *path, char ***settings, int *n);
 void pg_log_settings_free(char **settings, int n);
 
+/* A log's loss curves: the train_loss and the periodic val_loss of its step lines, in
+ * the order logged. */
+typedef struct {
+    double *step, *loss;
+    size_t n;
+} pg_log_series;
+
+typedef struct {
+    pg_log_series train, val;
+} pg_log_curves;
+
+int pg_log_curves_text(const char *name, const char *text, size_t len, pg_log_curves *c);
+void pg_log_curves_free(pg_log_curves *c);
+
 /* The eval time to judge against the 600 s limit: total if logged, else the final line's. */
 pg_log_num pg_log_eval_seconds(const pg_log_summary *s);
 

@@ -1,9 +1,9 @@
 /* A records folder in the challenge's layout from pgolf training runs (DESIGN §3, §6):
- * README.md (what, how to run, results per seed with mean and std, a loss-curve SVG per
- * seed), submission.json, the per-seed logs, train_gpt.py (self-extracting) and each
- * seed's artifact. Everything it writes comes from its inputs: it quantizes, evaluates and
- * looks up nothing. The byte ledger of every seed is checked before anything is written;
- * the same inputs give byte-identical files. */
+ * the per-seed logs (train.log with the byte ledger and the roundtrip score appended),
+ * train_gpt.py (self-extracting), each seed's artifact, and README.md, submission.json and
+ * loss.svg from the shared writer (submission.h). Everything it writes comes from its
+ * inputs: it quantizes, evaluates and looks up nothing. The byte ledger of every seed is
+ * checked before anything final is written; the same inputs give byte-identical files. */
 #ifndef PG_PACKAGE_H
 #define PG_PACKAGE_H
 
@@ -31,6 +31,7 @@ typedef struct {
     const char *const *settings;
     int nsettings;
     const char *scheme_name;
+    const char *significance; /* README markdown: the test against the SOTA, or why none */
 } pg_package_opts;
 
 int pg_package(const pg_package_seed *seeds, int nseeds, const pg_package_opts *o);

@@ -13,6 +13,7 @@
 #include "pipeline/manifest.h"
 #include "pipeline/run_stages.h"
 #include "records/history.h"
+#include "records/sota.h"
 #include "packager/record.h"
 #include "stats/judge.h"
 
@@ -126,28 +127,15 @@ static int sota_of(pg_run_state *r, double *sota, double **scores, size_t *n, js
     *scores = NULL;
     *n = 0;
     if (c->sota_record[0]) {
-        char dir[PG_PATH_MAX];
-        pg_record rec;
-        if (pg_history_current_sota(c->sota_record, dir, sizeof dir) != 0 ||
-            pg_record_load(dir, &rec) != 0)
+        pg_sota st;
+        if (pg_sota_from_records(c->sota_record, &st) != 0)
             return -1;
-        *scores = calloc(rec.nseeds + 1, sizeof **scores);
-        double *losses = calloc(rec.nseeds + 1, sizeof *losses);
-        int all_loss, rc = 0;
-        if (*scores && losses)
-            *n = (size_t)pg_record_scores(&rec, *scores, losses, &all_loss);
-        free(losses);
-        const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-        *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", base, "seeds",
-                          (json_int_t)rec.nseeds);
-        pg_record_free(&rec);
-        if (!*scores || !losses || !*desc)
-            rc = pg_fail("%s: out of memory", dir);
-        if (rc == 0 && *n == 0)
-            rc = pg_fail("%s: no per-seed scores", dir);
-        if (rc == 0 && *n == 1) /* one seed: its score is the SOTA, no Welch test */
-            *sota = (*scores)[0], *n = 0;
-        return rc;
+        *sota = st.value; /* the mean of its seeds (Welch's test with two or more) */
+        *scores = st.seeds;
+        *n = st.nseeds >= 2 ? st.nseeds : 0; /* one seed: its score is the SOTA, no Welch */
+        *desc = json_pack("{s:s, s:s, s:I}", "kind", "record", "record", st.record, "seeds",
+                          (json_int_t)st.nseeds);
+        return *desc ? 0 : pg_fail("%s: out of memory", c->sota_record);
     }
     if (strcmp(c->sota, "none") == 0)
         *desc = json_pack("{s:s}", "kind", "none");

@@ -549,15 +549,14 @@ static void free_strings(char **v, int n)
 static int package_outputs(pg_run_state *r, json_t *outputs)
 {
     static const char *const fixed[] = {"records/train_gpt.py", "records/README.md",
-                                        "records/submission.json"};
-    for (int k = 0; k < 3; k++)
+                                        "records/submission.json", "records/loss.svg"};
+    for (int k = 0; k < 4; k++)
         if (pg_run_add_file(r, outputs, fixed[k], k == 0) != 0)
             return -1;
     for (int i = 0; i < r->c->nseeds; i++) {
         long seed = r->c->seeds[i];
         if (add_seed_file(r, outputs, "records/model_seed%ld.art", seed, 1) != 0 ||
-            add_seed_file(r, outputs, "records/train_seed%ld.log", seed, 0) != 0 ||
-            add_seed_file(r, outputs, "records/loss_seed%ld.svg", seed, 0) != 0)
+            add_seed_file(r, outputs, "records/train_seed%ld.log", seed, 0) != 0)
             return -1;
     }
     return 0;
@@ -588,7 +587,9 @@ static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
                           .blurb = "Trained, quantized, packaged and evaluated by `pgolf run`.",
                           .source_archive = arc, .source_archive_len = alen,
                           .settings = (const char *const *)settings, .nsettings = nsettings,
-                          .scheme_name = c->quant};
+                          .scheme_name = c->quant,
+                          .significance = "`pgolf run` tests the seeds against RUN_SOTA in its "
+                                          "stats stage: see the run's `stats/report.txt`."};
     if (pg_package(seeds, n, &po) == 0 && package_outputs(r, outputs) == 0)
         rc = 0;
 out:

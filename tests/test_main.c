@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, suite_ttt());
     srunner_add_suite(sr, suite_verify());
     srunner_add_suite(sr, suite_packager());
+    srunner_add_suite(sr, suite_package());
     srunner_add_suite(sr, suite_run());
     srunner_add_suite(sr, suite_hostile());
     srunner_add_suite(sr, suite_malformed());

@@ -217,6 +217,21 @@ static const bad_case kCases[] = {
      "$R/data/sample/sample_1024_bpe.model",
      "$D/adir", "$D/pkg2"},
     {"package $D/adir --out $D/pkg3", "--data", "$D/pkg3"},
+    {"package --logs $D/text.txt --code $D/text.txt --name n --author a --github-id g "
+     "--out $D/pkl1",
+     "$D/text.txt", "$D/pkl1"},
+    {"package --logs $D/missing.log --code $D/text.txt --name n --author a --github-id g "
+     "--out $D/pkl2",
+     "$D/missing.log", "$D/pkl2"},
+    {"package --logs $D/text.txt --code $D/missing.py --name n --author a --github-id g "
+     "--out $D/pkl3",
+     "$D/missing.py", "$D/pkl3"},
+    {"package --logs $D/text.txt --code $D/text.txt --name n --author a --github-id g "
+     "--date 2026-02-30 --out $D/pkl4",
+     "2026-02-30", "$D/pkl4"},
+    {"package --logs $D/text.txt --code $D/text.txt --name n --author a --github-id g "
+     "--leaderboard $D/text.txt --out $D/pkl5",
+     "$D/text.txt", "$D/pkl5"},
     {"records $D/missing_tree", "$D/missing_tree", NULL},
     {"records $D/adir --leaderboard $D/missing.md", "$D/missing.md", NULL},
     {"records $D/adir --leaderboard $D/text.txt", "$D/text.txt: no leaderboard table", NULL},

@@ -443,14 +443,17 @@ START_TEST(test_package)
         pg_train_opts o = {.out_dir = runs[s], .quiet = 1};
         ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
     }
-    char a[1100], b[1100];
+    /* --out names the folder itself (its last part starts with a date), or a records root
+     * that gets track_10min_16mb/2026-11-24_fixture */
+    char a[1100], b[1200], root_b[1100];
     snprintf(a, sizeof a, "%s/track_10min_16mb/2026-11-24_pkgA", t_tmp_path("pkgtree"));
-    snprintf(b, sizeof b, "%s/pkgB", t_tmp_path("pkgtree2"));
+    snprintf(root_b, sizeof root_b, "%s", t_tmp_path("pkgtree2"));
+    snprintf(b, sizeof b, "%s/track_10min_16mb/2026-11-24_fixture", root_b);
     for (int k = 0; k < 2; k++) {
         t_run_result r = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me "
                                  "--github-id me --date 2026-11-24 --scheme mixed --data '%s' "
-                                 "--tokenizer '%s'",
-                                 runs[0], runs[1], k ? b : a, t_repo_path("data/sample"),
+                                 "--tokenizer '%s' --sota 9.5",
+                                 runs[0], runs[1], k ? root_b : a, t_repo_path("data/sample"),
                                  t_repo_path("data/sample/sample_1024_bpe.model"));
         ck_assert_msg(r.status == 0, "%s", r.err);
     }
@@ -467,17 +470,22 @@ START_TEST(test_package)
     snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", a, b);
     ck_assert_msg(system(cmd) == 0, "package output differs between two runs");
     again = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me --github-id me "
-                    "--date 2026-11-24 --scheme mixed --data '%s' --tokenizer '%s' --force",
-                    runs[0], runs[1], b, t_repo_path("data/sample"),
+                    "--date 2026-11-24 --scheme mixed --data '%s' --tokenizer '%s' --sota 9.5 "
+                    "--force",
+                    runs[0], runs[1], root_b, t_repo_path("data/sample"),
                     t_repo_path("data/sample/sample_1024_bpe.model"));
     ck_assert_msg(again.status == 0, "%s", again.err);
     ck_assert_msg(system(cmd) == 0, "package --force output differs");
     const char *files[] = {"README.md", "submission.json", "train_gpt.py", "train_seed40.log",
-                           "train_seed41.log", "model_seed40.art", "loss_seed41.svg"};
+                           "train_seed41.log", "model_seed40.art", "loss.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(cmd, sizeof cmd, "test -s '%s/%s'", a, files[i]);
         ck_assert_msg(system(cmd) == 0, "missing %s", files[i]);
     }
+    /* the same README as any other package: cited log lines and the significance test */
+    snprintf(cmd, sizeof cmd, "grep -q '`train_seed40.log:[0-9]*`' '%s/README.md' && "
+                              "grep -q 'Verdict: ' '%s/README.md'", a, a);
+    ck_assert_msg(system(cmd) == 0, "the README lacks the cited lines or the verdict");
     t_run_result r = t_pgolf("verify '%s' --json --rerun --data '%s' --tokenizer '%s'", a,
                              t_repo_path("data/sample"),
                              t_repo_path("data/sample/sample_1024_bpe.model"));

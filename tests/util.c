@@ -70,7 +70,7 @@ const char *t_tmp_path(const char *name)
     return b;
 }
 
-static char *slurp(const char *path)
+char *t_read_text(const char *path)
 {
     size_t len;
     unsigned char *d = t_read_bytes(path, &len);
@@ -98,8 +98,8 @@ t_run_result t_pgolf(const char *fmt, ...)
              out_path, err_path);
     int st = system(cmd);
     last.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    last.out = slurp(out_path);
-    last.err = slurp(err_path);
+    last.out = t_read_text(out_path);
+    last.err = t_read_text(err_path);
     return last;
 }
 

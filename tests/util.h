@@ -32,6 +32,8 @@ int t_count_lines(const char *s);
 
 void t_write_bytes(const char *path, const void *data, size_t len);
 unsigned char *t_read_bytes(const char *path, size_t *len);
+/* The file as a NUL-terminated string (malloc'ed). */
+char *t_read_text(const char *path);
 json_t *t_load_json(const char *path);
 
 /* Prints a skip line (Check has no skip status; the test passes with this note). */
@@ -54,6 +56,7 @@ Suite *suite_train(void);
 Suite *suite_ttt(void);
 Suite *suite_verify(void);
 Suite *suite_packager(void);
+Suite *suite_package(void);
 Suite *suite_run(void);
 Suite *suite_hostile(void);
 Suite *suite_malformed(void);

@@ -1,4 +1,5 @@
-/* Training and eval logs in the challenge's shapes (pgolf's and train_gpt.py's). */
+/* Training and eval logs in the challenge's shapes (pgolf's and train_gpt.py's): the
+ * summary and the loss curves. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -14,6 +15,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ev.line > s.lines || s.val_bpb.line > s.lines || s.seed.line < -1 ||
             s.seed.line > s.lines)
             abort();
+    }
+    /* the loss curves: as many points as step lines at most, each a number read */
+    pg_log_curves c;
+    if (pg_log_curves_text("train_seed1337.log", (const char *)data, size, &c) == 0) {
+        if (c.train.n > size || c.val.n > size)
+            abort();
+        pg_log_curves_free(&c);
     }
     return 0;
 }

@@ -10,7 +10,7 @@ out=tests/fuzz/corpus
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgolf-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
-for h in shard tokenizer container checkpoint artifact sealed logparse record manifest; do
+for h in shard tokenizer container checkpoint artifact sealed logparse record manifest leaderboard; do
   mkdir -p "$out/$h"
 done
 
@@ -217,6 +217,17 @@ m.pop("digest")
 canon = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 m["digest"] = hashlib.sha256(canon).hexdigest()
 put("manifest", "cut.json", json.dumps(m, indent=1).encode())
+
+# Leaderboard: a README with the challenge's two tables (record track, non-record).
+row = "| {} | {} | {} | x | {} | [info](records/{}/README.md) |\n"
+head = "| Run | Score | Author | Summary | Date | Info |\n|-----|------:|--------|---------|------|------|\n"
+put("leaderboard", "readme.md",
+    "# A challenge\n\nSome text before the tables.\n\n## Leaderboard\n\n" + head +
+    "".join(row.format(*r) for r in [("Deeper model", "1.0811", "a", "2026-04-09", "a"),
+                                     ("Wider model", "1.0902", "b", "2026-04-01", "b"),
+                                     ("Naive", "1.2244", "c", "2026-03-18", "c")]) +
+    "\n#### Unlimited Compute Leaderboard & Non-record Submissions\n\n" + head +
+    row.format("Four hours", "1.2074", "d", "2026-03-18", "d"))
 EOF
 du -sh "$out"
 

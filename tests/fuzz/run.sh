@@ -24,6 +24,7 @@ max_len() {
     tokenizer) echo 4096 ;;
     container | checkpoint | artifact | sealed) echo 16384 ;;
     logparse) echo 8192 ;;
+    leaderboard) echo 4096 ;;
     record) echo 8192 ;;
     manifest) echo 8192 ;;
     pickle) echo 4096 ;;
