@@ -97,11 +97,13 @@ static cited eval_seconds(const pg_sub_seed *s)
     int timed = 0;
     size_t k = (size_t)snprintf(c.cite, sizeof c.cite, "`%s:", s->log_name);
     for (int e = 0; e < l->nevals; e++) {
-        if (l->evals[e].eval_s < 0 || k + 16 >= sizeof c.cite)
+        if (l->evals[e].eval_s < 0)
             continue;
         sum += l->evals[e].eval_s;
-        k += (size_t)snprintf(c.cite + k, sizeof c.cite - k, "%s%d", timed++ ? "+" : "",
-                              l->evals[e].line);
+        if (k + 16 < sizeof c.cite) /* the lines cited while they fit */
+            k += (size_t)snprintf(c.cite + k, sizeof c.cite - k, "%s%d", timed ? "+" : "",
+                                  l->evals[e].line);
+        timed++;
     }
     snprintf(c.cite + k, sizeof c.cite - k, "`");
     if (timed)
