@@ -6,12 +6,8 @@
 
 #include "common/parse.h"
 
+/* the absolute cap: PG_DECODE_LIMIT_DEFAULT unless --max-decoded-bytes set it */
 static size_t g_limit = PG_DECODE_LIMIT_DEFAULT;
-
-size_t pg_decode_limit(void)
-{
-    return g_limit;
-}
 
 int pg_decode_limit_set(const char *text)
 {

@@ -15,8 +15,6 @@ typedef struct {
     char why[112]; /* which bound it is, for messages */
 } pg_decode_bound;
 
-/* The absolute cap now in force (PG_DECODE_LIMIT_DEFAULT unless set). */
-size_t pg_decode_limit(void);
 /* Sets the absolute cap from a --max-decoded-bytes value (a positive byte count). */
 int pg_decode_limit_set(const char *text);
 /* The bound for decoding a file of file_len bytes. */

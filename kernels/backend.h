@@ -135,8 +135,6 @@ struct pg_backend {
 /* The CPU reference backend (kernels/cpu/). */
 const pg_backend *pg_backend_cpu(void);
 
-/* 1 when this build has the CUDA backend (kernels/cuda/, built when nvcc was found). */
-int pg_backend_cuda_built(void);
 /* The backend named cpu, cuda or auto (NULL or "": cpu). cuda fails (message) without a
  * CUDA build, driver or device; auto then takes the CPU and writes why into note ("" when
  * nothing needs saying). */

@@ -8,15 +8,6 @@
 #include "kernels/cuda/backend_cuda.h"
 #endif
 
-int pg_backend_cuda_built(void)
-{
-#ifdef PGOLF_CUDA
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 /* The CUDA backend, or NULL with the reason recorded. */
 static const pg_backend *try_cuda(void)
 {
