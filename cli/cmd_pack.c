@@ -11,7 +11,7 @@
 #include "kernels/checkpoint.h"
 #include "common/fileio.h"
 #include "packager/artifact.h"
-#include "packager/ledger.h"
+#include "packager/pack.h"
 #include "packager/selfextract.h"
 #include "cli/commands.h"
 #include "pipeline/runconfig.h"
@@ -64,31 +64,17 @@ int cmd_pack(int argc, char **argv)
     pg_model m;
     if (pg_checkpoint_load(argv[optind], &m, NULL) != 0)
         return pg_cli_error();
-    pg_pack_stats st;
-    unsigned char *image;
-    int rc = pg_artifact_encode(out, &m, &plan, &st, &image);
-    pg_model_free(&m);
-    if (rc != 0)
-        return pg_cli_error();
     /* the ledger is checked before anything is written */
+    pg_pack_stats st;
     pg_ledger led;
-    pg_ledger_compute(&led, code_bytes, (long long)st.file_bytes);
-    if (budget)
+    int rc = pg_pack_model(out, &m, &plan, code_bytes, &st, &led);
+    pg_model_free(&m);
+    if (budget && st.file_bytes)
         pg_ledger_print_budget(&led, &st, as_json ? stderr : stdout);
-    if (led.total > PG_SUBMISSION_CAP) {
-        free(image);
-        pg_fail("%s: submission would be %lld bytes (code %lld + model %lld), over the "
-                "16,000,000-byte cap by %lld; nothing written",
-                out, led.total, led.code_bytes, led.model_bytes, -led.remaining);
-        return pg_cli_error();
-    }
-    rc = pg_write_file_atomic(out, image, st.file_bytes);
-    free(image);
     if (rc != 0)
         return pg_cli_error();
     json_t *gj = json_object();
     int ok = gj != NULL;
-    char codecs[128] = "";
     for (int g = 0; g < PG_NUM_QGROUPS; g++) {
         const char *cn = pg_codec_name(st.codec[g].id);
         ok = ok && json_object_set_new(gj, pg_qgroup_name((pg_qgroup)g),
@@ -98,16 +84,13 @@ int cmd_pack(int argc, char **argv)
                                                  st.codec[g].level, "shuffle",
                                                  st.codec[g].shuffle, "compressed_bytes",
                                                  (json_int_t)st.compressed[g])) == 0;
-        if (!strstr(codecs, cn))
-            snprintf(codecs + strlen(codecs), sizeof codecs - strlen(codecs), "%s%s",
-                     codecs[0] ? "/" : "", cn);
         if (!as_json)
             printf("group %-8s %-9s raw %9zu bytes -> %-6s-%d%s %9zu bytes\n",
                    pg_qgroup_name((pg_qgroup)g), pg_qscheme_name(plan.scheme[g]), st.raw[g], cn,
                    st.codec[g].level, st.codec[g].shuffle > 1 ? "+shuffle" : "", st.compressed[g]);
     }
     char tag[192];
-    snprintf(tag, sizeof tag, "%s+%s", scheme, codecs);
+    pg_pack_tag(scheme, &st, tag, sizeof tag);
     if (as_json) {
         if (!ok) { /* the output's construction fails and says so */
             json_decref(gj);
@@ -211,6 +194,12 @@ int cmd_selfextract(int argc, char **argv)
     long long bytes;
     if (pg_ledger_code_bytes(out, &bytes) != 0)
         return pg_cli_error();
+    pg_source_sizes z;
+    if (pg_source_archive_report(root, &z) != 0)
+        return pg_cli_error();
     printf("%s: self-extracting submission, Code size: %lld bytes\n", out, bytes);
+    printf("sources: %zu files, %zu bytes, minified %zu; compressed: xz %zu (shipped), "
+           "zstd-22 %zu, brotli-11 %zu\n", z.files, z.source_bytes, z.minified_bytes, z.xz_bytes,
+           z.zstd_bytes, z.brotli_bytes);
     return 0;
 }

@@ -5,13 +5,8 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
-#include "sentencepiece_model.pb-c.h"
 
 #define PG_TOKENIZER_MAX_BYTES ((size_t)256 << 20)
-#define PG_TOKENIZER_MAX_VOCAB 65536 /* token ids are uint16 in the shards */
-/* Longest piece accepted (SentencePiece's default cap is 16 bytes); the BPB table stores
- * byte counts as int16. */
-#define PG_TOKENIZER_MAX_PIECE 4096
 
 int pg_tokenizer_load(const char *path, pg_tokenizer *tok)
 {
@@ -20,64 +15,66 @@ int pg_tokenizer_load(const char *path, pg_tokenizer *tok)
     size_t len;
     if (pg_read_file(path, PG_TOKENIZER_MAX_BYTES, &buf, &len) != 0)
         return -1;
-    int rc = pg_tokenizer_parse(path, buf, len, tok);
+    int rc;
+    if (len >= PG_PIECES_MAGIC_LEN && memcmp(buf, PG_PIECES_MAGIC, PG_PIECES_MAGIC_LEN) == 0)
+        rc = pg_tokenizer_parse_pieces(path, buf, len, tok);
+    else
+#ifdef PG_BOX
+        rc = pg_fail("%s: not a pieces table (train_gpt.py converts SentencePiece models with "
+                     "the sentencepiece module)", path);
+#else
+        rc = pg_tokenizer_parse(path, buf, len, tok);
+#endif
     free(buf);
     return rc;
 }
 
-int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, pg_tokenizer *tok)
+/* Counts are little-endian: u32 pieces, then per piece u8 type and u16 length. */
+int pg_tokenizer_parse_pieces(const char *path, const unsigned char *buf, size_t len,
+                              pg_tokenizer *tok)
 {
     memset(tok, 0, sizeof *tok);
-    Sentencepiece__ModelProto *mp = sentencepiece__model_proto__unpack(NULL, len, buf);
-    if (!mp)
-        return pg_fail("%s: not a SentencePiece model (protobuf parse failed)", path);
-    int rc = -1;
-    if (mp->n_pieces == 0) {
-        pg_fail("%s: SentencePiece model has no pieces", path);
-        goto out;
-    }
-    if (mp->n_pieces > PG_TOKENIZER_MAX_VOCAB) {
-        pg_fail("%s: vocab of %zu pieces exceeds %d (ids must fit uint16)", path, mp->n_pieces,
-                PG_TOKENIZER_MAX_VOCAB);
-        goto out;
-    }
-    tok->vocab_size = (int)mp->n_pieces;
-    tok->pieces = calloc(mp->n_pieces, sizeof *tok->pieces);
-    tok->types = calloc(mp->n_pieces, 1);
-    if (!tok->pieces || !tok->types) {
-        pg_fail("%s: out of memory", path);
-        goto out;
-    }
-    for (size_t i = 0; i < mp->n_pieces; i++) {
-        const Sentencepiece__ModelProto__SentencePiece *p = mp->pieces[i];
-        int type = p->has_type ? (int)p->type : PG_PIECE_NORMAL;
-        if (type < PG_PIECE_NORMAL || type > PG_PIECE_TYPE_MAX) {
-            pg_fail("%s: piece %zu has unknown type %d", path, i, type);
-            goto out;
+    size_t at = PG_PIECES_MAGIC_LEN + 4;
+    if (len < at)
+        return pg_fail("%s: pieces table truncated in its header", path);
+    uint32_t n = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 |
+                 (uint32_t)buf[11] << 24;
+    if (n == 0 || n > PG_TOKENIZER_MAX_VOCAB)
+        return pg_fail("%s: pieces table declares %u pieces (1..%d)", path, n,
+                       PG_TOKENIZER_MAX_VOCAB);
+    tok->vocab_size = (int)n;
+    tok->pieces = calloc(n, sizeof *tok->pieces);
+    tok->types = calloc(n, 1);
+    tok->unk_id = tok->bos_id = tok->eos_id = tok->pad_id = -1;
+    int rc = tok->pieces && tok->types ? 0 : pg_fail("%s: out of memory", path);
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        if (len - at < 3) {
+            rc = pg_fail("%s: pieces table truncated at piece %u", path, i);
+            break;
         }
+        int type = buf[at];
+        size_t plen = (size_t)buf[at + 1] | (size_t)buf[at + 2] << 8;
+        at += 3;
+        if (type < PG_PIECE_NORMAL || type > PG_PIECE_TYPE_MAX)
+            rc = pg_fail("%s: piece %u has unknown type %d", path, i, type);
+        else if (plen > PG_TOKENIZER_MAX_PIECE || len - at < plen)
+            rc = pg_fail("%s: piece %u of %zu bytes is truncated or over %d bytes", path, i,
+                         plen, PG_TOKENIZER_MAX_PIECE);
+        else if (memchr(buf + at, 0, plen))
+            rc = pg_fail("%s: piece %u holds a NUL byte", path, i);
+        else if (!(tok->pieces[i] = malloc(plen + 1)))
+            rc = pg_fail("%s: out of memory", path);
+        if (rc != 0)
+            break;
+        memcpy(tok->pieces[i], buf + at, plen);
+        tok->pieces[i][plen] = '\0';
         tok->types[i] = (uint8_t)type;
-        size_t plen = p->piece ? strlen(p->piece) : 0;
-        if (plen > PG_TOKENIZER_MAX_PIECE) {
-            pg_fail("%s: piece %zu is %zu bytes, over the limit of %d", path, i, plen,
-                    PG_TOKENIZER_MAX_PIECE);
-            goto out;
-        }
-        tok->pieces[i] = strdup(p->piece ? p->piece : "");
-        if (!tok->pieces[i]) {
-            pg_fail("%s: out of memory", path);
-            goto out;
-        }
+        if (type == PG_PIECE_UNKNOWN && tok->unk_id < 0)
+            tok->unk_id = (int)i;
+        at += plen;
     }
-    const Sentencepiece__TrainerSpec *ts = mp->trainer_spec;
-    tok->model_type = ts ? (int)ts->model_type : SENTENCEPIECE__TRAINER_SPEC__MODEL_TYPE__UNIGRAM;
-    tok->byte_fallback = ts ? ts->byte_fallback : 0;
-    tok->unk_id = ts ? ts->unk_id : 0;
-    tok->bos_id = ts ? ts->bos_id : 1;
-    tok->eos_id = ts ? ts->eos_id : 2;
-    tok->pad_id = ts ? ts->pad_id : -1;
-    rc = 0;
-out:
-    sentencepiece__model_proto__free_unpacked(mp, NULL);
+    if (rc == 0 && at != len)
+        rc = pg_fail("%s: %zu bytes after the last piece", path, len - at);
     if (rc != 0)
         pg_tokenizer_free(tok);
     return rc;

@@ -25,9 +25,24 @@ typedef struct {
     int unk_id, bos_id, eos_id, pad_id;
 } pg_tokenizer;
 
+#define PG_TOKENIZER_MAX_VOCAB 65536 /* token ids are uint16 in the shards */
+/* Longest piece accepted (SentencePiece's default cap is 16 bytes); the BPB table stores
+ * byte counts as int16. */
+#define PG_TOKENIZER_MAX_PIECE 4096
+
+/* A SentencePiece .model, or a pieces table (below). */
 int pg_tokenizer_load(const char *path, pg_tokenizer *tok);
-/* The same on a model already in memory (path names it in messages). */
+/* A .model already in memory (path names it in messages); dataset/tokenizer_proto.c. */
 int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, pg_tokenizer *tok);
+
+/* A pieces table: what the BPB table needs from a tokenizer, for builds without protobuf
+ * (train_gpt.py writes one with Python's sentencepiece module, docs/box.md):
+ *   "PGPIECES" | u32 count | per piece: u8 type (PG_PIECE_*) | u16 length | UTF-8 bytes
+ * (little-endian). The special ids are not in it (-1, unk_id from the first UNKNOWN). */
+#define PG_PIECES_MAGIC "PGPIECES"
+#define PG_PIECES_MAGIC_LEN 8
+int pg_tokenizer_parse_pieces(const char *path, const unsigned char *buf, size_t len,
+                              pg_tokenizer *tok);
 void pg_tokenizer_free(pg_tokenizer *tok);
 const char *pg_piece_type_name(int type);
 const char *pg_model_type_name(int model_type);

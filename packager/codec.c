@@ -1,12 +1,20 @@
 #include "packager/codec.h"
 
-#include <brotli/decode.h>
-#include <brotli/encode.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "common/err.h"
+
+/* The box build (train_gpt.py on the challenge's machine, docs/box.md) loads zstd at run
+ * time and has no brotli: it writes zstd blocks and refuses brotli ones. */
+#ifndef PG_BOX
+#include <brotli/decode.h>
+#include <brotli/encode.h>
+#define PG_HAVE_BROTLI 1
+#else
+#define PG_HAVE_BROTLI 0
+#endif
 
 const char *pg_codec_name(pg_codec_id id)
 {
@@ -56,9 +64,15 @@ int pg_compress(const pg_codec *c, const uint8_t *in, size_t n, uint8_t **out, s
         shuffle(in, tmp, n, c->shuffle);
         src = tmp;
     }
-    size_t cap = c->id == PG_CODEC_RAW    ? n
-                 : c->id == PG_CODEC_ZSTD ? ZSTD_compressBound(n)
-                                          : BrotliEncoderMaxCompressedSize(n);
+    if (c->id == PG_CODEC_BROTLI && !PG_HAVE_BROTLI) {
+        free(tmp);
+        return pg_fail("brotli: not in this build (the box build writes zstd)");
+    }
+    size_t cap = c->id == PG_CODEC_RAW ? n : c->id == PG_CODEC_ZSTD ? ZSTD_compressBound(n) : 0;
+#if PG_HAVE_BROTLI
+    if (c->id == PG_CODEC_BROTLI)
+        cap = BrotliEncoderMaxCompressedSize(n);
+#endif
     cap = cap ? cap : n + 1024;
     *out = malloc(cap);
     int rc = 0;
@@ -73,10 +87,12 @@ int pg_compress(const pg_codec *c, const uint8_t *in, size_t n, uint8_t **out, s
             rc = pg_fail("zstd: %s", ZSTD_getErrorName(r));
         *out_n = r;
     } else {
+#if PG_HAVE_BROTLI
         *out_n = cap;
         if (!BrotliEncoderCompress(c->level, BROTLI_MAX_WINDOW_BITS,
                                    BROTLI_MODE_GENERIC, n, src, out_n, *out))
             rc = pg_fail("brotli: compression failed");
+#endif
     }
     free(tmp);
     if (rc != 0) {
@@ -112,6 +128,9 @@ int pg_decompress(const pg_codec *c, const uint8_t *in, size_t n, uint8_t *out, 
             else if (r != raw_n)
                 rc = pg_fail("zstd block decoded to %zu bytes, declared %zu", r, raw_n);
         }
+    } else if (c->id == PG_CODEC_BROTLI && !PG_HAVE_BROTLI) {
+        rc = pg_fail("brotli block: this build has no brotli (the box build reads zstd)");
+#if PG_HAVE_BROTLI
     } else if (c->id == PG_CODEC_BROTLI) {
         size_t got = raw_n;
         BrotliDecoderResult r = BrotliDecoderDecompress(n, in, &got, dst);
@@ -119,6 +138,7 @@ int pg_decompress(const pg_codec *c, const uint8_t *in, size_t n, uint8_t *out, 
             rc = pg_fail("brotli block is corrupt or larger than its declared %zu bytes", raw_n);
         else if (got != raw_n)
             rc = pg_fail("brotli block decoded to %zu bytes, declared %zu", got, raw_n);
+#endif
     } else {
         rc = pg_fail("unknown codec id %d", (int)c->id);
     }
@@ -135,7 +155,8 @@ int pg_compress_best(const uint8_t *in, size_t n, int elem, pg_codec *chosen, ui
                               {PG_CODEC_BROTLI, 11, 0}, {PG_CODEC_BROTLI, 11, elem}};
     *out = NULL;
     for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
-        if (cands[i].shuffle == 1 || (i % 2 == 1 && elem < 2))
+        if (cands[i].shuffle == 1 || (i % 2 == 1 && elem < 2) ||
+            (cands[i].id == PG_CODEC_BROTLI && !PG_HAVE_BROTLI))
             continue;
         uint8_t *buf;
         size_t len;

@@ -1,8 +1,7 @@
 #include "packager/selfextract.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
+#include <lzma.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,274 +9,279 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
+#include "common/text.h"
+#include "packager/codec.h"
+#include "packager/minify.h"
 
-const char *const pg_selfextract_dirs[] = {
-    "common",   "dataset", "kernels", "kernels/cpu", "kernels/cuda", "train",
-    "packager", "verifier", "stats",  "records",     "pipeline",     "cli",   NULL};
+/* What the box build compiles (docs/box.md): training, quantization, packing and the
+ * final evaluation, with packager/box/ standing in for the libraries the box lacks. The
+ * headers these include are found by following their #include "..." lines. */
+static const char *const kBoxSources[] = {
+    "packager/box/main.c", "packager/box/dl.c",  "packager/box/json.c",
+    "packager/box/include/jansson.h", "packager/box/include/zstd.h",
+    "packager/box/include/openssl/evp.h",
+    "common/err.c",        "common/fileio.c",    "common/parse.c",      "common/progress.c",
+    "common/settings.c",   "common/sha256.c",    "common/container.c",  "common/buildinfo.c",
+    "common/dist.c",       "common/text.c",      "common/decode_limit.c",
+    "dataset/loader.c",    "dataset/shard.c",    "dataset/tokenizer.c", "dataset/val.c",
+    "kernels/checkpoint.c", "kernels/config.c",  "kernels/eval.c",      "kernels/model.c",
+    "kernels/optim.c",     "kernels/rng.c",      "kernels/cpu/backend.c",
+    "kernels/cpu/elementwise.c", "kernels/cpu/ops.c", "kernels/cpu/optim_ops.c",
+    "train/hparams.c",     "train/train.c",      "packager/artifact.c", "packager/quantize.c",
+    "packager/codec.c",    "packager/ledger.c",  "packager/pack.c",     NULL};
+
+#define MAX_SOURCES 256
+#define MAX_SOURCE_BYTES ((size_t)4 << 20)
+
+typedef struct {
+    char *path[MAX_SOURCES];
+    char *text[MAX_SOURCES]; /* minified */
+    size_t len[MAX_SOURCES];
+    size_t n;
+} source_set;
+
+static void source_set_free(source_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->path[i]);
+        free(s->text[i]);
+    }
+    s->n = 0;
+}
+
+static int source_add(source_set *s, const char *root, const char *rel, size_t rel_len)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strlen(s->path[i]) == rel_len && strncmp(s->path[i], rel, rel_len) == 0)
+            return 0;
+    if (s->n == MAX_SOURCES)
+        return pg_fail("%s: more than %d box sources", root, MAX_SOURCES);
+    char *name = strndup(rel, rel_len), *full = name ? pg_path_join(root, name) : NULL;
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    int rc = full ? pg_read_file(full, MAX_SOURCE_BYTES, &raw, &n)
+                  : pg_fail("%s: out of memory listing the sources", root);
+    if (rc == 0)
+        rc = pg_c_minify(full, (const char *)raw, n, &s->text[s->n], &s->len[s->n]);
+    free(raw);
+    free(full);
+    if (rc != 0) {
+        free(name);
+        return -1;
+    }
+    s->path[s->n++] = name;
+    return 0;
+}
+
+/* kBoxSources, then every header they include with quotes, transitively. */
+static int box_sources(const char *root, source_set *s)
+{
+    memset(s, 0, sizeof *s);
+    int rc = 0;
+    for (int i = 0; rc == 0 && kBoxSources[i]; i++)
+        rc = source_add(s, root, kBoxSources[i], strlen(kBoxSources[i]));
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        const char *t = s->text[i];
+        while (rc == 0 && (t = strstr(t, "#include \"")) != NULL) {
+            t += 10;
+            const char *e = strchr(t, '"');
+            if (!e)
+                break;
+            rc = source_add(s, root, t, (size_t)(e - t));
+            t = e;
+        }
+    }
+    if (rc != 0)
+        source_set_free(s);
+    return rc;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int wanted(const char *name)
+int pg_source_list(const char *root, char ***out, size_t *count)
 {
-    size_t n = strlen(name);
-    return (n > 2 && (strcmp(name + n - 2, ".c") == 0 || strcmp(name + n - 2, ".h") == 0)) ||
-           (n > 3 && strcmp(name + n - 3, ".cu") == 0) ||
-           (n > 4 && strcmp(name + n - 4, ".cuh") == 0) ||
-           (n > 6 && strcmp(name + n - 6, ".proto") == 0);
-}
-
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* Appends a malloc'ed string (NULL when its allocation failed) to a growing list. */
-static int push(char ***v, size_t *n, size_t *cap, char *item, const char *root)
-{
-    if (item && *n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 64;
-        char **g = realloc(*v, ncap * sizeof **v);
-        if (g) {
-            *v = g;
-            *cap = ncap;
-        } else {
-            free(item);
-            item = NULL;
-        }
-    }
-    if (!item)
+    source_set s;
+    if (box_sources(root, &s) != 0)
+        return -1;
+    char **v = malloc(s.n * sizeof *v);
+    if (!v) {
+        source_set_free(&s);
         return pg_fail("%s: out of memory listing the sources", root);
-    (*v)[(*n)++] = item;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        v[i] = s.path[i];
+        s.path[i] = NULL;
+    }
+    *count = s.n;
+    source_set_free(&s);
+    qsort(v, *count, sizeof *v, cmp_str);
+    *out = v;
     return 0;
 }
 
-/* The wanted files of root/sub, as sub/NAME. */
-static int list_sources(const char *root, const char *sub, char ***v, size_t *n, size_t *cap)
+/* LZMA2 at preset 9e without the .xz framing: train_gpt.py decodes it with Python's
+ * lzma.decompress(..., FORMAT_RAW, filters=[{'id': FILTER_LZMA2, 'preset': 9 | EXTREME}]). */
+static int lzma2_raw(const char *root, const unsigned char *in, size_t n, unsigned char **out,
+                     size_t *len)
 {
-    char *dir = pg_path_join(root, sub);
-    if (!dir)
-        return pg_fail("%s: out of memory listing the sources", root);
-    DIR *dp = opendir(dir);
-    int rc = dp ? 0 : pg_fail("%s: cannot open source directory", dir);
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(dp)) != NULL)
-        if (wanted(e->d_name))
-            rc = push(v, n, cap, pg_path_join(sub, e->d_name), root);
-    if (dp)
-        closedir(dp);
-    free(dir);
-    return rc;
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, 9 | LZMA_PRESET_EXTREME))
+        return pg_fail("liblzma: no preset 9e");
+    lzma_filter f[] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t cap = n + n / 2 + 4096, pos = 0;
+    *out = malloc(cap);
+    if (!*out)
+        return pg_fail("%s: out of memory compressing the sources", root);
+    if (lzma_raw_buffer_encode(f, NULL, in, n, *out, &pos, cap) != LZMA_OK) {
+        free(*out);
+        *out = NULL;
+        return pg_fail("%s: liblzma failed to compress the sources", root);
+    }
+    *len = pos;
+    return 0;
 }
 
-int pg_source_list(const char *root, char ***out, size_t *count)
+/* The archive's text before compression, sorted by path; z gets the counts. */
+static int archive_text(const char *root, pg_text *t, pg_source_sizes *z)
 {
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-    int rc = push(&v, &n, &cap, strdup("GNUmakefile"), root);
-    for (int d = 0; rc == 0 && pg_selfextract_dirs[d]; d++)
-        rc = list_sources(root, pg_selfextract_dirs[d], &v, &n, &cap);
-    if (rc != 0) {
-        free_strings(v, n);
+    memset(z, 0, sizeof *z);
+    memset(t, 0, sizeof *t);
+    source_set s;
+    if (box_sources(root, &s) != 0)
         return -1;
+    char *sorted[MAX_SOURCES];
+    for (size_t i = 0; i < s.n; i++)
+        sorted[i] = s.path[i];
+    qsort(sorted, s.n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; i < s.n; i++) {
+        size_t j = 0;
+        while (s.path[j] != sorted[i])
+            j++;
+        char *full = pg_path_join(root, s.path[j]);
+        struct stat st;
+        if (full && stat(full, &st) == 0)
+            z->source_bytes += (size_t)st.st_size;
+        free(full);
+        pg_text_printf(t, "%s\n%zu\n", s.path[j], s.len[j]);
+        pg_text_append(t, s.text[j], s.len[j]);
     }
-    qsort(v, n, sizeof *v, cmp_str);
-    *out = v;
-    *count = n;
+    z->files = s.n;
+    z->minified_bytes = t->n;
+    source_set_free(&s);
+    if (t->oom) {
+        pg_text_free(t);
+        return pg_fail("%s: out of memory archiving the sources", root);
+    }
     return 0;
 }
 
 int pg_source_archive(const char *root, unsigned char **out, size_t *len)
 {
+    pg_text t;
+    pg_source_sizes z;
     *out = NULL;
-    char **files;
-    size_t nfiles;
-    if (pg_source_list(root, &files, &nfiles) != 0)
+    if (archive_text(root, &t, &z) != 0)
         return -1;
-    size_t cap = 1 << 16;
-    unsigned char **data = calloc(nfiles, sizeof *data);
-    size_t *sizes = calloc(nfiles, sizeof *sizes);
-    int rc = data && sizes ? 0 : pg_fail("%s: out of memory archiving the sources", root);
-    for (size_t i = 0; i < nfiles && rc == 0; i++) {
-        char *p = pg_path_join(root, files[i]);
-        rc = p ? pg_read_file(p, (size_t)64 << 20, &data[i], &sizes[i])
-               : pg_fail("%s: out of memory archiving the sources", root);
-        cap += sizes[i] + 1024;
-        free(p);
-    }
-    unsigned char *buf = rc == 0 ? malloc(cap) : NULL;
-    struct archive *a = buf ? archive_write_new() : NULL;
-    size_t used = 0;
-    if (rc == 0 && !a)
-        rc = pg_fail("%s: out of memory archiving the sources", root);
-    if (rc == 0) {
-        archive_write_add_filter_xz(a);
-        archive_write_set_format_ustar(a);
-        archive_write_set_bytes_in_last_block(a, 1);
-        if (archive_write_open_memory(a, buf, cap, &used) != ARCHIVE_OK)
-            rc = pg_fail("libarchive: %s", archive_error_string(a));
-        for (size_t i = 0; i < nfiles && rc == 0; i++) {
-            struct archive_entry *e = archive_entry_new();
-            if (!e) {
-                rc = pg_fail("%s: out of memory archiving the sources", root);
-                break;
-            }
-            archive_entry_set_pathname(e, files[i]);
-            archive_entry_set_size(e, (la_int64_t)sizes[i]);
-            archive_entry_set_filetype(e, AE_IFREG);
-            archive_entry_set_perm(e, 0644);
-            archive_entry_set_mtime(e, 0, 0);
-            archive_entry_set_uid(e, 0);
-            archive_entry_set_gid(e, 0);
-            if (archive_write_header(a, e) != ARCHIVE_OK ||
-                archive_write_data(a, data[i], sizes[i]) != (la_ssize_t)sizes[i])
-                rc = pg_fail("libarchive: %s: %s", files[i], archive_error_string(a));
-            archive_entry_free(e);
-        }
-        if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
-            rc = pg_fail("libarchive: %s", archive_error_string(a));
-    }
-    if (a)
-        archive_write_free(a);
-    for (size_t i = 0; data && i < nfiles; i++)
-        free(data[i]);
-    free_strings(files, nfiles);
-    free(data);
-    free(sizes);
-    if (rc != 0) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = used;
-    return 0;
+    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, out, len);
+    pg_text_free(&t);
+    return rc;
 }
 
-/* base85 as Python's base64.b85encode (RFC 1924 alphabet). */
-static char *b85(const unsigned char *in, size_t n, size_t *outlen)
+int pg_source_archive_report(const char *root, pg_source_sizes *z)
 {
-    static const char alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                "!#$%&()*+-;<=>?@^_`{|}~";
-    size_t groups = (n + 3) / 4, pad = groups * 4 - n;
-    char *out = malloc(groups * 5 + 1);
-    size_t k = 0;
-    if (!out)
-        return NULL;
-    for (size_t g = 0; g < groups; g++) {
-        uint32_t v = 0;
-        for (int i = 0; i < 4; i++) {
-            size_t idx = g * 4 + (size_t)i;
-            v = (v << 8) | (idx < n ? in[idx] : 0);
-        }
-        char chunk[5];
-        for (int i = 4; i >= 0; i--) {
-            chunk[i] = alpha[v % 85];
-            v /= 85;
-        }
-        memcpy(out + k, chunk, 5);
-        k += 5;
-    }
-    k -= pad; /* as b85encode without pad=True */
-    out[k] = '\0';
-    *outlen = k;
-    return out;
+    pg_text t;
+    if (archive_text(root, &t, z) != 0)
+        return -1;
+    const pg_codec zstd = {PG_CODEC_ZSTD, 22, 0}, brotli = {PG_CODEC_BROTLI, 11, 0};
+    unsigned char *buf = NULL;
+    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, &buf, &z->xz_bytes);
+    free(buf);
+    buf = NULL;
+    if (rc == 0 && (rc = pg_compress(&zstd, (const uint8_t *)t.s, t.n, &buf, &z->zstd_bytes)) == 0)
+        free(buf);
+    buf = NULL;
+    if (rc == 0 && (rc = pg_compress(&brotli, (const uint8_t *)t.s, t.n, &buf, &z->brotli_bytes)) == 0)
+        free(buf);
+    pg_text_free(&t);
+    return rc;
 }
 
+/* The archive as a Python latin-1 string literal: every byte is one character except NUL,
+ * CR, LF, the backslash and the quote, which are escaped (about 2% more bytes, where
+ * base85 would add 25%). */
+static void latin1_literal(pg_text *t, const unsigned char *a, size_t n)
+{
+    pg_text_append(t, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = a[i] == 0 ? "\\x00" : a[i] == '\r' ? "\\r" : a[i] == '\n' ? "\\n"
+                          : a[i] == '\\' ? "\\\\" : a[i] == '\'' ? "\\'" : NULL;
+        if (esc)
+            pg_text_append(t, esc, strlen(esc));
+        else
+            pg_text_append(t, a + i, 1);
+    }
+    pg_text_append(t, "'", 1);
+}
+
+/* The script around the archive (Python's standard library, plus the sentencepiece
+ * module the reference also uses). Latin-1 so the archive can be raw bytes. */
 static const char kScriptHead[] =
-    "#!/usr/bin/env python3\n"
-    "\"\"\"Self-extracting pgolf submission (standard library only).\n"
-    "\n"
-    "Run: torchrun --standalone --nproc_per_node=8 train_gpt.py   (or python3 train_gpt.py)\n"
-    "Unpacks the pgolf sources carried below into a temporary directory, builds them with\n"
-    "make, trains with the settings baked in (the environment overrides them; DATA_PATH and\n"
-    "TOKENIZER_PATH name the data), scores the final model and prints the log lines.\n"
-    "\"\"\"\n"
-    "import base64, io, os, shutil, subprocess, sys, tarfile, tempfile\n"
-    "\n"
-    "MAX_ENTRY_BYTES = 8 << 20\n"
-    "MAX_TOTAL_BYTES = 64 << 20\n";
+    "# -*- coding: latin-1 -*-\n"
+    "\"\"\"pgolf submission: C sources built here with the C compiler (pgolf docs/box.md).\n"
+    "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py (rank 0\n"
+    "trains on the CPU). Settings below are defaults; the environment overrides them.\"\"\"\n"
+    "import concurrent.futures as cf,lzma,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n";
 
 static const char kScriptBody[] =
     "\n"
-    "\n"
-    "def fail(msg):\n"
-    "    sys.exit('train_gpt.py: ' + msg)\n"
-    "\n"
-    "\n"
-    "def extract(dest):\n"
-    "    total = 0\n"
-    "    with tarfile.open(fileobj=io.BytesIO(base64.b85decode(ARCHIVE)), mode='r:xz') as tf:\n"
-    "        for m in tf.getmembers():\n"
-    "            parts = m.name.split('/')\n"
-    "            if m.name.startswith('/') or '..' in parts or m.name == '':\n"
-    "                fail('refusing archive entry with an unsafe path: %r' % m.name)\n"
-    "            if m.issym() or m.islnk():\n"
-    "                fail('refusing archive entry that is a link: %r' % m.name)\n"
-    "            if not (m.isfile() or m.isdir()):\n"
-    "                fail('refusing archive entry that is not a file: %r' % m.name)\n"
-    "            if m.size > MAX_ENTRY_BYTES or total + m.size > MAX_TOTAL_BYTES:\n"
-    "                fail('refusing oversize archive entry: %r (%d bytes)' % (m.name, m.size))\n"
-    "            total += m.size\n"
-    "        for m in tf.getmembers():\n"
-    "            target = os.path.join(dest, m.name)\n"
-    "            if m.isdir():\n"
-    "                os.makedirs(target, exist_ok=True)\n"
-    "                continue\n"
-    "            os.makedirs(os.path.dirname(target), exist_ok=True)\n"
-    "            with tf.extractfile(m) as src, open(target, 'wb') as dst:\n"
-    "                shutil.copyfileobj(src, dst)\n"
-    "\n"
-    "\n"
+    "def fail(m):sys.exit('train_gpt.py: '+m)\n"
+    "def unpack(d):\n"
+    " b=lzma.decompress(A.encode('latin-1'),lzma.FORMAT_RAW,filters=[{'id':lzma.FILTER_LZMA2,'preset':9|lzma.PRESET_EXTREME}]);i=t=0\n"
+    " while i<len(b):\n"
+    "  j=b.find(b'\\n',i);k=b.find(b'\\n',j+1)\n"
+    "  if j<0 or k<0 or not b[j+1:k].isdigit():fail('truncated archive')\n"
+    "  n=b[i:j].decode('latin-1');z=int(b[j+1:k]);i=k+1+z;t+=z\n"
+    "  if not re.fullmatch(r'[\\w.-]+(/[\\w.-]+)*',n) or '..' in n.split('/'):fail('refusing archive entry with an unsafe path: %r'%n)\n"
+    "  if z>8<<20 or t>64<<20 or i>len(b):fail('refusing oversize or truncated archive entry: %r'%n)\n"
+    "  p=os.path.join(d,n);os.makedirs(os.path.dirname(p),exist_ok=True)\n"
+    "  with open(p,'xb') as f:f.write(b[k+1:i])\n"
+    "def build(d):\n"
+    " cc=os.environ.get('CC','cc');fl=['-std=c11','-O2','-fopenmp','-D_DEFAULT_SOURCE','-D_POSIX_C_SOURCE=200809L','-DPG_BOX','-I'+d,'-I'+d+'/packager/box/include']+os.environ.get('PGOLF_CFLAGS','').split()\n"
+    " cs=sorted(os.path.join(r,f) for r,_,fs in os.walk(d) for f in fs if f.endswith('.c'))\n"
+    " def one(c):return sp.run([cc]+fl+['-c',c,'-o',c[:-1]+'o'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True)\n"
+    " with cf.ThreadPoolExecutor(os.cpu_count() or 1) as ex:rs=list(ex.map(one,cs))\n"
+    " rs.append(sp.run([cc,'-fopenmp','-o',d+'/pgolf-box']+[c[:-1]+'o' for c in cs]+['-lm','-ldl'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True))\n"
+    " for r in rs:\n"
+    "  if r.returncode:fail('build failed: '+r.stdout[-3000:])\n"
+    "def lib(name,mod):\n"
+    " # the library a standard module loaded (hashlib: libcrypto), else the linker's pick\n"
+    " if mod:__import__(mod)\n"
+    " for l in open('/proc/self/maps'):\n"
+    "  if '/lib'+name+'.so' in l:return l.split(None,5)[5].strip()\n"
+    " import ctypes.util;return ctypes.util.find_library(name) or ''\n"
+    "def pieces(src,dst):\n"
+    " # what the BPB table needs from the tokenizer: type and text of each piece\n"
+    " import sentencepiece;s=sentencepiece.SentencePieceProcessor(model_file=src);o=[b'PGPIECES',struct.pack('<I',s.vocab_size())]\n"
+    " for i in range(s.vocab_size()):\n"
+    "  p=s.id_to_piece(i).encode();o.append(struct.pack('<BH',2 if s.is_unknown(i) else 3 if s.is_control(i) else 5 if s.is_unused(i) else 6 if s.is_byte(i) else 1,len(p))+p)\n"
+    " open(dst,'wb').write(b''.join(o))\n"
     "def main():\n"
-    "    if int(os.environ.get('RANK', '0')) != 0:\n"
-    "        return  # the CPU build runs on rank 0 only\n"
-    "    env = dict(os.environ)\n"
-    "    for k, v in SETTINGS.items():\n"
-    "        env.setdefault(k, v)\n"
-    "    work = tempfile.mkdtemp(prefix='pgolf-')\n"
-    "    try:\n"
-    "        extract(work)\n"
-    "        # a plain build, whatever make variables the caller's environment carries\n"
-    "        benv = {k: v for k, v in env.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'SAN')}\n"
-    "        build = subprocess.run(['make', '-C', work, '-j', str(os.cpu_count() or 1), 'pgolf'],\n"
-    "                               env=benv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,\n"
-    "                               text=True)\n"
-    "        if build.returncode != 0:\n"
-    "            fail('build failed:\\n' + build.stdout[-4000:])\n"
-    "        pgolf = os.path.join(work, 'pgolf')\n"
-    "        out = os.path.abspath(env.get('PGOLF_OUT', 'logs/pgolf_run'))\n"
-    "        if os.path.exists(os.path.join(out, 'state.ckpt')):\n"
-    "            fail(out + ' holds an earlier run: remove it or set PGOLF_OUT')\n"
-    "        r = subprocess.run([pgolf, 'train', '--preset', env.get('PGOLF_PRESET', 'baseline'),\n"
-    "                            '--out', out], env=env)\n"
-    "        if r.returncode != 0:\n"
-    "            fail('training failed')\n"
-    "        # the submitted model is the artifact: pack it (byte ledger against this file),\n"
-    "        # then score its dequantized weights\n"
-    "        scheme = env.get('PGOLF_SCHEME', 'int8')\n"
-    "        art, rt = os.path.join(out, 'model.art'), os.path.join(out, 'roundtrip.ckpt')\n"
-    "        steps = [[pgolf, 'pack', os.path.join(out, 'final.ckpt'), '--out', art, '--scheme',\n"
-    "                  scheme, '--code', os.path.abspath(__file__)],\n"
-    "                 [pgolf, 'unpack', art, '--out', rt],\n"
-    "                 [pgolf, 'eval', rt, '--data', env['DATA_PATH'], '--tokenizer',\n"
-    "                  env['TOKENIZER_PATH'], '--quiet', '--tag', scheme + '_roundtrip']]\n"
-    "        for cmd in steps:\n"
-    "            r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)\n"
-    "            if r.returncode != 0:\n"
-    "                fail(cmd[1] + ' failed')\n"
-    "            for line in r.stdout.splitlines():\n"
-    "                if not line.startswith(('group ', rt)):\n"
-    "                    print(line, flush=True)\n"
-    "    finally:\n"
-    "        shutil.rmtree(work, ignore_errors=True)\n"
-    "\n"
-    "\n"
-    "if __name__ == '__main__':\n"
-    "    main()\n";
+    " if int(os.environ.get('RANK','0')):return\n"
+    " env=dict(os.environ)\n"
+    " for k,v in S.items():env.setdefault(k,v)\n"
+    " if not env.get('DATA_PATH') or not env.get('TOKENIZER_PATH'):fail('set DATA_PATH and TOKENIZER_PATH')\n"
+    " t0=time.time();w=tempfile.mkdtemp(prefix='pgolf-')\n"
+    " try:\n"
+    "  unpack(w);build(w);print('pgolf_build:%.1fs (cc, not in the training time)'%(time.time()-t0),flush=True)\n"
+    "  out=os.path.abspath(env.get('PGOLF_OUT','logs/pgolf_run'));os.makedirs(out,exist_ok=True)\n"
+    "  pieces(env['TOKENIZER_PATH'],w+'/pieces.bin')\n"
+    "  env.update(TOKENIZER_PATH=w+'/pieces.bin',PGOLF_LIBCRYPTO=lib('crypto','_hashlib'),PGOLF_LIBZSTD=lib('zstd',None))\n"
+    "  if sp.run([w+'/pgolf-box',os.path.abspath(__file__),out],env=env).returncode:fail('pgolf-box failed')\n"
+    " finally:shutil.rmtree(w,ignore_errors=True)\n"
+    "if __name__=='__main__':main()\n";
 
 /* A Python string literal of s (settings are NAME=VALUE without quotes or backslashes). */
 static int check_setting(const char *s)
@@ -309,28 +313,17 @@ int pg_selfextract_write_archive(const char *path, const unsigned char *arc, siz
     for (int i = 0; i < nsettings; i++)
         if (check_setting(settings[i]) != 0)
             return -1;
-    size_t elen, cap = sizeof kScriptHead + sizeof kScriptBody + 4096;
-    for (int i = 0; i < nsettings; i++)
-        cap += strlen(settings[i]) + 8;
-    char *enc = b85(arc, alen, &elen);
-    char *text = enc ? malloc(cap + elen) : NULL;
-    if (!text) {
-        free(enc);
-        return pg_fail("%s: out of memory", path);
-    }
-    cap += elen;
-    size_t k = (size_t)snprintf(text, cap, "%sSETTINGS = {", kScriptHead);
+    pg_text t = {0};
+    pg_text_printf(&t, "%sS={", kScriptHead);
     for (int i = 0; i < nsettings; i++) {
         const char *eq = strchr(settings[i], '=');
-        k += (size_t)snprintf(text + k, cap - k, "%s'%.*s': '%s'", i ? ", " : "",
-                              (int)(eq - settings[i]), settings[i], eq + 1);
+        pg_text_printf(&t, "%s'%.*s':'%s'", i ? "," : "", (int)(eq - settings[i]), settings[i],
+                       eq + 1);
     }
-    k += (size_t)snprintf(text + k, cap - k, "}\nARCHIVE = b'");
-    memcpy(text + k, enc, elen);
-    k += elen;
-    k += (size_t)snprintf(text + k, cap - k, "'%s", kScriptBody);
-    free(enc);
-    int rc = pg_write_file_atomic(path, text, k);
-    free(text);
+    pg_text_printf(&t, "}\nA=");
+    latin1_literal(&t, arc, alen);
+    pg_text_printf(&t, "%s", kScriptBody);
+    int rc = t.oom ? pg_fail("%s: out of memory", path) : pg_write_file_atomic(path, t.s, t.n);
+    pg_text_free(&t);
     return rc;
 }

@@ -15,7 +15,7 @@
  * checkpoint, any other interrupted stage starts again.
  *
  * RUN_DIR layout (each stage owns its directory and starts it afresh, except a training
- * stage that resumes): manifest.json, data/data.json, build/{source.tar.xz,build.json},
+ * stage that resumes): manifest.json, data/data.json, build/{sources.lzma,build.json},
  * train/seedS/{train.log,state.ckpt,final.ckpt}, quantize/seedS/model.art (raw blocks),
  * compress/seedS/model.art, eval/seedS/eval.json, records/ (the records folder),
  * stats/{report.json,report.txt}. */

@@ -226,11 +226,11 @@ static int build_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     size_t len;
     if (make_dir(r, s->dir) != 0 || pg_source_archive(source_root(r), &arc, &len) != 0)
         return -1;
-    char *p = pg_run_path(r, "build/source.tar.xz");
+    char *p = pg_run_path(r, "build/sources.lzma");
     int rc = p ? pg_write_file_atomic(p, arc, len) : -1;
     free(p);
     free(arc);
-    if (rc != 0 || pg_run_add_file(r, outputs, "build/source.tar.xz", 1) != 0)
+    if (rc != 0 || pg_run_add_file(r, outputs, "build/sources.lzma", 1) != 0)
         return -1;
     json_t *doc = json_pack("{s:O, s:I}", "versions", r->versions, "sources",
                             (json_int_t)json_array_size(json_object_get(
@@ -478,7 +478,7 @@ static int package_inputs(pg_run_state *r, pg_stage *s, json_t *list)
             add_seed_file(r, list, "eval/seed%ld/eval.json", seed, -1) != 0)
             return -1;
     }
-    return pg_run_add_file(r, list, "build/source.tar.xz", -1);
+    return pg_run_add_file(r, list, "build/sources.lzma", -1);
 }
 
 /* The standard eval of eval/seedS/eval.json: the score of the roundtrip lines. */
@@ -569,7 +569,7 @@ static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     pg_package_seed *seeds = calloc((size_t)n, sizeof *seeds);
     char **dirs = calloc((size_t)n, sizeof *dirs), **settings = NULL;
     unsigned char **arts = calloc((size_t)n, sizeof *arts), *arc = NULL;
-    char *out_dir = pg_run_path(r, s->dir), *src = pg_run_path(r, "build/source.tar.xz");
+    char *out_dir = pg_run_path(r, s->dir), *src = pg_run_path(r, "build/sources.lzma");
     size_t alen;
     if (!seeds || !dirs || !arts) {
         pg_fail("%s: out of memory", r->dir);

@@ -16,7 +16,7 @@
 #include "common/buildinfo.h"
 #include "dataset/loader.h"
 #include "dataset/shard.h"
-#include "dataset/tokenizer.h"
+#include "dataset/val.h"
 #include "kernels/eval.h"
 
 
@@ -170,17 +170,8 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
         snprintf(t->log_path, sizeof t->log_path, "%s/%s.txt", o->out_dir, id);
     else
         snprintf(t->log_path, sizeof t->log_path, "%s/train.log", o->out_dir);
-    pg_tokenizer tok;
-    if (pg_tokenizer_load(h->tokenizer_path, &tok) != 0)
-        return -1;
-    if (tok.vocab_size > h->model.vocab_size) {
-        pg_tokenizer_free(&tok);
-        return pg_fail("%s: tokenizer vocab %d exceeds VOCAB_SIZE=%d", h->tokenizer_path,
-                       tok.vocab_size, h->model.vocab_size);
-    }
-    int rc = pg_bpb_lut_build(&tok, h->model.vocab_size, &t->lut);
-    pg_tokenizer_free(&tok);
-    if (rc != 0 || pg_shards_load(h->data_path, "val", h->model.vocab_size, &t->val, &t->nval) != 0)
+    if (pg_val_load(h->tokenizer_path, h->data_path, h->model.vocab_size, &t->lut, &t->val,
+                    &t->nval) != 0)
         return -1;
     if (pg_eval_total_targets(t->nval, h->model.seq_len) == 0)
         return pg_fail("%s: validation split (%zu tokens) is shorter than TRAIN_SEQ_LEN=%d",
