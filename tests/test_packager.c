@@ -2,6 +2,7 @@
  * int6/int5 clip search, bit-exact pack/unpack round trips, determinism, and hostile
  * artifacts (truncated, flipped, forged tables, decompression bombs). */
 #include <math.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -11,6 +12,7 @@
 #include "kernels/checkpoint.h"
 #include "train/train.h"
 #include "packager/artifact.h"
+#include "packager/minify.h"
 #include "tests/util.h"
 
 START_TEST(test_int8_matches_torch)
@@ -351,68 +353,145 @@ START_TEST(test_ledger_cap)
 }
 END_TEST
 
-/* The self-extracting train_gpt.py: runs from a clean copy with python3 (build, train,
- * eval, the reference's final lines), is byte-identical when regenerated, and refuses
- * hostile archives. */
+/* The minifier drops comments and blanks but never touches literals, and keeps a
+ * continued line's tokens apart. */
+START_TEST(test_minify)
+{
+    const char *in = "/* head */\n#define TWO(a) \\\n    ((a) + \\\n     (a))\n\n"
+                     "int  x = 1; // tail\n"
+                     "const char *s = \"/* not */ // kept  \\\" \";\n"
+                     "char c = '\"', d = '\\'';\tint/**/y;\n"
+                     "    \tint z;   \n";
+    const char *want = "#define TWO(a) \\\n ((a) + \\\n (a))\n"
+                       "int x = 1;\n"
+                       "const char *s = \"/* not */ // kept  \\\" \";\n"
+                       "char c = '\"', d = '\\''; int y;\n"
+                       "int z;\n";
+    char *out;
+    size_t n;
+    ck_assert_int_eq(pg_c_minify("t.c", in, strlen(in), &out, &n), 0);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(n, strlen(want));
+    free(out);
+    ck_assert_int_ne(pg_c_minify("t.c", "int a; /* open", 14, &out, &n), 0);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "t.c: unterminated comment"));
+    ck_assert_int_ne(pg_c_minify("t.c", "char *s = \"abc\n", 15, &out, &n), 0);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "unterminated string"));
+}
+END_TEST
+
+/* A python3 with the sentencepiece module (train_gpt.py's one import beyond the standard
+ * library), or NULL. */
+static const char *python_with_sentencepiece(void)
+{
+    static const char *const cands[] = {"python3", "/usr/bin/python3"};
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "%s -c 'import sentencepiece' > /dev/null 2>&1", cands[i]);
+        if (system(cmd) == 0)
+            return cands[i];
+    }
+    return NULL;
+}
+
+/* The self-extracting train_gpt.py (the box build, docs/box.md): from a clean copy it
+ * builds with a compiler confined to its own and the C library's headers, trains, packs
+ * and scores, printing the reference's lines; its roundtrip score equals `pgolf eval` of
+ * the artifact it wrote (the pieces table and the Jansson subset agree with the full
+ * build); it is byte-identical when regenerated and refuses hostile archives. */
 START_TEST(test_selfextract)
 {
-    char dir[1100], py[1200], cmd[4096];
+    const char *py = python_with_sentencepiece();
+    if (!py) {
+        printf("SKIP: train_gpt.py: no python3 with the sentencepiece module\n");
+        return;
+    }
+    char dir[1100], script[1200], cmd[8192];
     snprintf(dir, sizeof dir, "%s", t_tmp_path("records_copy"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(py, sizeof py, "%s/train_gpt.py", dir);
+    snprintf(script, sizeof script, "%s/train_gpt.py", dir);
     const char *sets = "--set PGOLF_PRESET=tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set "
                        "TRAIN_SEQ_LEN=32 --set TRAIN_BATCH_TOKENS=512 --set ITERATIONS=3 --set "
                        "VAL_LOSS_EVERY=0";
-    t_run_result r = t_pgolf("selfextract --out '%s' %s", py, sets);
+    t_run_result r = t_pgolf("selfextract --out '%s' %s", script, sets);
     ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "(shipped)"));
     char h1[PG_SHA256_HEX_LEN], h2[PG_SHA256_HEX_LEN];
-    ck_assert_int_eq(pg_sha256_file(py, h1), 0);
-    r = t_pgolf("selfextract --out '%s.again' %s", py, sets);
+    ck_assert_int_eq(pg_sha256_file(script, h1), 0);
+    r = t_pgolf("selfextract --out '%s.again' %s", script, sets);
     char again[1300];
-    snprintf(again, sizeof again, "%s.again", py);
+    snprintf(again, sizeof again, "%s.again", script);
     ck_assert_int_eq(pg_sha256_file(again, h2), 0);
     ck_assert_str_eq(h1, h2);
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && DATA_PATH='%s' TOKENIZER_PATH='%s' python3 train_gpt.py > out.txt 2>&1",
-             dir, t_repo_path("data/sample"), t_repo_path("data/sample/sample_1024_bpe.model"));
+    /* the compiler sees only its own headers and the C library's */
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s/libc_include' > '%s/cflags.txt'",
+             t_repo_path("tests/box/libc_headers.sh"), dir, dir);
     int st = system(cmd);
+    const char *confine = "";
+    char flags[2048] = "";
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        printf("SKIP: the confined-headers part of train_gpt.py's build (no dpkg)\n");
+    } else {
+        ck_assert_int_eq(st, 0);
+        snprintf(cmd, sizeof cmd, "%s/cflags.txt", dir);
+        size_t len;
+        unsigned char *f = t_read_bytes(cmd, &len);
+        snprintf(flags, sizeof flags, "%.*s", (int)(len && f[len - 1] == '\n' ? len - 1 : len),
+                 (const char *)f);
+        free(f);
+        confine = flags;
+    }
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && env -u CPATH -u C_INCLUDE_PATH -u LIBRARY_PATH PKG_CONFIG_PATH= "
+             "PGOLF_CFLAGS='%s' DATA_PATH='%s' TOKENIZER_PATH='%s' %s train_gpt.py > out.txt 2>&1",
+             dir, confine, t_repo_path("data/sample"),
+             t_repo_path("data/sample/sample_1024_bpe.model"), py);
+    st = system(cmd);
     snprintf(cmd, sizeof cmd, "%s/out.txt", dir);
     size_t len;
     unsigned char *out = t_read_bytes(cmd, &len);
     out = realloc(out, len + 1);
     out[len] = 0;
     ck_assert_msg(st == 0, "train_gpt.py failed: %s", out);
-    ck_assert_ptr_nonnull(strstr((char *)out, "final_fp32_exact val_loss:"));
-    ck_assert_ptr_nonnull(strstr((char *)out, "step:3/3 val_loss:"));
-    ck_assert_ptr_nonnull(strstr((char *)out, "Code size: "));
-    ck_assert_ptr_nonnull(strstr((char *)out, "Total submission size int8+"));
-    ck_assert_ptr_nonnull(strstr((char *)out, "final_int8_roundtrip_exact val_loss:"));
+    const char *want[] = {"pgolf_build:", "step:3/3 val_loss:", "final_fp32_exact val_loss:",
+                          "Code size: ", "Total submission size int8+zstd",
+                          "final_int8_roundtrip_exact val_loss:"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr((char *)out, want[i]), "no '%s' in: %s", want[i], out);
+    char box_line[160];
+    const char *rt = strstr((char *)out, "final_int8_roundtrip_exact");
+    snprintf(box_line, sizeof box_line, "%.*s", (int)strcspn(rt, "\n"), rt);
     free(out);
-    /* hostile archives: the script must refuse each before writing anything */
+    r = t_pgolf("eval '%s/logs/pgolf_run/model.art' --data '%s' --tokenizer '%s' --mode standard "
+                "--quiet --tag int8_roundtrip",
+                dir, t_repo_path("data/sample"), t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, box_line), "pgolf eval gave %s, train_gpt.py %s", r.out, box_line);
+    /* hostile archives: each refused with a one-line reason before anything is written */
     const char *cases[][2] = {
-        {"ti = tarfile.TarInfo('/etc/evil'); data = b'x'", "unsafe path"},
-        {"ti = tarfile.TarInfo('a/../../evil'); data = b'x'", "unsafe path"},
-        {"ti = tarfile.TarInfo('link'); ti.type = tarfile.SYMTYPE; ti.linkname = '/etc/passwd'; data = b''", "link"},
-        {"ti = tarfile.TarInfo('fifo'); ti.type = tarfile.FIFOTYPE; data = b''", "not a file"},
-        {"ti = tarfile.TarInfo('big.c'); data = bytes(9 << 20)", "oversize"},
+        {"b'/etc/evil\\n1\\nx'", "unsafe path"},
+        {"b'a/../../evil\\n1\\nx'", "unsafe path"},
+        {"b'big.c\\n' + str(9 << 20).encode() + b'\\n' + bytes(9 << 20)", "oversize"},
+        {"b'short.c\\n100\\nx'", "truncated"},
+        {"b'nosize.c\\nx\\n'", "truncated"},
+        {"b'twice.c\\n1\\nxtwice.c\\n1\\ny'", "twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(cmd, sizeof cmd,
-                 "cd '%s' && python3 - <<'EOF'\n"
-                 "import base64, io, re, tarfile\n"
-                 "%s\n"
-                 "ti.size = len(data)\n"
-                 "buf = io.BytesIO()\n"
-                 "with tarfile.open(fileobj=buf, mode='w:xz') as tf:\n"
-                 "    tf.addfile(ti, io.BytesIO(data))\n"
-                 "src = open('train_gpt.py').read()\n"
-                 "enc = base64.b85encode(buf.getvalue()).decode()\n"
-                 "src = re.sub(r\"ARCHIVE = b'[^']*'\", lambda m: \"ARCHIVE = b'\" + enc + \"'\", src)\n"
-                 "open('evil.py', 'w').write(src)\n"
+                 "cd '%s' && %s - <<'EOF'\n"
+                 "import lzma\n"
+                 "data = %s\n"
+                 "c = lzma.compress(data, lzma.FORMAT_RAW, filters=[{'id': lzma.FILTER_LZMA2, "
+                 "'preset': 9 | lzma.PRESET_EXTREME}])\n"
+                 "lines = open('train_gpt.py', 'rb').read().split(b'\\n')\n"
+                 "lines = [b'A=' + repr(c.decode('latin-1')).encode('latin-1') "
+                 "if l.startswith(b'A=') else l for l in lines]\n"
+                 "open('evil.py', 'wb').write(b'\\n'.join(lines))\n"
                  "EOF\n"
-                 "python3 evil.py > evil.txt 2>&1; test $? -ne 0 && grep -q '%s' evil.txt",
-                 dir, cases[i][0], cases[i][1]);
+                 "DATA_PATH=. TOKENIZER_PATH=x %s evil.py > evil.txt 2>&1; test $? -ne 0 && "
+                 "grep -q '%s' evil.txt && test $(wc -l < evil.txt) -eq 1",
+                 dir, py, cases[i][0], py, cases[i][1]);
         ck_assert_msg(system(cmd) == 0, "case %zu (%s) was not refused", i, cases[i][1]);
     }
     snprintf(cmd, sizeof cmd, "test ! -e /etc/evil && test ! -e '%s/../evil'", dir);
@@ -504,14 +583,19 @@ START_TEST(test_package)
     ck_assert_int_eq(reruns, 2);
     json_decref(j);
     /* the packaged train_gpt.py runs from a clean copy of the records folder */
+    const char *py = python_with_sentencepiece();
+    if (!py) {
+        printf("SKIP: the packaged train_gpt.py: no python3 with the sentencepiece module\n");
+        return;
+    }
     char copy[1100];
     snprintf(copy, sizeof copy, "%s", t_tmp_path("pkg_copy"));
     snprintf(cmd, sizeof cmd,
              "rm -rf '%s' && cp -r '%s' '%s' && cd '%s' && DATA_PATH='%s' TOKENIZER_PATH='%s' "
-             "python3 train_gpt.py > run.txt 2>&1 && grep -q '^final_int8_roundtrip_exact val_loss:' "
+             "%s train_gpt.py > run.txt 2>&1 && grep -q '^final_int8_roundtrip_exact val_loss:' "
              "run.txt && grep -q '^step:5/5 val_loss:' run.txt && grep -q '^seed:40$' run.txt",
              copy, a, copy, copy, t_repo_path("data/sample"),
-             t_repo_path("data/sample/sample_1024_bpe.model"));
+             t_repo_path("data/sample/sample_1024_bpe.model"), py);
     ck_assert_msg(system(cmd) == 0, "the packaged train_gpt.py did not run");
 }
 END_TEST
@@ -527,6 +611,7 @@ Suite *suite_packager(void)
     tcase_add_test(tc, test_roundtrip_bit_exact);
     tcase_add_test(tc, test_hostile_artifacts);
     tcase_add_test(tc, test_ledger_cap);
+    tcase_add_test(tc, test_minify);
     tcase_add_test(tc, test_selfextract);
     tcase_add_test(tc, test_package);
     suite_add_tcase(s, tc);

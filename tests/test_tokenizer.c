@@ -125,6 +125,88 @@ START_TEST(test_bad_models)
 }
 END_TEST
 
+/* A pieces table (what train_gpt.py writes with sentencepiece) of a loaded tokenizer. */
+static unsigned char *pieces_table(const pg_tokenizer *tok, size_t *len)
+{
+    size_t cap = 12;
+    for (int i = 0; i < tok->vocab_size; i++)
+        cap += 3 + strlen(tok->pieces[i]);
+    unsigned char *b = malloc(cap), *p = b + 12;
+    memcpy(b, PG_PIECES_MAGIC, 8);
+    for (int k = 0; k < 4; k++)
+        b[8 + k] = (unsigned char)((unsigned)tok->vocab_size >> (8 * k));
+    for (int i = 0; i < tok->vocab_size; i++) {
+        size_t n = strlen(tok->pieces[i]);
+        /* USER_DEFINED pieces read as NORMAL through sentencepiece's API: same bytes */
+        *p++ = tok->types[i] == PG_PIECE_USER_DEFINED ? PG_PIECE_NORMAL : tok->types[i];
+        *p++ = (unsigned char)(n & 0xff);
+        *p++ = (unsigned char)(n >> 8);
+        memcpy(p, tok->pieces[i], n);
+        p += n;
+    }
+    *len = (size_t)(p - b);
+    return b;
+}
+
+/* The pieces table gives the same BPB table as the .model it came from, and each kind of
+ * damage is refused with a message naming the file. */
+START_TEST(test_pieces_table)
+{
+    pg_tokenizer tok, back;
+    ck_assert_int_eq(pg_tokenizer_load(t_repo_path("data/sample/sample_1024_bpe.model"), &tok), 0);
+    size_t len;
+    unsigned char *b = pieces_table(&tok, &len);
+    const char *path = t_tmp_path("pieces.bin");
+    t_write_bytes(path, b, len);
+    ck_assert_int_eq(pg_tokenizer_load(path, &back), 0);
+    pg_bpb_lut l1, l2;
+    ck_assert_int_eq(pg_bpb_lut_build(&tok, 1024, &l1), 0);
+    ck_assert_int_eq(pg_bpb_lut_build(&back, 1024, &l2), 0);
+    ck_assert_int_eq(l1.size, l2.size);
+    ck_assert_mem_eq(l1.base_bytes, l2.base_bytes, (size_t)l1.size * sizeof *l1.base_bytes);
+    ck_assert_mem_eq(l1.has_leading_space, l2.has_leading_space, (size_t)l1.size);
+    ck_assert_mem_eq(l1.is_boundary, l2.is_boundary, (size_t)l1.size);
+    pg_bpb_lut_free(&l1);
+    pg_bpb_lut_free(&l2);
+    pg_tokenizer_free(&back);
+    /* damaged copies: header cut, zero pieces, a bad type, a piece cut short, a NUL in a
+     * piece, bytes after the last piece */
+    struct {
+        size_t keep;
+        size_t at;
+        unsigned char value;
+        int extra;
+        const char *why;
+    } cases[] = {
+        {10, 0, 0, 0, "truncated in its header"},
+        {len, 8, 0, 0, "declares"},
+        {len, 12, 9, 0, "unknown type 9"},
+        {len - 1, 0, 0, 0, "truncated or over"},
+        {len, 0, 0, 0, "NUL byte"},
+        {len, 0, 0, 1, "after the last piece"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char *d = malloc(len + 1);
+        memcpy(d, b, len);
+        if (cases[i].at)
+            d[cases[i].at] = cases[i].value;
+        if (cases[i].at == 8)
+            d[9] = d[10] = d[11] = 0;
+        if (strcmp(cases[i].why, "NUL byte") == 0)
+            d[12 + 3] = 0; /* the first piece's first byte (its length is >= 1) */
+        if (cases[i].extra)
+            d[len] = 'x';
+        t_write_bytes(path, d, cases[i].keep + (size_t)cases[i].extra);
+        ck_assert_int_ne(pg_tokenizer_load(path, &back), 0);
+        ck_assert_msg(strstr(pg_errmsg(), cases[i].why) && strstr(pg_errmsg(), path),
+                      "case %zu: %s", i, pg_errmsg());
+        free(d);
+    }
+    free(b);
+    pg_tokenizer_free(&tok);
+}
+END_TEST
+
 Suite *suite_tokenizer(void)
 {
     Suite *s = suite_create("tokenizer");
@@ -134,6 +216,7 @@ Suite *suite_tokenizer(void)
     tcase_add_test(tc, test_sp8192_cli_json);
     tcase_add_test(tc, test_lut_padding);
     tcase_add_test(tc, test_bad_models);
+    tcase_add_test(tc, test_pieces_table);
     suite_add_tcase(s, tc);
     return s;
 }
