@@ -82,14 +82,17 @@ static int load_run(const pg_package_seed *in, long long code, const char *schem
 /* How to run train_gpt.py, one line per seed. */
 static void reproduce_text(const pg_sub_seed *subs, int n, const pg_package_opts *o, pg_text *t)
 {
-    pg_text_printf(t, "```sh\n");
+    pg_text_printf(t, "Box setup: nothing beyond the challenge's image (it needs a C compiler, "
+                      "Python 3 with `sentencepiece`, libcrypto and libzstd.so.1; pgolf's "
+                      "docs/box.md).\n\n```sh\n");
     for (int i = 0; i < n; i++)
         pg_text_printf(t, "DATA_PATH=... TOKENIZER_PATH=... SEED=%ld torchrun --standalone "
                           "--nproc_per_node=8 train_gpt.py\n",
                        subs[i].seed);
-    pg_text_printf(t, "```\n\n`train_gpt.py` carries the pgolf sources, builds them and trains "
-                      "with the settings baked in (see its SETTINGS); the environment overrides "
-                      "them. The artifacts are quantized with the `%s` scheme and scored by the "
+    pg_text_printf(t, "```\n\n`train_gpt.py` carries pgolf's training, packing and scoring "
+                      "sources, builds them with the C compiler (printing `pgolf_build:`, not "
+                      "counted in the training time) and trains on rank 0's CPU with the "
+                      "settings baked in (its `S`); the environment overrides them. The artifacts are quantized with the `%s` scheme and scored by the "
                       "standard eval of the dequantized model (the roundtrip lines).",
                    o->scheme_name);
 }

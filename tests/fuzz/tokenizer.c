@@ -1,5 +1,6 @@
-/* SentencePiece models and the BPB byte table built from them. */
+/* SentencePiece models and pieces tables, and the BPB byte table built from them. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dataset/tokenizer.h"
 #include "tests/fuzz/fuzz.h"
@@ -7,7 +8,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pg_tokenizer tok;
-    if (pg_tokenizer_parse("fuzz.model", data, size, &tok) != 0)
+    int pieces = size >= PG_PIECES_MAGIC_LEN && memcmp(data, PG_PIECES_MAGIC, PG_PIECES_MAGIC_LEN) == 0;
+    if ((pieces ? pg_tokenizer_parse_pieces("fuzz.pieces", data, size, &tok)
+                : pg_tokenizer_parse("fuzz.model", data, size, &tok)) != 0)
         return 0;
     pg_piece_type_name(tok.types[0]);
     pg_model_type_name(tok.model_type);
