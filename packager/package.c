@@ -20,12 +20,15 @@ typedef struct {
     pg_log_summary log;
 } seed_run;
 
-/* The settings train_gpt.py carries: the given ones less the data paths. */
-static int baked_settings(const pg_package_opts *o, const char ***out, int *n)
+/* The settings train_gpt.py carries: the given ones less the data paths, and the scheme
+ * (scheme, PGOLF_SCHEME=...), so that it scores the evaluation the folder claims. */
+static int baked_settings(const pg_package_opts *o, char *scheme, size_t scheme_len,
+                          const char ***out, int *n)
 {
-    static const char *const skip[] = {"DATA_PATH=", "TOKENIZER_PATH=", "INIT_CHECKPOINT="};
+    static const char *const skip[] = {"DATA_PATH=", "TOKENIZER_PATH=", "INIT_CHECKPOINT=",
+                                       "PGOLF_SCHEME="};
     *n = 0;
-    *out = malloc((size_t)(o->nsettings + 1) * sizeof **out);
+    *out = malloc((size_t)(o->nsettings + 2) * sizeof **out);
     if (!*out)
         return pg_fail("%s: out of memory", o->out_dir);
     for (int i = 0; i < o->nsettings; i++) {
@@ -37,6 +40,8 @@ static int baked_settings(const pg_package_opts *o, const char ***out, int *n)
     }
     if (*n == 0)
         return pg_fail("%s: no training settings to bake into train_gpt.py", o->out_dir);
+    snprintf(scheme, scheme_len, "PGOLF_SCHEME=%s", o->scheme_name);
+    (*out)[(*n)++] = scheme;
     return 0;
 }
 
@@ -140,13 +145,14 @@ int pg_package(const pg_package_seed *seeds, int nseeds, const pg_package_opts *
     char *tmp_py = pg_path_join(o->out_dir, ".train_gpt.py.staging");
     char *final_py = pg_path_join(o->out_dir, "train_gpt.py");
     const char **baked = NULL;
+    char scheme[96];
     int rc = -1, nbaked;
     long long code;
     if (!runs || !subs || !tmp_py || !final_py) {
         pg_fail("%s: out of memory", o->out_dir);
         goto out;
     }
-    if (baked_settings(o, &baked, &nbaked) != 0 || pg_mkdir_p(o->out_dir) != 0 ||
+    if (baked_settings(o, scheme, sizeof scheme, &baked, &nbaked) != 0 || pg_mkdir_p(o->out_dir) != 0 ||
         write_code(tmp_py, o, baked, nbaked) != 0 || pg_ledger_code_bytes(tmp_py, &code) != 0)
         goto out;
     for (int i = 0; i < nseeds; i++)

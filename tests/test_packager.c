@@ -582,7 +582,9 @@ START_TEST(test_package)
     }
     ck_assert_int_eq(reruns, 2);
     json_decref(j);
-    /* the packaged train_gpt.py runs from a clean copy of the records folder */
+    /* the packaged train_gpt.py runs from a clean copy of the records folder and prints the
+     * very evaluation the folder claims for its seed (one score story): the log's
+     * roundtrip line, whose numbers submission.json and the README carry */
     const char *py = python_with_sentencepiece();
     if (!py) {
         printf("SKIP: the packaged train_gpt.py: no python3 with the sentencepiece module\n");
@@ -592,11 +594,18 @@ START_TEST(test_package)
     snprintf(copy, sizeof copy, "%s", t_tmp_path("pkg_copy"));
     snprintf(cmd, sizeof cmd,
              "rm -rf '%s' && cp -r '%s' '%s' && cd '%s' && DATA_PATH='%s' TOKENIZER_PATH='%s' "
-             "%s train_gpt.py > run.txt 2>&1 && grep -q '^final_int8_roundtrip_exact val_loss:' "
-             "run.txt && grep -q '^step:5/5 val_loss:' run.txt && grep -q '^seed:40$' run.txt",
+             "%s train_gpt.py > run.txt 2>&1 && grep -q '^step:5/5 val_loss:' run.txt && "
+             "grep -q '^seed:40$' run.txt",
              copy, a, copy, copy, t_repo_path("data/sample"),
              t_repo_path("data/sample/sample_1024_bpe.model"), py);
     ck_assert_msg(system(cmd) == 0, "the packaged train_gpt.py did not run");
+    snprintf(cmd, sizeof cmd,
+             "claimed=$(grep '^final_mixed_roundtrip_exact ' '%s/train_seed40.log') && "
+             "test -n \"$claimed\" && grep -qxF \"$claimed\" '%s/run.txt' && "
+             "grep -qF \"$(echo \"$claimed\" | sed 's/.*val_bpb://')\" '%s/submission.json'",
+             a, copy, a);
+    ck_assert_msg(system(cmd) == 0, "train_gpt.py, the log and submission.json tell different "
+                                    "scores");
 }
 END_TEST
 
