@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
+
 #define MAX_DEPTH 2048
 
 typedef struct {
@@ -145,6 +147,20 @@ void json_decref(json_t *j)
 
 /* ---- objects and arrays */
 
+/* Room for item n of an array of elem-byte items (doubling its capacity *cap). */
+static int grow(void **items, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? 2 * *cap : 8;
+    void *g = realloc(*items, ncap * elem);
+    if (!g)
+        return -1;
+    *items = g;
+    *cap = ncap;
+    return 0;
+}
+
 size_t json_object_size(const json_t *o) { return json_is_object(o) ? o->u.obj.n : 0; }
 
 static member *find(const json_t *o, const char *key)
@@ -176,17 +192,8 @@ int json_object_set_new(json_t *o, const char *key, json_t *v)
         m->value = v;
         return 0;
     }
-    if (o->u.obj.n == o->u.obj.cap) {
-        size_t cap = o->u.obj.cap ? 2 * o->u.obj.cap : 8;
-        member *g = realloc(o->u.obj.m, cap * sizeof *g);
-        if (!g) {
-            json_decref(v);
-            return -1;
-        }
-        o->u.obj.m = g;
-        o->u.obj.cap = cap;
-    }
-    char *k = strdup(key);
+    char *k = grow((void **)&o->u.obj.m, &o->u.obj.cap, o->u.obj.n, sizeof *o->u.obj.m) == 0
+                  ? strdup(key) : NULL;
     if (!k) {
         json_decref(v);
         return -1;
@@ -235,15 +242,9 @@ int json_array_append_new(json_t *a, json_t *v)
         json_decref(v);
         return -1;
     }
-    if (a->u.arr.n == a->u.arr.cap) {
-        size_t cap = a->u.arr.cap ? 2 * a->u.arr.cap : 8;
-        json_t **g = realloc(a->u.arr.v, cap * sizeof *g);
-        if (!g) {
-            json_decref(v);
-            return -1;
-        }
-        a->u.arr.v = g;
-        a->u.arr.cap = cap;
+    if (grow((void **)&a->u.arr.v, &a->u.arr.cap, a->u.arr.n, sizeof *a->u.arr.v) != 0) {
+        json_decref(v);
+        return -1;
     }
     a->u.arr.v[a->u.arr.n++] = v;
     return 0;
@@ -681,36 +682,9 @@ json_t *json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
 
 /* ---- json_dumps */
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} buffer;
-
-static void put(buffer *b, const char *s, size_t n)
+static void put_string(pg_text *b, const char *s)
 {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void put_string(buffer *b, const char *s)
-{
-    put(b, "\"", 1);
+    pg_text_append(b, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
@@ -722,16 +696,16 @@ static void put_string(buffer *b, const char *s)
             esc = u;
         }
         if (esc)
-            put(b, esc, strlen(esc));
+            pg_text_append(b, esc, strlen(esc));
         else
-            put(b, s, 1);
+            pg_text_append(b, s, 1);
     }
-    put(b, "\"", 1);
+    pg_text_append(b, "\"", 1);
 }
 
 /* As Jansson: 17 significant digits, ".0" when the text would read as an integer, and
  * exponents without '+' or leading zeros (1e20, 1e-5). */
-static void put_real(buffer *b, double v)
+static void put_real(pg_text *b, double v)
 {
     char t[40];
     snprintf(t, sizeof t, "%.17g", v);
@@ -748,43 +722,43 @@ static void put_real(buffer *b, double v)
             from++;
         memmove(to, from, strlen(from) + 1);
     }
-    put(b, t, strlen(t));
+    pg_text_append(b, t, strlen(t));
 }
 
-static void dump(buffer *b, const json_t *j, int compact)
+static void dump(pg_text *b, const json_t *j, int compact)
 {
     const char *comma = compact ? "," : ", ", *colon = compact ? ":" : ": ";
     char t[32];
     switch (j->type) {
     case JSON_OBJECT:
-        put(b, "{", 1);
+        pg_text_append(b, "{", 1);
         for (size_t i = 0; i < j->u.obj.n; i++) {
             if (i)
-                put(b, comma, strlen(comma));
+                pg_text_append(b, comma, strlen(comma));
             put_string(b, j->u.obj.m[i].key);
-            put(b, colon, strlen(colon));
+            pg_text_append(b, colon, strlen(colon));
             dump(b, j->u.obj.m[i].value, compact);
         }
-        put(b, "}", 1);
+        pg_text_append(b, "}", 1);
         break;
     case JSON_ARRAY:
-        put(b, "[", 1);
+        pg_text_append(b, "[", 1);
         for (size_t i = 0; i < j->u.arr.n; i++) {
             if (i)
-                put(b, comma, strlen(comma));
+                pg_text_append(b, comma, strlen(comma));
             dump(b, j->u.arr.v[i], compact);
         }
-        put(b, "]", 1);
+        pg_text_append(b, "]", 1);
         break;
     case JSON_STRING: put_string(b, j->u.str); break;
     case JSON_INTEGER:
         snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, j->u.i);
-        put(b, t, strlen(t));
+        pg_text_append(b, t, strlen(t));
         break;
     case JSON_REAL: put_real(b, j->u.r); break;
-    case JSON_TRUE: put(b, "true", 4); break;
-    case JSON_FALSE: put(b, "false", 5); break;
-    case JSON_NULL: put(b, "null", 4); break;
+    case JSON_TRUE: pg_text_append(b, "true", 4); break;
+    case JSON_FALSE: pg_text_append(b, "false", 5); break;
+    case JSON_NULL: pg_text_append(b, "null", 4); break;
     }
 }
 
@@ -792,10 +766,10 @@ char *json_dumps(const json_t *j, size_t flags)
 {
     if (!j || (!(flags & JSON_ENCODE_ANY) && !json_is_object(j) && !json_is_array(j)))
         return NULL;
-    buffer b = {0};
+    pg_text b = {0};
     dump(&b, j, (flags & JSON_COMPACT) != 0);
     if (b.oom) {
-        free(b.s);
+        pg_text_free(&b);
         return NULL;
     }
     return b.s;
