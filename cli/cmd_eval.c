@@ -15,7 +15,7 @@
 #include "dataset/shard.h"
 #include "verifier/audit.h"
 #include "kernels/eval.h"
-#include "verifier/ttt.h"
+#include "kernels/ttt.h"
 #include "packager/torchimport.h"
 
 #define MAX_SETS 32

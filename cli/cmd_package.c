@@ -29,7 +29,7 @@
 #include "dataset/shard.h"
 #include "dataset/tokenizer.h"
 #include "kernels/checkpoint.h"
-#include "kernels/eval.h"
+#include "kernels/final_eval.h"
 #include "packager/artifact.h"
 #include "packager/logparse.h"
 #include "packager/package.h"
@@ -44,7 +44,9 @@ typedef struct {
     char track[64];
     const char *sota_value, *sota_record, *leaderboard;
     const char *code[MAX_FILES], *artifacts[MAX_FILES];
-    int ncode, nartifacts, logs, force;
+    const char *eval_sets[MAX_FILES]; /* --eval-set NAME=VALUE */
+    int ncode, nartifacts, neval_sets, logs, force;
+    pg_final_opts evals; /* the evaluations RUN_DIR... are scored by */
 } package_args;
 
 /* ---- the SOTA and the README's significance section */
@@ -73,9 +75,9 @@ static int load_sota(const package_args *a, pg_sota *s, int *have)
 
 /* ---- pgolf runs */
 
-/* The standard eval of the dequantized artifact (the bytes as written). */
+/* The final evaluations of the dequantized artifact (the bytes as written). */
 static int score_artifact(const char *name, pg_package_seed *s, const pg_tokenizer *tok,
-                          const char *data)
+                          const char *data, const pg_final_opts *evals)
 {
     pg_model q;
     if (pg_artifact_decode(name, s->artifact, s->artifact_len, &q, NULL) != 0)
@@ -83,17 +85,11 @@ static int score_artifact(const char *name, pg_package_seed *s, const pg_tokeniz
     pg_bpb_lut lut = {0};
     uint16_t *val = NULL;
     size_t nval;
-    pg_eval_result res;
-    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = q.cfg.seq_len, .batch = 8};
     int rc = pg_bpb_lut_build(tok, q.cfg.vocab_size, &lut) == 0 &&
                      pg_shards_load(data, "val", q.cfg.vocab_size, &val, &nval) == 0 &&
-                     pg_eval_run(&q, val, nval, &lut, &eo, &res, NULL) == 0
+                     pg_final_evals(&q, val, nval, &lut, evals, 0, &s->scores) == 0
                  ? 0
                  : -1;
-    if (rc == 0) {
-        s->val_loss = res.val_loss;
-        s->val_bpb = res.val_bpb;
-    }
     free(val);
     pg_bpb_lut_free(&lut);
     pg_model_free(&q);
@@ -102,7 +98,7 @@ static int score_artifact(const char *name, pg_package_seed *s, const pg_tokeniz
 
 /* One run: RUN_DIR/final.ckpt quantized with the plan, its artifact and score. */
 static int prepare_seed(const char *dir, const pg_quant_plan *plan, const pg_tokenizer *tok,
-                        const char *data, pg_package_seed *s, unsigned char **art)
+                        const package_args *a, pg_package_seed *s, unsigned char **art)
 {
     char *ck = pg_path_join(dir, "final.ckpt");
     if (!ck)
@@ -118,7 +114,7 @@ static int prepare_seed(const char *dir, const pg_quant_plan *plan, const pg_tok
         s->run_dir = dir;
         s->artifact = *art;
         s->artifact_len = st.file_bytes;
-        rc = score_artifact(ck, s, tok, data);
+        rc = score_artifact(ck, s, tok, a->data, &a->evals);
     }
     free(ck);
     return rc;
@@ -139,8 +135,11 @@ static int runs_significance(const pg_package_seed *seeds, int n, const pg_sota 
 {
     double *bpb = calloc((size_t)n, sizeof *bpb), *loss = calloc((size_t)n, sizeof *loss);
     int rc = bpb && loss ? 0 : pg_fail("out of memory");
-    for (int i = 0; rc == 0 && i < n; i++)
-        bpb[i] = seeds[i].val_bpb, loss[i] = seeds[i].val_loss;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const char *mode;
+        const pg_eval_result *claim = pg_final_claim(&seeds[i].scores, &mode);
+        bpb[i] = claim->val_bpb, loss[i] = claim->val_loss;
+    }
     if (rc == 0)
         rc = pg_significance_markdown(bpb, loss, (size_t)n, have ? s : NULL, track, md);
     free(bpb);
@@ -166,7 +165,7 @@ static int package_runs(char *const *dirs, int n, const pg_quant_plan *plan, con
     if (pg_tokenizer_load(a->tok_path, &tok) == 0) {
         rc = 0;
         for (int i = 0; i < n && rc == 0; i++)
-            rc = prepare_seed(dirs[i], plan, &tok, a->data, &seeds[i], &arts[i]);
+            rc = prepare_seed(dirs[i], plan, &tok, a, &seeds[i], &arts[i]);
         pg_tokenizer_free(&tok);
     }
     if (rc == 0)
@@ -327,7 +326,7 @@ static int parse_args(int argc, char **argv, package_args *a)
         {"with-artifacts", required_argument, 0, 'A'}, {"score", required_argument, 0, 'S'},
         {"hardware", required_argument, 0, 'H'},    {"sota", required_argument, 0, 'V'},
         {"sota-record", required_argument, 0, 'R'}, {"leaderboard", required_argument, 0, 'B'},
-        {0, 0, 0, 0}};
+        {"eval-set", required_argument, 0, 'E'},   {0, 0, 0, 0}};
     const char *track = "10min_16mb";
     int c, rc = 0;
     optind = 1;
@@ -348,6 +347,7 @@ static int parse_args(int argc, char **argv, package_args *a)
         case 'r': a->source = optarg; break;
         case 'c': rc = add_file(a->code, &a->ncode, "--code"); break;
         case 'A': rc = add_file(a->artifacts, &a->nartifacts, "--with-artifacts"); break;
+        case 'E': rc = add_file(a->eval_sets, &a->neval_sets, "--eval-set"); break;
         case 'S': a->score_tag = optarg; break;
         case 'H': a->hardware = optarg; break;
         case 'V': a->sota_value = optarg; break;
@@ -367,9 +367,10 @@ static int check_args(int argc, const package_args *a)
     if (!a->out || optind >= argc)
         return pg_cli_usage_error("package", "needs RUN_DIR... (or --logs LOG...) and --out DIR");
     if (a->logs) {
-        if (a->data || a->tok_path || a->scheme || a->source)
-            return pg_cli_usage_error("package", "--data, --tokenizer, --scheme and --source "
-                                                 "are for RUN_DIR...; --logs takes the logs' scores");
+        if (a->data || a->tok_path || a->scheme || a->source || a->neval_sets)
+            return pg_cli_usage_error("package", "--data, --tokenizer, --scheme, --source and "
+                                                 "--eval-set are for RUN_DIR...; --logs takes "
+                                                 "the logs' scores");
         if (a->ncode == 0 || !a->name || !a->author || !a->github_id)
             return pg_cli_usage_error("package", "--logs needs --code train_gpt.py, --name, "
                                                  "--author and --github-id");
@@ -384,6 +385,24 @@ static int check_args(int argc, const package_args *a)
     if (strcmp(a->scheme, "int8") != 0 && strcmp(a->scheme, "mixed") != 0)
         return pg_cli_usage_error("package", "--scheme must be int8 or mixed");
     return 0;
+}
+
+static int set_eval(void *evals, const char *name, const char *value)
+{
+    pg_settings_bind b[PG_FINAL_TABLES];
+    return pg_settings_set(b, pg_final_opts_bind(evals, b), name, value);
+}
+
+/* The evaluations of RUN_DIR...: the standard roundtrip, then RUN_SLIDING_STRIDE,
+ * RUN_TTT and TTT_* from the environment and --eval-set. Returns an exit status. */
+static int eval_settings(package_args *a)
+{
+    pg_final_opts_default(&a->evals);
+    pg_settings_bind b[PG_FINAL_TABLES];
+    if (!a->logs && pg_settings_from_env(b, pg_final_opts_bind(&a->evals, b)) != 0)
+        return pg_cli_error();
+    return pg_cli_apply_sets("package", "--eval-set", a->eval_sets, a->neval_sets, set_eval,
+                             &a->evals);
 }
 
 /* Defaults that depend on the way of packaging. */
@@ -419,7 +438,8 @@ static int from_runs(char *const *dirs, int n, const package_args *a, const pg_s
         return -1;
     pg_package_opts o = {.name = a->name, .author = a->author, .github_id = a->github_id,
                          .date = a->date, .track = a->track, .blurb = a->blurb,
-                         .source_root = a->source ? a->source : root, .scheme_name = a->scheme};
+                         .source_root = a->source ? a->source : root, .scheme_name = a->scheme,
+                         .evals = &a->evals};
     pg_quant_plan plan;
     if (strcmp(a->scheme, "int8") == 0)
         pg_quant_plan_int8(&plan);
@@ -443,7 +463,7 @@ int cmd_package(int argc, char **argv)
         return rc;
     if (!a.logs && !a.scheme)
         a.scheme = "int8";
-    if ((rc = check_args(argc, &a)) != 0)
+    if ((rc = check_args(argc, &a)) != 0 || (rc = eval_settings(&a)) != 0)
         return rc;
     fill_defaults(&a);
     char *dir = NULL;

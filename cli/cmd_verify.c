@@ -13,7 +13,7 @@
 #include "packager/artifact.h"
 #include "cli/commands.h"
 #include "dataset/shard.h"
-#include "verifier/ttt.h"
+#include "kernels/final_eval.h"
 #include "verifier/verify.h"
 #include "packager/torchimport.h"
 
@@ -32,6 +32,48 @@ static const pg_log_summary *log_of_seed(const pg_record *r, long seed)
                       : r->logs[i].seed.line && (long)r->logs[i].seed.value == seed))
             return &r->logs[i];
     return NULL;
+}
+
+/* The evaluations a pgolf log names in its config:RUN_SLIDING_STRIDE / RUN_TTT / TTT_*
+ * lines (what train_gpt.py and pgolf package print before the score lines): 1 when it
+ * names them, 0 when not (another tool's log), -1 on an error. */
+static int logged_evals(const char *log, pg_final_opts *fin)
+{
+    char **set;
+    int n, named = 0, rc = 0;
+    pg_final_opts_default(fin);
+    if (pg_log_settings(log, &set, &n) != 0)
+        return 0; /* no config: lines at all */
+    pg_settings_bind b[PG_FINAL_TABLES];
+    int nb = pg_final_opts_bind(fin, b);
+    for (int i = 0; i < n && rc == 0; i++) {
+        char *eq = strchr(set[i], '=');
+        void *obj;
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (pg_settings_find(b, nb, set[i], &obj)) {
+            named |= strncmp(set[i], "RUN_", 4) == 0;
+            rc = pg_settings_set(b, nb, set[i], eq + 1);
+        }
+    }
+    pg_log_settings_free(set, n);
+    return rc != 0 ? -1 : named;
+}
+
+/* The logged evaluation's re-run: the one of the logged settings whose tag it has. */
+static int rerun_logged(const pg_model *m, const uint16_t *val, size_t nval,
+                        const pg_bpb_lut *lut, const pg_final_opts *fin, const char *tag,
+                        pg_eval_result *res)
+{
+    pg_final_scores fs;
+    if (pg_final_evals(m, val, nval, lut, fin, 0, &fs) != 0)
+        return -1;
+    int ttt = strstr(tag, "ttt") != NULL, sliding = strstr(tag, "sliding") != NULL;
+    if ((ttt && !fs.has_ttt) || (sliding && !fs.has_sliding))
+        return pg_fail("the log's config lines do not run its %s evaluation", tag);
+    *res = ttt ? fs.ttt : sliding ? fs.sliding : fs.standard;
+    return 0;
 }
 
 /* Re-evaluates one model file (a pgolf checkpoint or artifact, or a PyTorch
@@ -69,8 +111,12 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
                            .seq_len = m.cfg.seq_len, .stride = m.cfg.seq_len < 64 ? m.cfg.seq_len : 64,
                            .batch = 4};
         pg_eval_result res;
-        int rc;
-        if (strstr(log->final_tag, "ttt")) {
+        pg_final_opts fin;
+        int rc, logged = logged_evals(log->path, &fin);
+        if (logged != 0) {
+            rc = logged < 0 ? -1
+                            : rerun_logged(&m, val, nval, &lut, &fin, log->final_tag, &res);
+        } else if (strstr(log->final_tag, "ttt")) {
             pg_ttt_opts to;
             pg_ttt_opts_default(&to);
             eo.mode = PG_EVAL_SLIDING;

@@ -1,6 +1,6 @@
 /* The settings registry: every NAME=VALUE setting pgolf reads is one row of a table
  * that its owner declares next to the struct it fills (the model config in kernels/,
- * training in train/, TTT in verifier/, RUN_* in pipeline/). From the rows alone come
+ * training in train/, TTT and the final evaluations in kernels/, RUN_* in pipeline/). From the rows alone come
  * the defaults, parsing with type and range checks, the environment, config files,
  * NAME=value log lines, JSON and `pgolf help settings`.
  *

@@ -20,15 +20,22 @@ typedef struct {
     pg_log_summary log;
 } seed_run;
 
-/* The settings train_gpt.py carries: the given ones less the data paths, and the scheme
- * (scheme, PGOLF_SCHEME=...), so that it scores the evaluation the folder claims. */
-static int baked_settings(const pg_package_opts *o, char *scheme, size_t scheme_len,
-                          const char ***out, int *n)
+/* The settings train_gpt.py carries: the given ones less the data paths, the scheme
+ * (PGOLF_SCHEME=...) and the evaluations' settings, so that it runs and prints the
+ * evaluations the folder claims. The added strings live in store. */
+static int baked_settings(const pg_package_opts *o, pg_text *store, const char ***out, int *n)
 {
     static const char *const skip[] = {"DATA_PATH=", "TOKENIZER_PATH=", "INIT_CHECKPOINT=",
                                        "PGOLF_SCHEME="};
     *n = 0;
-    *out = malloc((size_t)(o->nsettings + 2) * sizeof **out);
+    pg_text_printf(store, "PGOLF_SCHEME=%s\n", o->scheme_name);
+    pg_final_settings_lines(store, o->evals, "");
+    if (store->oom)
+        return pg_fail("%s: out of memory", o->out_dir);
+    int nadd = 0;
+    for (size_t i = 0; i < store->n; i++)
+        nadd += store->s[i] == '\n';
+    *out = malloc((size_t)(o->nsettings + nadd) * sizeof **out);
     if (!*out)
         return pg_fail("%s: out of memory", o->out_dir);
     for (int i = 0; i < o->nsettings; i++) {
@@ -40,14 +47,17 @@ static int baked_settings(const pg_package_opts *o, char *scheme, size_t scheme_
     }
     if (*n == 0)
         return pg_fail("%s: no training settings to bake into train_gpt.py", o->out_dir);
-    snprintf(scheme, scheme_len, "PGOLF_SCHEME=%s", o->scheme_name);
-    (*out)[(*n)++] = scheme;
+    for (char *p = store->s, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        *nl = '\0';
+        (*out)[(*n)++] = p;
+    }
     return 0;
 }
 
-/* The run's train.log with the reference's ledger and roundtrip lines appended, parsed. */
-static int load_run(const pg_package_seed *in, long long code, const char *scheme, seed_run *r,
-                    pg_sub_seed *sub)
+/* The run's train.log with the reference's ledger, the evaluations' settings and their
+ * score lines appended (what train_gpt.py prints), parsed. */
+static int load_run(const pg_package_seed *in, long long code, const pg_package_opts *o,
+                    seed_run *r, pg_sub_seed *sub)
 {
     r->in = in;
     sub->source = in->run_dir;
@@ -62,11 +72,9 @@ static int load_run(const pg_package_seed *in, long long code, const char *schem
         pg_text_append(&r->log_text, raw, len);
         pg_text_printf(&r->log_text, "Serialized model %s: %zu bytes\nCode size: %lld bytes\n"
                                      "Total submission size %s: %lld bytes\n",
-                       scheme, in->artifact_len, code, scheme, l.total);
-        /* no eval time on these lines: the folder must come out byte-identical */
-        pg_text_printf(&r->log_text, "final_%s_roundtrip val_loss:%.4f val_bpb:%.4f\n"
-                                     "final_%s_roundtrip_exact val_loss:%.8f val_bpb:%.8f\n",
-                       scheme, in->val_loss, in->val_bpb, scheme, in->val_loss, in->val_bpb);
+                       o->scheme_name, in->artifact_len, code, o->scheme_name, l.total);
+        pg_final_settings_lines(&r->log_text, o->evals, "config:");
+        pg_final_score_lines(&r->log_text, o->scheme_name, &in->scores);
         rc = r->log_text.oom ? pg_fail("%s: out of memory", path) : 0;
     }
     if (rc == 0)
@@ -94,12 +102,24 @@ static void reproduce_text(const pg_sub_seed *subs, int n, const pg_package_opts
         pg_text_printf(t, "DATA_PATH=... TOKENIZER_PATH=... SEED=%ld torchrun --standalone "
                           "--nproc_per_node=8 train_gpt.py\n",
                        subs[i].seed);
+    const pg_final_opts *e = o->evals;
+    char claim[160];
+    if (e->ttt)
+        snprintf(claim, sizeof claim, "legal score-first TTT (%s windows; the `legal_ttt` lines)",
+                 e->ttt_stride > 0 ? "sliding" : "standard");
+    else if (e->sliding_stride > 0)
+        snprintf(claim, sizeof claim, "a sliding-window eval at stride %ld (the `sliding_window` "
+                                      "lines)", e->sliding_stride);
+    else
+        snprintf(claim, sizeof claim, "the standard eval (the roundtrip lines)");
     pg_text_printf(t, "```\n\n`train_gpt.py` carries pgolf's training, packing and scoring "
                       "sources, builds them with the C compiler (printing `pgolf_build:`, not "
                       "counted in the training time) and trains on rank 0's CPU with the "
-                      "settings baked in (its `S`); the environment overrides them. The artifacts are quantized with the `%s` scheme and scored by the "
-                      "standard eval of the dequantized model (the roundtrip lines).",
-                   o->scheme_name);
+                      "settings baked in (its `S`); the environment overrides them. The "
+                      "artifacts are quantized with the `%s` scheme; the dequantized model is "
+                      "scored by %s, and each evaluation's settings and time are logged "
+                      "(`eval_time`).",
+                   o->scheme_name, claim);
 }
 
 /* The logs, artifacts, README.md, submission.json and loss.svg. */
@@ -145,18 +165,18 @@ int pg_package(const pg_package_seed *seeds, int nseeds, const pg_package_opts *
     char *tmp_py = pg_path_join(o->out_dir, ".train_gpt.py.staging");
     char *final_py = pg_path_join(o->out_dir, "train_gpt.py");
     const char **baked = NULL;
-    char scheme[96];
+    pg_text store = {0};
     int rc = -1, nbaked;
     long long code;
     if (!runs || !subs || !tmp_py || !final_py) {
         pg_fail("%s: out of memory", o->out_dir);
         goto out;
     }
-    if (baked_settings(o, scheme, sizeof scheme, &baked, &nbaked) != 0 || pg_mkdir_p(o->out_dir) != 0 ||
+    if (baked_settings(o, &store, &baked, &nbaked) != 0 || pg_mkdir_p(o->out_dir) != 0 ||
         write_code(tmp_py, o, baked, nbaked) != 0 || pg_ledger_code_bytes(tmp_py, &code) != 0)
         goto out;
     for (int i = 0; i < nseeds; i++)
-        if (load_run(&seeds[i], code, o->scheme_name, &runs[i], &subs[i]) != 0)
+        if (load_run(&seeds[i], code, o, &runs[i], &subs[i]) != 0)
             goto out;
     if (pg_sub_check(subs, nseeds, code, o->track) != 0 ||
         write_folder(runs, subs, nseeds, code, o) != 0)
@@ -174,6 +194,7 @@ out:
     free(runs);
     free(subs);
     free(baked);
+    pg_text_free(&store);
     free(tmp_py);
     free(final_py);
     return rc;

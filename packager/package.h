@@ -1,5 +1,6 @@
 /* A records folder in the challenge's layout from pgolf training runs (DESIGN §3, §6):
- * the per-seed logs (train.log with the byte ledger and the roundtrip score appended),
+ * the per-seed logs (train.log with the byte ledger, the evaluations' settings and score
+ * lines appended),
  * train_gpt.py (self-extracting), each seed's artifact, and README.md, submission.json and
  * loss.svg from the shared writer (submission.h). Everything it writes comes from its
  * inputs: it quantizes, evaluates and looks up nothing. The byte ledger of every seed is
@@ -9,14 +10,16 @@
 
 #include <stddef.h>
 
+#include "kernels/final_eval.h"
+
 /* One seed: its training run, its artifact and that artifact's score. */
 typedef struct {
     const char *run_dir;           /* holds train.log (seed, steps, times, loss curve) */
     const unsigned char *artifact; /* the compressed artifact's bytes */
     size_t artifact_len;
-    /* the dequantized artifact's standard eval (the log's final_<scheme>_roundtrip lines,
-     * the README's and submission.json's scores) */
-    double val_loss, val_bpb;
+    /* the artifact's final evaluations (kernels/final_eval.h): the log's score lines; the
+     * last one run is the README's and submission.json's score */
+    pg_final_scores scores;
 } pg_package_seed;
 
 typedef struct {
@@ -31,6 +34,7 @@ typedef struct {
     const char *const *settings;
     int nsettings;
     const char *scheme_name;
+    const pg_final_opts *evals; /* the evaluations train_gpt.py runs (baked in as settings) */
     const char *significance; /* README markdown: the test against the SOTA, or why none */
 } pg_package_opts;
 

@@ -25,7 +25,8 @@ static const char *const kBoxSources[] = {
     "common/dist.c",       "common/text.c",      "common/decode_limit.c",
     "dataset/loader.c",    "dataset/shard.c",    "dataset/tokenizer.c", "dataset/val.c",
     "kernels/checkpoint.c", "kernels/config.c",  "kernels/eval.c",      "kernels/model.c",
-    "kernels/optim.c",     "kernels/rng.c",      "kernels/cpu/backend.c",
+    "kernels/optim.c",     "kernels/rng.c",      "kernels/ttt.c",       "kernels/ttt_settings.c",
+    "kernels/final_eval.c", "kernels/cpu/backend.c",
     "kernels/cpu/elementwise.c", "kernels/cpu/ops.c", "kernels/cpu/optim_ops.c",
     "train/hparams.c",     "train/train.c",      "packager/artifact.c", "packager/quantize.c",
     "packager/codec.c",    "packager/ledger.c",  "packager/pack.c",     NULL};
@@ -259,7 +260,8 @@ static const char kScriptBody[] =
     "  if r.returncode:fail('build failed: '+r.stdout[-3000:])\n"
     "def lib(name,mod):\n"
     " # the library a standard module loaded (hashlib: libcrypto), else the linker's pick\n"
-    " if mod:__import__(mod)\n"
+    " try:mod and __import__(mod)\n"
+    " except ImportError:pass\n"
     " for l in open('/proc/self/maps'):\n"
     "  if '/lib'+name+'.so' in l:return l.split(None,5)[5].strip()\n"
     " import ctypes.util;return ctypes.util.find_library(name) or ''\n"

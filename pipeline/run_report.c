@@ -96,7 +96,7 @@ static int collect(pg_run_state *r, json_t *seeds, double *bpb, double *loss, lo
         }
         bpb[i] = json_number_value(json_object_get(fin, "val_bpb"));
         loss[i] = json_number_value(json_object_get(fin, "val_loss"));
-        *metric = r->c->ttt ? "ttt" : r->c->sliding_stride > 0 ? "sliding" : "standard";
+        *metric = r->c->fin.ttt ? "ttt" : r->c->fin.sliding_stride > 0 ? "sliding" : "standard";
         long long total = code + json_integer_value(art);
         *max_total = total > *max_total ? total : *max_total;
         json_t *row = json_pack("{s:I, s:f, s:f, s:I, s:I}", "seed", (json_int_t)r->c->seeds[i],

@@ -19,7 +19,7 @@
 #include "dataset/tokenizer.h"
 #include "train/train.h"
 #include "kernels/eval.h"
-#include "verifier/ttt.h"
+#include "kernels/ttt.h"
 
 #define ART_MAX ((size_t)4 << 30)
 
@@ -31,7 +31,10 @@ static int add_seed_file(pg_run_state *r, json_t *list, const char *fmt, long se
 }
 
 /* Writes j (NULL: its construction ran out of memory) as RUN_DIR/rel, a reproducible output. */
-static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outputs)
+/* Writes j at rel and records it as an output (reproducible: 1 the same bits every run,
+ * 0 it holds wall-clock times). */
+static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outputs,
+                      int reproducible)
 {
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
     char *p = pg_run_path(r, rel);
@@ -40,7 +43,7 @@ static int write_json(pg_run_state *r, const char *rel, json_t *j, json_t *outpu
                      : pg_write_file_atomic(p, text, strlen(text));
     free(text);
     free(p);
-    return rc == 0 ? pg_run_add_file(r, outputs, rel, 1) : -1;
+    return rc == 0 ? pg_run_add_file(r, outputs, rel, reproducible) : -1;
 }
 
 static int make_dir(pg_run_state *r, const char *rel)
@@ -177,7 +180,7 @@ static int data_run(pg_run_state *r, pg_stage *s, json_t *outputs)
                     split_json(inputs, "train", train, ntrain), "val",
                     split_json(inputs, "val", val, nval), "unigram",
                     unigram_baseline(train, ntrain, val, nval, &lut, vocab, h->model.seq_len));
-    if (make_dir(r, s->dir) == 0 && write_json(r, "data/data.json", doc, outputs) == 0) {
+    if (make_dir(r, s->dir) == 0 && write_json(r, "data/data.json", doc, outputs, 1) == 0) {
         rc = 0;
         if (r->o->out)
             fprintf(r->o->out, "       train %zu tokens, val %zu tokens, unigram baseline "
@@ -235,7 +238,7 @@ static int build_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     json_t *doc = json_pack("{s:O, s:I}", "versions", r->versions, "sources",
                             (json_int_t)json_array_size(json_object_get(
                                 pg_manifest_stage(r->manifest, s->id), "inputs")));
-    rc = write_json(r, "build/build.json", doc, outputs);
+    rc = write_json(r, "build/build.json", doc, outputs, 1);
     json_decref(doc);
     return rc;
 }
@@ -392,6 +395,34 @@ static json_t *result_json(const pg_eval_result *e, long stride)
     return j;
 }
 
+/* {"standard": ..., "sliding": ..., "ttt": ..., "final": {mode, val_loss, val_bpb}}: the
+ * scores (eval.json, reproducible); with times, each mode's wall seconds (times.json). */
+static json_t *scores_json(const pg_final_scores *f, int times)
+{
+    const char *mode;
+    const pg_eval_result *claim = pg_final_claim(f, &mode);
+    json_t *doc = json_object();
+    int ok = doc != NULL;
+    if (times) {
+        ok = ok && json_object_set_new(doc, "standard_s", json_real(f->standard_s)) == 0 &&
+             (!f->has_sliding || json_object_set_new(doc, "sliding_s", json_real(f->sliding_s)) == 0) &&
+             (!f->has_ttt || json_object_set_new(doc, "ttt_s", json_real(f->ttt_s)) == 0);
+    } else {
+        ok = ok && json_object_set_new(doc, "standard", result_json(&f->standard, -1)) == 0 &&
+             (!f->has_sliding ||
+              json_object_set_new(doc, "sliding", result_json(&f->sliding, f->sliding_stride)) == 0) &&
+             (!f->has_ttt || json_object_set_new(doc, "ttt", result_json(&f->ttt, f->ttt_stride)) == 0) &&
+             json_object_set_new(doc, "final",
+                                 json_pack("{s:s, s:f, s:f}", "mode", mode, "val_loss",
+                                           claim->val_loss, "val_bpb", claim->val_bpb)) == 0;
+    }
+    if (!ok) {
+        json_decref(doc);
+        return NULL; /* write_json reports it */
+    }
+    return doc;
+}
+
 static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
 {
     const pg_run_config *c = r->c;
@@ -400,68 +431,49 @@ static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     char *art = pg_run_path(r, rel);
     if (!art)
         return -1;
-    pg_model m = {0}, copy = {0};
+    pg_model m = {0};
     pg_tokenizer tok;
     pg_bpb_lut lut = {0};
     uint16_t *val = NULL;
     size_t nval;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *times = NULL;
     int rc = -1, have_tok = 0;
     if (pg_artifact_load(art, &m, NULL) != 0 || pg_tokenizer_load(c->h.tokenizer_path, &tok) != 0)
         goto out;
     have_tok = 1;
+    pg_final_scores f;
     if (pg_bpb_lut_build(&tok, m.cfg.vocab_size, &lut) != 0 ||
-        pg_shards_load(c->h.data_path, "val", m.cfg.vocab_size, &val, &nval) != 0)
+        pg_shards_load(c->h.data_path, "val", m.cfg.vocab_size, &val, &nval) != 0 ||
+        pg_final_evals(&m, val, nval, &lut, &c->fin, 0, &f) != 0)
         goto out;
-    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = m.cfg.seq_len, .batch = 8};
-    pg_eval_result std_r, sl_r, ttt_r;
-    if (pg_eval_run(&m, val, nval, &lut, &eo, &std_r, NULL) != 0)
-        goto out;
-    doc = json_pack("{s:I, s:I, s:o}", "seed", (json_int_t)s->seed, "artifact_bytes",
-                    (json_int_t)json_integer_value(json_object_get(
-                        json_array_get(json_object_get(pg_manifest_stage(r->manifest, s->id),
-                                                       "inputs"), 0), "bytes")),
-                    "standard", result_json(&std_r, -1));
-    int ok = doc != NULL;
-    const char *final = "standard";
-    pg_eval_result *fin = &std_r;
-    if (c->sliding_stride > 0) {
-        eo.mode = PG_EVAL_SLIDING;
-        eo.stride = (int)c->sliding_stride;
-        if (pg_eval_run(&m, val, nval, &lut, &eo, &sl_r, NULL) != 0)
-            goto out;
-        ok = ok && json_object_set_new(doc, "sliding", result_json(&sl_r, c->sliding_stride)) == 0;
-        final = "sliding", fin = &sl_r;
-    }
-    if (c->ttt) {
-        eo.mode = c->ttt_stride > 0 ? PG_EVAL_SLIDING : PG_EVAL_STANDARD;
-        eo.stride = (int)c->ttt_stride;
-        if (pg_model_clone(&copy, &m) != 0 ||
-            pg_ttt_run(&copy, val, nval, &lut, &eo, &c->ttt_opts, &ttt_r, NULL) != 0)
-            goto out;
-        ok = ok && json_object_set_new(doc, "ttt", result_json(&ttt_r, c->ttt_stride)) == 0;
-        final = "ttt", fin = &ttt_r;
-    }
-    ok = ok && json_object_set_new(doc, "final",
-                                   json_pack("{s:s, s:f, s:f}", "mode", final, "val_loss",
-                                             fin->val_loss, "val_bpb", fin->val_bpb)) == 0;
-    if (!ok) {
+    doc = scores_json(&f, 0);
+    times = scores_json(&f, 1);
+    json_t *in0 = json_array_get(json_object_get(pg_manifest_stage(r->manifest, s->id), "inputs"), 0);
+    if (doc && json_object_set_new(doc, "seed", json_integer(s->seed)) == 0 &&
+        json_object_set(doc, "artifact_bytes", json_object_get(in0, "bytes")) != 0) {
         json_decref(doc);
-        doc = NULL; /* write_json reports it */
+        doc = NULL;
     }
+    const char *mode;
+    double claimed = pg_final_claim(&f, &mode)->val_bpb;
     if (r->o->out)
         fprintf(r->o->out, "       %s val_bpb standard %.4f, final (%s) %.4f\n", s->id,
-                std_r.val_bpb, final, fin->val_bpb);
+                f.standard.val_bpb, mode, claimed);
+    char trel[96];
     snprintf(rel, sizeof rel, "%s/eval.json", s->dir);
-    rc = make_dir(r, s->dir) == 0 && write_json(r, rel, doc, outputs) == 0 ? 0 : -1;
+    snprintf(trel, sizeof trel, "%s/times.json", s->dir);
+    rc = make_dir(r, s->dir) == 0 && write_json(r, rel, doc, outputs, 1) == 0 &&
+                 write_json(r, trel, times, outputs, 0) == 0
+             ? 0
+             : -1;
 out:
     json_decref(doc);
+    json_decref(times);
     free(val);
     free(art);
     pg_bpb_lut_free(&lut);
     if (have_tok)
         pg_tokenizer_free(&tok);
-    pg_model_free(&copy);
     pg_model_free(&m);
     return rc;
 }
@@ -475,29 +487,58 @@ static int package_inputs(pg_run_state *r, pg_stage *s, json_t *list)
         long seed = r->c->seeds[i];
         if (add_seed_file(r, list, "train/seed%ld/train.log", seed, -1) != 0 ||
             add_seed_file(r, list, "compress/seed%ld/model.art", seed, -1) != 0 ||
-            add_seed_file(r, list, "eval/seed%ld/eval.json", seed, -1) != 0)
+            add_seed_file(r, list, "eval/seed%ld/eval.json", seed, -1) != 0 ||
+            add_seed_file(r, list, "eval/seed%ld/times.json", seed, -1) != 0)
             return -1;
     }
     return pg_run_add_file(r, list, "build/sources.lzma", -1);
 }
 
-/* The standard eval of eval/seedS/eval.json: the score of the roundtrip lines. */
-static int roundtrip_score(pg_run_state *r, long seed, pg_package_seed *ps)
+/* One mode of eval.json (with its seconds from times.json) into r; 0 when absent. */
+static int mode_scores(const json_t *ev, const json_t *times, const char *mode,
+                       pg_eval_result *r, double *seconds, long *stride)
 {
-    char rel[96];
-    snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", seed);
-    json_t *ev = pg_run_load_json(r, rel);
-    if (!ev)
+    json_t *m = json_object_get(ev, mode);
+    char key[32];
+    snprintf(key, sizeof key, "%s_s", mode);
+    json_t *loss = json_object_get(m, "val_loss"), *bpb = json_object_get(m, "val_bpb");
+    json_t *st = json_object_get(m, "stride"), *t = json_object_get(times, key);
+    if (!m)
+        return 0;
+    if (!json_is_number(loss) || !json_is_number(bpb) || !json_is_number(t) ||
+        (stride && !json_is_integer(st)))
         return -1;
-    json_t *std = json_object_get(ev, "standard");
-    json_t *loss = json_object_get(std, "val_loss"), *bpb = json_object_get(std, "val_bpb");
-    int rc = json_is_number(loss) && json_is_number(bpb)
-                 ? 0
-                 : pg_fail("%s/%s: no standard val_loss and val_bpb", r->dir, rel);
-    ps->val_loss = json_number_value(loss);
-    ps->val_bpb = json_number_value(bpb);
+    r->val_loss = json_number_value(loss);
+    r->val_bpb = json_number_value(bpb);
+    *seconds = json_number_value(t);
+    if (stride)
+        *stride = (long)json_integer_value(st);
+    return 1;
+}
+
+/* The final evaluations of eval/seedS: scores from eval.json, seconds from times.json. */
+static int eval_scores(pg_run_state *r, long seed, pg_final_scores *f)
+{
+    char rel[96], trel[96];
+    snprintf(rel, sizeof rel, "eval/seed%ld/eval.json", seed);
+    snprintf(trel, sizeof trel, "eval/seed%ld/times.json", seed);
+    json_t *ev = pg_run_load_json(r, rel), *times = ev ? pg_run_load_json(r, trel) : NULL;
+    if (!times) {
+        json_decref(ev);
+        return -1;
+    }
+    memset(f, 0, sizeof *f);
+    int std = mode_scores(ev, times, "standard", &f->standard, &f->standard_s, NULL);
+    f->has_sliding = mode_scores(ev, times, "sliding", &f->sliding, &f->sliding_s,
+                                 &f->sliding_stride);
+    f->has_ttt = mode_scores(ev, times, "ttt", &f->ttt, &f->ttt_s, &f->ttt_stride);
     json_decref(ev);
-    return rc;
+    json_decref(times);
+    return std == 1 && f->has_sliding >= 0 && f->has_ttt >= 0
+               ? 0
+               : pg_fail("%s/%s: a score without val_loss, val_bpb, stride or its seconds in "
+                         "times.json",
+                         r->dir, rel);
 }
 
 /* One seed's inputs: its training run, compressed artifact (read into *art) and score. */
@@ -514,7 +555,7 @@ static int package_seed(pg_run_state *r, long seed, pg_package_seed *ps, char **
     free(p);
     ps->run_dir = *dir;
     ps->artifact = *art;
-    return rc == 0 ? roundtrip_score(r, seed, ps) : -1;
+    return rc == 0 ? eval_scores(r, seed, &ps->scores) : -1;
 }
 
 /* The first seed's training settings, "NAME=VALUE" as its train.log opens with them. */
@@ -587,7 +628,7 @@ static int package_run(pg_run_state *r, pg_stage *s, json_t *outputs)
                           .blurb = "Trained, quantized, packaged and evaluated by `pgolf run`.",
                           .source_archive = arc, .source_archive_len = alen,
                           .settings = (const char *const *)settings, .nsettings = nsettings,
-                          .scheme_name = c->quant,
+                          .scheme_name = c->quant, .evals = &c->fin,
                           .significance = "`pgolf run` tests the seeds against RUN_SOTA in its "
                                           "stats stage: see the run's `stats/report.txt`."};
     if (pg_package(seeds, n, &po) == 0 && package_outputs(r, outputs) == 0)
@@ -631,13 +672,21 @@ static json_t *pick(const json_t *settings, const char *const *names)
     return o;
 }
 
-/* The records folder's settings and the training settings train_gpt.py carries (the first
- * seed's). */
+/* The records folder's settings and the settings train_gpt.py carries: the first seed's
+ * training settings and the evaluations'. */
 static json_t *package_params(const pg_run_config *c, const json_t *all)
 {
+    /* TTT_* only with TTT, as the eval stage */
     static const char *const names[] = {"RUN_NAME", "RUN_AUTHOR", "RUN_GITHUB_ID", "RUN_DATE",
-                                        "RUN_TRACK", "RUN_QUANT", NULL};
+                                        "RUN_TRACK", "RUN_QUANT", "RUN_SLIDING_STRIDE",
+                                        "RUN_TTT", "RUN_TTT_STRIDE", NULL, "TTT_*", NULL};
     json_t *p = pick(all, names), *t = pg_run_config_train_settings(c, c->seeds[0]);
+    json_t *ttt = c->fin.ttt ? pick(all, names + 10) : json_object();
+    if (!ttt || (p && json_object_update(p, ttt) != 0)) {
+        json_decref(p);
+        p = NULL;
+    }
+    json_decref(ttt);
     if (!p || !t || json_object_update(p, t) != 0) {
         json_decref(p);
         p = NULL;
@@ -691,7 +740,7 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "compress", c->seeds[i], pick(all, none), compress_inputs, compress_run);
     for (int i = 0; i < c->nseeds; i++)
-        add(plan, n, "eval", c->seeds[i], pick(all, c->ttt ? eval_ttt_p : eval_p), eval_inputs,
+        add(plan, n, "eval", c->seeds[i], pick(all, c->fin.ttt ? eval_ttt_p : eval_p), eval_inputs,
             eval_run);
     add(plan, n, "package", -1, package_params(c, all), package_inputs, package_run);
     add(plan, n, "stats", -1, pick(all, stats_p), pg_run_stats_inputs, pg_run_stats);

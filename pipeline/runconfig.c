@@ -76,11 +76,6 @@ static const pg_setting kRows[] = {
      .size = sizeof(((pg_run_config *)0)->quant), .def = "int8", .choices = "int8|mixed",
      .readers = PG_READ_RUN,
      .help = "quantization: int8 (the reference's export) or mixed (int8/int6/int5 groups)"},
-    ROW("RUN_SLIDING_STRIDE", PG_SET_LONG, sliding_stride, "64", 0, 1 << 20, 0,
-        "sliding-window eval stride (0: none; at most TRAIN_SEQ_LEN)"),
-    ROW("RUN_TTT", PG_SET_INT, ttt, "0", 0, 1, 0, "1: legal score-first TTT eval (TTT_*)"),
-    ROW("RUN_TTT_STRIDE", PG_SET_LONG, ttt_stride, "0", 0, 1 << 20, 0,
-        "windows TTT scores: 0 standard, else sliding with this stride"),
     {.name = "RUN_SOTA", .type = PG_SET_STRING, .offset = offsetof(pg_run_config, sota),
      .size = sizeof(((pg_run_config *)0)->sota), .def = "none", .check = check_sota,
      .readers = PG_READ_RUN,
@@ -112,8 +107,8 @@ int pg_run_config_bind(const pg_run_config *c, pg_settings_bind b[PG_RUN_TABLES]
     pg_run_config *m = (pg_run_config *)c;
     b[0] = (pg_settings_bind){&pg_train_settings, &m->h};
     b[1] = (pg_settings_bind){&pg_model_settings, &m->h.model};
-    b[2] = (pg_settings_bind){&pg_ttt_settings, &m->ttt_opts};
-    b[3] = (pg_settings_bind){&pg_run_settings, m};
+    pg_final_opts_bind(&m->fin, b + 2);
+    b[4] = (pg_settings_bind){&pg_run_settings, m};
     return PG_RUN_TABLES;
 }
 
@@ -135,12 +130,12 @@ int pg_run_config_preset(pg_run_config *c, const char *preset, const char *repo_
     c->h.train_log_every = 10;
     c->h.muon_momentum_warmup_steps = 10;
     c->h.checkpoint_every = 10;
-    c->sliding_stride = 32;
-    c->ttt = 1;
-    c->ttt_opts.chunk_tokens = 4096;
-    c->ttt_opts.epochs = 1;
-    c->ttt_opts.lr = 0.03;
-    c->ttt_opts.freeze_blocks = 0;
+    c->fin.sliding_stride = 32;
+    c->fin.ttt = 1;
+    c->fin.ttt_opts.chunk_tokens = 4096;
+    c->fin.ttt_opts.epochs = 1;
+    c->fin.ttt_opts.lr = 0.03;
+    c->fin.ttt_opts.freeze_blocks = 0;
     snprintf(c->sota, sizeof c->sota, "unigram");
     snprintf(c->name, sizeof c->name, "pgolf tiny sample run");
     return 0;
@@ -194,10 +189,8 @@ int pg_run_config_finish(pg_run_config *c)
 {
     if (pg_hparams_validate(&c->h) != 0)
         return -1;
-    int T = c->h.model.seq_len;
-    if (c->sliding_stride > T || c->ttt_stride > T)
-        return pg_fail("RUN_SLIDING_STRIDE=%ld and RUN_TTT_STRIDE=%ld must be <= TRAIN_SEQ_LEN=%d",
-                       c->sliding_stride, c->ttt_stride, T);
+    if (pg_final_opts_check(&c->fin, c->h.model.seq_len) != 0)
+        return -1;
     pg_settings_bind b[PG_RUN_TABLES];
     return make_absolute(b, pg_run_config_bind(c, b));
 }

@@ -7,17 +7,14 @@
 #include <jansson.h>
 #include "common/settings.h"
 #include "train/hparams.h"
-#include "verifier/ttt.h"
+#include "kernels/final_eval.h"
 #define PG_RUN_MAX_SEEDS 16
 typedef struct {
     pg_hparams h; /* SEED is set per train stage */
     long seeds[PG_RUN_MAX_SEEDS];
     int nseeds;
     char quant[16];
-    long sliding_stride;
-    int ttt;
-    long ttt_stride;
-    pg_ttt_opts ttt_opts;
+    pg_final_opts fin; /* the eval stage's evaluations (RUN_SLIDING_STRIDE, RUN_TTT, TTT_*) */
     char sota[64];
     char sota_record[PG_PATH_MAX];
     double threshold, alpha;
@@ -26,10 +23,11 @@ typedef struct {
 } pg_run_config;
 /* RUN_SEEDS, RUN_QUANT, ...: one row per setting. */
 extern const pg_settings_table pg_run_settings;
-/* The tables of a run bound to c: training, model, TTT, RUN_* (the order of the
+/* The tables of a run bound to c: training, model, the final evaluations, TTT, RUN_* (the
+ * order of the
  * settings' text). Returns PG_RUN_TABLES. c is const for readers (print, JSON); writing
  * through b needs a writable c. */
-#define PG_RUN_TABLES 4
+#define PG_RUN_TABLES 5
 int pg_run_config_bind(const pg_run_config *c, pg_settings_bind b[PG_RUN_TABLES]);
 /* "tiny": the tiny model on the shipped sample with a short schedule, 3 seeds, sliding and
  * TTT eval, tested against the sample's unigram baseline (the embedded default).

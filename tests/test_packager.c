@@ -499,10 +499,19 @@ START_TEST(test_selfextract)
 }
 END_TEST
 
-/* pgolf package: a records folder from two runs that pgolf verify passes (re-scoring its
- * artifacts), byte-identical when rebuilt. */
+/* pgolf package: a records folder from two runs, claiming a legal TTT score after the
+ * roundtrip and sliding evals, that pgolf verify passes (re-scoring its artifacts with the
+ * evaluations its logs name), identical when rebuilt but for the measured eval times; its
+ * train_gpt.py prints the very lines the logs carry. */
+/* The evaluations test_package's folder is scored by; TTT's settings go by the
+ * environment's route too (TTT_EPOCHS). */
+#define EVALS                                                                                  \
+    "--eval-set RUN_SLIDING_STRIDE=16 --eval-set RUN_TTT=1 --eval-set TTT_CHUNK_TOKENS=8192 " \
+    "--eval-set TTT_FREEZE_BLOCKS=0 --eval-set TTT_LR=0.01"
+
 START_TEST(test_package)
 {
+    setenv("TTT_EPOCHS", "1", 1);
     pg_hparams h;
     pg_hparams_tiny(&h, t_root());
     const char *sets[][2] = {{"NUM_LAYERS", "2"},     {"MODEL_DIM", "32"},
@@ -531,9 +540,9 @@ START_TEST(test_package)
     for (int k = 0; k < 2; k++) {
         t_run_result r = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me "
                                  "--github-id me --date 2026-11-24 --scheme mixed --data '%s' "
-                                 "--tokenizer '%s' --sota 9.5",
+                                 "--tokenizer '%s' --sota 9.5 %s",
                                  runs[0], runs[1], k ? root_b : a, t_repo_path("data/sample"),
-                                 t_repo_path("data/sample/sample_1024_bpe.model"));
+                                 t_repo_path("data/sample/sample_1024_bpe.model"), EVALS);
         ck_assert_msg(r.status == 0, "%s", r.err);
     }
     /* it scores only with the data named: no lookup in the logs */
@@ -546,15 +555,24 @@ START_TEST(test_package)
                                  t_repo_path("data/sample/sample_1024_bpe.model"));
     ck_assert_int_eq(again.status, 1);
     ck_assert_ptr_nonnull(strstr(again.err, "pass --force to replace it"));
-    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", a, b);
-    ck_assert_msg(system(cmd) == 0, "package output differs between two runs");
+    /* the same bytes but for the measured eval times (log lines, submission.json, the
+     * README's last column) */
+    char same[8192];
+    snprintf(same, sizeof same,
+             "n=%s && rm -rf \"$n\" && mkdir -p \"$n\" && cp -r '%s' \"$n/a\" && "
+             "cp -r '%s' \"$n/b\" && sed -i -E -e 's/eval_time:[0-9]+ms/eval_time:Tms/' "
+             "-e 's/(\"eval_time_s\": )[0-9.]+/\\1T/' "
+             "-e 's/[0-9.]+ [(]`train_seed[0-9]+[.]log:[0-9+]+`[)] [|]$/T |/' "
+             "\"$n\"/*/*.log \"$n\"/*/*.md \"$n\"/*/*.json && diff -r \"$n/a\" \"$n/b\" >/dev/null",
+             t_tmp_path("pkg_same"), a, b);
+    ck_assert_msg(system(same) == 0, "package output differs between two runs");
     again = t_pgolf("package '%s' '%s' --out '%s' --name fixture --author me --github-id me "
                     "--date 2026-11-24 --scheme mixed --data '%s' --tokenizer '%s' --sota 9.5 "
-                    "--force",
+                    "--force %s",
                     runs[0], runs[1], root_b, t_repo_path("data/sample"),
-                    t_repo_path("data/sample/sample_1024_bpe.model"));
+                    t_repo_path("data/sample/sample_1024_bpe.model"), EVALS);
     ck_assert_msg(again.status == 0, "%s", again.err);
-    ck_assert_msg(system(cmd) == 0, "package --force output differs");
+    ck_assert_msg(system(same) == 0, "package --force output differs");
     const char *files[] = {"README.md", "submission.json", "train_gpt.py", "train_seed40.log",
                            "train_seed41.log", "model_seed40.art", "loss.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -599,13 +617,26 @@ START_TEST(test_package)
              copy, a, copy, copy, t_repo_path("data/sample"),
              t_repo_path("data/sample/sample_1024_bpe.model"), py);
     ck_assert_msg(system(cmd) == 0, "the packaged train_gpt.py did not run");
+    /* each evaluation's exact line, the claim (legal_ttt) last, is the log's and
+     * submission.json's */
+    const char *tags[] = {"final_mixed_roundtrip_exact", "final_mixed_sliding_window_exact",
+                          "legal_ttt_exact"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "claimed=$(grep '^%s ' '%s/train_seed40.log') && test -n \"$claimed\" && "
+                 "grep -qxF \"$claimed\" '%s/run.txt'",
+                 tags[i], a, copy);
+        ck_assert_msg(system(cmd) == 0, "train_gpt.py and the log differ on %s", tags[i]);
+    }
     snprintf(cmd, sizeof cmd,
-             "claimed=$(grep '^final_mixed_roundtrip_exact ' '%s/train_seed40.log') && "
-             "test -n \"$claimed\" && grep -qxF \"$claimed\" '%s/run.txt' && "
-             "grep -qF \"$(echo \"$claimed\" | sed 's/.*val_bpb://')\" '%s/submission.json'",
-             a, copy, a);
+             "tail -n 1 '%s/train_seed40.log' | grep -q '^legal_ttt_exact ' && "
+             "grep -q '^config:RUN_TTT=1$' '%s/run.txt' && "
+             "grep -qF \"$(tail -n 1 '%s/train_seed40.log' | sed 's/.*val_bpb://')\" "
+             "'%s/submission.json'",
+             a, copy, a, a);
     ck_assert_msg(system(cmd) == 0, "train_gpt.py, the log and submission.json tell different "
                                     "scores");
+    unsetenv("TTT_EPOCHS");
 }
 END_TEST
 

@@ -138,9 +138,30 @@ START_TEST(test_manifest_schema)
     /* the data stage hashed the shards by absolute path */
     json_t *in = json_array_get(json_object_get(pg_manifest_stage(m, "data"), "inputs"), 1);
     ck_assert(json_string_value(json_object_get(in, "path"))[0] == '/');
-    /* the records folder verifies and the report has the significance verdict */
-    t_run_result r = t_pgolf("verify '%s/records'", dir);
+    /* the records folder verifies, its artifacts re-scored by the evaluations its logs
+     * name (TTT included) with nothing left unknown, and the report has the verdict */
+    t_run_result r = t_pgolf("verify '%s/records' --json --rerun --data '%s' --tokenizer "
+                             "'%s/sample_1024_bpe.model'",
+                             dir, t_tmp_path("rundata"), t_tmp_path("rundata"));
     ck_assert_msg(r.status == 0, "verify: %s%s", r.out, r.err);
+    json_t *vj = json_loads(r.out, 0, NULL), *sum = json_object_get(vj, "summary");
+    ck_assert_msg(json_integer_value(json_object_get(sum, "fail")) == 0 &&
+                      json_integer_value(json_object_get(sum, "unknown")) == 0,
+                  "verify: %s", r.out);
+    int reruns = 0;
+    json_t *chk;
+    size_t ci;
+    json_array_foreach(json_object_get(vj, "checks"), ci, chk)
+    {
+        if (strncmp(json_string_value(json_object_get(chk, "name")), "rerun.", 6) == 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(chk, "status")), "PASS");
+            ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(chk, "evidence")),
+                                         "legal_ttt"));
+            reruns++;
+        }
+    }
+    ck_assert_int_eq(reruns, 2);
+    json_decref(vj);
     snprintf(p, sizeof p, "%s/stats/report.json", dir);
     json_t *rep = t_load_json(p);
     ck_assert_str_eq(json_string_value(json_object_get(rep, "metric")), "ttt");
@@ -255,12 +276,15 @@ START_TEST(test_package_takes_eval_results)
             if (strcmp(json_string_value(json_object_get(s, "id")), id) == 0)
                 ck_assert_msg(i < pkg, "%s runs after package", id);
         }
-        /* the eval JSON's standard scores are the folder's: submission.json carries the
-         * numbers of the log's final_int8_roundtrip_exact line (8 decimals) */
+        /* one score story: the eval stage's final (TTT) evaluation is what the log's last
+         * score line, submission.json, the README and the run's report say */
         snprintf(p, sizeof p, "%s/%s", dir, want);
-        json_t *ev = t_load_json(p), *std = json_object_get(ev, "standard");
-        double loss = json_real_value(json_object_get(std, "val_loss"));
-        double bpb = json_real_value(json_object_get(std, "val_bpb"));
+        json_t *ev = t_load_json(p), *fin = json_object_get(ev, "final");
+        ck_assert_str_eq(json_string_value(json_object_get(fin, "mode")), "ttt");
+        json_t *ttt = json_object_get(ev, "ttt");
+        double loss = json_real_value(json_object_get(ttt, "val_loss"));
+        double bpb = json_real_value(json_object_get(ttt, "val_bpb"));
+        ck_assert(json_real_value(json_object_get(fin, "val_bpb")) == bpb);
         snprintf(p, sizeof p, "%s/records/submission.json", dir);
         json_t *sub = t_load_json(p);
         char key[24];
@@ -271,14 +295,34 @@ START_TEST(test_package_takes_eval_results)
         ck_assert(json_real_value(json_object_get(res, "val_loss")) == strtod(printed, NULL));
         snprintf(printed, sizeof printed, "%.8f", bpb);
         ck_assert(json_real_value(json_object_get(res, "val_bpb")) == strtod(printed, NULL));
-        snprintf(line, sizeof line, "final_int8_roundtrip_exact val_loss:%.8f val_bpb:%.8f\n",
-                 loss, bpb);
-        snprintf(p, sizeof p, "%s/records/train_seed%ld.log", dir, seed);
+        snprintf(p, sizeof p, "%s/records/README.md", dir);
         size_t len;
+        char *md = (char *)t_read_bytes(p, &len);
+        md = realloc(md, len + 1);
+        md[len] = '\0';
+        ck_assert_msg(strstr(md, printed), "%s does not give seed %ld's %s", p, seed, printed);
+        free(md);
+        snprintf(p, sizeof p, "%s/stats/report.json", dir);
+        json_t *rep = t_load_json(p);
+        ck_assert_str_eq(json_string_value(json_object_get(rep, "metric")), "ttt");
+        json_t *row = json_array_get(json_object_get(rep, "seeds"), (size_t)(seed - 1));
+        ck_assert(json_real_value(json_object_get(row, "val_bpb")) == bpb);
+        json_decref(rep);
+        /* the log carries the evaluations' settings and every score line in order, the
+         * claim last */
+        snprintf(line, sizeof line, "legal_ttt_exact val_loss:%.8f val_bpb:%.8f\n", loss, bpb);
+        snprintf(p, sizeof p, "%s/records/train_seed%ld.log", dir, seed);
         char *log = (char *)t_read_bytes(p, &len);
         log = realloc(log, len + 1);
         log[len] = '\0';
-        ck_assert_msg(strstr(log, line), "%s lacks %s", p, line);
+        const char *rt = strstr(log, "final_int8_roundtrip_exact "),
+                   *sl = strstr(log, "final_int8_sliding_window_exact "),
+                   *tt = strstr(log, line), *cf = strstr(log, "config:RUN_TTT=1\n");
+        ck_assert_msg(rt && sl && tt && cf && cf < rt && rt < sl && sl < tt,
+                      "%s lacks the settings or score lines in order", p);
+        ck_assert_msg(tt[strlen(line)] == '\0', "%s: %s is not the last line", p, line);
+        ck_assert_ptr_nonnull(strstr(log, "config:TTT_CHUNK_TOKENS=8192\n"));
+        ck_assert_ptr_nonnull(strstr(log, "\nlegal_ttt val_loss:"));
         free(log);
         json_decref(sub);
         json_decref(ev);

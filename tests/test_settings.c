@@ -53,9 +53,9 @@ START_TEST(test_roundtrip)
     ck_assert(json_equal(text, again));
     json_t *ha = pg_hparams_to_json(&a.h), *hz = pg_hparams_to_json(&z.h);
     ck_assert(json_equal(ha, hz));
-    json_t *ta = pg_ttt_report(&a.ttt_opts), *tz = pg_ttt_report(&z.ttt_opts);
+    json_t *ta = pg_ttt_report(&a.fin.ttt_opts), *tz = pg_ttt_report(&z.fin.ttt_opts);
     ck_assert(json_equal(ta, tz));
-    ck_assert(z.ttt_opts.lr == 0.1 + 0.2 && z.alpha == a.alpha && z.nseeds == 3);
+    ck_assert(z.fin.ttt_opts.lr == 0.1 + 0.2 && z.alpha == a.alpha && z.nseeds == 3);
     ck_assert(z.h.model.tied_embed_init_std == 0.3f && z.h.adam_eps == 1e-300);
     ck_assert_str_eq(json_string_value(json_object_get(text, "TTT_LR")), "0.30000000000000004");
     ck_assert_ptr_null(json_object_get(text, "SEED")); /* per stage in a run */
@@ -84,7 +84,7 @@ START_TEST(test_errors)
     expect_error(pg_run_config_set(&c, "RUN_ALPHA", "1"), "RUN_ALPHA=1 is out of range: must be in (0, 1)");
     expect_error(pg_run_config_set(&c, "TTT_EPOCHS", "1.5"), "TTT_EPOCHS=1.5 is not an integer");
     ck_assert_int_eq(pg_run_config_set(&c, "TTT_EPOCHS", "2e1"), 0); /* 3e4-style integers */
-    ck_assert_int_eq(c.ttt_opts.epochs, 20);
+    ck_assert_int_eq(c.fin.ttt_opts.epochs, 20);
     expect_error(pg_run_config_set(&c, "TTT_OPTIMIZER", "adam"),
                  "TTT_OPTIMIZER=adam must be sgd, muon or lora");
     expect_error(pg_run_config_set(&c, "RUN_QUANT", "int3"), "RUN_QUANT=int3 must be int8 or mixed");
@@ -121,21 +121,21 @@ START_TEST(test_precedence)
 {
     pg_run_config c;
     ck_assert_int_eq(pg_run_config_preset(&c, "tiny", t_root()), 0);
-    ck_assert(c.ttt_opts.lr == 0.03);
+    ck_assert(c.fin.ttt_opts.lr == 0.03);
     const char *cfg = t_tmp_path("settings-prec.cfg");
     const char *text = "TTT_LR=0.1\nTTT_MOMENTUM=0.5\nRUN_NAME='quoted name'\n";
     t_write_bytes(cfg, text, strlen(text));
     ck_assert_msg(pg_run_config_load_file(&c, cfg) == 0, "%s", pg_errmsg());
-    ck_assert(c.ttt_opts.lr == 0.1 && c.ttt_opts.momentum == 0.5);
+    ck_assert(c.fin.ttt_opts.lr == 0.1 && c.fin.ttt_opts.momentum == 0.5);
     ck_assert_str_eq(c.name, "quoted name");
     setenv("TTT_LR", "0.2", 1);
     setenv("TTT_GRAD_CLIP", "", 1); /* empty: not set */
     ck_assert_int_eq(pg_run_config_from_env(&c), 0);
     unsetenv("TTT_LR");
     unsetenv("TTT_GRAD_CLIP");
-    ck_assert(c.ttt_opts.lr == 0.2 && c.ttt_opts.momentum == 0.5 && c.ttt_opts.grad_clip == 1);
+    ck_assert(c.fin.ttt_opts.lr == 0.2 && c.fin.ttt_opts.momentum == 0.5 && c.fin.ttt_opts.grad_clip == 1);
     ck_assert_int_eq(pg_run_config_set(&c, "TTT_LR", "0.3"), 0);
-    ck_assert(c.ttt_opts.lr == 0.3);
+    ck_assert(c.fin.ttt_opts.lr == 0.3);
 }
 END_TEST
 

@@ -10,7 +10,7 @@
 #include "dataset/shard.h"
 #include "train/train.h"
 #include "verifier/audit.h"
-#include "verifier/ttt.h"
+#include "kernels/ttt.h"
 #include "tests/util.h"
 
 typedef struct {

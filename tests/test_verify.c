@@ -374,6 +374,14 @@ START_TEST(test_wrong_finding_classes)
     ck_assert_int_eq(status_of(dir, "hardware.world_size.train_seed3.log"), PG_CHECK_FAIL);
     ck_assert_int_eq(status_of(dir, "runs.same_config"), PG_CHECK_FAIL);
     ck_assert_int_eq(status_of(dir, "hardware.world_size.train_seed1.log"), PG_CHECK_PASS);
+
+    /* pgolf train's output directory (its first line's out:) is not a setting */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "outdirs"));
+    seed_log(dir, 3, 1.2020, 15000200, 500000, "");
+    snprintf(cmd, sizeof cmd, "for s in 1 2 3; do sed -i \"1i pgolf_train version:x backend:cpu "
+             "out:run$s\" '%s/train_seed'$s.log; done", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(status_of(dir, "runs.same_config"), PG_CHECK_PASS);
 }
 END_TEST
 

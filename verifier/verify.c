@@ -712,7 +712,7 @@ static int ignored_key(const char *k, int ttt_claimed)
     for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
         if (strcmp(k, skip[i]) == 0 || (strlen(skip[i]) > 1 && strstr(k, skip[i])))
             return 1;
-    return 0;
+    return strcmp(k, "out") == 0; /* pgolf train's output directory (its first line) */
 }
 
 /* The printed hyperparameters of the runs behind the val_bpb claim must agree. */

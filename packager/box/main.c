@@ -5,8 +5,10 @@
  * trains with the settings of the environment (PGOLF_PRESET tiny|baseline, then the
  * reference's variables: DATA_PATH, TOKENIZER_PATH (a pieces table), ITERATIONS, ...),
  * packs the final model (PGOLF_SCHEME int8|mixed) against the byte cap with CODE_FILE's
- * size as the code bytes, then scores the artifact as written, printing the reference's
- * final lines. The same library code as `pgolf train`, `pgolf pack` and `pgolf eval`. */
+ * size as the code bytes, then scores the artifact as written with the evaluations of
+ * RUN_SLIDING_STRIDE, RUN_TTT and TTT_* (kernels/final_eval.h), printing their settings
+ * and the reference's final lines. The same library code as `pgolf train`, `pgolf pack`
+ * and `pgolf run`'s eval stage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 #include "common/fileio.h"
 #include "dataset/val.h"
 #include "kernels/checkpoint.h"
-#include "kernels/eval.h"
+#include "kernels/final_eval.h"
 #include "packager/box/dl.h"
 #include "packager/pack.h"
 #include "train/train.h"
@@ -26,7 +28,7 @@ static int fail_exit(void)
     return 1;
 }
 
-static int settings(pg_hparams *h, const char **scheme, pg_quant_plan *plan)
+static int settings(pg_hparams *h, const char **scheme, pg_quant_plan *plan, pg_final_opts *fin)
 {
     const char *preset = getenv("PGOLF_PRESET");
     if (!preset || strcmp(preset, "baseline") == 0)
@@ -42,11 +44,17 @@ static int settings(pg_hparams *h, const char **scheme, pg_quant_plan *plan)
         pg_quant_plan_mixed(plan);
     else
         return pg_fail("PGOLF_SCHEME=%s: must be int8 or mixed", *scheme);
-    return pg_hparams_from_env(h) != 0 || pg_hparams_validate(h) != 0 ? -1 : 0;
+    pg_final_opts_default(fin);
+    pg_settings_bind b[PG_FINAL_TABLES];
+    return pg_hparams_from_env(h) != 0 || pg_hparams_validate(h) != 0 ||
+                   pg_settings_from_env(b, pg_final_opts_bind(fin, b)) != 0 ||
+                   pg_final_opts_check(fin, h->model.seq_len) != 0
+               ? -1
+               : 0;
 }
 
-/* Scores the artifact as written, with the reference's final_<tag> lines. */
-static int score(const char *art, const pg_hparams *h, const char *tag)
+/* Scores the artifact as written: the evaluations' settings and score lines. */
+static int score(const char *art, const pg_hparams *h, const char *scheme, const pg_final_opts *fin)
 {
     pg_model m;
     if (pg_artifact_load(art, &m, NULL) != 0)
@@ -59,14 +67,16 @@ static int score(const char *art, const pg_hparams *h, const char *tag)
         pg_model_free(&m);
         return -1;
     }
-    pg_eval_opts o = {.mode = PG_EVAL_STANDARD, .seq_len = m.cfg.seq_len, .stride = 1,
-                      .batch = 4, .progress = 1};
-    pg_eval_result r;
-    rc = pg_eval_run(&m, val, nval, &lut, &o, &r, NULL);
+    pg_final_scores s;
+    rc = pg_final_evals(&m, val, nval, &lut, fin, 1, &s);
     if (rc == 0) {
-        printf("final_%s_roundtrip val_loss:%.4f val_bpb:%.4f\n", tag, r.val_loss, r.val_bpb);
-        printf("final_%s_roundtrip_exact val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss,
-               r.val_bpb);
+        pg_text t = {0};
+        pg_final_settings_lines(&t, fin, "config:");
+        pg_final_score_lines(&t, scheme, &s);
+        rc = t.oom ? pg_fail("out of memory") : 0;
+        if (rc == 0)
+            fputs(t.s, stdout);
+        pg_text_free(&t);
     }
     free(val);
     pg_bpb_lut_free(&lut);
@@ -84,8 +94,9 @@ int main(int argc, char **argv)
     pg_hparams h;
     const char *scheme;
     pg_quant_plan plan;
+    pg_final_opts fin;
     long long code_bytes;
-    if (pg_box_libs_load() != 0 || settings(&h, &scheme, &plan) != 0 ||
+    if (pg_box_libs_load() != 0 || settings(&h, &scheme, &plan, &fin) != 0 ||
         pg_ledger_code_bytes(code, &code_bytes) != 0)
         return fail_exit();
     pg_train_opts o = {.out_dir = out, .progress = 1};
@@ -107,5 +118,5 @@ int main(int argc, char **argv)
     pg_pack_tag(scheme, &st, tag, sizeof tag);
     pg_ledger_print(&led, tag, stdout);
     fflush(stdout);
-    return score(art, &h, scheme) != 0 ? fail_exit() : 0;
+    return score(art, &h, scheme, &fin) != 0 ? fail_exit() : 0;
 }

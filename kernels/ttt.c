@@ -1,4 +1,4 @@
-#include "verifier/ttt.h"
+#include "kernels/ttt.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "verifier/ttt.h"
+#include "kernels/ttt.h"
 
 #define SGD_MUON "TTT_OPTIMIZER=sgd|muon"
 #define LORA "TTT_OPTIMIZER=lora"
