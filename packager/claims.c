@@ -118,10 +118,20 @@ static int mean_of_groups(const pg_record *r, int loss, pg_claim_match *m)
     int g[PG_MAX_REFS], ng = groups(r, g);
     if (ng < 2)
         return 0;
+    /* the most precise evaluations first: a claim rests on an _exact line rather than
+     * on its rounded twin */
+    int top = 0;
     for (size_t i = 0; i < r->nlogs; i++)
         for (int e = 0; e < r->logs[i].nevals; e++)
-            if (mean_by_tag(r, g, ng, r->logs[i].evals[e].tag, loss, m))
-                return 1;
+            top = decimals_of(&r->logs[i].evals[e], loss) > top
+                      ? decimals_of(&r->logs[i].evals[e], loss)
+                      : top;
+    for (int d = top; d >= 0; d--)
+        for (size_t i = 0; i < r->nlogs; i++)
+            for (int e = 0; e < r->logs[i].nevals; e++)
+                if (decimals_of(&r->logs[i].evals[e], loss) == d &&
+                    mean_by_tag(r, g, ng, r->logs[i].evals[e].tag, loss, m))
+                    return 1;
     return 0;
 }
 
@@ -224,26 +234,29 @@ static int log_has_seed(const pg_log_summary *l, const char *key)
     return sd->line && strcmp(k, key) == 0;
 }
 
-/* The evaluation of logs accepted by `want` equal to bpb, or the closest one. */
+/* The evaluation of logs accepted by `want` equal to bpb (the most precise one, so an
+ * _exact line rather than its rounded twin), or the closest one. */
 static int find_value(const pg_record *r, double bpb, int want, const char *key, pg_eval_ref *out)
 {
     double best = INFINITY;
+    int found_decimals = -1;
     for (size_t i = 0; i < r->nlogs; i++) {
         const pg_log_summary *l = &r->logs[i];
         int ok = want == 0 ? log_has_seed(l, key) : want == 1 ? !l->printed_seed.line : 1;
         for (int e = 0; ok && e < l->nevals; e++) {
             double d = fabs(l->evals[e].val_bpb - bpb);
             if (d <= pg_claim_tol(bpb, l->evals[e].bpb_decimals)) {
-                *out = (pg_eval_ref){(int)i, e};
-                return 1;
-            }
-            if (want == 0 && d < best) {
+                if (l->evals[e].bpb_decimals > found_decimals) {
+                    found_decimals = l->evals[e].bpb_decimals;
+                    *out = (pg_eval_ref){(int)i, e};
+                }
+            } else if (want == 0 && found_decimals < 0 && d < best) {
                 best = d;
                 *out = (pg_eval_ref){(int)i, e};
             }
         }
     }
-    return 0;
+    return found_decimals >= 0;
 }
 
 static void resolve_seed(const pg_record *r, pg_seed_claim *c)

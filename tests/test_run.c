@@ -161,6 +161,21 @@ START_TEST(test_manifest_schema)
         }
     }
     ck_assert_int_eq(reruns, 2);
+    /* each seed's claim is found on its log's exact line, not on the rounded one */
+    snprintf(p, sizeof p, "%s/records/submission.json", dir);
+    json_t *sub = t_load_json(p), *seed_row;
+    json_array_foreach(json_object_get(vj, "seeds"), ci, seed_row)
+    {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", json_integer_value(json_object_get(seed_row, "seed")));
+        json_t *claimed = json_object_get(json_object_get(json_object_get(sub, "seed_results"), key),
+                                          "val_bpb");
+        ck_assert_msg(json_real_value(json_object_get(seed_row, "val_bpb")) ==
+                          json_real_value(claimed),
+                      "seed %s found at %s", key,
+                      json_string_value(json_object_get(seed_row, "source")));
+    }
+    json_decref(sub);
     json_decref(vj);
     snprintf(p, sizeof p, "%s/stats/report.json", dir);
     json_t *rep = t_load_json(p);
