@@ -72,9 +72,11 @@ int cmd_eval(int argc, char **argv)
                                          {"set", required_argument, 0, 'M'},
                                          {"log", required_argument, 0, 'L'},
                                          PG_CLI_DECODE_LIMIT_OPTION,
+                                         PG_CLI_BACKEND_OPTION,
                                          {0, 0, 0, 0}};
     pg_cli_warn_env_settings(stderr);
     const char *data = NULL, *tok_path = NULL, *sets[MAX_SETS], *tag_name = NULL;
+    const char *backend = NULL;
     const char *model_sets[MAX_SETS];
     pg_import_hints hints = {.sets = model_sets};
     long stride = 64, seq_len = 0, batch = 4, at = 0;
@@ -120,6 +122,7 @@ int cmd_eval(int argc, char **argv)
             model_sets[hints.nsets++] = optarg;
             break;
         case 'L': hints.log_path = optarg; break;
+        case 'K': backend = optarg; break;
         default: return pg_cli_usage_error("eval", "bad option");
         }
         if (bad)
@@ -137,6 +140,10 @@ int cmd_eval(int argc, char **argv)
     if (set_rc != 0)
         return set_rc;
     tt.progress = !quiet;
+    const pg_backend *be;
+    int brc = pg_cli_backend("eval", backend, &be);
+    if (brc != 0)
+        return brc;
     const char *ckpt = argv[optind];
     pg_model m;
     pg_tokenizer tok;
@@ -146,6 +153,10 @@ int cmd_eval(int argc, char **argv)
     char what[96];
     if (pg_model_file_load(ckpt, &hints, &m, NULL, what, sizeof what) != 0)
         return pg_cli_error();
+    if (pg_model_to_backend(&m, be) != 0) {
+        pg_model_free(&m);
+        return pg_cli_error();
+    }
     int rc = 1;
     json_t *out = json_object();
     int ok = out != NULL; /* the JSON output is complete */

@@ -23,8 +23,9 @@ int cmd_init(int argc, char **argv)
                                          {"set", required_argument, 0, 's'},
                                          {"seed", required_argument, 0, 'S'},
                                          {"init", required_argument, 0, 'i'},
+                                         PG_CLI_BACKEND_OPTION,
                                          {0, 0, 0, 0}};
-    const char *out = NULL, *preset = "baseline", *sets[MAX_SETS];
+    const char *out = NULL, *preset = "baseline", *sets[MAX_SETS], *backend = NULL;
     int nsets = 0, mode = PG_INIT_REFERENCE, c;
     long seed = 1337;
     const char *env_seed = getenv("SEED");
@@ -52,6 +53,7 @@ int cmd_init(int argc, char **argv)
             else
                 return pg_cli_usage_error("init", "--init must be reference or dense");
             break;
+        case 'K': backend = optarg; break;
         default: return pg_cli_usage_error("init", "bad option");
         }
     }
@@ -69,10 +71,18 @@ int cmd_init(int argc, char **argv)
     int set_rc = pg_cli_apply_sets("init", "--set", sets, nsets, set_config, &cfg);
     if (set_rc != 0)
         return set_rc;
+    const pg_backend *be;
+    int brc = pg_cli_backend("init", backend, &be);
+    if (brc != 0)
+        return brc;
+    /* the draw is on the host, so every backend writes the same file */
     pg_model m;
-    if (pg_model_create(&m, &cfg) != 0)
+    if (pg_model_create_on(&m, &cfg, be) != 0)
         return pg_cli_error();
-    pg_model_init(&m, (uint64_t)seed, mode);
+    if (pg_model_init(&m, (uint64_t)seed, mode) != 0) {
+        pg_model_free(&m);
+        return pg_cli_error();
+    }
     json_t *meta = json_pack("{s:s, s:I, s:s}", "created_by", "pgolf init", "seed",
                              (json_int_t)seed, "init",
                              mode == PG_INIT_DENSE ? "dense" : "reference");

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "common/err.h"
 #include "common/fileio.h"
-#include "cli/commands.h"
+#include "kernels/backend.h"
 #include "pipeline/manifest.h"
 #include "pipeline/run.h"
 
@@ -68,10 +69,11 @@ int cmd_run(int argc, char **argv)
                                          {"out", required_argument, 0, 'O'},
                                          {"refresh", no_argument, 0, 'f'},
                                          {"force", no_argument, 0, 'F'},
+                                         PG_CLI_BACKEND_OPTION,
                                          {0, 0, 0, 0}};
     pg_cli_warn_env_settings(stderr);
     const char *preset = "tiny", *config = NULL, *seeds = NULL, *sota = NULL, *record = NULL;
-    const char *out = NULL, *sets[MAX_SETS];
+    const char *out = NULL, *sets[MAX_SETS], *backend = NULL;
     int nsets = 0, refresh = 0, force = 0, c;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
@@ -89,11 +91,16 @@ int cmd_run(int argc, char **argv)
         case 'O': out = optarg; break;
         case 'f': refresh = 1; break;
         case 'F': force = 1; break;
+        case 'K': backend = optarg; break;
         default: return pg_cli_usage_error("run", "bad option");
         }
     }
     if (optind != argc)
         return pg_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    const pg_backend *be;
+    int brc = pg_cli_backend("run", backend, &be);
+    if (brc != 0)
+        return brc;
     char *root = repo_root();
     if (!root)
         return pg_cli_error();
@@ -117,7 +124,8 @@ int cmd_run(int argc, char **argv)
     char default_out[64];
     snprintf(default_out, sizeof default_out, "runs/%s", preset);
     pg_run_opts o = {.run_dir = out ? out : default_out, .source_root = root, .use_cache = 1,
-                     .refresh = refresh, .force = force, .out = stdout, .stop = &interrupted};
+                     .refresh = refresh, .force = force, .out = stdout, .stop = &interrupted,
+                     .backend = be};
     catch_sigint();
     rc = pg_run(&cfg, &o);
     free(root);
@@ -236,6 +244,19 @@ int cmd_replay(int argc, char **argv)
         if (rc == 0 && pg_run_config_set(&cfg, name, json_string_value(v)) != 0)
             rc = pg_fail_prefix(dir);
     }
+    /* the backend the run trained on (recorded in its train stages unless the CPU) */
+    const pg_backend *be = NULL;
+    const char *bname = NULL;
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(man, "stages"), i, st)
+    {
+        const char *kind = json_string_value(json_object_get(st, "kind"));
+        if (!bname && kind && strcmp(kind, "train") == 0)
+            bname = json_string_value(json_object_get(json_object_get(st, "params"), "backend"));
+    }
+    if (rc == 0 && pg_cli_backend("replay", bname ? bname : "cpu", &be) != 0)
+        rc = -1;
     json_t *build = pg_manifest_stage(man, "build");
     const char *root = json_string_value(json_object_get(json_object_get(build, "params"), "source_root"));
     if (rc == 0 && (pg_run_config_finish(&cfg) != 0 || !root))
@@ -263,7 +284,7 @@ int cmd_replay(int argc, char **argv)
     }
     fprintf(stderr, "pgolf replay: re-running every stage of %s in %s\n", dir, scratch);
     pg_run_opts o = {.run_dir = scratch, .source_root = root, .use_cache = 0,
-                     .out = as_json ? stderr : stdout, .stop = &interrupted};
+                     .out = as_json ? stderr : stdout, .stop = &interrupted, .backend = be};
     catch_sigint();
     if (pg_run(&cfg, &o) != 0) {
         json_decref(man);

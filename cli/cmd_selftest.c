@@ -74,17 +74,20 @@ int cmd_selftest(int argc, char **argv)
     }
     if (note[0])
         fprintf(stderr, "pgolf: %s\n", note);
-    char device[160] = "the CPU";
+    char device[300];
+    be->describe(device, sizeof device);
     void (*set_bf16)(int) = NULL;
 #ifdef PGOLF_CUDA
-    if (strcmp(be->name, "cuda") == 0) {
-        pg_cuda_describe(device, sizeof device);
+    if (strcmp(be->name, "cuda") == 0)
         set_bf16 = pg_cuda_set_bf16;
-    }
 #endif
     pg_selftest_report r;
     if (pg_selftest_ops(pg_backend_cpu(), be, !tiny, set_bf16, &r) != 0)
         return pg_cli_error();
+    if (pg_selftest_model(pg_backend_cpu(), be, !tiny, set_bf16, &r) != 0) {
+        pg_selftest_report_free(&r);
+        return pg_cli_error();
+    }
     int rc;
     if (as_json)
         rc = pg_cli_print_json(report_json(&r, be->name, device));

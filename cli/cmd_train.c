@@ -21,7 +21,7 @@ static int set_hparam(void *h, const char *name, const char *value)
 }
 
 /* Resolves settings: preset, then --config file, then the environment, then --set; and
- * --out, --resume, --force. */
+ * --out, --resume, --force, --backend. */
 static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h,
                            pg_train_opts *o)
 {
@@ -31,9 +31,10 @@ static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
                                          {"out", required_argument, 0, 'o'},
                                          {"resume", no_argument, 0, 'r'},
                                          {"force", no_argument, 0, 'F'},
+                                         PG_CLI_BACKEND_OPTION,
                                          {0, 0, 0, 0}};
     pg_cli_warn_env_settings(stderr);
-    const char *preset = "baseline", *config = NULL, *sets[MAX_SETS];
+    const char *preset = "baseline", *config = NULL, *sets[MAX_SETS], *backend = NULL;
     int nsets = 0, c;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
@@ -48,6 +49,7 @@ static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
         case 'o': o->out_dir = optarg; break;
         case 'r': o->resume = 1; break;
         case 'F': o->force = 1; break;
+        case 'K': backend = optarg; break;
         default: return pg_cli_usage_error(cmd, "bad option");
         }
     }
@@ -55,6 +57,9 @@ static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
         return pg_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (o->resume && o->force)
         return pg_cli_usage_error(cmd, "--resume continues a run and --force replaces it: pass one");
+    int brc = pg_cli_backend(cmd, backend, &o->backend);
+    if (brc != 0)
+        return brc;
     if (strcmp(preset, "baseline") == 0) {
         pg_hparams_default(h);
     } else if (strcmp(preset, "tiny") == 0) {
@@ -130,7 +135,8 @@ int cmd_train(int argc, char **argv)
     int rc = resolve_hparams(argc, argv, "train", &h, &o);
     if (rc != 0)
         return rc;
-    warn_slow_step(&h);
+    if (o.backend->host_memory)
+        warn_slow_step(&h);
     /* under torchrun / mpirun: join the other ranks first */
     pg_dist_env env;
     pg_dist dist;

@@ -46,6 +46,15 @@ int pg_cli_warn_env_settings(FILE *err);
  * (common/decode_limit.h); its case calls pg_decode_limit_set(optarg). */
 #define PG_CLI_DECODE_LIMIT_OPTION {"max-decoded-bytes", required_argument, 0, 'X'}
 
+/* --backend cpu|cuda|auto, taken by the commands that compute with a model; its case
+ * keeps optarg for pg_cli_backend. */
+#define PG_CLI_BACKEND_OPTION {"backend", required_argument, 0, 'K'}
+/* The backend that `flag` (the --backend value, or NULL) names, else PGOLF_BACKEND, else
+ * the CPU. auto without a usable GPU takes the CPU and says so on stderr. Returns an exit
+ * status: 0, 2 for an unknown name, 1 when cuda cannot run here (message). */
+struct pg_backend;
+int pg_cli_backend(const char *cmd, const char *flag, const struct pg_backend **be);
+
 /* The directory holding pgolf's sources and data/sample, absolute: $PGOLF_ROOT; else the
  * executable's own directory, or PREFIX/share/pgolf beside an installed PREFIX/bin/pgolf,
  * or the working directory, whichever is a pgolf tree. Fails (message) when none is. */

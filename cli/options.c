@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "common/err.h"
+#include "kernels/backend.h"
 #include "pipeline/runconfig.h"
 
 extern char **environ;
@@ -175,4 +176,20 @@ int pg_cli_root(char *out, size_t n)
                    "in %s, in %s and in .): set PGOLF_ROOT to the pgolf source directory or "
                    "run make install",
                    exe_dir[0] ? exe_dir : "(unknown)", share);
+}
+
+int pg_cli_backend(const char *cmd, const char *flag, const pg_backend **be)
+{
+    const char *name = flag ? flag : getenv("PGOLF_BACKEND");
+    const char *from = flag ? "--backend" : "PGOLF_BACKEND";
+    if (!name || !*name)
+        name = "cpu";
+    if (strcmp(name, "cpu") && strcmp(name, "cuda") && strcmp(name, "auto"))
+        return pg_cli_usage_error(cmd, "%s '%s': must be cpu, cuda or auto", from, name);
+    char note[400];
+    if (pg_backend_select(name, be, note, sizeof note) != 0)
+        return pg_cli_error();
+    if (note[0])
+        fprintf(stderr, "pgolf: note: %s\n", note);
+    return 0;
 }

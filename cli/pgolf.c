@@ -13,6 +13,12 @@
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
+/* --backend, as train, eval, init and run take it */
+#define BACKEND_HELP                                                                          \
+    "--backend (or PGOLF_BACKEND) picks where the model computes: cpu (the reference, the\n"  \
+    "default), cuda (one GPU; an error where there is none) or auto (cuda when usable, else\n" \
+    "the CPU with a note).\n"
+
 const pg_command pg_commands[] = {
     {"data", cmd_data, "validate token shards or write one from token ids",
      "usage: pgolf data check DIR [--vocab N | --tokenizer MODEL] [--json]\n"
@@ -30,17 +36,19 @@ const pg_command pg_commands[] = {
      "pads the table to a model vocab larger than the tokenizer's.\n"},
     {"init", cmd_init, "write a freshly initialized model checkpoint",
      "usage: pgolf init --out FILE [--preset tiny|baseline] [--set NAME=VALUE]... [--seed N]\n"
-     "                  [--init reference|dense]\n"
+     "                  [--init reference|dense] [--backend cpu|cuda|auto]\n"
      "\n"
      "Model shape comes from the preset (default baseline), then the reference's environment\n"
      "variables (VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, NUM_HEADS, NUM_KV_HEADS, MLP_MULT,\n"
      "TRAIN_SEQ_LEN, ROPE_BASE, LOGIT_SOFTCAP, QK_GAIN_INIT, TIED_EMBED_INIT_STD, MLP_ACT),\n"
      "then --set flags. --init dense also randomizes the zero-initialized projections and\n"
-     "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"},
+     "the control tensors (for tests that must exercise every path). SEED env or --seed.\n"
+     "The draw is on the host: every backend writes the same file.\n"
+     BACKEND_HELP},
     {"run", cmd_run, "the whole pipeline: train seeds, evaluate, package, judge (cached, resumable)",
      "usage: pgolf run [--preset tiny|baseline] [--config FILE] [--seeds 42,1337,2025]\n"
      "                 [--set NAME=VALUE]... [--sota X|unigram|none] [--sota-record DIR]\n"
-     "                 [--out RUN_DIR] [--refresh] [--force]\n"
+     "                 [--out RUN_DIR] [--refresh] [--force] [--backend cpu|cuda|auto]\n"
      "\n"
      "Stages: data (shards, tokenizer, byte table, unigram baseline) -> build (versions, the\n"
      "sources train_gpt.py carries) -> train/seedS -> quantize/seedS -> compress/seedS ->\n"
@@ -65,7 +73,10 @@ const pg_command pg_commands[] = {
      "of 2,048 tokens per seed, seeds 42,1337,2025, sliding stride 32, TTT (1 epoch, chunks of\n"
      "4,096, lr 0.03), tested against the sample's unigram baseline. --out defaults to\n"
      "runs/PRESET. A recorded input that changed, or an output modified outside pgolf, stops\n"
-     "the run with nothing changed; --refresh accepts it and re-runs what depends on it.\n"},
+     "the run with nothing changed; --refresh accepts it and re-runs what depends on it.\n"
+     BACKEND_HELP
+     "Training and the evaluations run there; a backend other than the CPU is a parameter of\n"
+     "those stages, and pgolf replay re-runs on the backend the run recorded.\n"},
     {"replay", cmd_replay, "re-run a run's stages in a scratch directory and compare hashes",
      "usage: pgolf replay RUN_DIR [--keep] [--json]\n"
      "\n"
@@ -79,7 +90,7 @@ const pg_command pg_commands[] = {
      "\n"
      "Per stage: done (or cached in the last run), pending, interrupted, failed, stale (a\n"
      "recorded input changed or is missing) or modified (an output changed), with wall times.\n"},
-    {"selftest", cmd_selftest, "a compute backend's ops against the CPU reference",
+    {"selftest", cmd_selftest, "a compute backend's ops and model against the CPU reference",
      "usage: pgolf selftest [--backend cuda|cpu|auto] [--tiny] [--json]\n"
      "\n"
      "Runs every op of the backend (default cuda) and of the CPU reference on the same random\n"
@@ -88,11 +99,16 @@ const pg_command pg_commands[] = {
      "SGD, Adam, Muon and Newton-Schulz), on a tiny and a baseline-shaped case (--tiny: the\n"
      "first only), and prints per op the max absolute and relative difference against the\n"
      "tolerance it must meet: 1e-5 relative in float32 (TF32 off), 1e-4 after Newton-Schulz's\n"
-     "iterations, 2e-2 for the linear layers in bf16. Exit 1 on any breach; exit 77 with one\n"
-     "SKIP line when the backend cannot run here (no CUDA build, driver or device).\n"},
-    {"train", cmd_train, "train the baseline model on the CPU with the reference's loop",
+     "iterations, 2e-2 for the linear layers in bf16. Then the whole model, with the same\n"
+     "parameters and tokens on both sides (a 3-layer tiny model and, without --tiny, the\n"
+     "9x512 baseline at sequence length 256): the loss, logits and gradient of one pass, the\n"
+     "loss and parameters after 5 Muon/Adam steps, and the parameters and next loss after\n"
+     "one legal-TTT chunk (1e-5 on the first loss and logits, 1e-4 on the rest; in bf16 2e-2\n"
+     "on the loss and 5e-2 on the gradient). Exit 1 on any breach; exit 77 with one SKIP\n"
+     "line when the backend cannot run here (no CUDA build, driver or device).\n"},
+    {"train", cmd_train, "train the baseline model with the reference's loop",
      "usage: pgolf train [--out DIR] [--preset tiny|baseline] [--config FILE]\n"
-     "                   [--set NAME=VALUE]... [--resume | --force]\n"
+     "                   [--set NAME=VALUE]... [--resume | --force] [--backend cpu|cuda|auto]\n"
      "\n"
      "Settings use the reference's environment names (ITERATIONS, WARMDOWN_ITERS,\n"
      "TRAIN_BATCH_TOKENS, TRAIN_SEQ_LEN, MAX_WALLCLOCK_SECONDS, MATRIX_LR, SCALAR_LR,\n"
@@ -116,12 +132,14 @@ const pg_command pg_commands[] = {
      "gradients are summed in rank order (the same bits as the emulation), and rank 0 logs,\n"
      "validates and writes the checkpoints; PGOLF_RENDEZVOUS_TIMEOUT (120 s) bounds the wait\n"
      "for the ranks. A non-finite loss stops training\n"
-     "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"},
+     "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"
+     BACKEND_HELP},
     {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL [--mode standard|sliding]\n"
      "                  [--stride N] [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
      "                  [--audit-causality [--at T]] [--tag NAME] [--json] [--quiet]\n"
      "                  [--set NAME=VALUE]... [--log TRAIN_LOG] [--max-decoded-bytes N]\n"
+     "                  [--backend cpu|cuda|auto]\n"
      "\n"
      "MODEL is a pgolf checkpoint or artifact, or a PyTorch file (final_model.pt,\n"
      "final_model.int8.ptz, the {\"w\",\"m\"} int6 layouts; see pgolf help import, whose\n"
@@ -147,7 +165,8 @@ const pg_command pg_commands[] = {
      "sliding_window). --json prints {\"val_loss\",\"val_bpb\",\"tokens\",\"bytes\",...}.\n"
      "Progress goes to stderr.\n"
      "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
-     "--max-decoded-bytes N raises the second bound.\n"},
+     "--max-decoded-bytes N raises the second bound.\n"
+     BACKEND_HELP},
     {"import", cmd_import, "read a PyTorch model file (state dict or int8/int6 artifact) as a checkpoint",
      "usage: pgolf import FILE --out CHECKPOINT [--set NAME=VALUE]... [--log TRAIN_LOG]\n"
      "                    [--max-decoded-bytes N]\n"

@@ -12,6 +12,7 @@
 #define PG_BACKEND_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "kernels/real.h"
 
@@ -19,6 +20,8 @@ typedef struct pg_backend pg_backend;
 struct pg_backend {
     const char *name;
     int host_memory; /* 1: the backend's memory is host memory (pointers are shared) */
+    /* Where it computes, for logs and manifests: the device and the library versions. */
+    void (*describe)(char *buf, size_t n);
 
     /* ---- memory ---- */
     void *(*alloc)(size_t bytes); /* zero-filled; NULL when out of memory */
@@ -131,6 +134,29 @@ struct pg_backend {
     /* Sums `n` reals across processes in place; the identity on one process. */
     int (*all_reduce_sum)(pg_real *x, size_t n);
 };
+
+/* Host access to `bytes` of be's memory at p: p itself on a host-memory backend, else a
+ * malloc'd host copy (filled from p when `fetch`); NULL when out of memory. Release
+ * writes the copy back when `store` and frees it. */
+static inline void *pg_host_acquire(const pg_backend *be, void *p, size_t bytes, int fetch)
+{
+    if (be->host_memory)
+        return p;
+    void *h = malloc(bytes ? bytes : 1);
+    if (h && fetch)
+        be->to_host(h, p, bytes);
+    return h;
+}
+
+static inline void pg_host_release(const pg_backend *be, void *p, void *host, size_t bytes,
+                                   int store)
+{
+    if (be->host_memory || !host)
+        return;
+    if (store)
+        be->to_device(p, host, bytes);
+    free(host);
+}
 
 /* The CPU reference backend (kernels/cpu/). */
 const pg_backend *pg_backend_cpu(void);

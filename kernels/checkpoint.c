@@ -70,9 +70,17 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
     free(header);
     if (!buf)
         return pg_fail("%s: out of memory (%zu payload bytes)", path, plen);
-    put_reals(payload, m->params, m->num_params);
-    for (int i = 0; i < n_extras; i++)
-        put_reals(payload + (size_t)(i + 1) * m->num_params * 4, extras[i].data, m->num_params);
+    size_t bytes = m->num_params * sizeof(pg_real);
+    for (int i = -1; i < n_extras; i++) {
+        pg_real *src = i < 0 ? m->params : extras[i].data;
+        pg_real *host = pg_host_acquire(m->be, src, bytes, 1);
+        if (!host) {
+            free(buf);
+            return pg_fail("%s: out of memory (%zu parameters)", path, m->num_params);
+        }
+        put_reals(payload + (size_t)(i + 1) * m->num_params * 4, host, m->num_params);
+        pg_host_release(m->be, src, host, bytes, 0);
+    }
     pg_container_seal(buf, total);
     int rc = pg_write_file_atomic(path, buf, total);
     free(buf);

@@ -23,7 +23,8 @@ typedef struct {
     pg_real *data;
 } pg_ckpt_extra;
 
-/* Writes atomically; meta (may be NULL) is stored as the header's "meta" object. */
+/* Writes atomically; meta (may be NULL) is stored as the header's "meta" object. The
+ * parameters and the extras' data are memory of m's backend. */
 int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
                        const pg_ckpt_extra *extras, int n_extras);
 
@@ -34,11 +35,11 @@ int pg_checkpoint_save(const char *path, const pg_model *m, const json_t *meta,
 int pg_model_from_header(const char *path, const json_t *hdr, size_t max_bytes,
                          const char *bound, pg_model *m);
 
-/* Creates *m from the file. *meta_out (if not NULL) gets a new reference to "meta".
+/* Creates *m on the CPU backend from the file (pg_model_to_backend moves it). *meta_out (if not NULL) gets a new reference to "meta".
  * Extra arrays in the file are validated but not loaded. */
 int pg_checkpoint_load(const char *path, pg_model *m, json_t **meta_out);
 
-/* Also loads the named extras into newly allocated extras[i].data; a missing one fails
+/* Also loads the named extras into newly allocated host extras[i].data; a missing one fails
  * ("not a training checkpoint"). */
 int pg_checkpoint_load_with(const char *path, pg_model *m, json_t **meta_out,
                             pg_ckpt_extra *extras, int n_extras);

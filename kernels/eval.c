@@ -72,9 +72,11 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
         T = win[i].len > T ? win[i].len : T;
     pg_acts a;
     int *ids = malloc((size_t)B * T * sizeof *ids), *tgt = malloc((size_t)B * T * sizeof *tgt);
-    if (!ids || !tgt || pg_acts_create(&a, m, B, T, 0) != 0) {
+    double *losses = malloc((size_t)B * T * sizeof *losses); /* the batch's, on the host */
+    if (!ids || !tgt || !losses || pg_acts_create(&a, m, B, T, 0) != 0) {
         free(ids);
         free(tgt);
+        free(losses);
         return pg_fail("out of memory for an eval batch of %dx%d", B, T);
     }
     for (size_t w0 = 0; w0 < nwin;) {
@@ -90,11 +92,12 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
                 tgt[b * len + j] = stream[p + 1];
             }
         pg_model_forward(m, &a, ids, tgt);
+        m->be->to_host(losses, a.losses, (size_t)nb * len * sizeof *losses);
         for (int b = 0; b < nb; b++) {
             const pg_eval_window *w = &win[w0 + (size_t)b];
             for (int j = w->score_from; j < len; j++) {
                 size_t p = w->start + (size_t)j;
-                double l = a.losses[b * len + j];
+                double l = losses[b * len + j];
                 r->loss_sum += l;
                 r->tokens += 1;
                 r->bytes += pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
@@ -108,6 +111,7 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
     pg_acts_free(&a);
     free(ids);
     free(tgt);
+    free(losses);
     return 0;
 }
 

@@ -62,11 +62,16 @@ static int bind_views(const pg_model *m, pg_real *base, pg_param_views *v)
 
 int pg_model_create(pg_model *m, const pg_model_config *cfg)
 {
+    return pg_model_create_on(m, cfg, pg_backend_cpu());
+}
+
+int pg_model_create_on(pg_model *m, const pg_model_config *cfg, const pg_backend *be)
+{
     memset(m, 0, sizeof *m);
     if (pg_config_validate(cfg) != 0)
         return -1;
     m->cfg = *cfg;
-    m->be = pg_backend_cpu();
+    m->be = be;
     int D = cfg->model_dim, hd = pg_config_head_dim(cfg), kvd = cfg->num_kv_heads * hd;
     int F = cfg->mlp_mult * D;
     m->tensors = calloc(2 + 10 * (size_t)cfg->num_layers, sizeof *m->tensors);
@@ -110,10 +115,41 @@ void pg_model_free(pg_model *m)
 
 int pg_model_clone(pg_model *dst, const pg_model *src)
 {
-    if (pg_model_create(dst, &src->cfg) != 0)
+    if (pg_model_create_on(dst, &src->cfg, src->be) != 0)
         return -1;
     dst->be->copy(dst->params, src->params, src->num_params * sizeof(pg_real));
     return 0;
+}
+
+int pg_model_to_backend(pg_model *m, const pg_backend *be)
+{
+    if (m->be == be)
+        return 0;
+    pg_model moved;
+    if (pg_model_create_on(&moved, &m->cfg, be) != 0)
+        return -1;
+    size_t bytes = m->num_params * sizeof(pg_real);
+    pg_real *host = pg_host_acquire(m->be, m->params, bytes, 1);
+    if (!host) {
+        pg_model_free(&moved);
+        return pg_fail("out of memory moving %zu parameters to the %s backend", m->num_params,
+                       be->name);
+    }
+    be->to_device(moved.params, host, bytes);
+    pg_host_release(m->be, m->params, host, bytes, 0);
+    pg_model_free(m);
+    *m = moved;
+    return 0;
+}
+
+void pg_model_read_params(const pg_model *m, pg_real *host)
+{
+    m->be->to_host(host, m->params, m->num_params * sizeof(pg_real));
+}
+
+void pg_model_write_params(pg_model *m, const pg_real *host)
+{
+    m->be->to_device(m->params, host, m->num_params * sizeof(pg_real));
 }
 
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name)
@@ -124,15 +160,20 @@ const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name)
     return NULL;
 }
 
-void pg_model_init(pg_model *m, uint64_t seed, int mode)
+int pg_model_init(pg_model *m, uint64_t seed, int mode)
 {
+    /* drawn on the host, in tensor order, then copied to the backend */
+    size_t bytes = m->num_params * sizeof(pg_real);
+    pg_real *params = pg_host_acquire(m->be, m->params, bytes, 0);
+    if (!params)
+        return pg_fail("out of memory initializing %zu parameters", m->num_params);
     pg_rng rng;
     pg_rng_seed(&rng, seed);
     const pg_model_config *c = &m->cfg;
     int dense = mode == PG_INIT_DENSE;
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
-        pg_real *p = m->params + t->offset;
+        pg_real *p = params + t->offset;
         const char *n = t->name;
         if (strcmp(n, "tok_emb.weight") == 0) {
             for (size_t j = 0; j < t->numel; j++)
@@ -156,6 +197,8 @@ void pg_model_init(pg_model *m, uint64_t seed, int mode)
             }
         }
     }
+    pg_host_release(m->be, m->params, params, bytes, 1);
+    return 0;
 }
 
 /* The largest scratch any op of a backward pass takes: the linear backward of every
@@ -313,21 +356,27 @@ int pg_lora_create(pg_lora *lo, const pg_model *m, int rank, int max_rows)
     return 0;
 }
 
-void pg_lora_reset(pg_lora *lo, const pg_model *m, uint64_t seed)
+int pg_lora_reset(pg_lora *lo, const pg_model *m, uint64_t seed)
 {
     /* A ~ U(-1/sqrt(D), 1/sqrt(D)) as nn.Linear, B = 0; drawn on the host */
+    size_t bytes = lo->n * sizeof(pg_real);
+    pg_real *p = pg_host_acquire(lo->be, lo->p, bytes, 0);
+    if (!p)
+        return pg_fail("out of memory resetting LoRA adapters");
     pg_rng rng;
     pg_rng_seed(&rng, seed);
     double bound = 1.0 / sqrt((double)m->cfg.model_dim);
     size_t rD = (size_t)lo->rank * (size_t)m->cfg.model_dim;
-    memset(lo->p, 0, lo->n * sizeof(pg_real));
+    memset(p, 0, bytes);
     for (int l = 0; l < m->cfg.num_layers; l++) {
-        lora_views v = lora_at(lo, m, lo->p, l);
+        lora_views v = lora_at(lo, m, p, l);
         for (size_t j = 0; j < rD; j++) {
             v.aq[j] = (pg_real)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
             v.av[j] = (pg_real)(bound * (2.0 * pg_rng_uniform(&rng) - 1.0));
         }
     }
+    pg_host_release(lo->be, lo->p, p, bytes, 1);
+    return 0;
 }
 
 void pg_lora_free(pg_lora *lo)

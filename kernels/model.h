@@ -3,8 +3,9 @@
  * and the backward pass. The graph only calls the backend table (kernels/backend.h):
  * parameters, gradients and activations are the backend's memory, and model.c holds no
  * arithmetic of its own. All parameters live in one pg_real array; views point into it,
- * so a gradient or optimizer-state array of the same size gets the same views. Init,
- * clone and the LoRA reset write parameters directly: they need a host-memory backend. */
+ * so a gradient or optimizer-state array of the same size gets the same views. A model
+ * lives on one backend: init and the LoRA reset draw on the host and copy the result to
+ * it, and pg_model_read_params / pg_model_write_params are the only other ways across. */
 #ifndef PG_MODEL_H
 #define PG_MODEL_H
 
@@ -55,7 +56,7 @@ typedef struct {
 } pg_lora;
 
 typedef struct {
-    const pg_backend *be; /* where the parameters live and the graph runs (CPU today) */
+    const pg_backend *be; /* where the parameters live and the graph runs */
     pg_model_config cfg;
     size_t num_params;
     int num_tensors;
@@ -71,11 +72,20 @@ enum {
                               for tests that must exercise every path of the forward */
 };
 
+/* A model with zero parameters on the CPU backend, or on `be`. */
 int pg_model_create(pg_model *m, const pg_model_config *cfg);
+int pg_model_create_on(pg_model *m, const pg_model_config *cfg, const pg_backend *be);
 void pg_model_free(pg_model *m);
-/* A deep copy (for test-time training, which adapts weights in place). */
+/* A deep copy on src's backend (for test-time training, which adapts weights in place). */
 int pg_model_clone(pg_model *dst, const pg_model *src);
-void pg_model_init(pg_model *m, uint64_t seed, int mode);
+/* Moves m (no adapters attached) to backend be, keeping its parameters; on failure
+ * (message) m is unchanged. */
+int pg_model_to_backend(pg_model *m, const pg_backend *be);
+/* All parameters to or from a host array of num_params reals, laid out like m->params. */
+void pg_model_read_params(const pg_model *m, pg_real *host);
+void pg_model_write_params(pg_model *m, const pg_real *host);
+/* Fails (message) only when out of host memory for the draw. */
+int pg_model_init(pg_model *m, uint64_t seed, int mode);
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name);
 
 static inline int pg_num_encoder_layers(const pg_model_config *c) { return c->num_layers / 2; }
@@ -144,7 +154,7 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
 /* Adapters for m with rank r over up to max_rows positions per pass; A random (seeded),
  * B zero, so a fresh adapter changes nothing. */
 int pg_lora_create(pg_lora *l, const pg_model *m, int rank, int max_rows);
-void pg_lora_reset(pg_lora *l, const pg_model *m, uint64_t seed);
+int pg_lora_reset(pg_lora *l, const pg_model *m, uint64_t seed);
 void pg_lora_free(pg_lora *l);
 
 /* Backward of sum_r dloss * loss[r] after a forward with targets on acts made with

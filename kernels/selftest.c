@@ -12,9 +12,9 @@
 #include "kernels/config.h"
 #include "kernels/rng.h"
 
-#define TOL_FP32 1e-5  /* float32 parity: reordered float sums */
-#define TOL_ITER 1e-4  /* Newton-Schulz and Muon: five iterations amplify rounding */
-#define TOL_BF16 2e-2  /* bf16 inputs, float32 accumulation */
+#define TOL_FP32 PG_SELFTEST_TOL_FP32
+#define TOL_ITER PG_SELFTEST_TOL_ITER
+#define TOL_BF16 PG_SELFTEST_TOL_BF16
 
 typedef struct {
     const pg_backend *ref, *dev;
@@ -84,29 +84,47 @@ static void ids_free(ctx *c, ids *v)
         c->dev->free(v->d);
 }
 
-static void add_row(ctx *c, const char *op, double max_abs, double scale, double tol)
+int pg_selftest_add(pg_selftest_report *r, const char *op, const char *shape, const char *mode,
+                    double max_abs, double scale, double tol)
 {
-    pg_selftest_report *r = c->r;
     if (r->n == r->cap) {
         int nc = r->cap ? 2 * r->cap : 64;
         pg_selftest_row *rows = realloc(r->rows, (size_t)nc * sizeof *rows);
-        if (!rows) {
-            c->oom = 1;
-            return;
-        }
+        if (!rows)
+            return -1;
         r->rows = rows;
         r->cap = nc;
     }
     pg_selftest_row *w = &r->rows[r->n++];
     memset(w, 0, sizeof *w);
     snprintf(w->op, sizeof w->op, "%s", op);
-    snprintf(w->shape, sizeof w->shape, "%s", c->shape);
-    snprintf(w->mode, sizeof w->mode, "%s", c->mode);
+    snprintf(w->shape, sizeof w->shape, "%s", shape);
+    snprintf(w->mode, sizeof w->mode, "%s", mode);
     w->max_abs = max_abs;
     w->max_rel = scale > 0 ? max_abs / scale : max_abs;
     w->tol = tol;
     w->pass = isfinite(w->max_rel) && w->max_rel <= tol;
     r->failures += !w->pass;
+    return 0;
+}
+
+void pg_selftest_diff(const pg_real *ref, const pg_real *got, size_t n, double *max_abs,
+                      double *scale)
+{
+    *max_abs = 0;
+    *scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (!(d <= *max_abs)) /* NaN propagates */
+            *max_abs = d;
+        *scale = fmax(*scale, fabs((double)ref[i]));
+    }
+}
+
+static void add_row(ctx *c, const char *op, double max_abs, double scale, double tol)
+{
+    if (pg_selftest_add(c->r, op, c->shape, c->mode, max_abs, scale, tol) != 0)
+        c->oom = 1;
 }
 
 /* Compares the two sides of p (the backend's copied back) and records a row. */
@@ -120,13 +138,8 @@ static void check(ctx *c, const char *op, const pair *p, double tol)
         return;
     }
     c->dev->to_host(got, p->d, p->n * sizeof *got);
-    double max_abs = 0, scale = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        double d = fabs((double)got[i] - (double)p->h[i]);
-        if (!(d <= max_abs)) /* NaN propagates */
-            max_abs = d;
-        scale = fmax(scale, fabs((double)p->h[i]));
-    }
+    double max_abs, scale;
+    pg_selftest_diff(p->h, got, p->n, &max_abs, &scale);
     free(got);
     add_row(c, op, max_abs, scale, tol);
 }

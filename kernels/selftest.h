@@ -29,6 +29,30 @@ typedef struct {
  * (message) when out of memory. */
 int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
                     void (*set_bf16)(int on), pg_selftest_report *r);
+/* The whole model on dev against ref, appended to r: a tiny config (3 layers, so a U-Net
+ * skip, GQA) and, with `baseline`, the 9x512 baseline at sequence length 256. Rows: the
+ * forward's loss and logits, the backward's gradient, 5 optimizer steps (Muon and Adam,
+ * their last loss and the parameters after), and one legal-TTT chunk (SGD over a chunk,
+ * the parameters after and the next loss); with set_bf16 the forward and backward again
+ * in bf16. Returns -1 (message) when out of memory. */
+int pg_selftest_model(const pg_backend *ref, const pg_backend *dev, int baseline,
+                      void (*set_bf16)(int on), pg_selftest_report *r);
 void pg_selftest_report_free(pg_selftest_report *r);
+
+/* Appends a row: max_abs over the outputs and scale = max |ref| (max_rel = their ratio)
+ * against tol. Returns -1 when out of memory. */
+int pg_selftest_add(pg_selftest_report *r, const char *op, const char *shape, const char *mode,
+                    double max_abs, double scale, double tol);
+/* max |got - ref| (NaN propagates) and max |ref| over n host reals. */
+void pg_selftest_diff(const pg_real *ref, const pg_real *got, size_t n, double *max_abs,
+                      double *scale);
+
+/* The bounds on max_rel: float32 parity (reordered float sums); iterated updates
+ * (Newton-Schulz and Muon amplify rounding over five iterations); bf16 linear layers
+ * (bf16 inputs, float32 accumulation) on values, and on gradients. */
+#define PG_SELFTEST_TOL_FP32 1e-5
+#define PG_SELFTEST_TOL_ITER 1e-4
+#define PG_SELFTEST_TOL_BF16 2e-2
+#define PG_SELFTEST_TOL_BF16_GRAD 5e-2
 
 #endif

@@ -264,7 +264,10 @@ static int lora_run(pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
     double t0 = pg_now_seconds();
     for (size_t k = 0; k < st.npieces && rc == 0; k++) {
         if (pc[k].doc_first) {
-            pg_lora_reset(lo, m, LORA_SEED);
+            if (pg_lora_reset(lo, m, LORA_SEED) != 0) {
+                rc = -1;
+                break;
+            }
             be->zero(st.adam_m, lo->n * sizeof(pg_real));
             be->zero(st.adam_v, lo->n * sizeof(pg_real));
             t = 0;

@@ -160,6 +160,12 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
     json_t *tensors = json_array();
     float *tmp = NULL;
     int rc = -1;
+    size_t bytes = m->num_params * sizeof(pg_real);
+    pg_real *params = pg_host_acquire(m->be, m->params, bytes, 1);
+    if (!params) {
+        json_decref(tensors);
+        return pg_fail("%s: out of memory", path);
+    }
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
         pg_qgroup g = pg_tensor_qgroup(t->name);
@@ -177,7 +183,7 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
         raw[g] = grown;
         tmp = f;
         for (size_t j = 0; j < t->numel; j++)
-            tmp[j] = (float)m->params[t->offset + j];
+            tmp[j] = (float)params[t->offset + j];
         long bad = pg_first_nonfinite(tmp, t->numel);
         if (bad >= 0) {
             pg_fail("%s: tensor %s holds %g at index %ld: a model with non-finite weights is "
@@ -204,6 +210,7 @@ int pg_artifact_quantize(const char *path, const pg_model *m, const pg_quant_pla
     }
     rc = assemble(path, pg_config_to_json(&m->cfg), tensors, raw, raw_n, 0, stats, image);
 out:
+    pg_host_release(m->be, m->params, params, bytes, 0);
     free(tmp);
     for (int g = 0; g < PG_NUM_QGROUPS; g++)
         free(raw[g]);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "kernels/backend.h"
 #include "common/fileio.h"
 #include "common/progress.h"
 #include "common/buildinfo.h"
@@ -365,6 +366,14 @@ static int open_manifest(pg_run_state *r, pg_run_config *c)
     return r->o->force ? 0 : check_same_settings(r, c);
 }
 
+/* Where this run computes: the backend's name and its own description of the device. */
+static json_t *backend_json(const pg_backend *be)
+{
+    char device[300];
+    be->describe(device, sizeof device);
+    return json_pack("{s:s, s:s}", "name", be->name, "device", device);
+}
+
 int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
 {
     pg_run_config c = *cfg;
@@ -384,7 +393,9 @@ int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
         goto out;
     if (put(&r, r.manifest, "settings", pg_run_config_settings(&c)) != 0 ||
         put(&r, r.manifest, "versions", json_incref(r.versions)) != 0 ||
-        put(&r, r.manifest, "host", pg_host_json()) != 0 || pg_run_plan(&r, plan, &n) != 0 ||
+        put(&r, r.manifest, "host", pg_host_json()) != 0 ||
+        put(&r, r.manifest, "backend", backend_json(o->backend ? o->backend : pg_backend_cpu())) != 0 ||
+        pg_run_plan(&r, plan, &n) != 0 ||
         merge_plan(&r, plan, n) != 0 || pg_manifest_save(r.dir, r.manifest) != 0)
         goto out;
     if (o->out) {

@@ -32,6 +32,9 @@ typedef struct {
     int force;               /* accept other settings than the run's: replace its results */
     FILE *out;               /* stage lines, progress and the report */
     volatile sig_atomic_t *stop; /* set by a SIGINT handler: stop cleanly */
+    /* where training and the evaluations compute (NULL: the CPU); a backend other than
+     * the CPU is a parameter of the train and eval stages, so results never mix */
+    const struct pg_backend *backend;
 } pg_run_opts;
 /* Runs the pipeline. Fails (message) on bad inputs, a RUN_DIR that is not a compatible
  * pgolf run, a run made with other settings (unless force: its results would be

@@ -289,7 +289,7 @@ static int train_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     train_progress prog = {r->o->out, s->id, h.iterations, h.train_batch_tokens, pg_now_seconds()};
     pg_train_opts t = {.out_dir = dir, .resume = s->resume, .progress = tty, .quiet = 1,
                        .on_step = r->o->out && !tty ? on_step : NULL, .ctx = &prog,
-                       .stop = r->o->stop};
+                       .stop = r->o->stop, .backend = r->o->backend};
     int rc = pg_train(&h, &t);
     free(dir);
     if (rc != 0)
@@ -438,7 +438,9 @@ static int eval_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     size_t nval;
     json_t *doc = NULL, *times = NULL;
     int rc = -1, have_tok = 0;
-    if (pg_artifact_load(art, &m, NULL) != 0 || pg_tokenizer_load(c->h.tokenizer_path, &tok) != 0)
+    if (pg_artifact_load(art, &m, NULL) != 0 ||
+        (r->o->backend && pg_model_to_backend(&m, r->o->backend) != 0) ||
+        pg_tokenizer_load(c->h.tokenizer_path, &tok) != 0)
         goto out;
     have_tok = 1;
     pg_final_scores f;
@@ -695,6 +697,19 @@ static json_t *package_params(const pg_run_config *c, const json_t *all)
     return p;
 }
 
+/* A computing stage's params name its backend unless it is the CPU (the definition, and
+ * what runs recorded before backends were a choice). */
+static json_t *on_backend(const pg_run_state *r, json_t *params)
+{
+    const pg_backend *be = r->o->backend;
+    if (params && be && strcmp(be->name, "cpu") != 0 &&
+        json_object_set_new(params, "backend", json_string(be->name)) != 0) {
+        json_decref(params);
+        return NULL;
+    }
+    return params;
+}
+
 static void add(pg_stage *plan, int *n, const char *kind, long seed, json_t *params,
                 int (*in)(pg_run_state *, pg_stage *, json_t *),
                 int (*run)(pg_run_state *, pg_stage *, json_t *))
@@ -733,15 +748,15 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
     json_t *bp = json_pack("{s:s}", "source_root", source_root(r));
     add(plan, n, "build", -1, bp, build_inputs, build_run);
     for (int i = 0; i < c->nseeds; i++)
-        add(plan, n, "train", c->seeds[i], pg_run_config_train_settings(c, c->seeds[i]),
+        add(plan, n, "train", c->seeds[i], on_backend(r, pg_run_config_train_settings(c, c->seeds[i])),
             train_inputs, train_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "quantize", c->seeds[i], pick(all, quant_p), quantize_inputs, quantize_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "compress", c->seeds[i], pick(all, none), compress_inputs, compress_run);
     for (int i = 0; i < c->nseeds; i++)
-        add(plan, n, "eval", c->seeds[i], pick(all, c->fin.ttt ? eval_ttt_p : eval_p), eval_inputs,
-            eval_run);
+        add(plan, n, "eval", c->seeds[i], on_backend(r, pick(all, c->fin.ttt ? eval_ttt_p : eval_p)),
+            eval_inputs, eval_run);
     add(plan, n, "package", -1, package_params(c, all), package_inputs, package_run);
     add(plan, n, "stats", -1, pick(all, stats_p), pg_run_stats_inputs, pg_run_stats);
     json_decref(all);

@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, suite_packager());
     srunner_add_suite(sr, suite_package());
     srunner_add_suite(sr, suite_run());
+    srunner_add_suite(sr, suite_device());
     srunner_add_suite(sr, suite_hostile());
     srunner_add_suite(sr, suite_malformed());
     srunner_add_suite(sr, suite_fuzz());

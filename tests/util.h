@@ -58,6 +58,7 @@ Suite *suite_verify(void);
 Suite *suite_packager(void);
 Suite *suite_package(void);
 Suite *suite_run(void);
+Suite *suite_device(void);
 Suite *suite_hostile(void);
 Suite *suite_malformed(void);
 Suite *suite_fuzz(void);

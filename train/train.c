@@ -136,10 +136,11 @@ static int load_state(trainer *t)
         pg_fail_prefix(t->state_path);
         goto out;
     }
-    memcpy(t->m.params, loaded.params, loaded.num_params * sizeof(pg_real));
-    memcpy(t->opt.adam_m, ex[0].data, loaded.num_params * sizeof(pg_real));
-    memcpy(t->opt.adam_v, ex[1].data, loaded.num_params * sizeof(pg_real));
-    memcpy(t->opt.muon_buf, ex[2].data, loaded.num_params * sizeof(pg_real));
+    pg_model_write_params(&t->m, loaded.params);
+    size_t bytes = loaded.num_params * sizeof(pg_real);
+    t->m.be->to_device(t->opt.adam_m, ex[0].data, bytes);
+    t->m.be->to_device(t->opt.adam_v, ex[1].data, bytes);
+    t->m.be->to_device(t->opt.muon_buf, ex[2].data, bytes);
     t->step = (long)json_integer_value(json_object_get(meta, "step"));
     t->train_ms = json_number_value(json_object_get(meta, "train_ms"));
     t->opt.step = (long)json_integer_value(json_object_get(meta, "optim_step"));
@@ -188,16 +189,17 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
     if ((size_t)chunk > train_tokens)
         return pg_fail("%s: the train split has %zu tokens, fewer than one micro-batch (%ld)",
                        h->data_path, train_tokens, chunk);
-    if (pg_model_create(&t->m, &h->model) != 0 || pg_optim_create(&t->opt, &t->m) != 0)
+    const pg_backend *be = o->backend ? o->backend : pg_backend_cpu();
+    if (pg_model_create_on(&t->m, &h->model, be) != 0 || pg_optim_create(&t->opt, &t->m) != 0 ||
+        pg_model_init(&t->m, (uint64_t)h->seed, PG_INIT_REFERENCE) != 0)
         return -1;
-    pg_model_init(&t->m, (uint64_t)h->seed, PG_INIT_REFERENCE);
     if (h->init_checkpoint[0]) {
         pg_model init;
         if (pg_checkpoint_load(h->init_checkpoint, &init, NULL) != 0)
             return -1;
         int same = memcmp(&init.cfg, &h->model, sizeof init.cfg) == 0;
         if (same)
-            memcpy(t->m.params, init.params, init.num_params * sizeof(pg_real));
+            pg_model_write_params(&t->m, init.params);
         pg_model_free(&init);
         if (!same)
             return pg_fail("%s: INIT_CHECKPOINT has a different model shape than the settings",
@@ -220,7 +222,8 @@ static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
     const pg_hparams *h = t->h;
     if (!lg->log)
         return;
-    logf_(lg, "pgolf_train version:%s backend:cpu out:%s", pg_build_version(), o->out_dir);
+    logf_(lg, "pgolf_train version:%s backend:%s out:%s", pg_build_version(), t->m.be->name,
+          o->out_dir);
     if (o->run_id)
         logf_(lg, "run_id:%s log:%s", o->run_id, t->log_path);
     fprintf(lg->log, "== resolved configuration ==\n");

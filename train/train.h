@@ -1,4 +1,4 @@
-/* CPU training with the reference's loop (DESIGN §4): schedule, optimizers, data order,
+/* Training with the reference's loop (DESIGN §4): schedule, optimizers, data order,
  * periodic validation, log lines in the reference's shapes, atomic checkpoints and
  * bit-identical resume.
  *
@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include "common/dist.h"
+#include "kernels/backend.h"
 #include "train/hparams.h"
 
 typedef struct {
@@ -31,6 +32,8 @@ typedef struct {
     /* the processes of a launched run (NULL: one process, which emulates WORLD_SIZE ranks);
      * rank 0 logs, validates and writes checkpoints, every rank trains on its data slice */
     pg_dist *dist;
+    /* where the model trains (NULL: the CPU); checkpoints are the same on every backend */
+    const pg_backend *backend;
 } pg_train_opts;
 
 /* Fails (message) on bad inputs, a non-finite loss (the last good state.ckpt is kept),

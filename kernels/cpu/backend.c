@@ -1,8 +1,12 @@
 /* The CPU reference backend: host memory and the ops of kernels/cpu/, filling the table
  * of kernels/backend.h. The wrappers here only adapt batch loops; the arithmetic is in
  * ops.c, elementwise.c and optim_ops.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common/dist.h"
 #include "common/err.h"
@@ -81,9 +85,19 @@ static int cpu_all_reduce_sum(pg_real *x, size_t n)
 #endif
 }
 
+static void cpu_describe(char *buf, size_t n)
+{
+#ifdef _OPENMP
+    snprintf(buf, n, "the CPU (%d OpenMP threads)", omp_get_max_threads());
+#else
+    snprintf(buf, n, "the CPU (one thread)");
+#endif
+}
+
 static const pg_backend kCpu = {
     .name = "cpu",
     .host_memory = 1,
+    .describe = cpu_describe,
     .alloc = cpu_alloc,
     .free = free,
     .to_device = cpu_copy,

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cublas_v2.h>
+
 #include "kernels/cuda/common.cuh"
 
 extern "C" {
@@ -94,6 +96,7 @@ static pg_backend make_table(void)
     memset(&b, 0, sizeof b);
     b.name = "cuda";
     b.host_memory = 0;
+    b.describe = pg_cuda_describe;
     b.alloc = cuda_alloc;
     b.free = cuda_free;
     b.to_device = cuda_to_device;
@@ -161,13 +164,19 @@ extern "C" const pg_backend *pg_backend_cuda(void)
 
 extern "C" void pg_cuda_describe(char *buf, size_t n)
 {
-    int dev = 0;
+    int dev = 0, driver = 0, runtime = 0, cublas = 0;
     cudaDeviceProp p;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
         cudaGetLastError();
         snprintf(buf, n, "unknown CUDA device");
         return;
     }
-    snprintf(buf, n, "%s (sm_%d%d, %.0f GiB)", p.name, p.major, p.minor,
-             (double)p.totalGlobalMem / (1u << 30));
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    cublasGetProperty(MAJOR_VERSION, &cublas);
+    int cublas_minor = 0;
+    cublasGetProperty(MINOR_VERSION, &cublas_minor);
+    snprintf(buf, n, "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLAS %d.%d",
+             p.name, p.major, p.minor, (double)p.totalGlobalMem / (1u << 30), driver / 1000,
+             driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, cublas, cublas_minor);
 }

@@ -1,0 +1,441 @@
+/* The model on a device backend: everything above the backend table (the graph, eval,
+ * legal TTT in all its variants, the causality audit, training with resume, checkpoints,
+ * quantization, selftest's model rows) runs on the emulated device of
+ * tests/emu_backend.c, whose memory the host cannot touch, and must give the CPU's bits.
+ * This is the host/device boundary the CUDA backend relies on, checked without a GPU. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/sha256.h"
+#include "dataset/shard.h"
+#include "kernels/checkpoint.h"
+#include "kernels/selftest.h"
+#include "kernels/ttt.h"
+#include "packager/artifact.h"
+#include "train/train.h"
+#include "verifier/audit.h"
+#include "tests/emu_backend.h"
+#include "tests/util.h"
+
+static pg_model_config small_config(void)
+{
+    pg_model_config c = pg_config_tiny();
+    c.num_layers = 3;
+    c.model_dim = 32;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.seq_len = 32;
+    return c;
+}
+
+/* The same dense-initialized model on the CPU (a) and the emulated device (b). */
+static void model_pair(pg_model *a, pg_model *b)
+{
+    pg_model_config c = small_config();
+    ck_assert_int_eq(pg_model_create(a, &c), 0);
+    ck_assert_int_eq(pg_model_init(a, 11, PG_INIT_DENSE), 0);
+    ck_assert_int_eq(pg_model_clone(b, a), 0);
+    ck_assert_msg(pg_model_to_backend(b, t_emu_backend()) == 0, "%s", pg_errmsg());
+    ck_assert_ptr_eq(b->be, t_emu_backend());
+}
+
+/* n reals of backend memory, on the host (malloc'ed) */
+static pg_real *fetch(const pg_backend *be, const void *p, size_t bytes)
+{
+    pg_real *h = malloc(bytes);
+    ck_assert_ptr_nonnull(h);
+    be->to_host(h, p, bytes);
+    return h;
+}
+
+static void assert_same(const pg_backend *be_a, const void *a, const pg_backend *be_b,
+                        const void *b, size_t bytes, const char *what)
+{
+    void *ha = fetch(be_a, a, bytes), *hb = fetch(be_b, b, bytes);
+    ck_assert_msg(memcmp(ha, hb, bytes) == 0, "%s differs between the CPU and the device", what);
+    free(ha);
+    free(hb);
+}
+
+START_TEST(test_graph_on_device)
+{
+    pg_model a, b;
+    model_pair(&a, &b);
+    /* init on the device draws the same parameters as on the CPU */
+    pg_model c;
+    ck_assert_int_eq(pg_model_create_on(&c, &a.cfg, t_emu_backend()), 0);
+    ck_assert_int_eq(pg_model_init(&c, 11, PG_INIT_DENSE), 0);
+    assert_same(a.be, a.params, c.be, c.params, a.num_params * sizeof(pg_real), "init");
+    pg_model_free(&c);
+
+    int B = 2, T = 32, N = B * T;
+    int ids[64], tgt[64];
+    for (int i = 0; i < N; i++) {
+        ids[i] = (i * 37 + 5) % a.cfg.vocab_size;
+        tgt[i] = (i * 11 + 3) % a.cfg.vocab_size;
+    }
+    pg_acts xa, xb;
+    ck_assert_int_eq(pg_acts_create(&xa, &a, B, T, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&xb, &b, B, T, 1), 0);
+    double la = pg_model_forward(&a, &xa, ids, tgt), lb = pg_model_forward(&b, &xb, ids, tgt);
+    ck_assert_msg(la == lb, "loss %.17g vs %.17g", la, lb);
+    assert_same(a.be, xa.logits, b.be, xb.logits, (size_t)N * a.cfg.vocab_size * sizeof(pg_real),
+                "logits");
+    assert_same(a.be, xa.losses, b.be, xb.losses, (size_t)N * sizeof(double), "losses");
+    size_t gb = a.num_params * sizeof(pg_real);
+    pg_real *ga = a.be->alloc(gb), *gd = b.be->alloc(gb);
+    pg_model_backward(&a, &xa, ids, tgt, ga, 1.0 / N);
+    pg_model_backward(&b, &xb, ids, tgt, gd, 1.0 / N);
+    assert_same(a.be, ga, b.be, gd, gb, "gradient");
+    /* read_params / write_params are the way across */
+    pg_real *host = fetch(a.be, a.params, gb);
+    host[0] += 1.0f;
+    pg_model_write_params(&b, host);
+    pg_real *back = malloc(gb);
+    pg_model_read_params(&b, back);
+    ck_assert_int_eq(memcmp(host, back, gb), 0);
+    free(host);
+    free(back);
+    a.be->free(ga);
+    b.be->free(gd);
+    pg_acts_free(&xa);
+    pg_acts_free(&xb);
+    pg_model_free(&a);
+    pg_model_free(&b);
+}
+END_TEST
+
+typedef struct {
+    pg_bpb_lut lut;
+    uint16_t *val;
+    size_t nval;
+} val_data;
+
+static void load_val(val_data *v, size_t tokens)
+{
+    pg_tokenizer tok;
+    ck_assert_int_eq(pg_tokenizer_load(t_repo_path("data/sample/sample_1024_bpe.model"), &tok), 0);
+    ck_assert_int_eq(pg_bpb_lut_build(&tok, 1024, &v->lut), 0);
+    pg_tokenizer_free(&tok);
+    ck_assert_int_eq(pg_shards_load(t_repo_path("data/sample"), "val", 1024, &v->val, &v->nval), 0);
+    if (tokens < v->nval)
+        v->nval = tokens;
+}
+
+/* One evaluation (TTT when o is set) on a copy of m; per-token losses into per_token. */
+static pg_eval_result score(const pg_model *m, const val_data *v, const pg_eval_opts *eo,
+                            const pg_ttt_opts *o, double *per_token)
+{
+    pg_eval_result r;
+    pg_model copy;
+    ck_assert_int_eq(pg_model_clone(&copy, m), 0);
+    ck_assert_ptr_eq(copy.be, m->be);
+    int rc = o ? pg_ttt_run(&copy, v->val, v->nval, &v->lut, eo, o, &r, per_token)
+               : pg_eval_run(&copy, v->val, v->nval, &v->lut, eo, &r, per_token);
+    ck_assert_msg(rc == 0, "%s", pg_errmsg());
+    pg_model_free(&copy);
+    return r;
+}
+
+START_TEST(test_eval_and_ttt_on_device)
+{
+    pg_model a, b;
+    model_pair(&a, &b);
+    val_data v;
+    load_val(&v, 6000);
+    size_t total = pg_eval_total_targets(v.nval, 32);
+    double *pa = calloc(total, sizeof *pa), *pb = calloc(total, sizeof *pb);
+    pg_eval_opts std = {.mode = PG_EVAL_STANDARD, .seq_len = 32, .batch = 4};
+    pg_eval_opts sl = {.mode = PG_EVAL_SLIDING, .seq_len = 32, .stride = 16, .batch = 4};
+    pg_ttt_opts sgd, muon, lora;
+    pg_ttt_opts_default(&sgd);
+    sgd.chunk_tokens = 2048;
+    sgd.epochs = 1;
+    sgd.batch_seqs = 4;
+    sgd.freeze_blocks = 1;
+    muon = sgd;
+    muon.optimizer = PG_TTT_MUON;
+    lora = sgd;
+    lora.optimizer = PG_TTT_LORA;
+    lora.lora_chunk = 256;
+    struct {
+        const char *name;
+        const pg_eval_opts *eo;
+        const pg_ttt_opts *o;
+    } cases[] = {{"standard", &std, NULL}, {"sliding", &sl, NULL}, {"ttt sgd", &sl, &sgd},
+                 {"ttt muon", &sl, &muon}, {"ttt lora", &sl, &lora}};
+    double plain = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pg_eval_result ra = score(&a, &v, cases[i].eo, cases[i].o, pa);
+        pg_eval_result rb = score(&b, &v, cases[i].eo, cases[i].o, pb);
+        ck_assert_msg(ra.val_loss == rb.val_loss && ra.val_bpb == rb.val_bpb,
+                      "%s: val_loss %.17g (CPU) vs %.17g (device)", cases[i].name, ra.val_loss,
+                      rb.val_loss);
+        ck_assert_msg(memcmp(pa, pb, total * sizeof *pa) == 0, "%s: per-token losses differ",
+                      cases[i].name);
+        if (i == 1)
+            plain = ra.val_loss;
+        else if (i > 1) /* adaptation happened: the device really trained */
+            ck_assert_msg(ra.val_loss != plain, "%s changed nothing", cases[i].name);
+    }
+    free(pa);
+    free(pb);
+    pg_bpb_lut_free(&v.lut);
+    free(v.val);
+    pg_model_free(&a);
+    pg_model_free(&b);
+}
+END_TEST
+
+typedef struct {
+    const pg_model *m;
+    const pg_bpb_lut *lut;
+    pg_eval_opts eo;
+    pg_ttt_opts o;
+} ttt_scorer;
+
+static int score_ttt(void *ctx, const uint16_t *stream, size_t n, double *per_token)
+{
+    ttt_scorer *s = ctx;
+    pg_model copy;
+    pg_eval_result r;
+    if (pg_model_clone(&copy, s->m) != 0)
+        return -1;
+    int rc = pg_ttt_run(&copy, stream, n, s->lut, &s->eo, &s->o, &r, per_token);
+    pg_model_free(&copy);
+    return rc;
+}
+
+START_TEST(test_causality_audit_on_device)
+{
+    pg_model a, b;
+    model_pair(&a, &b);
+    pg_model_free(&a);
+    val_data v;
+    load_val(&v, 4000);
+    ttt_scorer s = {&b, &v.lut, {.mode = PG_EVAL_SLIDING, .seq_len = 32, .stride = 16, .batch = 4}};
+    pg_ttt_opts_default(&s.o);
+    s.o.chunk_tokens = 1024;
+    s.o.epochs = 1;
+    s.o.batch_seqs = 4;
+    size_t total = pg_eval_total_targets(v.nval, 32);
+    pg_audit_result r;
+    ck_assert_msg(pg_audit_causality(score_ttt, &s, v.val, v.nval, total, 1024, total / 2, &r) == 0,
+                  "%s", pg_errmsg());
+    ck_assert_msg(r.first_diff < 0, "target %ld changed", r.first_diff);
+    ck_assert(r.changed_after);
+    pg_bpb_lut_free(&v.lut);
+    free(v.val);
+    pg_model_free(&b);
+}
+END_TEST
+
+static void small_hparams(pg_hparams *h)
+{
+    pg_hparams_tiny(h, t_root());
+    const char *sets[][2] = {{"NUM_LAYERS", "2"},         {"MODEL_DIM", "32"},
+                             {"TRAIN_SEQ_LEN", "32"},     {"TRAIN_BATCH_TOKENS", "512"},
+                             {"ITERATIONS", "10"},        {"WARMDOWN_ITERS", "4"},
+                             {"VAL_LOSS_EVERY", "5"},     {"TRAIN_LOG_EVERY", "1"},
+                             {"MUON_MOMENTUM_WARMUP_STEPS", "4"}, {"WORLD_SIZE", "2"},
+                             {"GRAD_CLIP_NORM", "1.0"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        ck_assert_int_eq(pg_hparams_set(h, sets[i][0], sets[i][1]), 0);
+}
+
+static void file_sha(const char *dir, const char *name, char out[PG_SHA256_HEX_LEN])
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    ck_assert_msg(pg_sha256_file(p, out) == 0, "%s", pg_errmsg());
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void stop_at_4(void *ctx, long step, double loss)
+{
+    (void)ctx;
+    (void)loss;
+    if (step == 4)
+        stop_flag = 1;
+}
+
+START_TEST(test_training_on_device)
+{
+    pg_hparams h;
+    small_hparams(&h);
+    char cpu[1100], dev[1100], res[1100];
+    snprintf(cpu, sizeof cpu, "%s", t_tmp_path("dev_train_cpu"));
+    snprintf(dev, sizeof dev, "%s", t_tmp_path("dev_train_emu"));
+    snprintf(res, sizeof res, "%s", t_tmp_path("dev_train_resume"));
+    pg_train_opts o = {.out_dir = cpu, .quiet = 1, .force = 1};
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    o.out_dir = dev;
+    o.backend = t_emu_backend();
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    char s1[PG_SHA256_HEX_LEN], s2[PG_SHA256_HEX_LEN];
+    file_sha(cpu, "final.ckpt", s1);
+    file_sha(dev, "final.ckpt", s2);
+    ck_assert_str_eq(s1, s2);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/train.log", dev);
+    char *log = t_read_text(p);
+    ck_assert_ptr_nonnull(strstr(log, " backend:emu "));
+    free(log);
+    /* interrupted on the device after step 4, resumed there: the same final bits */
+    stop_flag = 0;
+    o.out_dir = res;
+    o.stop = &stop_flag;
+    o.on_step = stop_at_4;
+    ck_assert_int_ne(pg_train(&h, &o), 0);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "interrupted at step 4"));
+    stop_flag = 0;
+    o.force = 0;
+    o.resume = 1;
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    file_sha(res, "final.ckpt", s2);
+    ck_assert_str_eq(s1, s2);
+}
+END_TEST
+
+START_TEST(test_files_from_device)
+{
+    pg_model a, b;
+    model_pair(&a, &b);
+    /* an optimizer-state extra on each side, laid out like the parameters */
+    size_t bytes = a.num_params * sizeof(pg_real);
+    pg_real *xa = a.be->alloc(bytes), *xb = b.be->alloc(bytes);
+    pg_real *host = fetch(a.be, a.params, bytes);
+    a.be->to_device(xa, host, bytes);
+    b.be->to_device(xb, host, bytes);
+    free(host);
+    pg_ckpt_extra ea = {"optim.adam_m", xa}, eb = {"optim.adam_m", xb};
+    const char *pa = t_tmp_path("dev_cpu.ckpt"), *pb = t_tmp_path("dev_emu.ckpt");
+    ck_assert_int_eq(pg_checkpoint_save(pa, &a, NULL, &ea, 1), 0);
+    ck_assert_int_eq(pg_checkpoint_save(pb, &b, NULL, &eb, 1), 0);
+    char s1[PG_SHA256_HEX_LEN], s2[PG_SHA256_HEX_LEN];
+    ck_assert_int_eq(pg_sha256_file(pa, s1), 0);
+    ck_assert_int_eq(pg_sha256_file(pb, s2), 0);
+    ck_assert_str_eq(s1, s2);
+    pg_quant_plan plan;
+    pg_quant_plan_mixed(&plan);
+    pg_pack_stats st1, st2;
+    unsigned char *i1, *i2;
+    ck_assert_int_eq(pg_artifact_encode("cpu.art", &a, &plan, &st1, &i1), 0);
+    ck_assert_int_eq(pg_artifact_encode("emu.art", &b, &plan, &st2, &i2), 0);
+    ck_assert_uint_eq(st1.file_bytes, st2.file_bytes);
+    ck_assert_int_eq(memcmp(i1, i2, st1.file_bytes), 0);
+    free(i1);
+    free(i2);
+    /* a checkpoint loads on the CPU and moves to the device unchanged */
+    pg_model back;
+    ck_assert_int_eq(pg_checkpoint_load(pb, &back, NULL), 0);
+    ck_assert_int_eq(pg_model_to_backend(&back, t_emu_backend()), 0);
+    assert_same(a.be, a.params, back.be, back.params, bytes, "loaded parameters");
+    pg_model_free(&back);
+    a.be->free(xa);
+    b.be->free(xb);
+    pg_model_free(&a);
+    pg_model_free(&b);
+}
+END_TEST
+
+/* The emulated device with Adam's learning rate 1% too high: a training-only fault. */
+static void skewed_adam(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t n,
+                        double b1, double b2, double eps, double lr, double bc1, double bc2)
+{
+    t_emu_backend()->adam_update(p, g, m, v, n, b1, b2, eps, lr * 1.01, bc1, bc2);
+}
+
+START_TEST(test_selftest_model_rows)
+{
+    pg_selftest_report r;
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(pg_selftest_model(pg_backend_cpu(), t_emu_backend(), 0, NULL, &r), 0);
+    ck_assert_int_eq(r.failures, 0);
+    ck_assert_int_ge(r.n, 7);
+    for (int i = 0; i < r.n; i++)
+        ck_assert_msg(r.rows[i].max_abs == 0, "%s differs by %g", r.rows[i].op, r.rows[i].max_abs);
+    pg_selftest_report_free(&r);
+
+    pg_backend skewed = *t_emu_backend();
+    skewed.adam_update = skewed_adam;
+    ck_assert_int_eq(pg_selftest_model(pg_backend_cpu(), &skewed, 0, NULL, &r), 0);
+    int loss_ok = 0, params_bad = 0;
+    for (int i = 0; i < r.n; i++) {
+        if (strcmp(r.rows[i].op, "model loss") == 0)
+            loss_ok = r.rows[i].pass;
+        if (strcmp(r.rows[i].op, "train 5 steps params") == 0)
+            params_bad = !r.rows[i].pass;
+    }
+    ck_assert_msg(loss_ok && params_bad && r.failures > 0,
+                  "the skewed Adam was not caught by the training rows alone");
+    pg_selftest_report_free(&r);
+}
+END_TEST
+
+START_TEST(test_backend_flag)
+{
+    const char *tok = t_repo_path("data/sample/sample_1024_bpe.model");
+    const char *data = t_repo_path("data/sample");
+    const char *ck = t_tmp_path("dev_flag.ckpt");
+    t_run_result r = t_pgolf("init --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 "
+                             "--set TRAIN_SEQ_LEN=32 --out '%s'", ck);
+    ck_assert_int_eq(r.status, 0);
+    /* unknown names are usage errors, from the flag or the environment */
+    r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --backend tpu", ck, data, tok);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--backend 'tpu': must be cpu, cuda or auto"));
+    r = t_pgolf("run --backend gpu");
+    ck_assert_int_eq(r.status, 2);
+    setenv("PGOLF_BACKEND", "tpu", 1);
+    r = t_pgolf("train --out '%s'", t_tmp_path("dev_flag_train"));
+    unsetenv("PGOLF_BACKEND");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "PGOLF_BACKEND 'tpu': must be cpu, cuda or auto"));
+    r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --quiet", ck, data, tok);
+    ck_assert_int_eq(r.status, 0);
+    char cpu_out[512];
+    snprintf(cpu_out, sizeof cpu_out, "%s", strstr(r.out, "final_eval_exact"));
+    const pg_backend *be;
+    char note[300];
+    if (pg_backend_select("cuda", &be, note, sizeof note) == 0) {
+        fprintf(stderr, "SKIP %s (no-GPU half): a CUDA device is present\n", __func__);
+    } else {
+        r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --backend cuda", ck, data, tok);
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_int_eq(t_count_lines(r.err), 1);
+        ck_assert_msg(strncmp(r.err, "pgolf: --backend cuda: ", 23) == 0, "%s", r.err);
+        /* auto falls back to the CPU, says so once, and scores the same */
+        r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --quiet --backend auto", ck, data, tok);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_nonnull(strstr(r.err, "pgolf: note: backend auto: the CPU ("));
+        ck_assert_str_eq(strstr(r.out, "final_eval_exact"), cpu_out);
+        const char *ck2 = t_tmp_path("dev_flag_auto.ckpt");
+        r = t_pgolf("init --preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 "
+                    "--set TRAIN_SEQ_LEN=32 --out '%s' --backend auto", ck2);
+        ck_assert_int_eq(r.status, 0);
+        char s1[PG_SHA256_HEX_LEN], s2[PG_SHA256_HEX_LEN];
+        ck_assert_int_eq(pg_sha256_file(ck, s1), 0);
+        ck_assert_int_eq(pg_sha256_file(ck2, s2), 0);
+        ck_assert_str_eq(s1, s2);
+    }
+}
+END_TEST
+
+Suite *suite_device(void)
+{
+    Suite *s = suite_create("device");
+    TCase *tc = tcase_create("emulated device");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_graph_on_device);
+    tcase_add_test(tc, test_eval_and_ttt_on_device);
+    tcase_add_test(tc, test_causality_audit_on_device);
+    tcase_add_test(tc, test_training_on_device);
+    tcase_add_test(tc, test_files_from_device);
+    tcase_add_test(tc, test_selftest_model_rows);
+    tcase_add_test(tc, test_backend_flag);
+    suite_add_tcase(s, tc);
+    return s;
+}
