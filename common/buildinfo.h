@@ -4,7 +4,7 @@
 #include <jansson.h>
 /* `git describe` of the sources at build time ("unknown" outside a checkout). */
 const char *pg_build_version(void);
-/* {"pgolf", "build_flags", "compiler", "backend", "openssl", "zstd", "brotli",
+/* {"pgolf", "build_flags", "compiler", "cuda_build", "openssl", "zstd", "brotli",
  *  "libarchive", "jansson", "protobuf_c"}: everything that can change a stage's output. */
 json_t *pg_versions_json(void);
 /* {"name", "os", "arch", "cpus"} of this machine (recorded, not part of cache keys). */

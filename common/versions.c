@@ -30,9 +30,9 @@ json_t *pg_versions_json(void)
     char brotli[32], compiler[160];
     snprintf(brotli, sizeof brotli, "%u.%u.%u", b >> 24, (b >> 12) & 0xfff, b & 0xfff);
     snprintf(compiler, sizeof compiler, "%s %s", PGOLF_CC, __VERSION__);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "pgolf",
-                     PGOLF_VERSION, "build_flags", PGOLF_CFLAGS, "compiler", compiler, "backend",
-                     "cpu", "cuda_build", PGOLF_CUDA_ARCH,
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "pgolf",
+                     PGOLF_VERSION, "build_flags", PGOLF_CFLAGS, "compiler", compiler,
+                     "cuda_build", PGOLF_CUDA_ARCH,
                      "openssl", OpenSSL_version(OPENSSL_VERSION), "zstd", ZSTD_versionString(),
                      "brotli", brotli, "libarchive", archive_version_string(), "jansson",
                      JANSSON_VERSION, "protobuf_c", protobuf_c_version());

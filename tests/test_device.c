@@ -13,6 +13,8 @@
 #include "kernels/selftest.h"
 #include "kernels/ttt.h"
 #include "packager/artifact.h"
+#include "pipeline/manifest.h"
+#include "pipeline/run.h"
 #include "train/train.h"
 #include "verifier/audit.h"
 #include "tests/emu_backend.h"
@@ -424,6 +426,74 @@ START_TEST(test_backend_flag)
 }
 END_TEST
 
+/* One small pgolf run on the CPU or the emulated device (1 seed, sliding and TTT evals). */
+static json_t *small_run(const char *dir, const pg_backend *be)
+{
+    pg_run_config c;
+    ck_assert_int_eq(pg_run_config_preset(&c, "tiny", t_root()), 0);
+    const char *sets[][2] = {{"NUM_LAYERS", "2"}, {"MODEL_DIM", "32"}, {"TRAIN_SEQ_LEN", "32"},
+                             {"ITERATIONS", "6"}, {"WARMDOWN_ITERS", "2"},
+                             {"TRAIN_BATCH_TOKENS", "512"}, {"VAL_LOSS_EVERY", "0"},
+                             {"RUN_SEEDS", "3"}, {"RUN_SLIDING_STRIDE", "16"}, {"RUN_TTT", "1"},
+                             {"TTT_CHUNK_TOKENS", "8192"}, {"TTT_EPOCHS", "1"},
+                             {"RUN_DATE", "2026-11-25"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        ck_assert_int_eq(pg_run_config_set(&c, sets[i][0], sets[i][1]), 0);
+    ck_assert_int_eq(pg_run_config_finish(&c), 0);
+    pg_run_opts o = {.run_dir = dir, .source_root = t_root(), .use_cache = 1, .backend = be};
+    ck_assert_msg(pg_run(&c, &o) == 0, "%s", pg_errmsg());
+    json_t *m;
+    ck_assert_int_eq(pg_manifest_load(dir, &m), 0);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+static const char *output_sha(json_t *m, const char *stage, const char *suffix)
+{
+    json_t *outs = json_object_get(pg_manifest_stage(m, stage), "outputs"), *f;
+    size_t i;
+    json_array_foreach(outs, i, f)
+    {
+        const char *path = json_string_value(json_object_get(f, "path"));
+        size_t n = strlen(path), k = strlen(suffix);
+        if (n >= k && strcmp(path + n - k, suffix) == 0)
+            return json_string_value(json_object_get(f, "sha256"));
+    }
+    ck_abort_msg("%s has no output %s", stage, suffix);
+    return NULL;
+}
+
+START_TEST(test_run_on_device)
+{
+    char cpu[1100], dev[1100];
+    snprintf(cpu, sizeof cpu, "%s", t_tmp_path("dev_run_cpu"));
+    snprintf(dev, sizeof dev, "%s", t_tmp_path("dev_run_emu"));
+    json_t *mc = small_run(cpu, NULL), *md = small_run(dev, t_emu_backend());
+    json_t *bc = json_object_get(mc, "backend"), *bd = json_object_get(md, "backend");
+    ck_assert_str_eq(json_string_value(json_object_get(bc, "name")), "cpu");
+    ck_assert_str_eq(json_string_value(json_object_get(bd, "name")), "emu");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(bd, "device")), "emulated"));
+    /* the backend is a parameter of the stages that compute, and only of those */
+    const char *computing[] = {"train/seed3", "eval/seed3"};
+    for (int i = 0; i < 2; i++) {
+        json_t *p = json_object_get(pg_manifest_stage(md, computing[i]), "params");
+        ck_assert_str_eq(json_string_value(json_object_get(p, "backend")), "emu");
+        p = json_object_get(pg_manifest_stage(mc, computing[i]), "params");
+        ck_assert_ptr_null(json_object_get(p, "backend"));
+    }
+    ck_assert_ptr_null(json_object_get(json_object_get(pg_manifest_stage(md, "quantize/seed3"), "params"),
+                                       "backend"));
+    /* the same model, artifact and scores (eval.json, with TTT the claim) */
+    const char *files[][2] = {{"train/seed3", "final.ckpt"}, {"compress/seed3", "model.art"},
+                              {"eval/seed3", "eval.json"}};
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(output_sha(mc, files[i][0], files[i][1]),
+                         output_sha(md, files[i][0], files[i][1]));
+    json_decref(mc);
+    json_decref(md);
+}
+END_TEST
+
 Suite *suite_device(void)
 {
     Suite *s = suite_create("device");
@@ -436,6 +506,7 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_files_from_device);
     tcase_add_test(tc, test_selftest_model_rows);
     tcase_add_test(tc, test_backend_flag);
+    tcase_add_test(tc, test_run_on_device);
     suite_add_tcase(s, tc);
     return s;
 }
