@@ -233,9 +233,9 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     a->stride_n = keep_layers ? N : 0;
     a->stride_nh = keep_layers ? N * H : 0;
     a->stride_nkv = keep_layers ? N * KVH : 0;
-    a->stride_p = keep_layers ? (size_t)B * H * T * T : 0;
-    size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
-                       (size_t)B * H * T * T;
+    size_t att_state = a->be->attention_state_size(B, T, (int)H);
+    a->stride_p = keep_layers ? att_state : 0;
+    size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH + att_state;
     size_t backward = keep_layers ? N * V + (2 + nskip + 5) * N * D + 3 * N * kvd + 2 * N * F : 0;
     /* workspace: LoRA's rank-r and [N][D] temporaries, then the ops' scratch */
     size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, (int)N, T) : 0);
@@ -271,7 +271,7 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     TAKE(k, L * N * kvd);
     TAKE(q_rstd, L * N * H);
     TAKE(k_rstd, L * N * KVH);
-    TAKE(probs, L * (size_t)B * H * T * T);
+    TAKE(att_state, L * att_state);
     TAKE(att, L * N * D);
     TAKE(attn_out, L * N * D);
     TAKE(x_attn, L * N * D);
@@ -431,7 +431,7 @@ static void lora_backward(const pg_model *m, pg_acts *a, int l, int N, const pg_
 /* The saved activations of layer l (distinct per layer with keep_layers, else shared). */
 typedef struct {
     pg_real *x_in, *x_mix, *attn_in, *attn_rstd, *q_lin, *k_lin, *v, *qn, *q, *k, *q_rstd,
-        *k_rstd, *probs, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out, *act, *mlp_out,
+        *k_rstd, *att_state, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out, *act, *mlp_out,
         *x_out;
 } layer_acts;
 
@@ -444,7 +444,7 @@ static layer_acts layer_at(pg_acts *a, int l)
         PG_LAYER(a, v, stride_kv, l),        PG_LAYER(a, qn, stride_d, l),
         PG_LAYER(a, q, stride_d, l),         PG_LAYER(a, k, stride_kv, l),
         PG_LAYER(a, q_rstd, stride_nh, l),   PG_LAYER(a, k_rstd, stride_nkv, l),
-        PG_LAYER(a, probs, stride_p, l),     PG_LAYER(a, att, stride_d, l),
+        PG_LAYER(a, att_state, stride_p, l),     PG_LAYER(a, att, stride_d, l),
         PG_LAYER(a, attn_out, stride_d, l),  PG_LAYER(a, x_attn, stride_d, l),
         PG_LAYER(a, mlp_in, stride_d, l),    PG_LAYER(a, mlp_rstd, stride_n, l),
         PG_LAYER(a, fc_out, stride_f, l),    PG_LAYER(a, act, stride_f, l),
@@ -474,7 +474,7 @@ static void block_forward(const pg_model *m, pg_acts *a, int l)
     be->rope_fwd(s.qn, a->rope_cos, a->rope_sin, B, T, H, hd);
     be->rope_fwd(s.k, a->rope_cos, a->rope_sin, B, T, KVH, hd);
     be->q_gain_fwd(s.q, s.qn, w->q_gain, (size_t)N, H, hd);
-    be->attention_fwd(s.att, s.probs, s.q, s.k, s.v, B, T, H, KVH, hd);
+    be->attention_fwd(s.att, s.att_state, s.q, s.k, s.v, B, T, H, KVH, hd);
     be->linear_fwd(s.attn_out, s.att, w->attn_proj, N, D, D);
     be->scaled_add_fwd(s.x_attn, s.x_mix, w->attn_scale, s.attn_out, (size_t)N, D);
 
@@ -567,7 +567,7 @@ static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_
     be->zero(t_q, nd * sizeof(pg_real));
     be->zero(t_k, nkv * sizeof(pg_real));
     be->zero(t_v, nkv * sizeof(pg_real));
-    be->attention_bwd(t_q, t_k, t_v, t_att, s.probs, s.q, s.k, s.v, B, T, H, KVH, hd, ws);
+    be->attention_bwd(t_q, t_k, t_v, t_att, s.att, s.att_state, s.q, s.k, s.v, B, T, H, KVH, hd, ws);
     be->q_gain_bwd(t_q, gw->q_gain, s.qn, w->q_gain, (size_t)N, H, hd);
     be->rope_bwd(t_q, a->rope_cos, a->rope_sin, B, T, H, hd);
     be->rope_bwd(t_k, a->rope_cos, a->rope_sin, B, T, KVH, hd);

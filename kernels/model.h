@@ -119,7 +119,7 @@ typedef struct {
     pg_real *q, *k;             /* after qk rms_norm, RoPE and (q) q_gain */
     pg_real *q_rstd, *k_rstd;   /* [BT][H], [BT][KVH] */
     pg_real *qn;                /* q after rms_norm and RoPE, before q_gain */
-    pg_real *probs;             /* [B][H][T][T] */
+    pg_real *att_state;         /* what attention_fwd keeps for the backward */
     pg_real *att;               /* attention output before proj [BT][D] */
     pg_real *attn_out;          /* after proj */
     pg_real *x_attn;            /* x after the attention residual */

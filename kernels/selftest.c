@@ -222,25 +222,34 @@ static void test_attention(ctx *c, const shape *s)
     int n = s->B * s->T;
     size_t qn = (size_t)n * s->H * s->hd, kn = (size_t)n * s->KVH * s->hd;
     pair q = pr_new(c, qn, 1), k = pr_new(c, kn, 1), v = pr_new(c, kn, 1);
-    pair out = pr_new(c, qn, 0), probs = pr_new(c, (size_t)s->B * s->H * s->T * s->T, 0);
+    /* each backend keeps its own state: compared only when the forms agree (same size) */
+    size_t ref_state = c->ref->attention_state_size(s->B, s->T, s->H);
+    size_t dev_state = c->dev->attention_state_size(s->B, s->T, s->H);
+    pair out = pr_new(c, qn, 0), st_ref = pr_new(c, ref_state, 0);
+    pg_real *st_dev = dev_alloc(c, (dev_state ? dev_state : 1) * sizeof(pg_real));
     pair dout = pr_new(c, qn, 1), dq = pr_new(c, qn, 1), dk = pr_new(c, kn, 1), dv = pr_new(c, kn, 1);
     pair rs = {calloc(c->ref->attention_bwd_scratch(s->T, s->KVH) + 1, sizeof(pg_real)), NULL, 0};
     pair ds = scratch_for(c, c->dev->attention_bwd_scratch(s->T, s->KVH) + 1);
     if (!c->oom && rs.h) {
-        c->ref->attention_fwd(out.h, probs.h, q.h, k.h, v.h, s->B, s->T, s->H, s->KVH, s->hd);
-        c->dev->attention_fwd(out.d, probs.d, q.d, k.d, v.d, s->B, s->T, s->H, s->KVH, s->hd);
+        c->ref->attention_fwd(out.h, st_ref.h, q.h, k.h, v.h, s->B, s->T, s->H, s->KVH, s->hd);
+        c->dev->attention_fwd(out.d, st_dev, q.d, k.d, v.d, s->B, s->T, s->H, s->KVH, s->hd);
         check(c, "attention_fwd", &out, TOL_FP32);
-        check(c, "attention_fwd probs", &probs, TOL_FP32);
-        c->ref->attention_bwd(dq.h, dk.h, dv.h, dout.h, probs.h, q.h, k.h, v.h, s->B, s->T, s->H,
-                              s->KVH, s->hd, rs.h);
-        c->dev->attention_bwd(dq.d, dk.d, dv.d, dout.d, probs.d, q.d, k.d, v.d, s->B, s->T, s->H,
-                              s->KVH, s->hd, ds.d);
+        if (ref_state == dev_state) {
+            pair st = {st_ref.h, st_dev, ref_state};
+            check(c, "attention_fwd state", &st, TOL_FP32);
+        }
+        c->ref->attention_bwd(dq.h, dk.h, dv.h, dout.h, out.h, st_ref.h, q.h, k.h, v.h, s->B,
+                              s->T, s->H, s->KVH, s->hd, rs.h);
+        c->dev->attention_bwd(dq.d, dk.d, dv.d, dout.d, out.d, st_dev, q.d, k.d, v.d, s->B,
+                              s->T, s->H, s->KVH, s->hd, ds.d);
         check(c, "attention_bwd dq", &dq, TOL_FP32);
         check(c, "attention_bwd dk", &dk, TOL_FP32);
         check(c, "attention_bwd dv", &dv, TOL_FP32);
     }
     free(rs.h);
-    pair *all[] = {&q, &k, &v, &out, &probs, &dout, &dq, &dk, &dv, &ds};
+    if (st_dev)
+        c->dev->free(st_dev);
+    pair *all[] = {&q, &k, &v, &out, &st_ref, &dout, &dq, &dk, &dv, &ds};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         pr_free(c, all[i]);
 }

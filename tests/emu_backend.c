@@ -122,11 +122,12 @@ static void attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const 
 }
 
 static void attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
-                          const pg_real *probs, const pg_real *q, const pg_real *k,
-                          const pg_real *v, int B, int T, int H, int KVH, int hd, pg_real *scratch)
+                          const pg_real *out, const pg_real *probs, const pg_real *q,
+                          const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
+                          int hd, pg_real *scratch)
 {
-    CPU->attention_bwd(D(dq), D(dk), D(dv), D(dout), D(probs), D(q), D(k), D(v), B, T, H, KVH,
-                       hd, D(scratch));
+    CPU->attention_bwd(D(dq), D(dk), D(dv), D(dout), D(out), D(probs), D(q), D(k), D(v), B, T,
+                       H, KVH, hd, D(scratch));
 }
 
 static void mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act)
@@ -254,6 +255,11 @@ static size_t linear_bwd_scratch(int n, int i, int o)
     return CPU->linear_bwd_scratch(n, i, o);
 }
 
+static size_t attention_state_size(int B, int T, int H)
+{
+    return CPU->attention_state_size(B, T, H);
+}
+
 static size_t attention_bwd_scratch(int T, int KVH)
 {
     return CPU->attention_bwd_scratch(T, KVH);
@@ -284,6 +290,7 @@ static const pg_backend kEmu = {
     .rope_bwd = rope_bwd,
     .attention_fwd = attention_fwd,
     .attention_bwd = attention_bwd,
+    .attention_state_size = attention_state_size,
     .attention_bwd_scratch = attention_bwd_scratch,
     .mlp_act_fwd = mlp_act_fwd,
     .mlp_act_bwd = mlp_act_bwd,

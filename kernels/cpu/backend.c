@@ -47,10 +47,11 @@ static void cpu_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, co
 }
 
 static void cpu_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
-                              const pg_real *probs, const pg_real *q, const pg_real *k,
-                              const pg_real *v, int B, int T, int H, int KVH, int hd,
-                              pg_real *scratch)
+                              const pg_real *out, const pg_real *probs, const pg_real *q,
+                              const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
+                              int hd, pg_real *scratch)
 {
+    (void)out; /* the probabilities hold all the backward needs */
     size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd;
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;
@@ -58,6 +59,12 @@ static void cpu_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_re
                          probs + (size_t)b * H * T * T, q + row * D, k + row * kvd,
                          v + row * kvd, T, H, KVH, hd, scratch);
     }
+}
+
+/* the state is the probabilities */
+static size_t cpu_attention_state_size(int B, int T, int H)
+{
+    return (size_t)B * H * T * T;
 }
 
 static size_t cpu_attention_bwd_scratch(int T, int KVH)
@@ -114,6 +121,7 @@ static const pg_backend kCpu = {
     .rope_bwd = pg_rope_bwd,
     .attention_fwd = cpu_attention_fwd,
     .attention_bwd = cpu_attention_bwd,
+    .attention_state_size = cpu_attention_state_size,
     .attention_bwd_scratch = cpu_attention_bwd_scratch,
     .mlp_act_fwd = pg_mlp_act_fwd,
     .mlp_act_bwd = pg_mlp_act_bwd,

@@ -1,151 +1,253 @@
-// Causal GQA attention, forward and backward side by side, with the probabilities kept
-// for the backward pass as the CPU reference does (kernels/cpu/ops.c). q [B*T][H][hd],
-// k and v [B*T][KVH][hd], probs [B][H][T][T]. Each output element is summed by one thread
-// over positions in order, so results do not depend on scheduling.
+// Causal GQA attention, flash-style: the forward streams key tiles through shared memory
+// with an online softmax and keeps only each row's log-sum-exp (never the T x T
+// probabilities); the backward recomputes the probabilities tile by tile from it.
+// Forward and backward side by side. q [B*T][H][hd], k and v [B*T][KVH][hd],
+// out [B*T][H][hd], state (the log-sum-exp) [B][H][T].
+//
+// One thread owns one query row (forward, dq) or one key row (dk, dv) and sums over the
+// other side in position order, so no result depends on scheduling and no atomics are
+// used: the same inputs give the same bits every run. Arithmetic is float32; head_dim is
+// padded up to a compile-time HD (32, 64 or 128) so the row lives in registers.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/cuda/common.cuh"
 
-#define ATT_THREADS 128
-#define MAX_HEAD_DIM 256
+#define FA_ROWS 64 // rows a block owns, one per thread
+#define FA_TILE 32 // rows of the other side staged in shared memory at a time
 
-// One block per (query t, head h, sequence b).
-__global__ void attention_fwd(float *out, float *probs, const float *q, const float *k,
-                              const float *v, int T, int H, int KVH, int hd, float scale)
+// Copies rows [r0, r0 + FA_TILE) of one head of a [B*T][heads][hd] tensor into a zero-padded
+// [FA_TILE][HD] tile (rows past T are zeros).
+template <int HD>
+__device__ void load_tile(float (*tile)[HD], const float *x, size_t row, int r0, int T, int heads,
+                          int head, int hd)
 {
-    extern __shared__ float p[]; // [T]
-    __shared__ float shf[ATT_THREADS];
-    __shared__ double shd[ATT_THREADS];
-    int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
-    size_t row = (size_t)b * T;
-    const float *qt = q + ((row + t) * H + h) * hd;
-    float mx = -INFINITY;
-    for (int s = threadIdx.x; s <= t; s += blockDim.x) {
-        const float *ks = k + ((row + s) * KVH + g) * hd;
-        float d = 0;
-        for (int i = 0; i < hd; i++)
-            d += qt[i] * ks[i];
-        p[s] = d * scale;
-        mx = fmaxf(mx, p[s]);
-    }
-    mx = pg_block_max(mx, shf);
-    double sum = 0;
-    for (int s = threadIdx.x; s <= t; s += blockDim.x) {
-        p[s] = expf(p[s] - mx);
-        sum += p[s];
-    }
-    sum = pg_block_sum(sum, shd);
-    float inv = (float)(1.0 / sum);
-    float *prow = probs + (((size_t)b * H + h) * T + t) * T;
-    for (int s = threadIdx.x; s < T; s += blockDim.x) {
-        float ps = s <= t ? p[s] * inv : 0.0f;
-        if (s <= t)
-            p[s] = ps;
-        prow[s] = ps;
-    }
-    __syncthreads();
-    float *o = out + ((row + t) * H + h) * hd;
-    for (int i = threadIdx.x; i < hd; i += blockDim.x) {
-        float acc = 0;
-        for (int s = 0; s <= t; s++)
-            acc += p[s] * v[((row + s) * KVH + g) * hd + i];
-        o[i] = acc;
+    for (int e = threadIdx.x; e < FA_TILE * HD; e += blockDim.x) {
+        int j = e / HD, i = e % HD, r = r0 + j;
+        tile[j][i] = (r < T && i < hd) ? x[((row + r) * heads + head) * hd + i] : 0.0f;
     }
 }
 
-void pg_cuda_attention_fwd(float *out, float *probs, const float *q, const float *k, const float *v,
+// Loads one head_dim row into registers, zero-padded to HD.
+template <int HD> __device__ void load_row(float *reg, const float *x, int hd, bool live)
+{
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        reg[i] = (live && i < hd) ? x[i] : 0.0f;
+}
+
+template <int HD> __device__ float dot_row(const float *reg, const float *tile_row)
+{
+    float d = 0;
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        d += reg[i] * tile_row[i];
+    return d;
+}
+
+// One block per (query tile, head h, sequence b).
+template <int HD>
+__global__ void __launch_bounds__(FA_ROWS)
+    flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v, int T, int H,
+              int KVH, int hd, float scale)
+{
+    __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
+    int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
+    int t0 = blockIdx.x * FA_ROWS, t = t0 + threadIdx.x;
+    int t_last = min(t0 + FA_ROWS, T) - 1;
+    size_t row = (size_t)b * T;
+    bool live = t < T;
+    float qr[HD], o[HD];
+    load_row<HD>(qr, q + ((row + (live ? t : 0)) * H + h) * hd, hd, live);
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        o[i] = 0.0f;
+    float m = -INFINITY, l = 0.0f; // running max and sum of exp(score - m)
+    for (int s0 = 0; s0 <= t_last; s0 += FA_TILE) {
+        __syncthreads(); // the previous tile is consumed
+        load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
+        load_tile<HD>(vs, v, row, s0, T, KVH, g, hd);
+        __syncthreads();
+        if (!live || s0 > t)
+            continue; // the whole tile is after this row
+        float sc[FA_TILE], tile_max = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < FA_TILE; j++) {
+            sc[j] = s0 + j <= t ? dot_row<HD>(qr, ks[j]) * scale : -INFINITY;
+            tile_max = fmaxf(tile_max, sc[j]);
+        }
+        float m_new = fmaxf(m, tile_max), corr = expf(m - m_new);
+        l *= corr;
+#pragma unroll
+        for (int i = 0; i < HD; i++)
+            o[i] *= corr;
+#pragma unroll
+        for (int j = 0; j < FA_TILE; j++) {
+            float p = expf(sc[j] - m_new); // 0 for the masked keys
+            l += p;
+#pragma unroll
+            for (int i = 0; i < HD; i++)
+                o[i] += p * vs[j][i];
+        }
+        m = m_new;
+    }
+    if (!live)
+        return;
+    float *ot = out + ((row + t) * H + h) * hd, inv = 1.0f / l;
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        if (i < hd)
+            ot[i] = o[i] * inv;
+    lse[((size_t)b * H + h) * T + t] = m + logf(l);
+}
+
+// delta[b][h][t] = dout_t . out_t, the softmax backward's row term (= sum_s p_s dp_s).
+__global__ void flash_delta(float *delta, const float *dout, const float *out, int T, int H, int hd,
+                            size_t rows)
+{
+    size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; // (b * T + t) * H + h
+    if (r >= rows)
+        return;
+    const float *a = dout + r * hd, *o = out + r * hd;
+    float d = 0;
+    for (int i = 0; i < hd; i++)
+        d += a[i] * o[i];
+    size_t h = r % H, bt = r / H, b = bt / T, t = bt % T;
+    delta[(b * H + h) * T + t] = d;
+}
+
+// dq for one (query tile, h, b): with p_s = exp(scale q.k_s - lse), dp_s = dout . v_s,
+// dq += scale sum_s p_s (dp_s - delta) k_s.
+template <int HD>
+__global__ void __launch_bounds__(FA_ROWS)
+    flash_bwd_dq(float *dq, const float *dout, const float *lse, const float *delta,
+                 const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
+                 float scale)
+{
+    __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
+    int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
+    int t0 = blockIdx.x * FA_ROWS, t = t0 + threadIdx.x;
+    int t_last = min(t0 + FA_ROWS, T) - 1;
+    size_t row = (size_t)b * T, at = ((row + (t < T ? t : 0)) * H + h) * hd;
+    bool live = t < T;
+    float qr[HD], dor[HD], acc[HD];
+    load_row<HD>(qr, q + at, hd, live);
+    load_row<HD>(dor, dout + at, hd, live);
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        acc[i] = 0.0f;
+    size_t bht = ((size_t)b * H + h) * T + (live ? t : 0);
+    float L = live ? lse[bht] : 0.0f, dl = live ? delta[bht] : 0.0f;
+    for (int s0 = 0; s0 <= t_last; s0 += FA_TILE) {
+        __syncthreads();
+        load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
+        load_tile<HD>(vs, v, row, s0, T, KVH, g, hd);
+        __syncthreads();
+        if (!live || s0 > t)
+            continue;
+        for (int j = 0; j < FA_TILE && s0 + j <= t; j++) {
+            float p = expf(dot_row<HD>(qr, ks[j]) * scale - L);
+            float ds = p * (dot_row<HD>(dor, vs[j]) - dl) * scale;
+#pragma unroll
+            for (int i = 0; i < HD; i++)
+                acc[i] += ds * ks[j][i];
+        }
+    }
+    if (!live)
+        return;
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        if (i < hd)
+            dq[at + i] += acc[i];
+}
+
+// dk (DK) or dv (!DK) for one (key tile, kv head g, b): the query heads of the group, then
+// the positions t >= s, in order. dv_s += sum p_ts dout_t; dk_s += scale sum ds_ts q_t.
+// Split in two launches so each thread holds at most three rows in registers.
+template <int HD, bool DK>
+__global__ void __launch_bounds__(FA_ROWS)
+    flash_bwd_kv(float *dkv, const float *dout, const float *lse, const float *delta,
+                 const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
+                 float scale)
+{
+    __shared__ float qs[FA_TILE][HD], dos[FA_TILE][HD], ls[FA_TILE], dls[FA_TILE];
+    int g = blockIdx.y, b = blockIdx.z, group = H / KVH;
+    int s0 = blockIdx.x * FA_ROWS, s = s0 + threadIdx.x;
+    size_t row = (size_t)b * T, at = ((row + (s < T ? s : 0)) * KVH + g) * hd;
+    bool live = s < T;
+    float kr[HD], vr[HD], acc[HD];
+    load_row<HD>(kr, k + at, hd, live);
+    if (DK)
+        load_row<HD>(vr, v + at, hd, live);
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        acc[i] = 0.0f;
+    for (int h = g * group; h < (g + 1) * group; h++) {
+        size_t bh = ((size_t)b * H + h) * T;
+        for (int q0 = s0; q0 < T; q0 += FA_TILE) {
+            __syncthreads();
+            load_tile<HD>(qs, q, row, q0, T, H, h, hd);
+            load_tile<HD>(dos, dout, row, q0, T, H, h, hd);
+            for (int j = threadIdx.x; j < FA_TILE; j += blockDim.x) {
+                ls[j] = q0 + j < T ? lse[bh + q0 + j] : 0.0f;
+                dls[j] = q0 + j < T ? delta[bh + q0 + j] : 0.0f;
+            }
+            __syncthreads();
+            if (!live)
+                continue;
+            for (int j = 0; j < FA_TILE && q0 + j < T; j++) {
+                if (q0 + j < s)
+                    continue; // the query precedes this key
+                float p = expf(dot_row<HD>(kr, qs[j]) * scale - ls[j]);
+                float c = DK ? p * (dot_row<HD>(vr, dos[j]) - dls[j]) * scale : p;
+#pragma unroll
+                for (int i = 0; i < HD; i++)
+                    acc[i] += c * (DK ? qs[j][i] : dos[j][i]);
+            }
+        }
+    }
+    if (!live)
+        return;
+#pragma unroll
+    for (int i = 0; i < HD; i++)
+        if (i < hd)
+            dkv[at + i] += acc[i];
+}
+
+// The padded head_dim a kernel is instantiated for; 0 when hd is too large.
+static int padded_hd(int hd)
+{
+    return hd <= 32 ? 32 : hd <= 64 ? 64 : hd <= 128 ? 128 : 0;
+}
+
+static void check_hd(int hd)
+{
+    if (!padded_hd(hd)) {
+        fprintf(stderr, "pgolf: the CUDA attention supports head_dim <= 128, not %d\n", hd);
+        exit(1);
+    }
+}
+
+size_t pg_cuda_attention_state_size(int B, int T, int H)
+{
+    return (size_t)B * H * T;
+}
+
+void pg_cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
                            int B, int T, int H, int KVH, int hd)
 {
     if (B == 0 || T == 0)
         return;
+    check_hd(hd);
     float scale = (float)(1.0 / sqrt((double)hd));
-    dim3 grid(T, H, B);
-    attention_fwd<<<grid, ATT_THREADS, (size_t)T * sizeof(float)>>>(out, probs, q, k, v, T, H, KVH,
-                                                                    hd, scale);
+    dim3 grid(pg_blocks((size_t)T, FA_ROWS), H, B);
+    switch (padded_hd(hd)) {
+    case 32: flash_fwd<32><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
+    case 64: flash_fwd<64><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
+    default: flash_fwd<128><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
+    }
     PG_CUDA_LAUNCHED();
-}
-
-// dq for one (t, h, b): dp_s = dout_t . v_s, delta = sum_s p_s dp_s, and
-// dq_t += scale sum_s p_s (dp_s - delta) k_s. delta is kept for the dk/dv kernel.
-__global__ void attention_bwd_dq(float *dq, float *delta, const float *dout, const float *probs,
-                                 const float *k, const float *v, int T, int H, int KVH, int hd,
-                                 float scale)
-{
-    extern __shared__ float dp[]; // [T]
-    __shared__ double shd[ATT_THREADS];
-    int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
-    size_t row = (size_t)b * T, bht = ((size_t)b * H + h) * T + t;
-    const float *p = probs + bht * T;
-    const float *dot_ = dout + ((row + t) * H + h) * hd;
-    double pdp = 0;
-    for (int s = threadIdx.x; s <= t; s += blockDim.x) {
-        const float *vs = v + ((row + s) * KVH + g) * hd;
-        float d = 0;
-        for (int i = 0; i < hd; i++)
-            d += dot_[i] * vs[i];
-        dp[s] = d;
-        pdp += (double)p[s] * d;
-    }
-    pdp = pg_block_sum(pdp, shd); // also orders the dp[] writes before the reads below
-    float dl = (float)pdp;
-    if (threadIdx.x == 0)
-        delta[bht] = dl;
-    float *dqt = dq + ((row + t) * H + h) * hd;
-    for (int i = threadIdx.x; i < hd; i += blockDim.x) {
-        float acc = dqt[i];
-        for (int s = 0; s <= t; s++)
-            acc += p[s] * (dp[s] - dl) * scale * k[((row + s) * KVH + g) * hd + i];
-        dqt[i] = acc;
-    }
-}
-
-// dk and dv for one key position (s, kv head g, b), one warp: the query heads of the group
-// and the later positions t >= s add in the CPU's order (heads, then positions).
-__global__ void attention_bwd_dkv(float *dk, float *dv, const float *delta, const float *dout,
-                                  const float *probs, const float *q, const float *v, int T, int H,
-                                  int KVH, int hd, float scale)
-{
-    int s = blockIdx.x, g = blockIdx.y, b = blockIdx.z, lane = threadIdx.x, group = H / KVH;
-    size_t row = (size_t)b * T, kv = ((row + s) * KVH + g) * hd;
-    float dk_acc[MAX_HEAD_DIM / 32], dv_acc[MAX_HEAD_DIM / 32];
-    int per = (hd + 31) / 32;
-    for (int j = 0; j < per; j++) {
-        int i = lane + 32 * j;
-        dk_acc[j] = i < hd ? dk[kv + i] : 0.0f;
-        dv_acc[j] = i < hd ? dv[kv + i] : 0.0f;
-    }
-    for (int h = g * group; h < (g + 1) * group; h++) {
-        for (int t = s; t < T; t++) {
-            size_t bht = ((size_t)b * H + h) * T + t;
-            float p = probs[bht * T + s];
-            const float *dot_ = dout + ((row + t) * H + h) * hd;
-            const float *qt = q + ((row + t) * H + h) * hd;
-            float part = 0;
-            for (int j = 0; j < per; j++) {
-                int i = lane + 32 * j;
-                if (i < hd)
-                    part += dot_[i] * v[kv + i];
-            }
-            float dp = pg_warp_sum(part);
-            float ds = p * (dp - delta[bht]) * scale;
-            for (int j = 0; j < per; j++) {
-                int i = lane + 32 * j;
-                if (i < hd) {
-                    dv_acc[j] += p * dot_[i];
-                    dk_acc[j] += ds * qt[i];
-                }
-            }
-        }
-    }
-    for (int j = 0; j < per; j++) {
-        int i = lane + 32 * j;
-        if (i < hd) {
-            dk[kv + i] = dk_acc[j];
-            dv[kv + i] = dv_acc[j];
-        }
-    }
 }
 
 size_t pg_cuda_attention_bwd_scratch(int T, int KVH)
@@ -154,24 +256,39 @@ size_t pg_cuda_attention_bwd_scratch(int T, int KVH)
     return 0; // the per-row deltas live in the backend's workspace
 }
 
-void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *probs,
-                           const float *q, const float *k, const float *v, int B, int T, int H,
-                           int KVH, int hd, float *scratch)
+template <int HD>
+static void launch_bwd(float *dq, float *dk, float *dv, const float *dout, const float *lse,
+                       const float *delta, const float *q, const float *k, const float *v, int B,
+                       int T, int H, int KVH, int hd, float scale)
+{
+    unsigned tiles = pg_blocks((size_t)T, FA_ROWS);
+    flash_bwd_dq<HD><<<dim3(tiles, H, B), FA_ROWS>>>(dq, dout, lse, delta, q, k, v, T, H, KVH, hd,
+                                                     scale);
+    PG_CUDA_LAUNCHED();
+    flash_bwd_kv<HD, true><<<dim3(tiles, KVH, B), FA_ROWS>>>(dk, dout, lse, delta, q, k, v, T, H,
+                                                             KVH, hd, scale);
+    PG_CUDA_LAUNCHED();
+    flash_bwd_kv<HD, false><<<dim3(tiles, KVH, B), FA_ROWS>>>(dv, dout, lse, delta, q, k, v, T, H,
+                                                              KVH, hd, scale);
+    PG_CUDA_LAUNCHED();
+}
+
+void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                           const float *lse, const float *q, const float *k, const float *v, int B,
+                           int T, int H, int KVH, int hd, float *scratch)
 {
     (void)scratch;
     if (B == 0 || T == 0)
         return;
-    if (hd > MAX_HEAD_DIM) {
-        fprintf(stderr, "pgolf: the CUDA attention supports head_dim <= %d, not %d\n",
-                MAX_HEAD_DIM, hd);
-        exit(1);
-    }
+    check_hd(hd);
     float scale = (float)(1.0 / sqrt((double)hd));
-    float *delta = (float *)pg_cuda_workspace((size_t)B * H * T * sizeof(float));
-    attention_bwd_dq<<<dim3(T, H, B), ATT_THREADS, (size_t)T * sizeof(float)>>>(
-        dq, delta, dout, probs, k, v, T, H, KVH, hd, scale);
+    size_t rows = (size_t)B * T * H;
+    float *delta = (float *)pg_cuda_workspace(rows * sizeof(float));
+    flash_delta<<<pg_blocks(rows, 256), 256>>>(delta, dout, out, T, H, hd, rows);
     PG_CUDA_LAUNCHED();
-    attention_bwd_dkv<<<dim3(T, KVH, B), 32>>>(dk, dv, delta, dout, probs, q, v, T, H, KVH, hd,
-                                               scale);
-    PG_CUDA_LAUNCHED();
+    switch (padded_hd(hd)) {
+    case 32: launch_bwd<32>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
+    case 64: launch_bwd<64>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
+    default: launch_bwd<128>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
+    }
 }

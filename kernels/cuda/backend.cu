@@ -113,6 +113,7 @@ static pg_backend make_table(void)
     b.rope_bwd = pg_cuda_rope_bwd;
     b.attention_fwd = pg_cuda_attention_fwd;
     b.attention_bwd = pg_cuda_attention_bwd;
+    b.attention_state_size = pg_cuda_attention_state_size;
     b.attention_bwd_scratch = pg_cuda_attention_bwd_scratch;
     b.mlp_act_fwd = pg_cuda_mlp_act_fwd;
     b.mlp_act_bwd = pg_cuda_mlp_act_bwd;

@@ -88,11 +88,13 @@ void pg_cuda_rope_fwd(float *x, const float *cos_t, const float *sin_t, int B, i
                       int head_dim);
 void pg_cuda_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int B, int T, int heads,
                       int head_dim);
-void pg_cuda_attention_fwd(float *out, float *probs, const float *q, const float *k, const float *v,
+// state: the log-sum-exp of each row [B][H][T] (attention.cu)
+void pg_cuda_attention_fwd(float *out, float *state, const float *q, const float *k, const float *v,
                            int B, int T, int H, int KVH, int hd);
-void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *probs,
-                           const float *q, const float *k, const float *v, int B, int T, int H,
-                           int KVH, int hd, float *scratch);
+void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                           const float *state, const float *q, const float *k, const float *v, int B,
+                           int T, int H, int KVH, int hd, float *scratch);
+size_t pg_cuda_attention_state_size(int B, int T, int H);
 size_t pg_cuda_attention_bwd_scratch(int T, int KVH);
 void pg_cuda_mlp_act_fwd(float *out, const float *in, size_t n, int act);
 void pg_cuda_mlp_act_bwd(float *din, const float *dout, const float *in, size_t n, int act);
