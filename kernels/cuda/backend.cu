@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cublas_v2.h>
+#include <cublasLt.h>
 
 #include "kernels/cuda/common.cuh"
 
@@ -165,7 +165,7 @@ extern "C" const pg_backend *pg_backend_cuda(void)
 
 extern "C" void pg_cuda_describe(char *buf, size_t n)
 {
-    int dev = 0, driver = 0, runtime = 0, cublas = 0;
+    int dev = 0, driver = 0, runtime = 0;
     cudaDeviceProp p;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
         cudaGetLastError();
@@ -174,10 +174,9 @@ extern "C" void pg_cuda_describe(char *buf, size_t n)
     }
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
-    cublasGetProperty(MAJOR_VERSION, &cublas);
-    int cublas_minor = 0;
-    cublasGetProperty(MINOR_VERSION, &cublas_minor);
-    snprintf(buf, n, "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLAS %d.%d",
+    size_t lt = cublasLtGetVersion(); // major * 10000 + minor * 100 + patch
+    snprintf(buf, n, "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu",
              p.name, p.major, p.minor, (double)p.totalGlobalMem / (1u << 30), driver / 1000,
-             driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, cublas, cublas_minor);
+             driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, lt / 10000, lt / 100 % 100,
+             lt % 100);
 }

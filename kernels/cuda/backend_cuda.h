@@ -13,7 +13,7 @@
 /* The backend on the current device; NULL (message: no driver, no device, or the CUDA
  * error) when there is none. */
 const pg_backend *pg_backend_cuda(void);
-/* The device's name, compute capability and memory, and the driver, runtime and cuBLAS
+/* The device's name, compute capability and memory, and the driver, runtime and cuBLASLt
  * versions, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB), CUDA driver 12.8, ...". */
 void pg_cuda_describe(char *buf, size_t n);
 /* Linear layers in bf16 (inputs rounded to bfloat16, products accumulated in float32,

@@ -1,11 +1,19 @@
-// Linear layers through cuBLAS: out[n][o] = sum_i in[n][i] w[o][i] and its gradients.
+// Linear layers through cuBLASLt: out[n][o] = sum_i in[n][i] w[o][i] and its gradients.
 // Row-major [r][c] is column-major [c][r], so each product is one GEMM without copies.
-// float32 mode (the default, TF32 off) is the parity mode; bf16 mode rounds both inputs
-// to bfloat16 and accumulates in float32, as the reference's autocast does.
+// float32 mode (the default; CUBLAS_COMPUTE_32F, which never uses TF32) is the parity
+// mode; bf16 mode rounds both inputs to bfloat16 and accumulates in float32, as the
+// reference's autocast does. Backward GEMMs accumulate in place (C = D, beta = 1).
+//
+// Determinism: the algorithm for a shape is chosen once and cached, and split-K schemes
+// that reduce in place in the output (CUBLASLT_REDUCTION_SCHEME_INPLACE) are excluded, so
+// the same inputs give the same bits run to run.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/cuda/common.cuh"
 
@@ -32,15 +40,88 @@ static void die_cublas(cublasStatus_t s, const char *what, int line)
             die_cublas(s_, #x, __LINE__);                                                \
     } while (0)
 
-static cublasHandle_t handle(void)
+#define LT_WORKSPACE_BYTES ((size_t)32 << 20)
+
+static cublasLtHandle_t lt_handle(void)
 {
-    static cublasHandle_t h;
-    if (!h) {
-        PG_CUBLAS(cublasCreate(&h));
-        // no TF32, no reduced-precision shortcuts: float32 products as the CPU computes them
-        PG_CUBLAS(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
-    }
+    static cublasLtHandle_t h;
+    if (!h)
+        PG_CUBLAS(cublasLtCreate(&h));
     return h;
+}
+
+// cuBLASLt's own workspace (split-K partial sums), apart from pg_cuda_workspace, which
+// holds the bf16 copies of the inputs while the GEMM runs.
+static void *lt_workspace(void)
+{
+    static void *w;
+    if (!w)
+        PG_CUDA(cudaMalloc(&w, LT_WORKSPACE_BYTES));
+    return w;
+}
+
+// The largest power of two (at most 256) dividing the address: cuBLASLt assumes 256-byte
+// aligned buffers unless told, and our tensors sit at any float offset.
+static uint32_t alignment(const void *p)
+{
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a)
+        a >>= 1;
+    return a;
+}
+
+typedef struct {
+    int ta, tb, m, n, k, lda, ldb, ldc, bf16;
+    uint32_t align[3];
+} gemm_key;
+
+typedef struct {
+    gemm_key key;
+    cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+#define MAX_PLANS 256
+static gemm_plan plans[MAX_PLANS];
+static int n_plans, next_evict;
+
+static const cublasLtMatmulAlgo_t *plan_for(const gemm_key *key, cublasLtMatmulDesc_t desc,
+                                            cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+                                            cublasLtMatrixLayout_t lc)
+{
+    for (int i = 0; i < n_plans; i++)
+        if (!memcmp(&plans[i].key, key, sizeof *key))
+            return &plans[i].algo;
+    cublasLtMatmulPreference_t pref;
+    PG_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
+    uint64_t ws = LT_WORKSPACE_BYTES;
+    uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_MASK & ~(uint32_t)CUBLASLT_REDUCTION_SCHEME_INPLACE;
+    PG_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                   &ws, sizeof ws));
+    PG_CUBLAS(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &schemes, sizeof schemes));
+    const cublasLtMatmulPreferenceAttributes_t align_attr[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4; i++)
+        PG_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, align_attr[i],
+                                                       &key->align[i < 3 ? i : 2],
+                                                       sizeof(uint32_t)));
+    cublasLtMatmulHeuristicResult_t found;
+    int count = 0;
+    PG_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_handle(), desc, la, lb, lc, lc, pref, 1, &found,
+                                             &count));
+    PG_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
+    if (count < 1) {
+        fprintf(stderr,
+                "pgolf: cuBLASLt has no algorithm for a %dx%dx%d %s GEMM (alignments %u/%u/%u)\n",
+                key->m, key->n, key->k, key->bf16 ? "bf16" : "float32", key->align[0],
+                key->align[1], key->align[2]);
+        exit(1);
+    }
+    int slot = n_plans < MAX_PLANS ? n_plans++ : next_evict++ % MAX_PLANS;
+    plans[slot].key = *key;
+    plans[slot].algo = found.algo;
+    return &plans[slot].algo;
 }
 
 __global__ void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n)
@@ -56,18 +137,39 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                  float *C, int ldc)
 {
     const float one = 1.0f;
-    if (!g_bf16) {
-        PG_CUBLAS(cublasSgemm(handle(), ta, tb, m, n, k, &one, A, lda, B, ldb, &beta, C, ldc));
-        return;
+    const void *a = A, *b = B;
+    cudaDataType_t in_type = CUDA_R_32F;
+    if (g_bf16) {
+        __nv_bfloat16 *a16 = (__nv_bfloat16 *)pg_cuda_workspace((a_elems + b_elems) * sizeof *a16);
+        __nv_bfloat16 *b16 = a16 + a_elems;
+        to_bf16<<<pg_blocks(a_elems, 256), 256>>>(a16, A, a_elems);
+        to_bf16<<<pg_blocks(b_elems, 256), 256>>>(b16, B, b_elems);
+        PG_CUDA_LAUNCHED();
+        a = a16, b = b16, in_type = CUDA_R_16BF;
     }
-    __nv_bfloat16 *a16 = (__nv_bfloat16 *)pg_cuda_workspace((a_elems + b_elems) * sizeof *a16);
-    __nv_bfloat16 *b16 = a16 + a_elems;
-    to_bf16<<<pg_blocks(a_elems, 256), 256>>>(a16, A, a_elems);
-    to_bf16<<<pg_blocks(b_elems, 256), 256>>>(b16, B, b_elems);
-    PG_CUDA_LAUNCHED();
-    PG_CUBLAS(cublasGemmEx(handle(), ta, tb, m, n, k, &one, a16, CUDA_R_16BF, lda, b16,
-                           CUDA_R_16BF, ldb, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                           CUBLAS_GEMM_DEFAULT));
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc;
+    PG_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    PG_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    PG_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    // layouts describe the stored matrices, before op()
+    PG_CUBLAS(cublasLtMatrixLayoutCreate(&la, in_type, ta == CUBLAS_OP_N ? m : k,
+                                         ta == CUBLAS_OP_N ? k : m, lda));
+    PG_CUBLAS(cublasLtMatrixLayoutCreate(&lb, in_type, tb == CUBLAS_OP_N ? k : n,
+                                         tb == CUBLAS_OP_N ? n : k, ldb));
+    PG_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, m, n, ldc));
+    gemm_key key;
+    memset(&key, 0, sizeof key); // the padding too: keys are compared with memcmp
+    key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k;
+    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.bf16 = g_bf16;
+    key.align[0] = alignment(a), key.align[1] = alignment(b), key.align[2] = alignment(C);
+    const cublasLtMatmulAlgo_t *algo = plan_for(&key, desc, la, lb, lc);
+    PG_CUBLAS(cublasLtMatmul(lt_handle(), desc, &one, a, la, b, lb, &beta, C, lc, C, lc, algo,
+                             lt_workspace(), LT_WORKSPACE_BYTES, 0));
+    PG_CUBLAS(cublasLtMatrixLayoutDestroy(la));
+    PG_CUBLAS(cublasLtMatrixLayoutDestroy(lb));
+    PG_CUBLAS(cublasLtMatrixLayoutDestroy(lc));
+    PG_CUBLAS(cublasLtMatmulDescDestroy(desc));
 }
 
 void pg_cuda_linear_fwd(float *out, const float *in, const float *w, int n, int in_dim, int out_dim)
