@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/parse.h"
+#include "common/sha256.h"
 #include "cli/commands.h"
 #include "kernels/config.h"
 #include "train/train.h"
@@ -148,8 +149,19 @@ int cmd_train(int argc, char **argv)
         const char *ts = getenv("PGOLF_RENDEZVOUS_TIMEOUT");
         if (ts && *ts && pg_parse_long(ts, "PGOLF_RENDEZVOUS_TIMEOUT", 1, 86400, &timeout) != 0)
             return pg_cli_error();
-        if (pg_dist_connect(&dist, &env, (double)timeout, NULL) != 0)
+        /* the backend's group (NCCL on GPUs) takes its id from rank 0 through the
+         * rendezvous; the CPU's group is the rendezvous itself */
+        uint8_t id[PG_DIST_ID_LEN];
+        int own_id = env.rank == 0 && o.backend->group_id;
+        if (own_id && o.backend->group_id(id, sizeof id) != 0)
             return pg_cli_error();
+        if (pg_dist_connect(&dist, &env, (double)timeout, own_id ? id : NULL) != 0)
+            return pg_cli_error();
+        if (o.backend->group_join && o.backend->group_join(dist.id, sizeof dist.id, env.rank,
+                                                           env.world, env.local_rank) != 0) {
+            pg_dist_close(&dist);
+            return pg_cli_error();
+        }
         pg_dist_set_current(&dist);
         o.dist = &dist;
         if (env.rank != 0)
@@ -167,9 +179,9 @@ int cmd_train(int argc, char **argv)
                 return pg_cli_error();
             }
         } else {
-            uint8_t bytes[16];
+            uint8_t bytes[PG_SHA256_LEN]; /* an NCCL id is partly an address: hash it */
             if (o.dist)
-                memcpy(bytes, dist.id, sizeof bytes);
+                pg_sha256(dist.id, sizeof dist.id, bytes);
             else if (pg_random_bytes(bytes, sizeof bytes) != 0) {
                 pg_fail("/dev/urandom: cannot read a fresh RUN_ID");
                 return pg_cli_error();

@@ -12,6 +12,7 @@
 #define PG_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "kernels/real.h"
@@ -135,6 +136,12 @@ struct pg_backend {
     void (*newton_schulz5)(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
 
     /* ---- multi-process ---- */
+    /* A launched run's group. group_id (rank 0, before the rendezvous) draws the id the
+     * rendezvous hands every rank; group_join (every rank, after it) joins with it on the
+     * process's device. NULL on the CPU, whose group is the rendezvous sockets themselves;
+     * CUDA: NCCL's unique id, then GPU local_rank and an NCCL communicator. */
+    int (*group_id)(uint8_t *id, size_t len);
+    int (*group_join)(const uint8_t *id, size_t len, int rank, int world, int local_rank);
     /* Sums `n` reals across processes in place; the identity on one process. */
     int (*all_reduce_sum)(pg_real *x, size_t n);
 };

@@ -8,7 +8,6 @@
 #include "kernels/cuda/common.cuh"
 
 extern "C" {
-#include "common/dist.h"
 #include "common/err.h"
 #include "kernels/cuda/backend_cuda.h"
 }
@@ -72,24 +71,6 @@ static void cuda_zero(void *p, size_t bytes)
     PG_CUDA(cudaMemset(p, 0, bytes));
 }
 
-// Across the processes of a launched run: through the host and the CPU all-reduce of
-// common/dist.c (NCCL is the multi-GPU issue's); alone, the identity.
-static int cuda_all_reduce_sum(float *x, size_t n)
-{
-    pg_dist *d = pg_dist_current();
-    if (!d || d->world == 1)
-        return 0;
-    float *h = (float *)malloc(n * sizeof *h);
-    if (!h)
-        return pg_fail("all-reduce: out of memory for %zu values", n);
-    cuda_to_host(h, x, n * sizeof *h);
-    int rc = pg_dist_all_reduce_sum(d, h, n);
-    if (rc == 0)
-        cuda_to_device(x, h, n * sizeof *h);
-    free(h);
-    return rc;
-}
-
 static pg_backend make_table(void)
 {
     pg_backend b;
@@ -137,7 +118,9 @@ static pg_backend make_table(void)
     b.muon_update = pg_cuda_muon_update;
     b.muon_scratch = pg_cuda_muon_scratch;
     b.newton_schulz5 = pg_cuda_newton_schulz5;
-    b.all_reduce_sum = cuda_all_reduce_sum;
+    b.group_id = pg_cuda_group_id;
+    b.group_join = pg_cuda_group_join;
+    b.all_reduce_sum = pg_cuda_all_reduce_sum;
     return b;
 }
 
@@ -175,8 +158,11 @@ extern "C" void pg_cuda_describe(char *buf, size_t n)
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
     size_t lt = cublasLtGetVersion(); // major * 10000 + minor * 100 + patch
-    snprintf(buf, n, "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu",
+    char nccl[64];
+    pg_cuda_nccl_describe(nccl, sizeof nccl);
+    snprintf(buf, n,
+             "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu, %s",
              p.name, p.major, p.minor, (double)p.totalGlobalMem / (1u << 30), driver / 1000,
              driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, lt / 10000, lt / 100 % 100,
-             lt % 100);
+             lt % 100, nccl);
 }
