@@ -1,9 +1,13 @@
 /* `make bench-gpu`: the 9x512 baseline on a backend (cuda by default): eval tokens/s
  * (standard, and sliding with stride 64, counting scored tokens) at seq 1024 on a
  * synthetic token stream, and a training step's tokens/s (forward, backward, Muon + Adam)
- * with MFU against the GPU's bf16 peak. Lines:
- *   bench_gpu impl=pgolf-<backend> what=<eval_standard|eval_slidingS|train_step>
+ * with MFU against the GPU's bf16 peak, and legal score-first TTT (SGD, 3 epochs, scored
+ * with the sliding window) over a few chunks. Lines:
+ *   bench_gpu impl=pgolf-<backend> what=<eval_standard|eval_slidingS|train_step|ttt_sgd>
  *     shape=<name> tokens=<n> best_s=<s> tokens_per_s=<r> mfu=<m>
+ *   projection ... : the training step at the reference's 524,288 tokens/step on 8 GPUs
+ *     and TTT over the 62M-token validation stream on 8 GPUs, from this GPU's rates with
+ *     perfect scaling (communication not counted).
  * usage: bench_gpu [--backend cpu|cuda|auto] [--shape tiny|baseline]
  * Exits 0 with one SKIP line when the backend cannot run here. */
 #include <stdio.h>
@@ -16,6 +20,12 @@
 #include "kernels/eval.h"
 #include "kernels/model.h"
 #include "kernels/optim.h"
+#include "kernels/ttt.h"
+
+/* The reference's step (TRAIN_BATCH_TOKENS) and the FineWeb validation stream's size. */
+#define REF_STEP_TOKENS 524288.0
+#define VAL_STREAM_TOKENS 62e6
+#define PROJECTED_GPUS 8
 
 /* H100 SXM dense bf16 tensor-core peak (PEAK_TFLOPS overrides it) */
 #define H100_BF16_PEAK_TFLOPS 989.0
@@ -70,7 +80,8 @@ static void bench_eval(pg_model *m, const char *impl, const char *shape, const u
     report(impl, what, shape, r.tokens, best, fpt);
 }
 
-static void bench_train(pg_model *m, const char *impl, const char *shape, int B, int T)
+/* Returns tokens/s. */
+static double bench_train(pg_model *m, const char *impl, const char *shape, int B, int T)
 {
     const pg_backend *be = m->be;
     pg_acts a;
@@ -103,6 +114,27 @@ static void bench_train(pg_model *m, const char *impl, const char *shape, int B,
     be->free(grad);
     free(ids);
     free(tgt);
+    return N / best;
+}
+
+/* Legal TTT (the defaults: SGD, 3 epochs a chunk) scored with the sliding window, timed
+ * once over the whole stream (it adapts m in place); returns scored tokens/s. */
+static double bench_ttt(pg_model *m, const char *impl, const char *shape, const uint16_t *stream,
+                        size_t n, const pg_bpb_lut *lut, int T, int batch, int stride, int chunk)
+{
+    pg_eval_opts eo = {.mode = PG_EVAL_SLIDING, .seq_len = T, .stride = stride, .batch = batch};
+    pg_ttt_opts to;
+    pg_ttt_opts_default(&to);
+    to.chunk_tokens = chunk;
+    pg_eval_result r;
+    double t0 = pg_now_seconds();
+    if (pg_ttt_run(m, stream, n, lut, &eo, &to, &r, NULL) != 0)
+        die();
+    double dt = pg_now_seconds() - t0;
+    /* per scored token: the sliding forward, and each chunk trained on `epochs` times */
+    double fpt = flops_per_token(m, T, 0) * (double)T / stride + to.epochs * flops_per_token(m, T, 1);
+    report(impl, "ttt_sgd", shape, r.tokens, dt, fpt);
+    return r.tokens / dt;
 }
 
 int main(int argc, char **argv)
@@ -141,13 +173,25 @@ int main(int argc, char **argv)
     if (pg_tokenizer_load(tok_path, &tok) != 0 || pg_bpb_lut_build(&tok, c.vocab_size, &lut) != 0)
         die();
     pg_tokenizer_free(&tok);
-    size_t n = (size_t)(tiny ? 16 : 64) * T + 1; /* 64 windows of the standard eval */
+    /* the evals read 64 windows (as bench_gpu.py), TTT 4 chunks of its stream */
+    int chunk = tiny ? 4 * T : 32768;
+    size_t n_eval = (size_t)(tiny ? 16 : 64) * T + 1, n = 4 * (size_t)chunk + 1;
+    n = n > n_eval ? n : n_eval;
     uint16_t *stream = malloc(n * sizeof *stream);
     for (size_t i = 0; i < n; i++)
         stream[i] = (uint16_t)(1 + (i * 2654435761u >> 7) % (unsigned)(c.vocab_size - 1));
-    bench_eval(&m, impl, shape, stream, n, &lut, T, B_eval, 0);
-    bench_eval(&m, impl, shape, stream, n, &lut, T, B_eval, tiny ? 16 : 64);
-    bench_train(&m, impl, shape, B_train, T);
+    bench_eval(&m, impl, shape, stream, n_eval, &lut, T, B_eval, 0);
+    bench_eval(&m, impl, shape, stream, n_eval, &lut, T, B_eval, tiny ? 16 : 64);
+    double train_rate = bench_train(&m, impl, shape, B_train, T);
+    double ttt_rate = bench_ttt(&m, impl, shape, stream, n, &lut, T, B_eval, tiny ? 16 : 64, chunk);
+    printf("projection impl=%s train_ms_per_step_%dgpu=%.2f (%.0f tokens/step; the baseline's "
+           "8xH100 log: 43.54 ms)\n",
+           impl, PROJECTED_GPUS, 1e3 * REF_STEP_TOKENS / PROJECTED_GPUS / train_rate,
+           REF_STEP_TOKENS);
+    printf("projection impl=%s ttt_%.0fM_tokens_%dgpu_s=%.1f (record #549: 408 s; target: "
+           "under 200 s)\n",
+           impl, VAL_STREAM_TOKENS / 1e6, PROJECTED_GPUS,
+           VAL_STREAM_TOKENS / PROJECTED_GPUS / ttt_rate);
     free(stream);
     pg_bpb_lut_free(&lut);
     pg_model_free(&m);
