@@ -12,6 +12,9 @@
 #include "common/dist.h"
 #include "common/err.h"
 #include "tests/util.h"
+#ifdef PGOLF_CUDA
+#include "kernels/cuda/backend_cuda.h"
+#endif
 
 typedef struct {
     int ok;
@@ -23,7 +26,7 @@ typedef struct {
 /* Runs ranks 0..n-1 as processes: rank i says world[i]; file or TCP port rendezvous;
  * each (when joined) all-reduces {i+0.1, 1e8, -1e8, i, 1/3} and reports. */
 static void run_ranks(int n, const int *world, const char *file, int port, double timeout,
-                      rank_result *res)
+                      const uint8_t *id0, rank_result *res)
 {
     int fds[16][2];
     pid_t pids[16];
@@ -39,7 +42,7 @@ static void run_ranks(int n, const int *world, const char *file, int port, doubl
             if (file)
                 snprintf(e.file, sizeof e.file, "%s", file);
             pg_dist d;
-            if (pg_dist_connect(&d, &e, timeout, NULL) == 0) {
+            if (pg_dist_connect(&d, &e, timeout, i == 0 ? id0 : NULL) == 0) {
                 float x[5] = {(float)i + 0.1f, 1e8f, -1e8f, (float)i, 1.0f / 3.0f};
                 r.ok = pg_dist_all_reduce_sum(&d, x, 5) == 0;
                 memcpy(r.id, d.id, sizeof r.id);
@@ -63,7 +66,7 @@ START_TEST(rendezvous_file_and_all_reduce)
 {
     int world[4] = {4, 4, 4, 4};
     rank_result r[4];
-    run_ranks(4, world, t_tmp_path("rdv"), 0, 20, r);
+    run_ranks(4, world, t_tmp_path("rdv"), 0, 20, NULL, r);
     float want[5] = {0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) { /* 0 + x_0 + x_1 + ... in rank order, in float */
         float x[5] = {(float)i + 0.1f, 1e8f, -1e8f, (float)i, 1.0f / 3.0f};
@@ -93,7 +96,7 @@ START_TEST(rendezvous_tcp_port)
 {
     int world[2] = {2, 2};
     rank_result r[2];
-    run_ranks(2, world, NULL, free_port(), 20, r);
+    run_ranks(2, world, NULL, free_port(), 20, NULL, r);
     ck_assert_msg(r[0].ok && r[1].ok, "%s / %s", r[0].msg, r[1].msg);
     ck_assert_int_eq(memcmp(r[0].id, r[1].id, PG_DIST_ID_LEN), 0);
 }
@@ -103,7 +106,7 @@ START_TEST(rendezvous_missing_rank_times_out)
 {
     int world[2] = {3, 3}; /* rank 2 never starts */
     rank_result r[2];
-    run_ranks(2, world, t_tmp_path("rdv_missing"), 0, 1, r);
+    run_ranks(2, world, t_tmp_path("rdv_missing"), 0, 1, NULL, r);
     ck_assert(!r[0].ok);
     ck_assert_msg(strstr(r[0].msg, "rank 2 of 3 did not arrive within 1 s"), "%s", r[0].msg);
     ck_assert(!r[1].ok);
@@ -114,7 +117,7 @@ START_TEST(rendezvous_wrong_world_size_refused)
 {
     int world[2] = {2, 3};
     rank_result r[2];
-    run_ranks(2, world, t_tmp_path("rdv_world"), 0, 10, r);
+    run_ranks(2, world, t_tmp_path("rdv_world"), 0, 10, NULL, r);
     ck_assert(!r[0].ok && !r[1].ok);
     ck_assert_msg(strstr(r[0].msg, "rank 1 says WORLD_SIZE=3 but rank 0 has WORLD_SIZE=2"), "%s", r[0].msg);
     ck_assert_msg(strstr(r[1].msg, "rank 0 refused rank 1"), "%s", r[1].msg);
@@ -258,6 +261,56 @@ START_TEST(train_two_processes_resume)
 }
 END_TEST
 
+#ifdef PGOLF_CUDA
+/* NCCL's unique id needs no GPU: rank 0 draws it before the rendezvous, which hands that
+ * id (not a random one) to every rank, as `pgolf train --backend cuda` does. */
+START_TEST(nccl_id_through_rendezvous)
+{
+    char nccl[64];
+    pg_cuda_nccl_describe(nccl, sizeof nccl);
+    if (strcmp(nccl, "NCCL not found") == 0) {
+        printf("SKIP: nccl id through the rendezvous: %s\n", pg_errmsg());
+        return;
+    }
+    ck_assert_msg(strncmp(nccl, "NCCL 2.", 7) == 0, "%s", nccl);
+    uint8_t id[PG_DIST_ID_LEN] = {0}, zero[PG_DIST_ID_LEN] = {0};
+    ck_assert_int_eq(pg_cuda_group_id(id, 16), -1);
+    ck_assert_msg(strstr(pg_errmsg(), "128 bytes, not 16"), "%s", pg_errmsg());
+    ck_assert_msg(pg_cuda_group_id(id, sizeof id) == 0, "%s", pg_errmsg());
+    ck_assert(memcmp(id, zero, sizeof id) != 0);
+    int world[2] = {2, 2};
+    rank_result r[2];
+    run_ranks(2, world, t_tmp_path("rdv_nccl"), 0, 20, id, r);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(r[i].ok, "rank %d: %s", i, r[i].msg);
+        ck_assert_int_eq(memcmp(r[i].id, id, sizeof id), 0);
+    }
+}
+END_TEST
+
+/* A missing NCCL is one line naming the file and PGOLF_NCCL. In a child, before any test
+ * loads NCCL: a process loads it once (the tests run in one process). */
+START_TEST(nccl_missing_library)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setenv("PGOLF_NCCL", "/nonexistent/libnccl.so.2", 1);
+        uint8_t id[PG_DIST_ID_LEN];
+        int refused = pg_cuda_group_id(id, sizeof id) == -1 &&
+                      strstr(pg_errmsg(), "cannot load NCCL (/nonexistent/libnccl.so.2)") &&
+                      strstr(pg_errmsg(), "PGOLF_NCCL");
+        if (!refused)
+            fprintf(stderr, "nccl_missing_library: %s\n", pg_errmsg());
+        _exit(refused ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a missing NCCL was not refused");
+}
+END_TEST
+#endif
+
 Suite *suite_dist(void)
 {
     Suite *s = suite_create("dist");
@@ -271,6 +324,10 @@ Suite *suite_dist(void)
     tcase_add_test(tc, launcher_environment);
     tcase_add_test(tc, train_two_processes_match_emulation);
     tcase_add_test(tc, train_two_processes_resume);
+#ifdef PGOLF_CUDA
+    tcase_add_test(tc, nccl_missing_library); /* first: NCCL stays loaded once loaded */
+    tcase_add_test(tc, nccl_id_through_rendezvous);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

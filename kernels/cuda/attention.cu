@@ -102,26 +102,21 @@ __global__ void __launch_bounds__(FA_ROWS)
     lse[((size_t)b * H + h) * T + t] = m + logf(l);
 }
 
-// delta[b][h][t] = dout_t . out_t, the softmax backward's row term (= sum_s p_s dp_s).
-__global__ void flash_delta(float *delta, const float *dout, const float *out, int T, int H, int hd,
-                            size_t rows)
+// The softmax backward's row term delta_t = dout_t . out_t (= sum_s p_s dp_s), summed in
+// index order by the one thread that needs it.
+__device__ float row_delta(const float *dout_t, const float *out_t, int hd)
 {
-    size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x; // (b * T + t) * H + h
-    if (r >= rows)
-        return;
-    const float *a = dout + r * hd, *o = out + r * hd;
     float d = 0;
     for (int i = 0; i < hd; i++)
-        d += a[i] * o[i];
-    size_t h = r % H, bt = r / H, b = bt / T, t = bt % T;
-    delta[(b * H + h) * T + t] = d;
+        d += dout_t[i] * out_t[i];
+    return d;
 }
 
 // dq for one (query tile, h, b): with p_s = exp(scale q.k_s - lse), dp_s = dout . v_s,
 // dq += scale sum_s p_s (dp_s - delta) k_s.
 template <int HD>
 __global__ void __launch_bounds__(FA_ROWS)
-    flash_bwd_dq(float *dq, const float *dout, const float *lse, const float *delta,
+    flash_bwd_dq(float *dq, const float *dout, const float *out, const float *lse,
                  const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
                  float scale)
 {
@@ -138,7 +133,7 @@ __global__ void __launch_bounds__(FA_ROWS)
     for (int i = 0; i < HD; i++)
         acc[i] = 0.0f;
     size_t bht = ((size_t)b * H + h) * T + (live ? t : 0);
-    float L = live ? lse[bht] : 0.0f, dl = live ? delta[bht] : 0.0f;
+    float L = live ? lse[bht] : 0.0f, dl = live ? row_delta(dout + at, out + at, hd) : 0.0f;
     for (int s0 = 0; s0 <= t_last; s0 += FA_TILE) {
         __syncthreads();
         load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
@@ -164,10 +159,10 @@ __global__ void __launch_bounds__(FA_ROWS)
 
 // dk (DK) or dv (!DK) for one (key tile, kv head g, b): the query heads of the group, then
 // the positions t >= s, in order. dv_s += sum p_ts dout_t; dk_s += scale sum ds_ts q_t.
-// Split in two launches so each thread holds at most three rows in registers.
+// Split in two launches (dv needs neither v nor delta) to keep fewer rows in registers.
 template <int HD, bool DK>
 __global__ void __launch_bounds__(FA_ROWS)
-    flash_bwd_kv(float *dkv, const float *dout, const float *lse, const float *delta,
+    flash_bwd_kv(float *dkv, const float *dout, const float *out, const float *lse,
                  const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
                  float scale)
 {
@@ -190,8 +185,11 @@ __global__ void __launch_bounds__(FA_ROWS)
             load_tile<HD>(qs, q, row, q0, T, H, h, hd);
             load_tile<HD>(dos, dout, row, q0, T, H, h, hd);
             for (int j = threadIdx.x; j < FA_TILE; j += blockDim.x) {
-                ls[j] = q0 + j < T ? lse[bh + q0 + j] : 0.0f;
-                dls[j] = q0 + j < T ? delta[bh + q0 + j] : 0.0f;
+                size_t at_q = ((row + q0 + j) * H + h) * hd;
+                bool in = q0 + j < T;
+                ls[j] = in ? lse[bh + q0 + j] : 0.0f;
+                if (DK)
+                    dls[j] = in ? row_delta(dout + at_q, out + at_q, hd) : 0.0f;
             }
             __syncthreads();
             if (!live)
@@ -253,22 +251,22 @@ void pg_cuda_attention_fwd(float *out, float *lse, const float *q, const float *
 size_t pg_cuda_attention_bwd_scratch(int T, int KVH)
 {
     (void)T, (void)KVH;
-    return 0; // the per-row deltas live in the backend's workspace
+    return 0; // each kernel computes the softmax's row terms it needs
 }
 
 template <int HD>
-static void launch_bwd(float *dq, float *dk, float *dv, const float *dout, const float *lse,
-                       const float *delta, const float *q, const float *k, const float *v, int B,
+static void launch_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                       const float *lse, const float *q, const float *k, const float *v, int B,
                        int T, int H, int KVH, int hd, float scale)
 {
     unsigned tiles = pg_blocks((size_t)T, FA_ROWS);
-    flash_bwd_dq<HD><<<dim3(tiles, H, B), FA_ROWS>>>(dq, dout, lse, delta, q, k, v, T, H, KVH, hd,
+    flash_bwd_dq<HD><<<dim3(tiles, H, B), FA_ROWS>>>(dq, dout, out, lse, q, k, v, T, H, KVH, hd,
                                                      scale);
     PG_CUDA_LAUNCHED();
-    flash_bwd_kv<HD, true><<<dim3(tiles, KVH, B), FA_ROWS>>>(dk, dout, lse, delta, q, k, v, T, H,
+    flash_bwd_kv<HD, true><<<dim3(tiles, KVH, B), FA_ROWS>>>(dk, dout, out, lse, q, k, v, T, H,
                                                              KVH, hd, scale);
     PG_CUDA_LAUNCHED();
-    flash_bwd_kv<HD, false><<<dim3(tiles, KVH, B), FA_ROWS>>>(dv, dout, lse, delta, q, k, v, T, H,
+    flash_bwd_kv<HD, false><<<dim3(tiles, KVH, B), FA_ROWS>>>(dv, dout, out, lse, q, k, v, T, H,
                                                               KVH, hd, scale);
     PG_CUDA_LAUNCHED();
 }
@@ -282,13 +280,9 @@ void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, c
         return;
     check_hd(hd);
     float scale = (float)(1.0 / sqrt((double)hd));
-    size_t rows = (size_t)B * T * H;
-    float *delta = (float *)pg_cuda_workspace(rows * sizeof(float));
-    flash_delta<<<pg_blocks(rows, 256), 256>>>(delta, dout, out, T, H, hd, rows);
-    PG_CUDA_LAUNCHED();
     switch (padded_hd(hd)) {
-    case 32: launch_bwd<32>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
-    case 64: launch_bwd<64>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
-    default: launch_bwd<128>(dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, KVH, hd, scale); break;
+    case 32: launch_bwd<32>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
+    case 64: launch_bwd<64>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
+    default: launch_bwd<128>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
     }
 }

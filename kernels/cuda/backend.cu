@@ -141,6 +141,14 @@ extern "C" const pg_backend *pg_backend_cuda(void)
         pg_fail("no CUDA device found");
         return NULL;
     }
+    // the kernels run on the architecture they were built for and later ones (by PTX)
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess && p.major * 10 + p.minor < PGOLF_CUDA_SM) {
+        pg_fail("the GPU (%s) is sm_%d%d, but this pgolf's CUDA kernels were built for sm_%d and "
+                "later: rebuild with make CUDA_ARCH=sm_%d%d",
+                p.name, p.major, p.minor, PGOLF_CUDA_SM, p.major, p.minor);
+        return NULL;
+    }
     table = make_table();
     ready = 1;
     return &table;

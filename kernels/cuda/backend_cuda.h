@@ -7,6 +7,7 @@
 #define PG_BACKEND_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/backend.h"
 
@@ -20,5 +21,11 @@ void pg_cuda_describe(char *buf, size_t n);
  * as the reference's autocast) when on; float32 with TF32 off (the parity mode) when off,
  * the default. */
 void pg_cuda_set_bf16(int on);
+
+/* NCCL (loaded at run time, kernels/cuda/nccl.cu): rank 0's unique id for the rendezvous
+ * to hand out (len must be NCCL's 128; needs no GPU), and "NCCL x.y.z" or
+ * "NCCL not found". */
+int pg_cuda_group_id(uint8_t *id, size_t len);
+void pg_cuda_nccl_describe(char *buf, size_t n);
 
 #endif

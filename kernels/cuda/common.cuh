@@ -131,9 +131,7 @@ void pg_cuda_muon_update(float *p, const float *g, float *buf, int rows, int col
                          float lr, int ns_steps, float *scratch);
 size_t pg_cuda_muon_scratch(int rows, int cols);
 
-// The process group (nccl.cu): NCCL's unique id (rank 0, before the rendezvous), joining
-// it on GPU local_rank, the all-reduce, and "NCCL x.y.z" (or "NCCL not found").
-int pg_cuda_group_id(uint8_t *id, size_t len);
+// The process group (nccl.cu; pg_cuda_group_id and the NCCL version in backend_cuda.h):
+// joining it on GPU local_rank, and the all-reduce.
 int pg_cuda_group_join(const uint8_t *id, size_t len, int rank, int world, int local_rank);
 int pg_cuda_all_reduce_sum(float *x, size_t n);
-void pg_cuda_nccl_describe(char *buf, size_t n);

@@ -4,9 +4,10 @@
 // mode; bf16 mode rounds both inputs to bfloat16 and accumulates in float32, as the
 // reference's autocast does. Backward GEMMs accumulate in place (C = D, beta = 1).
 //
-// Determinism: the algorithm for a shape is chosen once and cached, and split-K schemes
-// that reduce in place in the output (CUBLASLT_REDUCTION_SCHEME_INPLACE) are excluded, so
-// the same inputs give the same bits run to run.
+// Determinism: the algorithm for a shape is chosen once and cached, so the same inputs
+// give the same bits run to run; split-K schemes that reduce in place in the output
+// (CUBLASLT_REDUCTION_SCHEME_INPLACE) are excluded besides, leaving only those whose
+// partial sums go through the workspace in a fixed order.
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -108,10 +109,10 @@ static const cublasLtMatmulAlgo_t *plan_for(const gemm_key *key, cublasLtMatmulD
                                                        sizeof(uint32_t)));
     cublasLtMatmulHeuristicResult_t found;
     int count = 0;
-    PG_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_handle(), desc, la, lb, lc, lc, pref, 1, &found,
-                                             &count));
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt_handle(), desc, la, lb, lc, lc, pref, 1,
+                                                       &found, &count);
     PG_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
-    if (count < 1) {
+    if (st != CUBLAS_STATUS_SUCCESS || count < 1 || found.state != CUBLAS_STATUS_SUCCESS) {
         fprintf(stderr,
                 "pgolf: cuBLASLt has no algorithm for a %dx%dx%d %s GEMM (alignments %u/%u/%u)\n",
                 key->m, key->n, key->k, key->bf16 ? "bf16" : "float32", key->align[0],

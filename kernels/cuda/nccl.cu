@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "common/err.h"
+#include "kernels/cuda/backend_cuda.h"
 }
 
 static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "NCCL's id size");
@@ -77,7 +78,7 @@ static int nccl_fail(ncclResult_t r, const char *what)
     return pg_fail("NCCL %s: %s", what, api.get_error_string(r));
 }
 
-int pg_cuda_group_id(uint8_t *id, size_t len)
+extern "C" int pg_cuda_group_id(uint8_t *id, size_t len)
 {
     if (len != NCCL_UNIQUE_ID_BYTES)
         return pg_fail("NCCL's unique id is %d bytes, not %zu", NCCL_UNIQUE_ID_BYTES, len);
@@ -95,14 +96,20 @@ int pg_cuda_group_join(const uint8_t *id, size_t len, int rank, int world, int l
 {
     if (len != NCCL_UNIQUE_ID_BYTES)
         return pg_fail("NCCL's unique id is %d bytes, not %zu", NCCL_UNIQUE_ID_BYTES, len);
+    // GPU LOCAL_RANK; a launcher that shows each process only its own GPU leaves one
     int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || local_rank >= count) {
+    if (cudaGetDeviceCount(&count) != cudaSuccess || (count > 1 && local_rank >= count)) {
         cudaGetLastError();
         return pg_fail("rank %d: LOCAL_RANK %d needs GPU %d, but this machine shows %d (NCCL "
                        "runs one rank per GPU)",
                        rank, local_rank, local_rank, count);
     }
-    PG_CUDA(cudaSetDevice(local_rank));
+    int device = count == 1 ? 0 : local_rank;
+    cudaError_t e = cudaSetDevice(device);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return pg_fail("rank %d: cannot use GPU %d: %s", rank, device, cudaGetErrorString(e));
+    }
     if (load() != 0)
         return -1;
     ncclUniqueId u;
@@ -122,7 +129,7 @@ int pg_cuda_all_reduce_sum(float *x, size_t n)
     return r == ncclSuccess ? 0 : nccl_fail(r, "ncclAllReduce");
 }
 
-void pg_cuda_nccl_describe(char *buf, size_t n)
+extern "C" void pg_cuda_nccl_describe(char *buf, size_t n)
 {
     int v = 0;
     if (load() != 0 || api.get_version(&v) != ncclSuccess) {
