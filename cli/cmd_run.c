@@ -123,12 +123,30 @@ int cmd_run(int argc, char **argv)
     }
     char default_out[64];
     snprintf(default_out, sizeof default_out, "runs/%s", preset);
+    /* under torchrun / mpirun: rank 0 runs the pipeline, the others train beside it */
+    pg_dist dist;
+    int joined;
+    if (pg_cli_join_launch(be, &dist, &joined) != 0) {
+        free(root);
+        return pg_cli_error();
+    }
+    if (joined && dist.rank != 0) {
+        free(root);
+        rc = pg_run_follow(&dist, be);
+        pg_dist_close(&dist);
+        return rc != 0 ? pg_cli_error() : 0;
+    }
     pg_run_opts o = {.run_dir = out ? out : default_out, .source_root = root, .use_cache = 1,
                      .refresh = refresh, .force = force, .out = stdout, .stop = &interrupted,
-                     .backend = be};
+                     .backend = be, .dist = joined ? &dist : NULL};
     catch_sigint();
     rc = pg_run(&cfg, &o);
     free(root);
+    if (joined) {
+        if (pg_run_release(&dist, rc) != 0 && rc == 0)
+            rc = -1;
+        pg_dist_close(&dist);
+    }
     return finish_run(rc);
 }
 

@@ -8,7 +8,6 @@
 
 #include "common/err.h"
 #include "common/fileio.h"
-#include "common/parse.h"
 #include "common/sha256.h"
 #include "cli/commands.h"
 #include "kernels/config.h"
@@ -139,32 +138,13 @@ int cmd_train(int argc, char **argv)
     if (o.backend->host_memory)
         warn_slow_step(&h);
     /* under torchrun / mpirun: join the other ranks first */
-    pg_dist_env env;
     pg_dist dist;
-    int launched;
-    if (pg_dist_env_read(&env, &launched) != 0)
+    int joined;
+    if (pg_cli_join_launch(o.backend, &dist, &joined) != 0)
         return pg_cli_error();
-    if (launched && env.world > 1) {
-        long timeout = 120;
-        const char *ts = getenv("PGOLF_RENDEZVOUS_TIMEOUT");
-        if (ts && *ts && pg_parse_long(ts, "PGOLF_RENDEZVOUS_TIMEOUT", 1, 86400, &timeout) != 0)
-            return pg_cli_error();
-        /* the backend's group (NCCL on GPUs) takes its id from rank 0 through the
-         * rendezvous; the CPU's group is the rendezvous itself */
-        uint8_t id[PG_DIST_ID_LEN];
-        int own_id = env.rank == 0 && o.backend->group_id;
-        if (own_id && o.backend->group_id(id, sizeof id) != 0)
-            return pg_cli_error();
-        if (pg_dist_connect(&dist, &env, (double)timeout, own_id ? id : NULL) != 0)
-            return pg_cli_error();
-        if (o.backend->group_join && o.backend->group_join(dist.id, sizeof dist.id, env.rank,
-                                                           env.world, env.local_rank) != 0) {
-            pg_dist_close(&dist);
-            return pg_cli_error();
-        }
-        pg_dist_set_current(&dist);
+    if (joined) {
         o.dist = &dist;
-        if (env.rank != 0)
+        if (dist.rank != 0)
             o.quiet = 1;
     }
     /* without --out, the reference's layout: logs/RUN_ID.txt, RUN_ID from the environment

@@ -367,11 +367,13 @@ static int open_manifest(pg_run_state *r, pg_run_config *c)
 }
 
 /* Where this run computes: the backend's name and its own description of the device. */
-static json_t *backend_json(const pg_backend *be)
+/* Where the run computes: the backend, its description and the ranks training runs on. */
+static json_t *backend_json(const pg_backend *be, const pg_dist *dist)
 {
     char device[300];
     be->describe(device, sizeof device);
-    return json_pack("{s:s, s:s}", "name", be->name, "device", device);
+    return json_pack("{s:s, s:s, s:i}", "name", be->name, "device", device, "ranks",
+                     dist ? dist->world : 1);
 }
 
 int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
@@ -394,7 +396,7 @@ int pg_run(const pg_run_config *cfg, const pg_run_opts *o)
     if (put(&r, r.manifest, "settings", pg_run_config_settings(&c)) != 0 ||
         put(&r, r.manifest, "versions", json_incref(r.versions)) != 0 ||
         put(&r, r.manifest, "host", pg_host_json()) != 0 ||
-        put(&r, r.manifest, "backend", backend_json(o->backend ? o->backend : pg_backend_cpu())) != 0 ||
+        put(&r, r.manifest, "backend", backend_json(o->backend ? o->backend : pg_backend_cpu(), o->dist)) != 0 ||
         pg_run_plan(&r, plan, &n) != 0 ||
         merge_plan(&r, plan, n) != 0 || pg_manifest_save(r.dir, r.manifest) != 0)
         goto out;

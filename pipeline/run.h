@@ -23,6 +23,7 @@
 #define PG_RUN_H
 #include <signal.h>
 #include <stdio.h>
+#include "common/dist.h"
 #include "pipeline/runconfig.h"
 typedef struct {
     const char *run_dir;
@@ -35,6 +36,9 @@ typedef struct {
     /* where training and the evaluations compute (NULL: the CPU); a backend other than
      * the CPU is a parameter of the train and eval stages, so results never mix */
     const struct pg_backend *backend;
+    /* a launched run's group (NULL: one process): this is rank 0, and every train stage
+     * that runs is trained by all ranks (pg_run_follow on the others) */
+    pg_dist *dist;
 } pg_run_opts;
 /* Runs the pipeline. Fails (message) on bad inputs, a RUN_DIR that is not a compatible
  * pgolf run, a run made with other settings (unless force: its results would be
@@ -55,4 +59,10 @@ char *pg_run_disk_path(const char *run_dir, const char *recorded);
 /* The versions a stage key covers: pg_versions_json() plus this executable's SHA-256;
  * NULL (message) when out of memory. */
 json_t *pg_run_versions(void);
+/* The other ranks of a launched run: train each stage rank 0 orders, until it releases
+ * them (pg_run_release, with pg_run's status). Fails (message) when a training fails,
+ * rank 0 is lost, or rank 0's run failed. */
+int pg_run_follow(pg_dist *d, const struct pg_backend *be);
+int pg_run_release(pg_dist *d, int status);
+
 #endif

@@ -289,8 +289,10 @@ static int train_run(pg_run_state *r, pg_stage *s, json_t *outputs)
     train_progress prog = {r->o->out, s->id, h.iterations, h.train_batch_tokens, pg_now_seconds()};
     pg_train_opts t = {.out_dir = dir, .resume = s->resume, .progress = tty, .quiet = 1,
                        .on_step = r->o->out && !tty ? on_step : NULL, .ctx = &prog,
-                       .stop = r->o->stop, .backend = r->o->backend};
-    int rc = pg_train(&h, &t);
+                       .stop = r->o->stop, .backend = r->o->backend, .dist = r->o->dist};
+    int rc = t.dist ? pg_run_order_train(t.dist, &h, dir, s->resume) : 0;
+    if (rc == 0)
+        rc = pg_train(&h, &t);
     free(dir);
     if (rc != 0)
         return -1;
@@ -698,12 +700,16 @@ static json_t *package_params(const pg_run_config *c, const json_t *all)
 }
 
 /* A computing stage's params name its backend unless it is the CPU (the definition, and
- * what runs recorded before backends were a choice). */
-static json_t *on_backend(const pg_run_state *r, json_t *params)
+ * what runs recorded before backends were a choice); a distributed one's also its ranks. */
+static json_t *on_backend(const pg_run_state *r, json_t *params, int distributed)
 {
     const pg_backend *be = r->o->backend;
-    if (params && be && strcmp(be->name, "cpu") != 0 &&
-        json_object_set_new(params, "backend", json_string(be->name)) != 0) {
+    if (!params || !be || strcmp(be->name, "cpu") == 0)
+        return params;
+    /* off the CPU, the ranks' all-reduce (NCCL's sum order) is part of the bits too */
+    int ranks = distributed && r->o->dist ? r->o->dist->world : 1;
+    if (json_object_set_new(params, "backend", json_string(be->name)) != 0 ||
+        (ranks > 1 && json_object_set_new(params, "ranks", json_integer(ranks)) != 0)) {
         json_decref(params);
         return NULL;
     }
@@ -748,14 +754,14 @@ int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n)
     json_t *bp = json_pack("{s:s}", "source_root", source_root(r));
     add(plan, n, "build", -1, bp, build_inputs, build_run);
     for (int i = 0; i < c->nseeds; i++)
-        add(plan, n, "train", c->seeds[i], on_backend(r, pg_run_config_train_settings(c, c->seeds[i])),
+        add(plan, n, "train", c->seeds[i], on_backend(r, pg_run_config_train_settings(c, c->seeds[i]), 1),
             train_inputs, train_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "quantize", c->seeds[i], pick(all, quant_p), quantize_inputs, quantize_run);
     for (int i = 0; i < c->nseeds; i++)
         add(plan, n, "compress", c->seeds[i], pick(all, none), compress_inputs, compress_run);
     for (int i = 0; i < c->nseeds; i++)
-        add(plan, n, "eval", c->seeds[i], on_backend(r, pick(all, c->fin.ttt ? eval_ttt_p : eval_p)),
+        add(plan, n, "eval", c->seeds[i], on_backend(r, pick(all, c->fin.ttt ? eval_ttt_p : eval_p), 0),
             eval_inputs, eval_run);
     add(plan, n, "package", -1, package_params(c, all), package_inputs, package_run);
     add(plan, n, "stats", -1, pick(all, stats_p), pg_run_stats_inputs, pg_run_stats);

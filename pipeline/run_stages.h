@@ -26,6 +26,8 @@ struct pg_run_state {
     json_t *manifest, *versions;
     double t0;
 };
+/* Rank 0 of a launched run: orders the other ranks to train h in dir beside it. */
+int pg_run_order_train(pg_dist *d, const pg_hparams *h, const char *dir, int resume);
 /* The stages of a configuration, in order; each params is the caller's to release. */
 int pg_run_plan(pg_run_state *r, pg_stage *plan, int *n);
 /* Appends the record of a file: `recorded` is absolute or relative to RUN_DIR. reproducible

@@ -261,6 +261,89 @@ START_TEST(train_two_processes_resume)
 }
 END_TEST
 
+/* `pgolf run` under a launcher: rank 0 runs the pipeline and rank 1 trains beside it; the
+ * checkpoints are those of one process emulating WORLD_SIZE=2, rank 1 writes nothing,
+ * and the manifest says 2 ranks. */
+START_TEST(run_two_processes_match_emulation)
+{
+    const char *d = t_tmpdir();
+    const char *common = "--preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set NUM_HEADS=2 "
+                         "--set NUM_KV_HEADS=1 --set TRAIN_SEQ_LEN=32 --set ITERATIONS=6 "
+                         "--set WARMDOWN_ITERS=2 --set TRAIN_BATCH_TOKENS=512 "
+                         "--set MUON_MOMENTUM_WARMUP_STEPS=2 --set RUN_SEEDS=1,2 "
+                         "--set RUN_SLIDING_STRIDE=32";
+    const char *bin = getenv("PGOLF_BIN");
+    bin = bin && *bin ? bin : "./pgolf";
+    clear_env();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && WORLD_SIZE=2 %s run %s --out run_emu >run_emu.out 2>&1", d, bin,
+             common);
+    ck_assert_msg(system(cmd) == 0, "the one-process run failed (see %s/run_emu.out)", d);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/run_rz %s run %s --out run_mp "
+             ">run_r1.out 2>&1; echo $? >run_r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
+             "PGOLF_RENDEZVOUS_FILE=%s/run_rz %s run %s --out run_mp >run_r0.out 2>&1; rc=$?; wait; "
+             "exit $rc",
+             d, d, bin, common, d, d, bin, common);
+    ck_assert_msg(system(cmd) == 0, "rank 0 of the launched run failed (see %s/run_r0.out)", d);
+    char p[600];
+    snprintf(p, sizeof p, "%s/run_r1.rc", d);
+    size_t n;
+    unsigned char *rc1 = t_read_bytes(p, &n);
+    ck_assert_msg(n >= 1 && rc1[0] == '0', "rank 1 failed (see %s/run_r1.out)", d);
+    free(rc1);
+    for (int seed = 1; seed <= 2; seed++) {
+        size_t na, nb;
+        snprintf(p, sizeof p, "%s/run_emu/train/seed%d/final.ckpt", d, seed);
+        unsigned char *a = t_read_bytes(p, &na);
+        snprintf(p, sizeof p, "%s/run_mp/train/seed%d/final.ckpt", d, seed);
+        unsigned char *b = t_read_bytes(p, &nb);
+        ck_assert_msg(na == nb && memcmp(a, b, na) == 0, "seed %d: the launched run's checkpoint "
+                      "differs from the emulation's", seed);
+        free(a);
+        free(b);
+    }
+    snprintf(p, sizeof p, "%s/run_mp/manifest.json", d);
+    json_t *m = t_load_json(p);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "backend"), "ranks")), 2);
+    json_decref(m);
+    snprintf(p, sizeof p, "%s/run_emu/manifest.json", d);
+    m = t_load_json(p);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "backend"), "ranks")), 1);
+    json_decref(m);
+}
+END_TEST
+
+/* The other ranks stop with rank 0 when its run fails before training. */
+START_TEST(run_rank0_failure_releases_ranks)
+{
+    const char *d = t_tmpdir();
+    const char *bin = getenv("PGOLF_BIN");
+    bin = bin && *bin ? bin : "./pgolf";
+    clear_env();
+    char cmd[4096];
+    /* an unreadable data folder: rank 0's data stage fails */
+    const char *common = "--preset tiny --set DATA_PATH=/nonexistent/data";
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/fail_rz %s run %s --out fail_mp "
+             ">fail_r1.out 2>&1; echo $? >fail_r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
+             "PGOLF_RENDEZVOUS_FILE=%s/fail_rz %s run %s --out fail_mp >fail_r0.out 2>&1; rc=$?; wait; "
+             "exit $rc",
+             d, d, bin, common, d, d, bin, common);
+    ck_assert_msg(system(cmd) != 0, "rank 0 succeeded without data");
+    char p[600];
+    snprintf(p, sizeof p, "%s/fail_r1.rc", d);
+    size_t n;
+    unsigned char *rc1 = t_read_bytes(p, &n);
+    ck_assert_msg(n >= 1 && rc1[0] == '1', "rank 1 did not fail with rank 0");
+    free(rc1);
+    snprintf(p, sizeof p, "%s/fail_r1.out", d);
+    unsigned char *out = t_read_bytes(p, &n);
+    ck_assert_msg(strstr((char *)out, "rank 0's run failed"), "%s", (char *)out);
+    free(out);
+}
+END_TEST
+
 #ifdef PGOLF_CUDA
 /* NCCL's unique id needs no GPU: rank 0 draws it before the rendezvous, which hands that
  * id (not a random one) to every rank, as `pgolf train --backend cuda` does. */
@@ -324,6 +407,8 @@ Suite *suite_dist(void)
     tcase_add_test(tc, launcher_environment);
     tcase_add_test(tc, train_two_processes_match_emulation);
     tcase_add_test(tc, train_two_processes_resume);
+    tcase_add_test(tc, run_two_processes_match_emulation);
+    tcase_add_test(tc, run_rank0_failure_releases_ranks);
 #ifdef PGOLF_CUDA
     tcase_add_test(tc, nccl_missing_library); /* first: NCCL stays loaded once loaded */
     tcase_add_test(tc, nccl_id_through_rendezvous);
