@@ -184,6 +184,32 @@ START_TEST(launcher_environment)
 }
 END_TEST
 
+static const char *pgolf_bin(void)
+{
+    const char *bin = getenv("PGOLF_BIN");
+    return bin && *bin ? bin : "./pgolf";
+}
+
+/* `pgolf SUB COMMON --out OUT` as ranks 0 and 1 of a 2-process launch (file rendezvous)
+ * in d; returns rank 0's exit status and rank 1's in *rc1. Output in OUT.r0 / OUT.r1. */
+static int two_ranks(const char *d, const char *sub, const char *common, const char *out, int *rc1)
+{
+    const char *bin = pgolf_bin();
+    char cmd[4096], p[600];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s.rz %s %s %s --out %s "
+             ">%s.r1 2>&1; echo $? >%s.rc1) & cd %s && RANK=0 WORLD_SIZE=2 "
+             "PGOLF_RENDEZVOUS_FILE=%s.rz %s %s %s --out %s >%s.r0 2>&1; rc=$?; wait; exit $rc",
+             d, out, bin, sub, common, out, out, out, d, out, bin, sub, common, out, out);
+    int st = system(cmd);
+    snprintf(p, sizeof p, "%s/%s.rc1", d, out);
+    size_t n;
+    char *rc = (char *)t_read_bytes(p, &n);
+    *rc1 = n >= 1 ? atoi(rc) : -1;
+    free(rc);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Two `pgolf train` processes (RANK=0/1, WORLD_SIZE=2) write the same final.ckpt and log
  * as one process emulating WORLD_SIZE=2. */
 START_TEST(train_two_processes_match_emulation)
@@ -191,24 +217,15 @@ START_TEST(train_two_processes_match_emulation)
     const char *d = t_tmpdir();
     const char *common = "--preset tiny --set ITERATIONS=3 --set VAL_LOSS_EVERY=0";
     char cmd[4096];
-    const char *bin = getenv("PGOLF_BIN");
-    bin = bin && *bin ? bin : "./pgolf";
+    const char *bin = pgolf_bin();
     clear_env();
     snprintf(cmd, sizeof cmd, "cd %s && WORLD_SIZE=2 %s train %s --out emu >/dev/null 2>&1", d, bin, common);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof cmd,
-             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/rz %s train %s --out mp "
-             ">r1.out 2>&1; echo $? >r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
-             "PGOLF_RENDEZVOUS_FILE=%s/rz %s train %s --out mp >r0.out 2>&1; rc=$?; wait; "
-             "exit $rc",
-             d, d, bin, common, d, d, bin, common);
-    ck_assert_int_eq(system(cmd), 0);
+    int rc1;
+    ck_assert_int_eq(two_ranks(d, "train", common, "mp", &rc1), 0);
+    ck_assert_msg(rc1 == 0, "rank 1 failed");
     char p[600];
-    snprintf(p, sizeof p, "%s/r1.rc", d);
     size_t n;
-    unsigned char *rc1 = t_read_bytes(p, &n);
-    ck_assert_msg(n >= 1 && rc1[0] == '0', "rank 1 failed");
-    free(rc1);
     size_t na, nb;
     snprintf(p, sizeof p, "%s/emu/final.ckpt", d);
     unsigned char *a = t_read_bytes(p, &na);
@@ -236,8 +253,7 @@ START_TEST(train_two_processes_resume)
     const char *common = "--preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set "
                          "TRAIN_SEQ_LEN=32 --set TRAIN_BATCH_TOKENS=512 --set ITERATIONS=60 "
                          "--set CHECKPOINT_EVERY=4 --set VAL_LOSS_EVERY=0";
-    const char *bin = getenv("PGOLF_BIN");
-    bin = bin && *bin ? bin : "./pgolf";
+    const char *bin = pgolf_bin();
     clear_env();
     char cmd[4096];
     /* both ranks of one run in DIR; $1 extra flags */
@@ -272,26 +288,17 @@ START_TEST(run_two_processes_match_emulation)
                          "--set WARMDOWN_ITERS=2 --set TRAIN_BATCH_TOKENS=512 "
                          "--set MUON_MOMENTUM_WARMUP_STEPS=2 --set RUN_SEEDS=1,2 "
                          "--set RUN_SLIDING_STRIDE=32";
-    const char *bin = getenv("PGOLF_BIN");
-    bin = bin && *bin ? bin : "./pgolf";
+    const char *bin = pgolf_bin();
     clear_env();
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "cd %s && WORLD_SIZE=2 %s run %s --out run_emu >run_emu.out 2>&1", d, bin,
              common);
     ck_assert_msg(system(cmd) == 0, "the one-process run failed (see %s/run_emu.out)", d);
-    snprintf(cmd, sizeof cmd,
-             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/run_rz %s run %s --out run_mp "
-             ">run_r1.out 2>&1; echo $? >run_r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
-             "PGOLF_RENDEZVOUS_FILE=%s/run_rz %s run %s --out run_mp >run_r0.out 2>&1; rc=$?; wait; "
-             "exit $rc",
-             d, d, bin, common, d, d, bin, common);
-    ck_assert_msg(system(cmd) == 0, "rank 0 of the launched run failed (see %s/run_r0.out)", d);
+    int rc1;
+    ck_assert_msg(two_ranks(d, "run", common, "run_mp", &rc1) == 0,
+                  "rank 0 of the launched run failed (see %s/run_mp.r0)", d);
+    ck_assert_msg(rc1 == 0, "rank 1 failed (see %s/run_mp.r1)", d);
     char p[600];
-    snprintf(p, sizeof p, "%s/run_r1.rc", d);
-    size_t n;
-    unsigned char *rc1 = t_read_bytes(p, &n);
-    ck_assert_msg(n >= 1 && rc1[0] == '0', "rank 1 failed (see %s/run_r1.out)", d);
-    free(rc1);
     for (int seed = 1; seed <= 2; seed++) {
         size_t na, nb;
         snprintf(p, sizeof p, "%s/run_emu/train/seed%d/final.ckpt", d, seed);
@@ -318,26 +325,15 @@ END_TEST
 START_TEST(run_rank0_failure_releases_ranks)
 {
     const char *d = t_tmpdir();
-    const char *bin = getenv("PGOLF_BIN");
-    bin = bin && *bin ? bin : "./pgolf";
     clear_env();
-    char cmd[4096];
     /* an unreadable data folder: rank 0's data stage fails */
     const char *common = "--preset tiny --set DATA_PATH=/nonexistent/data";
-    snprintf(cmd, sizeof cmd,
-             "cd %s && (RANK=1 WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/fail_rz %s run %s --out fail_mp "
-             ">fail_r1.out 2>&1; echo $? >fail_r1.rc) & cd %s && RANK=0 WORLD_SIZE=2 "
-             "PGOLF_RENDEZVOUS_FILE=%s/fail_rz %s run %s --out fail_mp >fail_r0.out 2>&1; rc=$?; wait; "
-             "exit $rc",
-             d, d, bin, common, d, d, bin, common);
-    ck_assert_msg(system(cmd) != 0, "rank 0 succeeded without data");
+    int rc1;
+    ck_assert_msg(two_ranks(d, "run", common, "fail_mp", &rc1) != 0, "rank 0 succeeded without data");
+    ck_assert_msg(rc1 == 1, "rank 1 did not fail with rank 0 (exit %d)", rc1);
     char p[600];
-    snprintf(p, sizeof p, "%s/fail_r1.rc", d);
     size_t n;
-    unsigned char *rc1 = t_read_bytes(p, &n);
-    ck_assert_msg(n >= 1 && rc1[0] == '1', "rank 1 did not fail with rank 0");
-    free(rc1);
-    snprintf(p, sizeof p, "%s/fail_r1.out", d);
+    snprintf(p, sizeof p, "%s/fail_mp.r1", d);
     unsigned char *out = t_read_bytes(p, &n);
     ck_assert_msg(strstr((char *)out, "rank 0's run failed"), "%s", (char *)out);
     free(out);
