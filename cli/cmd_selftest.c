@@ -9,9 +9,6 @@
 #include "common/err.h"
 #include "kernels/backend.h"
 #include "kernels/selftest.h"
-#ifdef PGOLF_CUDA
-#include "kernels/cuda/backend_cuda.h"
-#endif
 
 /* Exit status of a selftest that could not run here (automake's "skipped"). */
 #define EXIT_SKIP 77
@@ -76,11 +73,7 @@ int cmd_selftest(int argc, char **argv)
         fprintf(stderr, "pgolf: %s\n", note);
     char device[300];
     be->describe(device, sizeof device);
-    void (*set_bf16)(int) = NULL;
-#ifdef PGOLF_CUDA
-    if (strcmp(be->name, "cuda") == 0)
-        set_bf16 = pg_cuda_set_bf16;
-#endif
+    int (*set_bf16)(int) = be->linear_bf16;
     pg_selftest_report r;
     if (pg_selftest_ops(pg_backend_cpu(), be, !tiny, set_bf16, &r) != 0)
         return pg_cli_error();

@@ -32,6 +32,11 @@ struct pg_backend {
     void (*copy)(void *dst, const void *src, size_t bytes); /* within the backend */
     void (*zero)(void *p, size_t bytes);
 
+    /* The linear layers' (and Newton-Schulz's) products: 1 = bf16 inputs with float32
+     * accumulation (the reference's autocast), 0 = float32. Sets the mode when on >= 0 and
+     * returns the previous one. NULL: always float32 (the CPU). */
+    int (*linear_bf16)(int on);
+
     /* ---- model ops, forward and backward side by side ---- */
     /* out[n][o] = sum_i in[n][i] * w[o][i] */
     void (*linear_fwd)(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,

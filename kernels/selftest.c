@@ -395,13 +395,14 @@ static void test_optim(ctx *c, const shape *s)
 }
 
 int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
-                    void (*set_bf16)(int on), pg_selftest_report *r)
+                    int (*set_bf16)(int on), pg_selftest_report *r)
 {
     static const shape kTiny = {2, 32, 32, 4, 2, 8, 64, 64};
     static const shape kBase = {1, 256, 512, 8, 4, 64, 1024, 1024};
     memset(r, 0, sizeof *r);
     ctx c = {.ref = ref, .dev = dev, .r = r};
     pg_rng_seed(&c.rng, 1234);
+    int was = set_bf16 ? set_bf16(0) : 0; /* fp32 first: the parity mode */
     for (int k = 0; k < (baseline ? 2 : 1) && !c.oom; k++) {
         const shape *s = k ? &kBase : &kTiny;
         c.shape = k ? "baseline" : "tiny";
@@ -419,6 +420,8 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
             set_bf16(0);
         }
     }
+    if (set_bf16)
+        set_bf16(was);
     if (c.oom) {
         pg_selftest_report_free(r);
         return pg_fail("selftest: out of memory");

@@ -24,11 +24,12 @@ typedef struct {
 } pg_selftest_report;
 
 /* Runs every op of dev against ref (the CPU backend) on the tiny and baseline-shaped
- * cases (baseline only when `baseline`), appending a row per op output. set_bf16, when
- * not NULL, switches dev's linear layers to bf16 for a second pass over them. Returns -1
+ * cases (baseline only when `baseline`), appending a row per op output. set_bf16 (the
+ * backend's linear_bf16), when not NULL, puts dev's linear layers in float32 for the
+ * parity rows, then in bf16 for a second pass over them, and restores the mode. Returns -1
  * (message) when out of memory. */
 int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
-                    void (*set_bf16)(int on), pg_selftest_report *r);
+                    int (*set_bf16)(int on), pg_selftest_report *r);
 /* The whole model on dev against ref, appended to r: a tiny config (3 layers, so a U-Net
  * skip, GQA) and, with `baseline`, the 9x512 baseline at sequence length 256. Rows: the
  * forward's loss and logits, the backward's gradient, 5 optimizer steps (Muon and Adam,
@@ -36,7 +37,7 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
  * the parameters after and the next loss); with set_bf16 the forward and backward again
  * in bf16. Returns -1 (message) when out of memory. */
 int pg_selftest_model(const pg_backend *ref, const pg_backend *dev, int baseline,
-                      void (*set_bf16)(int on), pg_selftest_report *r);
+                      int (*set_bf16)(int on), pg_selftest_report *r);
 void pg_selftest_report_free(pg_selftest_report *r);
 
 /* Appends a row: max_abs over the outputs and scale = max |ref| (max_rel = their ratio)

@@ -94,7 +94,7 @@ static void draw_tokens(pg_rng *rng, int *ids, int *tgt, int N, int vocab)
 }
 
 static void model_case(rows *w, const pg_backend *rb, const pg_backend *db,
-                       const pg_model_config *cfg, int B, int T, void (*set_bf16)(int on))
+                       const pg_model_config *cfg, int B, int T, int (*set_bf16)(int on))
 {
     int N = B * T, V = cfg->vocab_size;
     side ref, dev;
@@ -178,7 +178,7 @@ out:
 }
 
 int pg_selftest_model(const pg_backend *ref, const pg_backend *dev, int baseline,
-                      void (*set_bf16)(int on), pg_selftest_report *r)
+                      int (*set_bf16)(int on), pg_selftest_report *r)
 {
     rows w = {.r = r};
     pg_model_config tiny = pg_config_tiny();
@@ -190,6 +190,7 @@ int pg_selftest_model(const pg_backend *ref, const pg_backend *dev, int baseline
     tiny.vocab_size = 64;
     tiny.seq_len = 32;
     w.shape = "tiny";
+    int was = set_bf16 ? set_bf16(0) : 0; /* fp32 first: the parity mode */
     model_case(&w, ref, dev, &tiny, 2, 32, set_bf16);
     if (baseline && !w.oom) {
         pg_model_config base = pg_config_baseline();
@@ -197,5 +198,7 @@ int pg_selftest_model(const pg_backend *ref, const pg_backend *dev, int baseline
         w.shape = "baseline";
         model_case(&w, ref, dev, &base, 1, 256, set_bf16);
     }
+    if (set_bf16)
+        set_bf16(was);
     return w.oom ? pg_fail("selftest: out of memory for the model rows") : 0;
 }

@@ -708,7 +708,11 @@ static json_t *on_backend(const pg_run_state *r, json_t *params, int distributed
         return params;
     /* off the CPU, the ranks' all-reduce (NCCL's sum order) is part of the bits too */
     int ranks = distributed && r->o->dist ? r->o->dist->world : 1;
+    /* and the linear layers' precision, which changes the bits (PGOLF_CUDA_LINEAR) */
     if (json_object_set_new(params, "backend", json_string(be->name)) != 0 ||
+        (be->linear_bf16 && json_object_set_new(params, "linear",
+                                                json_string(be->linear_bf16(-1) ? "bf16"
+                                                                                : "fp32")) != 0) ||
         (ranks > 1 && json_object_set_new(params, "ranks", json_integer(ranks)) != 0)) {
         json_decref(params);
         return NULL;

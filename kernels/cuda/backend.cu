@@ -78,6 +78,7 @@ static pg_backend make_table(void)
     b.name = "cuda";
     b.host_memory = 0;
     b.describe = pg_cuda_describe;
+    b.linear_bf16 = pg_cuda_linear_bf16;
     b.alloc = cuda_alloc;
     b.free = cuda_free;
     b.to_device = cuda_to_device;
@@ -141,6 +142,10 @@ extern "C" const pg_backend *pg_backend_cuda(void)
         pg_fail("no CUDA device found");
         return NULL;
     }
+    if (pg_cuda_linear_mode_from_env() < 0) {
+        pg_fail("PGOLF_CUDA_LINEAR='%s': must be bf16 or fp32", getenv("PGOLF_CUDA_LINEAR"));
+        return NULL;
+    }
     // the kernels run on the architecture they were built for and later ones (by PTX)
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, 0) == cudaSuccess && p.major * 10 + p.minor < PGOLF_CUDA_SM) {
@@ -169,8 +174,9 @@ extern "C" void pg_cuda_describe(char *buf, size_t n)
     char nccl[64];
     pg_cuda_nccl_describe(nccl, sizeof nccl);
     snprintf(buf, n,
-             "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu, %s",
+             "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu, %s, "
+             "linear %s",
              p.name, p.major, p.minor, (double)p.totalGlobalMem / (1u << 30), driver / 1000,
              driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, lt / 10000, lt / 100 % 100,
-             lt % 100, nccl);
+             lt % 100, nccl, pg_cuda_linear_bf16(-1) ? "bf16" : "fp32");
 }

@@ -17,10 +17,10 @@ const pg_backend *pg_backend_cuda(void);
 /* The device's name, compute capability and memory, and the driver, runtime and cuBLASLt
  * versions, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB), CUDA driver 12.8, ...". */
 void pg_cuda_describe(char *buf, size_t n);
-/* Linear layers in bf16 (inputs rounded to bfloat16, products accumulated in float32,
- * as the reference's autocast) when on; float32 with TF32 off (the parity mode) when off,
- * the default. */
-void pg_cuda_set_bf16(int on);
+/* PGOLF_CUDA_LINEAR: 1 for bf16 (unset or "bf16": the linear layers as the reference's
+ * autocast computes them), 0 for fp32 (the parity mode: float32 without TF32), -1 for
+ * anything else. The backend's linear_bf16 entry switches the mode at run time. */
+int pg_cuda_linear_mode_from_env(void);
 
 /* NCCL (loaded at run time, kernels/cuda/nccl.cu): rank 0's unique id for the rendezvous
  * to hand out (len must be NCCL's 128; needs no GPU), and "NCCL x.y.z" or

@@ -22,11 +22,25 @@ extern "C" {
 #include "kernels/cuda/backend_cuda.h"
 }
 
-static int g_bf16;
+// -1 until first asked: then PGOLF_CUDA_LINEAR (bf16, the default, or fp32)
+static int g_bf16 = -1;
 
-extern "C" void pg_cuda_set_bf16(int on)
+extern "C" int pg_cuda_linear_mode_from_env(void)
 {
-    g_bf16 = on;
+    const char *s = getenv("PGOLF_CUDA_LINEAR");
+    if (!s || !*s || strcmp(s, "bf16") == 0)
+        return 1;
+    return strcmp(s, "fp32") == 0 ? 0 : -1;
+}
+
+int pg_cuda_linear_bf16(int on)
+{
+    if (g_bf16 < 0)
+        g_bf16 = pg_cuda_linear_mode_from_env() != 0;
+    int was = g_bf16;
+    if (on >= 0)
+        g_bf16 = on;
+    return was;
 }
 
 static void die_cublas(cublasStatus_t s, const char *what, int line)
@@ -140,7 +154,8 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
     const float one = 1.0f;
     const void *a = A, *b = B;
     cudaDataType_t in_type = CUDA_R_32F;
-    if (g_bf16) {
+    int bf16 = pg_cuda_linear_bf16(-1);
+    if (bf16) {
         __nv_bfloat16 *a16 = (__nv_bfloat16 *)pg_cuda_workspace((a_elems + b_elems) * sizeof *a16);
         __nv_bfloat16 *b16 = a16 + a_elems;
         to_bf16<<<pg_blocks(a_elems, 256), 256>>>(a16, A, a_elems);
@@ -162,7 +177,7 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
     gemm_key key;
     memset(&key, 0, sizeof key); // the padding too: keys are compared with memcmp
     key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k;
-    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.bf16 = g_bf16;
+    key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.bf16 = bf16;
     key.align[0] = alignment(a), key.align[1] = alignment(b), key.align[2] = alignment(C);
     const cublasLtMatmulAlgo_t *algo = plan_for(&key, desc, la, lb, lc);
     PG_CUBLAS(cublasLtMatmul(lt_handle(), desc, &one, a, la, b, lb, &beta, C, lc, C, lc, algo,
