@@ -21,6 +21,7 @@
 #include "kernels/model.h"
 #include "kernels/optim.h"
 #include "kernels/ttt.h"
+#include "train/hparams.h"
 
 /* The reference's step (TRAIN_BATCH_TOKENS) and the FineWeb validation stream's size. */
 #define REF_STEP_TOKENS 524288.0
@@ -95,15 +96,17 @@ static double bench_train(pg_model *m, const char *impl, const char *shape, int 
         ids[i] = (i * 7919) % m->cfg.vocab_size;
         tgt[i] = (i * 104729 + 1) % m->cfg.vocab_size;
     }
-    pg_optim_config oc = {.embed_lr = 0.05, .matrix_lr = 0.04, .scalar_lr = 0.04, .beta1 = 0.9,
-                          .beta2 = 0.95, .adam_eps = 1e-8, .ns_steps = 5, .grad_clip = 0};
+    pg_hparams h; /* the reference's optimizer settings */
+    pg_optim_config oc;
+    pg_hparams_default(&h);
+    pg_hparams_optim(&h, &oc);
     double best = 1e30;
     for (int rep = 0; rep < 4; rep++) {
         double t0 = pg_now_seconds();
         be->zero(grad, m->num_params * sizeof *grad);
         pg_model_forward(m, &a, ids, tgt);
         pg_model_backward(m, &a, ids, tgt, grad, 1.0 / N);
-        pg_optim_step(&o, m, grad, &oc, 1.0, 0.95);
+        pg_optim_step(&o, m, grad, &oc, 1.0, h.muon_momentum);
         be->to_host(&probe, m->params, sizeof probe); /* waits for the device */
         double dt = pg_now_seconds() - t0;
         best = rep && dt < best ? dt : best;
