@@ -132,7 +132,8 @@ int cmd_run(int argc, char **argv)
     }
     if (joined && dist.rank != 0) {
         free(root);
-        rc = pg_run_follow(&dist, be);
+        catch_sigint(); /* a launcher interrupts every rank: rank 0 decides */
+        rc = pg_run_follow(&dist, be, &interrupted);
         pg_dist_close(&dist);
         return rc != 0 ? pg_cli_error() : 0;
     }

@@ -60,9 +60,10 @@ char *pg_run_disk_path(const char *run_dir, const char *recorded);
  * NULL (message) when out of memory. */
 json_t *pg_run_versions(void);
 /* The other ranks of a launched run: train each stage rank 0 orders, until it releases
- * them (pg_run_release, with pg_run's status). Fails (message) when a training fails,
+ * them (pg_run_release, with pg_run's status). A training stops when rank 0's does (an
+ * interrupt there), whatever *stop says here. Fails (message) when a training fails,
  * rank 0 is lost, or rank 0's run failed. */
-int pg_run_follow(pg_dist *d, const struct pg_backend *be);
+int pg_run_follow(pg_dist *d, const struct pg_backend *be, volatile sig_atomic_t *stop);
 int pg_run_release(pg_dist *d, int status);
 
 #endif

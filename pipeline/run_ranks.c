@@ -40,7 +40,7 @@ int pg_run_release(pg_dist *d, int status)
     return pg_dist_broadcast(d, &o, sizeof o);
 }
 
-int pg_run_follow(pg_dist *d, const struct pg_backend *be)
+int pg_run_follow(pg_dist *d, const struct pg_backend *be, volatile sig_atomic_t *stop)
 {
     for (;;) {
         run_order o;
@@ -52,7 +52,7 @@ int pg_run_follow(pg_dist *d, const struct pg_backend *be)
             return pg_fail("rank %d: unknown order %d from rank 0", d->rank, (int)o.kind);
         o.dir[sizeof o.dir - 1] = '\0';
         pg_train_opts t = {.out_dir = o.dir, .resume = o.resume, .quiet = 1, .backend = be,
-                           .dist = d};
+                           .dist = d, .stop = stop};
         if (pg_train(&o.h, &t) != 0)
             return -1;
     }

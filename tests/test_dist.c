@@ -340,6 +340,35 @@ START_TEST(run_rank0_failure_releases_ranks)
 }
 END_TEST
 
+/* An interrupt (a launcher signals every rank) stops both ranks at the step rank 0 stops
+ * at: rank 0 saves the state and exits 130, rank 1 follows instead of hanging. */
+START_TEST(run_two_processes_interrupted)
+{
+    const char *d = t_tmpdir();
+    clear_env();
+    const char *bin = pgolf_bin();
+    const char *common = "--preset tiny --set NUM_LAYERS=2 --set MODEL_DIM=32 --set NUM_HEADS=2 "
+                         "--set NUM_KV_HEADS=1 --set TRAIN_SEQ_LEN=32 --set ITERATIONS=100000 "
+                         "--set TRAIN_BATCH_TOKENS=512 --set RUN_SEEDS=1";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             /* the signal goes to the two pgolf processes only: their command lines hold
+              * "out sig_mp", this shell's holds "out $o" */
+             "cd %s && export WORLD_SIZE=2 PGOLF_RENDEZVOUS_FILE=%s/sig.rz; o=sig_mp; "
+             "(RANK=1 %s run %s --out $o >sig.r1 2>&1; echo $? >sig.rc1) & "
+             "(RANK=0 %s run %s --out $o >sig.r0 2>&1; echo $? >sig.rc0) & "
+             "i=0; until grep -q '^step:10/' $o/train/seed1/train.log 2>/dev/null; do "
+             "i=$((i+1)); [ $i -gt 12000 ] && pkill -f 'out sig[_]mp'; [ $i -gt 12000 ] && exit 3; "
+             "sleep 0.01; done; pkill -INT -f 'out sig[_]mp'; wait; "
+             "test \"$(cat sig.rc0)\" = 130 && test \"$(cat sig.rc1)\" != 0 && "
+             "grep -q '^interrupted: step:' $o/train/seed1/train.log",
+             d, d, bin, common, bin, common);
+    int st = system(cmd);
+    ck_assert_msg(st == 0, "the interrupted launch did not end as expected (shell status %d; see %s)",
+                  st, d);
+}
+END_TEST
+
 #ifdef PGOLF_CUDA
 /* NCCL's unique id needs no GPU: rank 0 draws it before the rendezvous, which hands that
  * id (not a random one) to every rank, as `pgolf train --backend cuda` does. */
@@ -405,6 +434,7 @@ Suite *suite_dist(void)
     tcase_add_test(tc, train_two_processes_resume);
     tcase_add_test(tc, run_two_processes_match_emulation);
     tcase_add_test(tc, run_rank0_failure_releases_ranks);
+    tcase_add_test(tc, run_two_processes_interrupted);
 #ifdef PGOLF_CUDA
     tcase_add_test(tc, nccl_missing_library); /* first: NCCL stays loaded once loaded */
     tcase_add_test(tc, nccl_id_through_rendezvous);

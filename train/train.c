@@ -422,8 +422,9 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
                 goto done;
             scale = sc.scale;
             train_loss = sc.train_loss;
-            if (o->stop && sc.interrupted)
-                *o->stop = 1;
+            /* the other ranks stop when rank 0 does, and only then */
+            if (o->stop && (sc.interrupted || dist->rank != 0))
+                *o->stop = sc.interrupted;
         }
         if (!isfinite(train_loss)) {
             if (bar)
