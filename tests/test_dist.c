@@ -423,7 +423,7 @@ Suite *suite_dist(void)
 {
     Suite *s = suite_create("dist");
     TCase *tc = tcase_create("dist");
-    tcase_set_timeout(tc, 300); /* two-process training under ASan */
+    tcase_set_timeout(tc, 900); /* two-process training and pipelines under ASan */
     tcase_add_test(tc, rendezvous_file_and_all_reduce);
     tcase_add_test(tc, rendezvous_tcp_port);
     tcase_add_test(tc, rendezvous_missing_rank_times_out);
