@@ -28,19 +28,6 @@ static void record_step(void *ctx, long step, double loss)
     t->n = step;
 }
 
-/* A small, fast configuration on the shipped sample. */
-static void small_hparams(pg_hparams *h)
-{
-    pg_hparams_tiny(h, t_root());
-    const char *sets[][2] = {{"NUM_LAYERS", "2"},         {"MODEL_DIM", "32"},
-                             {"TRAIN_SEQ_LEN", "32"},     {"TRAIN_BATCH_TOKENS", "512"},
-                             {"ITERATIONS", "16"},        {"WARMDOWN_ITERS", "6"},
-                             {"VAL_LOSS_EVERY", "0"},     {"TRAIN_LOG_EVERY", "1"},
-                             {"MUON_MOMENTUM_WARMUP_STEPS", "4"}};
-    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        ck_assert_int_eq(pg_hparams_set(h, sets[i][0], sets[i][1]), 0);
-}
-
 static const char *fresh_dir(const char *name)
 {
     static char buf[1100];
@@ -128,7 +115,7 @@ static void sha_of(const char *path, char out[PG_SHA256_HEX_LEN])
 START_TEST(test_learns_and_is_deterministic)
 {
     pg_hparams h;
-    small_hparams(&h);
+    t_small_hparams(&h);
     ck_assert_int_eq(pg_hparams_set(&h, "ITERATIONS", "40"), 0);
     ck_assert_int_eq(pg_hparams_set(&h, "WARMDOWN_ITERS", "10"), 0);
     ck_assert_int_eq(pg_hparams_set(&h, "VAL_LOSS_EVERY", "40"), 0);

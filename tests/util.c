@@ -133,3 +133,15 @@ json_t *t_load_json(const char *path)
     ck_assert_msg(j != NULL, "%s: %s", path, e.text);
     return j;
 }
+
+void t_small_hparams(pg_hparams *h)
+{
+    pg_hparams_tiny(h, t_root());
+    const char *sets[][2] = {{"NUM_LAYERS", "2"},         {"MODEL_DIM", "32"},
+                             {"TRAIN_SEQ_LEN", "32"},     {"TRAIN_BATCH_TOKENS", "512"},
+                             {"ITERATIONS", "16"},        {"WARMDOWN_ITERS", "6"},
+                             {"VAL_LOSS_EVERY", "0"},     {"TRAIN_LOG_EVERY", "1"},
+                             {"MUON_MOMENTUM_WARMUP_STEPS", "4"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        ck_assert_int_eq(pg_hparams_set(h, sets[i][0], sets[i][1]), 0);
+}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "train/hparams.h"
+
 /* Repository root (PGOLF_ROOT, else "."). */
 const char *t_root(void);
 /* root-relative path in a static ring of buffers. */
@@ -64,5 +66,9 @@ Suite *suite_malformed(void);
 Suite *suite_fuzz(void);
 Suite *suite_torch(void);
 Suite *suite_dist(void);
+
+/* A small, fast training configuration on the shipped sample (2x32, seq 32, 512 tokens a
+ * step, 16 iterations, no validation, a log line every step). */
+void t_small_hparams(pg_hparams *h);
 
 #endif
