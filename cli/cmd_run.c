@@ -13,6 +13,7 @@
 #include "kernels/backend.h"
 #include "pipeline/manifest.h"
 #include "pipeline/run.h"
+#include "train/launch.h"
 
 #define MAX_SETS 128
 
@@ -126,7 +127,7 @@ int cmd_run(int argc, char **argv)
     /* under torchrun / mpirun: rank 0 runs the pipeline, the others train beside it */
     pg_dist dist;
     int joined;
-    if (pg_cli_join_launch(be, &dist, &joined) != 0) {
+    if (pg_train_join_launch(be, &dist, &joined) != 0) {
         free(root);
         return pg_cli_error();
     }

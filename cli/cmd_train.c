@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "cli/commands.h"
 #include "kernels/config.h"
+#include "train/launch.h"
 #include "train/train.h"
 
 #define MAX_SETS 128
@@ -140,7 +141,7 @@ int cmd_train(int argc, char **argv)
     /* under torchrun / mpirun: join the other ranks first */
     pg_dist dist;
     int joined;
-    if (pg_cli_join_launch(o.backend, &dist, &joined) != 0)
+    if (pg_train_join_launch(o.backend, &dist, &joined) != 0)
         return pg_cli_error();
     if (joined) {
         o.dist = &dist;

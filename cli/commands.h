@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 
-#include "common/dist.h"
 
 typedef struct {
     const char *name;
@@ -56,12 +55,6 @@ int pg_cli_warn_env_settings(FILE *err);
  * status: 0, 2 for an unknown name, 1 when cuda cannot run here (message). */
 struct pg_backend;
 int pg_cli_backend(const char *cmd, const char *flag, const struct pg_backend **be);
-
-/* Under torchrun / mpirun (a launcher's rank variables, more than one rank): joins the
- * other ranks on be (common/dist.h's rendezvous, then the backend's group) and sets
- * *joined; alone, does nothing. PGOLF_RENDEZVOUS_TIMEOUT (seconds, default 120) bounds
- * the wait. Fails (message). */
-int pg_cli_join_launch(const struct pg_backend *be, pg_dist *dist, int *joined);
 
 /* The directory holding pgolf's sources and data/sample, absolute: $PGOLF_ROOT; else the
  * executable's own directory, or PREFIX/share/pgolf beside an installed PREFIX/bin/pgolf,

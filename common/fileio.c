@@ -64,7 +64,7 @@ int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t
                        max_bytes);
     }
     size_t n = (size_t)st.st_size;
-    unsigned char *buf = malloc(n ? n : 1);
+    unsigned char *buf = malloc(n + 1);
     if (!buf) {
         fclose(fp);
         return pg_fail("%s: out of memory reading %zu bytes", path, n);
@@ -75,6 +75,7 @@ int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t
         return pg_fail("%s: read error", path);
     }
     fclose(fp);
+    buf[n] = '\0';
     *out = buf;
     *len = n;
     return 0;

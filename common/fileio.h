@@ -16,7 +16,8 @@
  * without blocking. NULL with the message set on failure. */
 FILE *pg_open_regular(const char *path);
 
-/* Reads a whole file; fails if it is larger than max_bytes. *out is malloc'ed. */
+/* Reads a whole file; fails if it is larger than max_bytes. *out is malloc'ed, with a NUL
+ * after its len bytes (text can be used as a string). */
 int pg_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len);
 
 typedef struct {

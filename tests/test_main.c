@@ -26,6 +26,9 @@ int main(void)
     srunner_add_suite(sr, suite_fuzz());
     srunner_add_suite(sr, suite_torch());
     srunner_add_suite(sr, suite_dist());
+#ifdef PGOLF_CUDA
+    srunner_add_suite(sr, suite_cuda());
+#endif
     /* One process: temp files and skips stay simple, and sanitizers see every test. */
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, CK_NORMAL);

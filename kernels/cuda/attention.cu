@@ -8,14 +8,11 @@
 // other side in position order, so no result depends on scheduling and no atomics are
 // used: the same inputs give the same bits every run. Arithmetic is float32; head_dim is
 // padded up to a compile-time HD (32, 64 or 128) so the row lives in registers.
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/sizes.h"
 
-#define FA_ROWS 64 // rows a block owns, one per thread
-#define FA_TILE 32 // rows of the other side staged in shared memory at a time
+#define FA_ROWS PG_CU_FA_ROWS
+#define FA_TILE PG_CU_FA_TILE
 
 // Copies rows [r0, r0 + FA_TILE) of one head of a [B*T][heads][hd] tensor into a zero-padded
 // [FA_TILE][HD] tile (rows past T are zeros).
@@ -48,8 +45,7 @@ template <int HD> __device__ float dot_row(const float *reg, const float *tile_r
 
 // One block per (query tile, head h, sequence b).
 template <int HD>
-__global__ void __launch_bounds__(FA_ROWS)
-    flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v, int T, int H,
+__device__ void flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v, int T, int H,
               int KVH, int hd, float scale)
 {
     __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
@@ -63,7 +59,7 @@ __global__ void __launch_bounds__(FA_ROWS)
 #pragma unroll
     for (int i = 0; i < HD; i++)
         o[i] = 0.0f;
-    float m = -INFINITY, l = 0.0f; // running max and sum of exp(score - m)
+    float m = -PG_INF, l = 0.0f; // running max and sum of exp(score - m)
     for (int s0 = 0; s0 <= t_last; s0 += FA_TILE) {
         __syncthreads(); // the previous tile is consumed
         load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
@@ -71,10 +67,10 @@ __global__ void __launch_bounds__(FA_ROWS)
         __syncthreads();
         if (!live || s0 > t)
             continue; // the whole tile is after this row
-        float sc[FA_TILE], tile_max = -INFINITY;
+        float sc[FA_TILE], tile_max = -PG_INF;
 #pragma unroll
         for (int j = 0; j < FA_TILE; j++) {
-            sc[j] = s0 + j <= t ? dot_row<HD>(qr, ks[j]) * scale : -INFINITY;
+            sc[j] = s0 + j <= t ? dot_row<HD>(qr, ks[j]) * scale : -PG_INF;
             tile_max = fmaxf(tile_max, sc[j]);
         }
         float m_new = fmaxf(m, tile_max), corr = expf(m - m_new);
@@ -115,8 +111,7 @@ __device__ float row_delta(const float *dout_t, const float *out_t, int hd)
 // dq for one (query tile, h, b): with p_s = exp(scale q.k_s - lse), dp_s = dout . v_s,
 // dq += scale sum_s p_s (dp_s - delta) k_s.
 template <int HD>
-__global__ void __launch_bounds__(FA_ROWS)
-    flash_bwd_dq(float *dq, const float *dout, const float *out, const float *lse,
+__device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, const float *lse,
                  const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
                  float scale)
 {
@@ -161,8 +156,7 @@ __global__ void __launch_bounds__(FA_ROWS)
 // the positions t >= s, in order. dv_s += sum p_ts dout_t; dk_s += scale sum ds_ts q_t.
 // Split in two launches (dv needs neither v nor delta) to keep fewer rows in registers.
 template <int HD, bool DK>
-__global__ void __launch_bounds__(FA_ROWS)
-    flash_bwd_kv(float *dkv, const float *dout, const float *out, const float *lse,
+__device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, const float *lse,
                  const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
                  float scale)
 {
@@ -213,76 +207,34 @@ __global__ void __launch_bounds__(FA_ROWS)
             dkv[at + i] += acc[i];
 }
 
-// The padded head_dim a kernel is instantiated for; 0 when hd is too large.
-static int padded_hd(int hd)
-{
-    return hd <= 32 ? 32 : hd <= 64 ? 64 : hd <= 128 ? 128 : 0;
-}
-
-static void check_hd(int hd)
-{
-    if (!padded_hd(hd)) {
-        fprintf(stderr, "pgolf: the CUDA attention supports head_dim <= 128, not %d\n", hd);
-        exit(1);
+// The entry points the host finds by name (attention_launch.c): one per padded head_dim,
+// and dk and dv apart. Each takes the same arguments as its device function.
+#define FA_ARGS(first)                                                                          \
+    first, const float *a1, const float *a2, const float *a3, const float *q, const float *k, \
+        const float *v, int T, int H, int KVH, int hd, float scale
+#define FA_ENTRY(name, call, HD)                                                             \
+    PG_KERNEL __launch_bounds__(FA_ROWS) name##_##HD(FA_ARGS(float *d))                     \
+    {                                                                                        \
+        call(d, a1, a2, a3, q, k, v, T, H, KVH, hd, scale);                                  \
     }
-}
-
-size_t pg_cuda_attention_state_size(int B, int T, int H)
-{
-    return (size_t)B * H * T;
-}
-
-void pg_cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
-                           int B, int T, int H, int KVH, int hd)
-{
-    if (B == 0 || T == 0)
-        return;
-    check_hd(hd);
-    float scale = (float)(1.0 / sqrt((double)hd));
-    dim3 grid(pg_blocks((size_t)T, FA_ROWS), H, B);
-    switch (padded_hd(hd)) {
-    case 32: flash_fwd<32><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
-    case 64: flash_fwd<64><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
-    default: flash_fwd<128><<<grid, FA_ROWS>>>(out, lse, q, k, v, T, H, KVH, hd, scale); break;
+#define FA_ENTRIES(HD)                                                                       \
+    FA_ENTRY(flash_bwd_dq, flash_bwd_dq<HD>, HD)                                             \
+    FA_ENTRY(flash_bwd_dk, (flash_bwd_kv<HD, true>), HD)                                     \
+    FA_ENTRY(flash_bwd_dv, (flash_bwd_kv<HD, false>), HD)                                    \
+    PG_KERNEL __launch_bounds__(FA_ROWS) flash_fwd_##HD(float *out, float *lse, const float *q, \
+                                                        const float *k, const float *v, int T, \
+                                                        int H, int KVH, int hd, float scale)  \
+    {                                                                                        \
+        flash_fwd<HD>(out, lse, q, k, v, T, H, KVH, hd, scale);                              \
     }
-    PG_CUDA_LAUNCHED();
-}
-
-size_t pg_cuda_attention_bwd_scratch(int T, int KVH)
-{
-    (void)T, (void)KVH;
-    return 0; // each kernel computes the softmax's row terms it needs
-}
-
-template <int HD>
-static void launch_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                       const float *lse, const float *q, const float *k, const float *v, int B,
-                       int T, int H, int KVH, int hd, float scale)
-{
-    unsigned tiles = pg_blocks((size_t)T, FA_ROWS);
-    flash_bwd_dq<HD><<<dim3(tiles, H, B), FA_ROWS>>>(dq, dout, out, lse, q, k, v, T, H, KVH, hd,
-                                                     scale);
-    PG_CUDA_LAUNCHED();
-    flash_bwd_kv<HD, true><<<dim3(tiles, KVH, B), FA_ROWS>>>(dk, dout, out, lse, q, k, v, T, H,
-                                                             KVH, hd, scale);
-    PG_CUDA_LAUNCHED();
-    flash_bwd_kv<HD, false><<<dim3(tiles, KVH, B), FA_ROWS>>>(dv, dout, out, lse, q, k, v, T, H,
-                                                              KVH, hd, scale);
-    PG_CUDA_LAUNCHED();
-}
-
-void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                           const float *lse, const float *q, const float *k, const float *v, int B,
-                           int T, int H, int KVH, int hd, float *scratch)
-{
-    (void)scratch;
-    if (B == 0 || T == 0)
-        return;
-    check_hd(hd);
-    float scale = (float)(1.0 / sqrt((double)hd));
-    switch (padded_hd(hd)) {
-    case 32: launch_bwd<32>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
-    case 64: launch_bwd<64>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
-    default: launch_bwd<128>(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, KVH, hd, scale); break;
-    }
-}
+// PG_FA_HD: only that padded head_dim's entries, or none (0): NVRTC and the box's nvcc
+// compile them on first use (kernels/cuda/module.c), as head_dim 128 alone takes most of
+// the module's compile time.
+#ifndef PG_FA_HD
+FA_ENTRIES(32)
+FA_ENTRIES(64)
+FA_ENTRIES(128)
+#elif PG_FA_HD > 0
+#define FA_ENTRIES_OF(HD) FA_ENTRIES(HD) // expands PG_FA_HD before ## pastes it
+FA_ENTRIES_OF(PG_FA_HD)
+#endif

@@ -1,8 +1,10 @@
-/* The CUDA backend (the .cu files of kernels/cuda/): the table of kernels/backend.h on one GPU, with
- * parameters, activations and optimizer state in device memory as float32. Built only
- * when nvcc is found (PGOLF_CUDA defined); kernels/backend_select.c is what the rest of
- * pgolf calls. Deterministic: no reduction depends on thread timing, so the same inputs
- * give the same bits run to run on one GPU. */
+/* The CUDA backend (kernels/cuda/): the table of kernels/backend.h on one GPU, with
+ * parameters, activations and optimizer state in device memory as float32. Host code in C
+ * (*.c), device code in one module of kernels (*.cu: nvcc at build time, or NVRTC at run
+ * time in the box build). Built only when PGOLF_CUDA is defined (nvcc found, or the box
+ * build found the CUDA wheels); kernels/backend_select.c is what the rest of pgolf calls.
+ * Deterministic: no reduction depends on thread timing, so the same inputs give the same
+ * bits run to run on one GPU. */
 #ifndef PG_BACKEND_CUDA_H
 #define PG_BACKEND_CUDA_H
 
@@ -27,5 +29,12 @@ int pg_cuda_linear_mode_from_env(void);
  * "NCCL not found". */
 int pg_cuda_group_id(uint8_t *id, size_t len);
 void pg_cuda_nccl_describe(char *buf, size_t n);
+
+/* kernels/cuda/module.cu under the source folder `root` compiled by NVRTC (loaded at run
+ * time: PGOLF_NVRTC, else libnvrtc.so) for sm_<major><minor>, with the attention's entry
+ * points for one padded head_dim (32, 64, 128; 0: none); *image (malloc'd) gets the
+ * cubin. Needs no GPU. Fails naming the file and NVRTC's first error line. */
+int pg_cuda_nvrtc_compile(const char *root, int major, int minor, int head_dim,
+                          unsigned char **image, size_t *len);
 
 #endif

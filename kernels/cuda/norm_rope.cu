@@ -1,14 +1,12 @@
 // RMSNorm and rotary embeddings, forward and backward side by side (kernels/cpu/ops.c is
-// the definition). RMSNorm: one block per row, sums in double in a fixed tree order.
-#include <math.h>
-
+// the definition; norm_rope_launch.c launches them). RMSNorm: one block per row, sums in
+// double in a fixed tree order.
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/sizes.h"
 
-#define NORM_THREADS 256
-
-__global__ void rmsnorm_fwd(float *out, float *rstd, const float *in, int dim, float eps)
+PG_KERNEL rmsnorm_fwd(float *out, float *rstd, const float *in, int dim, float eps)
 {
-    __shared__ double sh[NORM_THREADS];
+    __shared__ double sh[PG_CU_ROW_THREADS];
     const float *x = in + (size_t)blockIdx.x * dim;
     float *y = out + (size_t)blockIdx.x * dim;
     double ss = 0;
@@ -22,10 +20,9 @@ __global__ void rmsnorm_fwd(float *out, float *rstd, const float *in, int dim, f
         y[i] = x[i] * s; // out may alias in: each thread reads then writes its own index
 }
 
-__global__ void rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd,
-                            int dim)
+PG_KERNEL rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, int dim)
 {
-    __shared__ double sh[NORM_THREADS];
+    __shared__ double sh[PG_CU_ROW_THREADS];
     size_t row = (size_t)blockIdx.x * dim;
     const float *x = in + row, *dy = dout + row;
     float *dx = din + row;
@@ -38,25 +35,10 @@ __global__ void rmsnorm_bwd(float *din, const float *dout, const float *in, cons
         dx[i] += (float)s * dy[i] - x[i] * c;
 }
 
-void pg_cuda_rmsnorm_fwd(float *out, float *rstd, const float *in, int n, int dim, float eps)
-{
-    if (n > 0)
-        rmsnorm_fwd<<<n, NORM_THREADS>>>(out, rstd, in, dim, eps);
-    PG_CUDA_LAUNCHED();
-}
-
-void pg_cuda_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, int n,
-                         int dim)
-{
-    if (n > 0)
-        rmsnorm_bwd<<<n, NORM_THREADS>>>(din, dout, in, rstd, dim);
-    PG_CUDA_LAUNCHED();
-}
-
-__global__ void rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base)
+PG_KERNEL rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base)
 {
     int half = head_dim / 2;
-    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t j = pg_thread_index();
     if (j >= (size_t)T * half)
         return;
     int t = (int)(j / half), i = (int)(j % half);
@@ -66,20 +48,13 @@ __global__ void rope_tables(float *cos_t, float *sin_t, int T, int head_dim, flo
     sin_t[j] = (float)sin((double)angle);
 }
 
-void pg_cuda_rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base)
-{
-    size_t n = (size_t)T * (head_dim / 2);
-    if (n > 0)
-        rope_tables<<<pg_blocks(n, 256), 256>>>(cos_t, sin_t, T, head_dim, base);
-    PG_CUDA_LAUNCHED();
-}
-
-// One thread per (row, head, pair i): rotates (x_i, x_{i+half}) by sign * angle.
-__global__ void rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t rows, int T,
-                            int heads, int head_dim, float sign)
+// One thread per (row, head, pair i): rotates (x_i, x_{i+half}) by sign * angle; the
+// backward is sign -1 (the rotation is orthogonal: its transpose rotates by -angle).
+PG_KERNEL rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t rows, int T,
+                      int heads, int head_dim, float sign)
 {
     int half = head_dim / 2;
-    size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t j = pg_thread_index();
     if (j >= rows * heads * half)
         return;
     size_t rh = j / half;
@@ -90,26 +65,4 @@ __global__ void rope_rotate(float *x, const float *cos_t, const float *sin_t, si
     float x1 = v[i], x2 = v[i + half];
     v[i] = x1 * c + x2 * si;
     v[i + half] = x1 * -si + x2 * c;
-}
-
-static void rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                 int head_dim, float sign)
-{
-    size_t rows = (size_t)B * T, n = rows * heads * (head_dim / 2);
-    if (n > 0)
-        rope_rotate<<<pg_blocks(n, 256), 256>>>(x, cos_t, sin_t, rows, T, heads, head_dim, sign);
-    PG_CUDA_LAUNCHED();
-}
-
-void pg_cuda_rope_fwd(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim)
-{
-    rope(x, cos_t, sin_t, B, T, heads, head_dim, 1.0f);
-}
-
-void pg_cuda_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim)
-{
-    // the rotation is orthogonal: its transpose rotates by -angle
-    rope(dx, cos_t, sin_t, B, T, heads, head_dim, -1.0f);
 }

@@ -6,13 +6,12 @@
  * the shared sources compile unchanged against include/. */
 #include "packager/box/dl.h"
 
-#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#include "common/err.h"
+#include "common/dl.h"
 
 static struct {
     const EVP_MD *(*sha256)(void);
@@ -31,58 +30,27 @@ static struct {
     const char *(*error_name)(size_t);
 } lib;
 
-/* dlopen of $env, else of each default name in turn. */
-static void *open_lib(const char *env, const char *const *names, const char **tried)
-{
-    const char *path = getenv(env);
-    *tried = path && *path ? path : names[0];
-    if (path && *path)
-        return dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    for (int i = 0; names[i]; i++) {
-        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (h)
-            return h;
-    }
-    return NULL;
-}
-
-static int bind(void *h, const char *lib_name, const char *sym, void *slot)
-{
-    void *p = dlsym(h, sym);
-    if (!p)
-        return pg_fail("%s: no symbol %s", lib_name, sym);
-    memcpy(slot, &p, sizeof p); /* object to function pointer, as POSIX allows */
-    return 0;
-}
-
 int pg_box_libs_load(void)
 {
     static const char *const crypto_names[] = {"libcrypto.so.3", "libcrypto.so.1.1", NULL};
     static const char *const zstd_names[] = {"libzstd.so.1", NULL};
-    const char *tried;
-    void *c = open_lib("PGOLF_LIBCRYPTO", crypto_names, &tried);
-    if (!c)
-        return pg_fail("%s: cannot load OpenSSL's libcrypto for SHA-256 (set PGOLF_LIBCRYPTO "
-                       "to its path): %s", tried, dlerror());
-    void *z = open_lib("PGOLF_LIBZSTD", zstd_names, &tried);
-    if (!z)
-        return pg_fail("%s: cannot load libzstd for the artifact (set PGOLF_LIBZSTD to its "
-                       "path): %s", tried, dlerror());
-    return bind(c, "libcrypto", "EVP_sha256", &lib.sha256) ||
-                   bind(c, "libcrypto", "EVP_Digest", &lib.digest) ||
-                   bind(c, "libcrypto", "EVP_MD_CTX_new", &lib.ctx_new) ||
-                   bind(c, "libcrypto", "EVP_MD_CTX_free", &lib.ctx_free) ||
-                   bind(c, "libcrypto", "EVP_DigestInit_ex", &lib.init) ||
-                   bind(c, "libcrypto", "EVP_DigestUpdate", &lib.update) ||
-                   bind(c, "libcrypto", "EVP_DigestFinal_ex", &lib.final) ||
-                   bind(z, "libzstd", "ZSTD_compressBound", &lib.bound) ||
-                   bind(z, "libzstd", "ZSTD_compress", &lib.compress) ||
-                   bind(z, "libzstd", "ZSTD_decompress", &lib.decompress) ||
-                   bind(z, "libzstd", "ZSTD_getFrameContentSize", &lib.content_size) ||
-                   bind(z, "libzstd", "ZSTD_isError", &lib.is_error) ||
-                   bind(z, "libzstd", "ZSTD_getErrorName", &lib.error_name)
-               ? -1
-               : 0;
+    const pg_dl_sym crypto[] = {
+        {"EVP_sha256", &lib.sha256},         {"EVP_Digest", &lib.digest},
+        {"EVP_MD_CTX_new", &lib.ctx_new},    {"EVP_MD_CTX_free", &lib.ctx_free},
+        {"EVP_DigestInit_ex", &lib.init},    {"EVP_DigestUpdate", &lib.update},
+        {"EVP_DigestFinal_ex", &lib.final}};
+    const pg_dl_sym zstd[] = {{"ZSTD_compressBound", &lib.bound},
+                              {"ZSTD_compress", &lib.compress},
+                              {"ZSTD_decompress", &lib.decompress},
+                              {"ZSTD_getFrameContentSize", &lib.content_size},
+                              {"ZSTD_isError", &lib.is_error},
+                              {"ZSTD_getErrorName", &lib.error_name}};
+    void *c = pg_dl_open("PGOLF_LIBCRYPTO", crypto_names, "OpenSSL's libcrypto for SHA-256");
+    void *z = c ? pg_dl_open("PGOLF_LIBZSTD", zstd_names, "libzstd for the artifact") : NULL;
+    return z && pg_dl_bind(c, "libcrypto", crypto, sizeof crypto / sizeof *crypto) == 0 &&
+                   pg_dl_bind(z, "libzstd", zstd, sizeof zstd / sizeof *zstd) == 0
+               ? 0
+               : -1;
 }
 
 const EVP_MD *EVP_sha256(void) { return lib.sha256(); }

@@ -1,12 +1,11 @@
-/* Joining the other ranks of a launched run (torchrun / mpirun), for train and run. */
+#include "train/launch.h"
+
 #include <stdlib.h>
 
-#include "cli/commands.h"
 #include "common/err.h"
 #include "common/parse.h"
-#include "kernels/backend.h"
 
-int pg_cli_join_launch(const struct pg_backend *be, pg_dist *dist, int *joined)
+int pg_train_join_launch(const pg_backend *be, pg_dist *dist, int *joined)
 {
     pg_dist_env env;
     int launched;

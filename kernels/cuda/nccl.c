@@ -1,76 +1,50 @@
-// The CUDA backend's process group: NCCL, loaded at run time (dlopen), so the same
-// ./pgolf runs where NCCL is absent (one GPU needs none) and can use the NCCL a PyTorch
-// wheel ships. PGOLF_NCCL names the library file; else libnccl.so.2 through the usual
-// search (the toolkit's library folder is on pgolf's run path).
-//
-// Rank 0 draws NCCL's unique id before the rendezvous (common/dist.c) hands it to every
-// rank; each rank then takes GPU LOCAL_RANK and opens its communicator. The all-reduce
-// runs on the default stream, ordered after the backward pass that wrote the gradient.
-#include <dlfcn.h>
+/* The CUDA backend's process group: NCCL, loaded at run time (dlopen), so the same
+ * ./pgolf runs where NCCL is absent (one GPU needs none) and can use the NCCL a PyTorch
+ * wheel ships. PGOLF_NCCL names the library file; else libnccl.so.2 through the usual
+ * search (the toolkit's library folder is on pgolf's run path).
+ *
+ * Rank 0 draws NCCL's unique id before the rendezvous (common/dist.c) hands it to every
+ * rank; each rank then takes GPU LOCAL_RANK and opens its communicator. The all-reduce
+ * runs on the default stream, ordered after the backward pass that wrote the gradient. */
 #include <nccl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda/common.cuh"
-
-extern "C" {
+#include "common/dl.h"
 #include "common/err.h"
 #include "kernels/cuda/backend_cuda.h"
-}
+#include "kernels/cuda/host.h"
 
-static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "NCCL's id size");
+_Static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "NCCL's id size");
 
-typedef struct {
+static struct {
     ncclResult_t (*get_unique_id)(ncclUniqueId *id);
     ncclResult_t (*comm_init_rank)(ncclComm_t *comm, int world, ncclUniqueId id, int rank);
     ncclResult_t (*all_reduce)(const void *send, void *recv, size_t n, ncclDataType_t type,
                                ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream);
     const char *(*get_error_string)(ncclResult_t r);
     ncclResult_t (*get_version)(int *version);
-} nccl_api;
-
-static nccl_api api;
+} api;
 static ncclComm_t g_comm;
 static int g_world = 1;
 
-static const char *library_name(void)
-{
-    const char *name = getenv("PGOLF_NCCL");
-    return name && *name ? name : "libnccl.so.2";
-}
-
-// Loads the library once; 0 or -1 (message).
+/* Loads the library once; 0 or -1 (message). */
 static int load(void)
 {
-    static int state; // 0 untried, 1 loaded, -1 failed
+    static int state; /* 0 untried, 1 loaded, -1 failed */
     static char why[600];
+    static const char *const names[] = {"libnccl.so.2", NULL};
     if (state)
         return state > 0 ? 0 : pg_fail("%s", why);
-    state = -1;
-    void *lib = dlopen(library_name(), RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(why, sizeof why, "cannot load NCCL (%s): %s; PGOLF_NCCL names the library file",
-                 library_name(), dlerror());
-        return pg_fail("%s", why);
-    }
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {{(void **)&api.get_unique_id, "ncclGetUniqueId"},
-                {(void **)&api.comm_init_rank, "ncclCommInitRank"},
-                {(void **)&api.all_reduce, "ncclAllReduce"},
-                {(void **)&api.get_error_string, "ncclGetErrorString"},
-                {(void **)&api.get_version, "ncclGetVersion"}};
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(lib, syms[i].name);
-        if (!*syms[i].slot) {
-            snprintf(why, sizeof why, "NCCL (%s) lacks %s", library_name(), syms[i].name);
-            return pg_fail("%s", why);
-        }
-    }
-    state = 1;
-    return 0;
+    const pg_dl_sym syms[] = {{"ncclGetUniqueId", &api.get_unique_id},
+                              {"ncclCommInitRank", &api.comm_init_rank},
+                              {"ncclAllReduce", &api.all_reduce},
+                              {"ncclGetErrorString", &api.get_error_string},
+                              {"ncclGetVersion", &api.get_version}};
+    void *lib = pg_dl_open("PGOLF_NCCL", names, "NCCL");
+    state = lib && pg_dl_bind(lib, "NCCL", syms, sizeof syms / sizeof *syms) == 0 ? 1 : -1;
+    snprintf(why, sizeof why, "%s", pg_errmsg());
+    return state > 0 ? 0 : -1;
 }
 
 static int nccl_fail(ncclResult_t r, const char *what)
@@ -78,7 +52,7 @@ static int nccl_fail(ncclResult_t r, const char *what)
     return pg_fail("NCCL %s: %s", what, api.get_error_string(r));
 }
 
-extern "C" int pg_cuda_group_id(uint8_t *id, size_t len)
+int pg_cuda_group_id(uint8_t *id, size_t len)
 {
     if (len != NCCL_UNIQUE_ID_BYTES)
         return pg_fail("NCCL's unique id is %d bytes, not %zu", NCCL_UNIQUE_ID_BYTES, len);
@@ -96,7 +70,7 @@ int pg_cuda_group_join(const uint8_t *id, size_t len, int rank, int world, int l
 {
     if (len != NCCL_UNIQUE_ID_BYTES)
         return pg_fail("NCCL's unique id is %d bytes, not %zu", NCCL_UNIQUE_ID_BYTES, len);
-    // GPU LOCAL_RANK; a launcher that shows each process only its own GPU leaves one
+    /* GPU LOCAL_RANK; a launcher that shows each process only its own GPU leaves one */
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || (count > 1 && local_rank >= count)) {
         cudaGetLastError();
@@ -129,13 +103,13 @@ int pg_cuda_all_reduce_sum(float *x, size_t n)
     return r == ncclSuccess ? 0 : nccl_fail(r, "ncclAllReduce");
 }
 
-extern "C" void pg_cuda_nccl_describe(char *buf, size_t n)
+void pg_cuda_nccl_describe(char *buf, size_t n)
 {
     int v = 0;
     if (load() != 0 || api.get_version(&v) != ncclSuccess) {
         snprintf(buf, n, "NCCL not found");
         return;
     }
-    // NCCL_VERSION_CODE since 2.9: major * 10000 + minor * 100 + patch
+    /* NCCL_VERSION_CODE since 2.9: major * 10000 + minor * 100 + patch */
     snprintf(buf, n, "NCCL %d.%d.%d", v / 10000, v / 100 % 100, v % 100);
 }

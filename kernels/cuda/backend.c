@@ -1,16 +1,13 @@
-// The CUDA backend's table (kernels/backend.h), its memory functions and the device probe.
+/* The CUDA backend's table (kernels/backend.h), its memory functions and the device
+ * probe, which loads the device module (module.c). */
+#include <cublasLt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cublasLt.h>
-
-#include "kernels/cuda/common.cuh"
-
-extern "C" {
 #include "common/err.h"
 #include "kernels/cuda/backend_cuda.h"
-}
+#include "kernels/cuda/host.h"
 
 void pg_cuda_die(cudaError_t e, const char *what, const char *file, int line)
 {
@@ -37,7 +34,7 @@ static void *cuda_alloc(size_t bytes)
 {
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
-        cudaGetLastError(); // clear it: out of memory is the caller's to report
+        cudaGetLastError(); /* clear it: out of memory is the caller's to report */
         return NULL;
     }
     PG_CUDA(cudaMemset(p, 0, bytes ? bytes : 1));
@@ -125,7 +122,7 @@ static pg_backend make_table(void)
     return b;
 }
 
-extern "C" const pg_backend *pg_backend_cuda(void)
+const pg_backend *pg_backend_cuda(void)
 {
     static pg_backend table;
     static int ready;
@@ -146,23 +143,27 @@ extern "C" const pg_backend *pg_backend_cuda(void)
         pg_fail("PGOLF_CUDA_LINEAR='%s': must be bf16 or fp32", getenv("PGOLF_CUDA_LINEAR"));
         return NULL;
     }
-    // the kernels run on the architecture they were built for and later ones (by PTX)
-    cudaDeviceProp p;
-    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess && p.major * 10 + p.minor < PGOLF_CUDA_SM) {
-        pg_fail("the GPU (%s) is sm_%d%d, but this pgolf's CUDA kernels were built for sm_%d and "
-                "later: rebuild with make CUDA_ARCH=sm_%d%d",
-                p.name, p.major, p.minor, PGOLF_CUDA_SM, p.major, p.minor);
+    /* a launched rank's GPU is LOCAL_RANK's (nccl.c checks it), chosen before any call
+     * makes a context on another */
+    const char *lr = getenv("LOCAL_RANK");
+    int dev = lr && count > 1 && atoi(lr) > 0 && atoi(lr) < count ? atoi(lr) : 0;
+    struct cudaDeviceProp p;
+    if (cudaSetDevice(dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+        cudaGetLastError();
+        pg_fail("cannot read the properties of CUDA device %d", dev);
         return NULL;
     }
+    if (pg_cuda_module_load(p.major, p.minor) != 0)
+        return NULL;
     table = make_table();
     ready = 1;
     return &table;
 }
 
-extern "C" void pg_cuda_describe(char *buf, size_t n)
+void pg_cuda_describe(char *buf, size_t n)
 {
     int dev = 0, driver = 0, runtime = 0;
-    cudaDeviceProp p;
+    struct cudaDeviceProp p;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
         cudaGetLastError();
         snprintf(buf, n, "unknown CUDA device");
@@ -170,13 +171,14 @@ extern "C" void pg_cuda_describe(char *buf, size_t n)
     }
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
-    size_t lt = cublasLtGetVersion(); // major * 10000 + minor * 100 + patch
-    char nccl[64];
+    size_t lt = cublasLtGetVersion(); /* major * 10000 + minor * 100 + patch */
+    char nccl[64], module[200];
     pg_cuda_nccl_describe(nccl, sizeof nccl);
+    pg_cuda_module_describe(module, sizeof module);
     snprintf(buf, n,
              "%s (sm_%d%d, %.0f GiB), CUDA driver %d.%d, runtime %d.%d, cuBLASLt %zu.%zu.%zu, %s, "
-             "linear %s",
+             "kernels %s, linear %s",
              p.name, p.major, p.minor, (double)p.totalGlobalMem / (1u << 30), driver / 1000,
              driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, lt / 10000, lt / 100 % 100,
-             lt % 100, nccl, pg_cuda_linear_bf16(-1) ? "bf16" : "fp32");
+             lt % 100, nccl, module, pg_cuda_linear_bf16(-1) ? "bf16" : "fp32");
 }

@@ -1,31 +1,26 @@
-// Linear layers through cuBLASLt: out[n][o] = sum_i in[n][i] w[o][i] and its gradients.
-// Row-major [r][c] is column-major [c][r], so each product is one GEMM without copies.
-// float32 mode (the default; CUBLAS_COMPUTE_32F, which never uses TF32) is the parity
-// mode; bf16 mode rounds both inputs to bfloat16 and accumulates in float32, as the
-// reference's autocast does. Backward GEMMs accumulate in place (C = D, beta = 1).
-//
-// Determinism: the algorithm for a shape is chosen once and cached, so the same inputs
-// give the same bits run to run; split-K schemes that reduce in place in the output
-// (CUBLASLT_REDUCTION_SCHEME_INPLACE) are excluded besides, leaving only those whose
-// partial sums go through the workspace in a fixed order.
+/* Linear layers through cuBLASLt: out[n][o] = sum_i in[n][i] w[o][i] and its gradients.
+ * Row-major [r][c] is column-major [c][r], so each product is one GEMM without copies.
+ * bf16 mode (the default) rounds both inputs to bfloat16 and accumulates in float32, as
+ * the reference's autocast does; float32 mode (CUBLAS_COMPUTE_32F, which never uses TF32)
+ * is the parity mode. Backward GEMMs accumulate in place (C = D, beta = 1).
+ *
+ * Determinism: the algorithm for a shape is chosen once and cached, so the same inputs
+ * give the same bits run to run; split-K schemes that reduce in place in the output
+ * (CUBLASLT_REDUCTION_SCHEME_INPLACE) are excluded besides, leaving only those whose
+ * partial sums go through the workspace in a fixed order. */
 #include <cublasLt.h>
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cuda/common.cuh"
-
-extern "C" {
 #include "kernels/cuda/backend_cuda.h"
-}
+#include "kernels/cuda/host.h"
 
-// -1 until first asked: then PGOLF_CUDA_LINEAR (bf16, the default, or fp32)
+/* -1 until first asked: then PGOLF_CUDA_LINEAR (bf16, the default, or fp32) */
 static int g_bf16 = -1;
 
-extern "C" int pg_cuda_linear_mode_from_env(void)
+int pg_cuda_linear_mode_from_env(void)
 {
     const char *s = getenv("PGOLF_CUDA_LINEAR");
     if (!s || !*s || strcmp(s, "bf16") == 0)
@@ -65,8 +60,8 @@ static cublasLtHandle_t lt_handle(void)
     return h;
 }
 
-// cuBLASLt's own workspace (split-K partial sums), apart from pg_cuda_workspace, which
-// holds the bf16 copies of the inputs while the GEMM runs.
+/* cuBLASLt's own workspace (split-K partial sums), apart from pg_cuda_workspace, which
+ * holds the bf16 copies of the inputs while the GEMM runs. */
 static void *lt_workspace(void)
 {
     static void *w;
@@ -75,8 +70,8 @@ static void *lt_workspace(void)
     return w;
 }
 
-// The largest power of two (at most 256) dividing the address: cuBLASLt assumes 256-byte
-// aligned buffers unless told, and our tensors sit at any float offset.
+/* The largest power of two (at most 256) dividing the address: cuBLASLt assumes 256-byte
+ * aligned buffers unless told, and our tensors sit at any float offset. */
 static uint32_t alignment(const void *p)
 {
     uint32_t a = 256;
@@ -139,14 +134,7 @@ static const cublasLtMatmulAlgo_t *plan_for(const gemm_key *key, cublasLtMatmulD
     return &plans[slot].algo;
 }
 
-__global__ void to_bf16(__nv_bfloat16 *dst, const float *src, size_t n)
-{
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n)
-        dst[i] = __float2bfloat16(src[i]);
-}
-
-// Column-major C (m x n, ldc) = beta C + op(A) op(B), in float32 or bf16 inputs.
+/* Column-major C (m x n, ldc) = beta C + op(A) op(B), in float32 or bf16 inputs. */
 static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A,
                  int lda, size_t a_elems, const float *B, int ldb, size_t b_elems, float beta,
                  float *C, int ldc)
@@ -156,11 +144,9 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
     cudaDataType_t in_type = CUDA_R_32F;
     int bf16 = pg_cuda_linear_bf16(-1);
     if (bf16) {
-        __nv_bfloat16 *a16 = (__nv_bfloat16 *)pg_cuda_workspace((a_elems + b_elems) * sizeof *a16);
-        __nv_bfloat16 *b16 = a16 + a_elems;
-        to_bf16<<<pg_blocks(a_elems, 256), 256>>>(a16, A, a_elems);
-        to_bf16<<<pg_blocks(b_elems, 256), 256>>>(b16, B, b_elems);
-        PG_CUDA_LAUNCHED();
+        uint16_t *a16 = pg_cuda_workspace((a_elems + b_elems) * sizeof *a16), *b16 = a16 + a_elems;
+        pg_cuda_to_bf16(a16, A, a_elems);
+        pg_cuda_to_bf16(b16, B, b_elems);
         a = a16, b = b16, in_type = CUDA_R_16BF;
     }
     cublasLtMatmulDesc_t desc;
@@ -168,14 +154,14 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
     PG_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     PG_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     PG_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    // layouts describe the stored matrices, before op()
+    /* layouts describe the stored matrices, before op() */
     PG_CUBLAS(cublasLtMatrixLayoutCreate(&la, in_type, ta == CUBLAS_OP_N ? m : k,
                                          ta == CUBLAS_OP_N ? k : m, lda));
     PG_CUBLAS(cublasLtMatrixLayoutCreate(&lb, in_type, tb == CUBLAS_OP_N ? k : n,
                                          tb == CUBLAS_OP_N ? n : k, ldb));
     PG_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, m, n, ldc));
     gemm_key key;
-    memset(&key, 0, sizeof key); // the padding too: keys are compared with memcmp
+    memset(&key, 0, sizeof key); /* the padding too: keys are compared with memcmp */
     key.ta = ta, key.tb = tb, key.m = m, key.n = n, key.k = k;
     key.lda = lda, key.ldb = ldb, key.ldc = ldc, key.bf16 = bf16;
     key.align[0] = alignment(a), key.align[1] = alignment(b), key.align[2] = alignment(C);
@@ -190,7 +176,7 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
 
 void pg_cuda_linear_fwd(float *out, const float *in, const float *w, int n, int in_dim, int out_dim)
 {
-    // out^T (o x n) = w_cm^T (w as column-major i x o) times in^T (i x n)
+    /* out^T (o x n) = w_cm^T (w as column-major i x o) times in^T (i x n) */
     gemm(CUBLAS_OP_T, CUBLAS_OP_N, out_dim, n, in_dim, w, in_dim, (size_t)out_dim * in_dim, in,
          in_dim, (size_t)n * in_dim, 0.0f, out, out_dim);
 }
@@ -198,24 +184,24 @@ void pg_cuda_linear_fwd(float *out, const float *in, const float *w, int n, int 
 size_t pg_cuda_linear_bwd_scratch(int n, int in_dim, int out_dim)
 {
     (void)n, (void)in_dim, (void)out_dim;
-    return 0; // GEMMs accumulate in place (beta = 1)
+    return 0; /* GEMMs accumulate in place (beta = 1) */
 }
 
 void pg_cuda_linear_bwd(float *din, float *dw, const float *dout, const float *in, const float *w,
                         int n, int in_dim, int out_dim, float *scratch)
 {
     (void)scratch;
-    // din^T (i x n) += w (column-major i x o) dout^T (o x n)
+    /* din^T (i x n) += w (column-major i x o) dout^T (o x n) */
     if (din)
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, in_dim, n, out_dim, w, in_dim, (size_t)out_dim * in_dim,
              dout, out_dim, (size_t)n * out_dim, 1.0f, din, in_dim);
-    // dw^T (i x o) += in^T (i x n) dout (n x o)
+    /* dw^T (i x o) += in^T (i x n) dout (n x o) */
     gemm(CUBLAS_OP_N, CUBLAS_OP_T, in_dim, out_dim, n, in, in_dim, (size_t)n * in_dim, dout,
          out_dim, (size_t)n * out_dim, 1.0f, dw, in_dim);
 }
 
 void pg_cuda_matmul_nn(float *out, const float *a, const float *b, int m, int k, int n)
 {
-    // out^T (n x m) = b^T (column-major n x k) a^T (k x m)
+    /* out^T (n x m) = b^T (column-major n x k) a^T (k x m) */
     gemm(CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, b, n, (size_t)k * n, a, k, (size_t)m * k, 0.0f, out, n);
 }
