@@ -14,21 +14,28 @@
 #include "packager/minify.h"
 
 /* What the box build compiles (docs/box.md): training, quantization, packing and the
- * final evaluation, with packager/box/ standing in for the libraries the box lacks. The
- * headers these include are found by following their #include "..." lines. */
+ * final evaluation, with packager/box/ standing in for the libraries the box lacks, and
+ * the CUDA backend (host files built when the CUDA wheels are found; the device module
+ * compiled at run time). The headers and the module's .cu files are found by following
+ * #include "..." lines. */
 static const char *const kBoxSources[] = {
     "packager/box/main.c", "packager/box/dl.c",  "packager/box/json.c",
     "packager/box/include/jansson.h", "packager/box/include/zstd.h",
     "packager/box/include/openssl/evp.h",
     "common/err.c",        "common/fileio.c",    "common/parse.c",      "common/progress.c",
     "common/settings.c",   "common/sha256.c",    "common/container.c",  "common/buildinfo.c",
-    "common/dist.c",       "common/text.c",      "common/decode_limit.c",
+    "common/dist.c",       "common/text.c",      "common/decode_limit.c", "common/dl.c",
     "dataset/loader.c",    "dataset/shard.c",    "dataset/tokenizer.c", "dataset/val.c",
     "kernels/checkpoint.c", "kernels/config.c",  "kernels/eval.c",      "kernels/model.c",
     "kernels/optim.c",     "kernels/rng.c",      "kernels/ttt.c",       "kernels/ttt_settings.c",
-    "kernels/final_eval.c", "kernels/cpu/backend.c",
+    "kernels/final_eval.c", "kernels/backend_select.c", "kernels/cpu/backend.c",
     "kernels/cpu/elementwise.c", "kernels/cpu/ops.c", "kernels/cpu/optim_ops.c",
-    "train/hparams.c",     "train/train.c",      "packager/artifact.c", "packager/quantize.c",
+    "kernels/cuda/backend.c", "kernels/cuda/module.c", "kernels/cuda/linear.c",
+    "kernels/cuda/nccl.c", "kernels/cuda/attention_launch.c", "kernels/cuda/elementwise_launch.c",
+    "kernels/cuda/head_launch.c", "kernels/cuda/norm_rope_launch.c",
+    "kernels/cuda/optim_launch.c", "kernels/cuda/module.cu",
+    "train/hparams.c",     "train/train.c",      "train/launch.c",
+    "packager/artifact.c", "packager/quantize.c",
     "packager/codec.c",    "packager/ledger.c",  "packager/pack.c",     NULL};
 
 #define MAX_SOURCES 256
@@ -232,9 +239,10 @@ static void latin1_literal(pg_text *t, const unsigned char *a, size_t n)
 static const char kScriptHead[] =
     "# -*- coding: latin-1 -*-\n"
     "\"\"\"pgolf submission: C sources built here with the C compiler (pgolf docs/box.md).\n"
-    "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py (rank 0\n"
-    "trains on the CPU). Settings below are defaults; the environment overrides them.\"\"\"\n"
-    "import concurrent.futures as cf,lzma,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n";
+    "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py: every\n"
+    "rank trains (GPUs: CUDA + NCCL from the PyTorch wheels, kernels compiled by NVRTC or nvcc),\n"
+    "rank 0 packs and scores. Settings below are defaults; the environment overrides them.\"\"\"\n"
+    "import concurrent.futures as cf,glob,lzma,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n";
 
 static const char kScriptBody[] =
     "\n"
@@ -250,12 +258,23 @@ static const char kScriptBody[] =
     "  p=os.path.join(d,n);os.makedirs(os.path.dirname(p),exist_ok=True)\n"
     "  if os.path.exists(p):fail('archive entry appears twice: %r'%n)\n"
     "  with open(p,'wb') as f:f.write(b[k+1:i])\n"
-    "def build(d):\n"
+    "def cuda():\n"
+    " # headers and libraries of the CUDA wheels PyTorch installs (nvidia-*), else of the toolkit PGOLF_CUDA_HOME names\n"
+    " r=[os.environ['PGOLF_CUDA_HOME']] if os.environ.get('PGOLF_CUDA_HOME') else []\n"
+    " try:import importlib.util as u;r+=[x+'/'+k for x in u.find_spec('nvidia').submodule_search_locations for k in ('cuda_runtime','cublas','nccl','cuda_nvrtc')]\n"
+    " except Exception:pass\n"
+    " L={};I=[x+'/include' for x in r if os.path.isdir(x+'/include')]\n"
+    " for n in ('cudart','cublasLt','nccl','nvrtc'):\n"
+    "  g=[f for x in r for f in sorted(glob.glob(x+'/lib*/lib'+n+'.so*'))]\n"
+    "  if g:L[n]=g[0]\n"
+    " return (I,L) if len(L)==4 and any(os.path.exists(i+'/cuda_runtime_api.h') for i in I) else None\n"
+    "def build(d,cu):\n"
     " cc=os.environ.get('CC','cc');fl=['-std=c11','-O2','-fopenmp','-D_DEFAULT_SOURCE','-D_POSIX_C_SOURCE=200809L','-DPG_BOX','-I'+d,'-I'+d+'/packager/box/include']+os.environ.get('PGOLF_CFLAGS','').split()\n"
-    " cs=sorted(os.path.join(r,f) for r,_,fs in os.walk(d) for f in fs if f.endswith('.c'))\n"
+    " cs=sorted(os.path.join(r,f) for r,_,fs in os.walk(d) for f in fs if f.endswith('.c') and (cu or not r.endswith('/cuda')));lk=[]\n"
+    " if cu:fl+=['-DPGOLF_CUDA']+['-I'+i for i in cu[0]];lk=[cu[1][n] for n in ('cudart','cublasLt')]+['-Wl,-rpath,'+os.path.dirname(cu[1][n]) for n in ('cudart','cublasLt')]\n"
     " def one(c):return sp.run([cc]+fl+['-c',c,'-o',c[:-1]+'o'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True)\n"
     " with cf.ThreadPoolExecutor(os.cpu_count() or 1) as ex:rs=list(ex.map(one,cs))\n"
-    " rs.append(sp.run([cc,'-fopenmp','-o',d+'/pgolf-box']+[c[:-1]+'o' for c in cs]+['-lm','-ldl'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True))\n"
+    " rs.append(sp.run([cc,'-fopenmp','-o',d+'/pgolf-box']+[c[:-1]+'o' for c in cs]+lk+['-lm','-ldl'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True))\n"
     " for r in rs:\n"
     "  if r.returncode:fail('build failed: '+r.stdout[-3000:])\n"
     "def lib(name,mod):\n"
@@ -272,16 +291,17 @@ static const char kScriptBody[] =
     "  p=s.id_to_piece(i).encode();o.append(struct.pack('<BH',2 if s.is_unknown(i) else 3 if s.is_control(i) else 5 if s.is_unused(i) else 6 if s.is_byte(i) else 1,len(p))+p)\n"
     " open(dst,'wb').write(b''.join(o))\n"
     "def main():\n"
-    " if int(os.environ.get('RANK','0')):return\n"
-    " env=dict(os.environ)\n"
+    " env=dict(os.environ);r0=not int(env.get('RANK','0'))\n"
     " for k,v in S.items():env.setdefault(k,v)\n"
     " if not env.get('DATA_PATH') or not env.get('TOKENIZER_PATH'):fail('set DATA_PATH and TOKENIZER_PATH')\n"
     " t0=time.time();w=tempfile.mkdtemp(prefix='pgolf-')\n"
     " try:\n"
-    "  unpack(w);build(w);print('pgolf_build:%.1fs (cc, not in the training time)'%(time.time()-t0),flush=True)\n"
+    "  cu=cuda();unpack(w);build(w,cu)\n"
+    "  r0 and print('pgolf_build:%.1fs (cc%s, not in the training time)'%(time.time()-t0,', CUDA from '+os.path.dirname(cu[1]['cudart']) if cu else ', no CUDA found: CPU only'),flush=True)\n"
     "  out=os.path.abspath(env.get('PGOLF_OUT','logs/pgolf_run'));os.makedirs(out,exist_ok=True)\n"
     "  pieces(env['TOKENIZER_PATH'],w+'/pieces.bin')\n"
-    "  env.update(TOKENIZER_PATH=w+'/pieces.bin',PGOLF_LIBCRYPTO=lib('crypto','_hashlib'),PGOLF_LIBZSTD=lib('zstd',None))\n"
+    "  env.update(TOKENIZER_PATH=w+'/pieces.bin',PGOLF_LIBCRYPTO=lib('crypto','_hashlib'),PGOLF_LIBZSTD=lib('zstd',None),PGOLF_CUDA_SRC=w)\n"
+    "  if cu:env.update(PGOLF_NVRTC=cu[1]['nvrtc'],PGOLF_NCCL=cu[1]['nccl'],PGOLF_NVCC=shutil.which('nvcc') or '',LD_LIBRARY_PATH=':'.join([os.path.dirname(f) for f in cu[1].values()]+[env.get('LD_LIBRARY_PATH','')]))\n"
     "  if sp.run([w+'/pgolf-box',os.path.abspath(__file__),out],env=env).returncode:fail('pgolf-box failed')\n"
     " finally:shutil.rmtree(w,ignore_errors=True)\n"
     "if __name__=='__main__':main()\n";

@@ -93,7 +93,7 @@ START_TEST(test_nvrtc_module_has_every_kernel)
                       names[i]);
         checked++;
     }
-    ck_assert_int_ge(checked, 36);
+    ck_assert_int_ge(checked, 35); /* 31 kernels and the 4 attention entries */
     free(image);
     free(att);
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/err.h"
+#include "kernels/cuda/backend_cuda.h"
 #include "kernels/cuda/host.h"
 
 enum { FWD, BWD_DQ, BWD_DK, BWD_DV };
@@ -21,9 +23,11 @@ static pg_cuda_kernel *entry(int which, int hd)
         fprintf(stderr, "pgolf: the CUDA attention supports head_dim <= 128, not %d\n", hd);
         exit(1);
     }
-    int size = hd <= 32 ? 0 : hd <= 64 ? 1 : 2;
-    pg_cuda_module_need_head_dim(32 << size);
-    return &k[which][size];
+    if (pg_cuda_prepare_head_dim(hd) != 0) {
+        fprintf(stderr, "pgolf: %s\n", pg_errmsg());
+        exit(1);
+    }
+    return &k[which][hd <= 32 ? 0 : hd <= 64 ? 1 : 2];
 }
 
 size_t pg_cuda_attention_state_size(int B, int T, int H)

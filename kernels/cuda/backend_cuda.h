@@ -30,6 +30,11 @@ int pg_cuda_linear_mode_from_env(void);
 int pg_cuda_group_id(uint8_t *id, size_t len);
 void pg_cuda_nccl_describe(char *buf, size_t n);
 
+/* The attention's kernels for head_dim, compiled now when the module is compiled at run
+ * time (else on their first launch, which would then count in a timed step); 0 or -1
+ * (message). */
+int pg_cuda_prepare_head_dim(int head_dim);
+
 /* kernels/cuda/module.cu under the source folder `root` compiled by NVRTC (loaded at run
  * time: PGOLF_NVRTC, else libnvrtc.so) for sm_<major><minor>, with the attention's entry
  * points for one padded head_dim (32, 64, 128; 0: none); *image (malloc'd) gets the

@@ -35,9 +35,6 @@ static inline unsigned pg_blocks(size_t n, int threads)
 /* The device module (module.c): loaded once at backend selection (0 or -1 with a
  * message), then its kernels by name. */
 int pg_cuda_module_load(int major, int minor);
-/* The attention's kernels for a padded head_dim, compiled now if the module was compiled
- * at run time without them (exits with one line if that fails). */
-void pg_cuda_module_need_head_dim(int padded);
 void pg_cuda_module_describe(char *buf, size_t n);
 typedef struct {
     const char *name;

@@ -229,17 +229,15 @@ int pg_cuda_module_load(int major, int minor)
 #endif
 }
 
-void pg_cuda_module_need_head_dim(int padded)
+int pg_cuda_prepare_head_dim(int head_dim)
 {
-    if (!g_runtime)
-        return; /* the built-in module has every head_dim */
+    int padded = head_dim <= 32 ? 32 : head_dim <= 64 ? 64 : 128;
+    if (!g_runtime || head_dim > 128)
+        return 0; /* the built-in module has every head_dim; over 128 fails at launch */
     for (int i = 0; i < g_nlibs; i++)
         if (g_have_hd[i] == padded)
-            return;
-    if (compile_and_load(padded) != 0) {
-        fprintf(stderr, "pgolf: %s\n", pg_errmsg());
-        exit(1);
-    }
+            return 0;
+    return compile_and_load(padded);
 }
 
 void pg_cuda_module_describe(char *buf, size_t n)

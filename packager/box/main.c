@@ -3,8 +3,9 @@
  *   pgolf-box CODE_FILE OUT_DIR
  *
  * trains with the settings of the environment (PGOLF_PRESET tiny|baseline, then the
- * reference's variables: DATA_PATH, TOKENIZER_PATH (a pieces table), ITERATIONS, ...),
- * packs the final model (PGOLF_SCHEME int8|mixed) against the byte cap with CODE_FILE's
+ * reference's variables: DATA_PATH, TOKENIZER_PATH (a pieces table), ITERATIONS, ...) on
+ * PGOLF_BACKEND (auto: the GPU when there is one), as every rank of a torchrun launch;
+ * rank 0 then packs the final model (PGOLF_SCHEME int8|mixed) against the byte cap with CODE_FILE's
  * size as the code bytes, then scores the artifact as written with the evaluations of
  * RUN_SLIDING_STRIDE, RUN_TTT and TTT_* (kernels/final_eval.h), printing their settings
  * and the reference's final lines. The same library code as `pgolf train`, `pgolf pack`
@@ -20,7 +21,11 @@
 #include "kernels/final_eval.h"
 #include "packager/box/dl.h"
 #include "packager/pack.h"
+#include "train/launch.h"
 #include "train/train.h"
+#ifdef PGOLF_CUDA
+#include "kernels/cuda/backend_cuda.h"
+#endif
 
 static int fail_exit(void)
 {
@@ -54,11 +59,16 @@ static int settings(pg_hparams *h, const char **scheme, pg_quant_plan *plan, pg_
 }
 
 /* Scores the artifact as written: the evaluations' settings and score lines. */
-static int score(const char *art, const pg_hparams *h, const char *scheme, const pg_final_opts *fin)
+static int score(const char *art, const pg_hparams *h, const char *scheme, const pg_final_opts *fin,
+                 const pg_backend *be)
 {
     pg_model m;
     if (pg_artifact_load(art, &m, NULL) != 0)
         return -1;
+    if (pg_model_to_backend(&m, be) != 0) {
+        pg_model_free(&m);
+        return -1;
+    }
     pg_bpb_lut lut;
     uint16_t *val;
     size_t nval;
@@ -84,6 +94,26 @@ static int score(const char *art, const pg_hparams *h, const char *scheme, const
     return rc;
 }
 
+/* PGOLF_BACKEND (default auto: CUDA when this build has it and a GPU is there), with the
+ * attention's kernels compiled before training when they are compiled at run time. */
+static int backend(const pg_hparams *h, const pg_backend **be, char *line, size_t n)
+{
+    const char *name = getenv("PGOLF_BACKEND");
+    char note[600], desc[600];
+    if (pg_backend_select(name && *name ? name : "auto", be, note, sizeof note) != 0)
+        return -1;
+#ifdef PGOLF_CUDA
+    if (strcmp((*be)->name, "cuda") == 0 &&
+        pg_cuda_prepare_head_dim(h->model.model_dim / h->model.num_heads) != 0)
+        return -1;
+#else
+    (void)h;
+#endif
+    (*be)->describe(desc, sizeof desc);
+    snprintf(line, n, "pgolf_backend:%s %s%s%s", (*be)->name, desc, *note ? "; " : "", note);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -96,12 +126,26 @@ int main(int argc, char **argv)
     pg_quant_plan plan;
     pg_final_opts fin;
     long long code_bytes;
+    const pg_backend *be;
+    pg_dist dist;
+    int joined;
+    char line[1400];
     if (pg_box_libs_load() != 0 || settings(&h, &scheme, &plan, &fin) != 0 ||
-        pg_ledger_code_bytes(code, &code_bytes) != 0)
+        pg_ledger_code_bytes(code, &code_bytes) != 0 || backend(&h, &be, line, sizeof line) != 0 ||
+        pg_train_join_launch(be, &dist, &joined) != 0)
         return fail_exit();
-    pg_train_opts o = {.out_dir = out, .progress = 1};
-    if (pg_train(&h, &o) != 0)
+    if (!joined || dist.rank == 0)
+        printf("%s\n", line);
+    /* every rank trains; rank 0 then packs and scores */
+    pg_train_opts o = {.out_dir = out, .progress = 1, .backend = be, .dist = joined ? &dist : NULL};
+    int rc = pg_train(&h, &o);
+    int rank = joined ? dist.rank : 0;
+    if (joined)
+        pg_dist_close(&dist);
+    if (rc != 0)
         return fail_exit();
+    if (rank != 0)
+        return 0;
     char final_path[PG_PATH_MAX + 16], art[PG_PATH_MAX + 16];
     snprintf(final_path, sizeof final_path, "%s/final.ckpt", out);
     snprintf(art, sizeof art, "%s/model.art", out);
@@ -110,7 +154,7 @@ int main(int argc, char **argv)
         return fail_exit();
     pg_pack_stats st;
     pg_ledger led;
-    int rc = pg_pack_model(art, &m, &plan, code_bytes, &st, &led);
+    rc = pg_pack_model(art, &m, &plan, code_bytes, &st, &led);
     pg_model_free(&m);
     if (rc != 0)
         return fail_exit();
@@ -118,5 +162,5 @@ int main(int argc, char **argv)
     pg_pack_tag(scheme, &st, tag, sizeof tag);
     pg_ledger_print(&led, tag, stdout);
     fflush(stdout);
-    return score(art, &h, scheme, &fin) != 0 ? fail_exit() : 0;
+    return score(art, &h, scheme, &fin, be) != 0 ? fail_exit() : 0;
 }
