@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "common/err.h"
@@ -499,6 +500,56 @@ START_TEST(test_selfextract)
 }
 END_TEST
 
+/* The box build's CUDA path without a GPU: train_gpt.py finds CUDA's headers and
+ * libraries (here the toolkit, PGOLF_CUDA_HOME, standing in for the wheels), builds the
+ * CUDA backend's host files and links cuBLASLt and the runtime; launched as two ranks
+ * (torchrun's variables, a rendezvous file) both train, backend auto falls back to the
+ * CPU with the reason, and rank 0 packs and scores. */
+START_TEST(test_selfextract_cuda_ranks)
+{
+    const char *py = python_with_sentencepiece();
+    if (!py || access("/usr/local/cuda/include/cuda_runtime_api.h", R_OK) != 0) {
+        printf("SKIP: train_gpt.py's CUDA build: no python3 with sentencepiece or no CUDA "
+               "toolkit in /usr/local/cuda\n");
+        return;
+    }
+    char dir[1100], cmd[8192];
+    snprintf(dir, sizeof dir, "%s", t_tmp_path("box_cuda"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    t_run_result r = t_pgolf("selfextract --out '%s/train_gpt.py' --set PGOLF_PRESET=tiny --set "
+                             "NUM_LAYERS=2 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 --set "
+                             "TRAIN_BATCH_TOKENS=512 --set ITERATIONS=3 --set VAL_LOSS_EVERY=0",
+                             dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && export PGOLF_CUDA_HOME=/usr/local/cuda WORLD_SIZE=2 "
+             "PGOLF_RENDEZVOUS_FILE='%s/rdv' DATA_PATH='%s' TOKENIZER_PATH='%s'; "
+             "RANK=0 LOCAL_RANK=0 %s train_gpt.py > out0.txt 2>&1 & p0=$!; "
+             "RANK=1 LOCAL_RANK=1 %s train_gpt.py > out1.txt 2>&1 & p1=$!; "
+             "wait $p0; a=$?; wait $p1; b=$?; test $a -eq 0 && test $b -eq 0",
+             dir, dir, t_repo_path("data/sample"),
+             t_repo_path("data/sample/sample_1024_bpe.model"), py, py);
+    int st = system(cmd);
+    for (int rank = 0; rank < 2; rank++) {
+        snprintf(cmd, sizeof cmd, "%s/out%d.txt", dir, rank);
+        size_t len;
+        unsigned char *out = t_read_bytes(cmd, &len);
+        out = realloc(out, len + 1);
+        out[len] = 0;
+        ck_assert_msg(st == 0, "train_gpt.py as two ranks failed; rank %d: %s", rank, out);
+        const char *want0[] = {"CUDA from /usr/local/cuda", "pgolf_backend:cpu ",
+                               "backend auto: the CPU (no usable CUDA device",
+                               "step:3/3 val_loss:", "final_int8_roundtrip_exact val_loss:"};
+        for (size_t i = 0; rank == 0 && i < sizeof want0 / sizeof *want0; i++)
+            ck_assert_msg(strstr((char *)out, want0[i]), "no '%s' in rank 0's: %s", want0[i], out);
+        /* rank 1 trains beside rank 0 but leaves the printing and the files to it */
+        ck_assert_msg(rank == 0 || !strstr((char *)out, "step:"), "rank 1 printed: %s", out);
+        free(out);
+    }
+}
+END_TEST
+
 /* pgolf package: a records folder from two runs, claiming a legal TTT score after the
  * roundtrip and sliding evals, that pgolf verify passes (re-scoring its artifacts with the
  * evaluations its logs name), identical when rebuilt but for the measured eval times; its
@@ -653,6 +704,7 @@ Suite *suite_packager(void)
     tcase_add_test(tc, test_ledger_cap);
     tcase_add_test(tc, test_minify);
     tcase_add_test(tc, test_selfextract);
+    tcase_add_test(tc, test_selfextract_cuda_ranks);
     tcase_add_test(tc, test_package);
     suite_add_tcase(s, tc);
     return s;
