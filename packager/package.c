@@ -96,8 +96,9 @@ static int load_run(const pg_package_seed *in, long long code, const pg_package_
 static void reproduce_text(const pg_sub_seed *subs, int n, const pg_package_opts *o, pg_text *t)
 {
     pg_text_printf(t, "Box setup: nothing beyond the challenge's image (it needs a C compiler, "
-                      "Python 3 with `sentencepiece`, libcrypto and libzstd.so.1; pgolf's "
-                      "docs/box.md).\n\n```sh\n");
+                      "Python 3 with `sentencepiece`, libcrypto and libzstd.so.1, and on GPUs "
+                      "the `nvidia-*` wheels PyTorch installs: CUDA runtime, cuBLAS, NCCL, "
+                      "NVRTC; pgolf's docs/box.md).\n\n```sh\n");
     for (int i = 0; i < n; i++)
         pg_text_printf(t, "DATA_PATH=... TOKENIZER_PATH=... SEED=%ld torchrun --standalone "
                           "--nproc_per_node=8 train_gpt.py\n",
