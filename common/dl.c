@@ -24,8 +24,10 @@ int pg_dl_bind(void *lib, const char *what, const pg_dl_sym *syms, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         void *p = dlsym(lib, syms[i].name);
-        if (!p)
+        if (!p) {
+            dlclose(lib);
             return pg_fail("%s lacks %s", what, syms[i].name);
+        }
         memcpy(syms[i].slot, &p, sizeof p); /* object to function pointer, as POSIX allows */
     }
     return 0;

@@ -17,7 +17,8 @@ typedef struct {
     void *slot;
 } pg_dl_sym;
 
-/* Resolves every symbol; fails naming `what` and the first symbol missing. */
+/* Resolves every symbol; fails naming `what` and the first symbol missing (and closes
+ * the library). */
 int pg_dl_bind(void *lib, const char *what, const pg_dl_sym *syms, size_t n);
 
 #endif

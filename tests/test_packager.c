@@ -504,7 +504,7 @@ END_TEST
  * libraries (here the toolkit, PGOLF_CUDA_HOME, standing in for the wheels), builds the
  * CUDA backend's host files and links cuBLASLt and the runtime; launched as two ranks
  * (torchrun's variables, a rendezvous file) both train, backend auto falls back to the
- * CPU with the reason, and rank 0 packs and scores. */
+ * CPU with the reason, and rank 0 packs and scores; PGOLF_BACKEND=cuda is refused. */
 START_TEST(test_selfextract_cuda_ranks)
 {
     const char *py = python_with_sentencepiece();
@@ -547,6 +547,14 @@ START_TEST(test_selfextract_cuda_ranks)
         ck_assert_msg(rank == 0 || !strstr((char *)out, "step:"), "rank 1 printed: %s", out);
         free(out);
     }
+    /* PGOLF_BACKEND=cuda where no GPU can run: one line naming the reason, nothing trained */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && PGOLF_CUDA_HOME=/usr/local/cuda PGOLF_BACKEND=cuda PGOLF_OUT=cuda_out "
+             "DATA_PATH='%s' TOKENIZER_PATH='%s' %s train_gpt.py > cuda.txt 2>&1; test $? -ne 0 && "
+             "grep -q '^pgolf-box: --backend cuda: no usable CUDA device' cuda.txt && "
+             "test ! -e cuda_out/final.ckpt",
+             dir, t_repo_path("data/sample"), t_repo_path("data/sample/sample_1024_bpe.model"), py);
+    ck_assert_msg(system(cmd) == 0, "PGOLF_BACKEND=cuda without a GPU was not refused");
 }
 END_TEST
 

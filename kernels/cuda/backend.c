@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dist.h"
 #include "common/err.h"
 #include "kernels/cuda/backend_cuda.h"
 #include "kernels/cuda/host.h"
@@ -143,10 +144,14 @@ const pg_backend *pg_backend_cuda(void)
         pg_fail("PGOLF_CUDA_LINEAR='%s': must be bf16 or fp32", getenv("PGOLF_CUDA_LINEAR"));
         return NULL;
     }
-    /* a launched rank's GPU is LOCAL_RANK's (nccl.c checks it), chosen before any call
-     * makes a context on another */
-    const char *lr = getenv("LOCAL_RANK");
-    int dev = lr && count > 1 && atoi(lr) > 0 && atoi(lr) < count ? atoi(lr) : 0;
+    /* a launched rank's GPU is its local rank's (nccl.c checks it), chosen before any
+     * call makes a context on another */
+    pg_dist_env env;
+    int launched = 0;
+    int dev = pg_dist_env_read(&env, &launched) == 0 && launched && count > 1 &&
+                      env.local_rank < count
+                  ? env.local_rank
+                  : 0;
     struct cudaDeviceProp p;
     if (cudaSetDevice(dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
         cudaGetLastError();

@@ -24,7 +24,7 @@ void pg_cuda_describe(char *buf, size_t n);
  * anything else. The backend's linear_bf16 entry switches the mode at run time. */
 int pg_cuda_linear_mode_from_env(void);
 
-/* NCCL (loaded at run time, kernels/cuda/nccl.cu): rank 0's unique id for the rendezvous
+/* NCCL (loaded at run time, kernels/cuda/nccl.c): rank 0's unique id for the rendezvous
  * to hand out (len must be NCCL's 128; needs no GPU), and "NCCL x.y.z" or
  * "NCCL not found". */
 int pg_cuda_group_id(uint8_t *id, size_t len);

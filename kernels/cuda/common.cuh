@@ -1,7 +1,7 @@
 // Device helpers shared by the CUDA kernels. The kernels are one module (module.cu),
 // compiled by nvcc at build time or by NVRTC at run time (the box build), so this code
 // includes no host header: NVRTC has none. Kernels are extern "C" so the host finds them
-// by name (kernels/cuda/launch.h).
+// by name (kernels/cuda/host.h).
 #pragma once
 
 #define PG_KERNEL extern "C" __global__ void

@@ -109,7 +109,8 @@ PG_KERNEL q_gain_scale(float *dq, const float *gain, size_t total, int H, int hd
         dq[j] *= gain[(j / hd) % H];
 }
 
-// float32 -> bfloat16 bits, rounded to nearest even (as __float2bfloat16; NaN stays NaN)
+// float32 -> bfloat16 bits, rounded to nearest even (as __float2bfloat16; NaN gives its
+// canonical 0x7fff)
 PG_KERNEL to_bf16(unsigned short *dst, const float *src, size_t n)
 {
     size_t i = pg_thread_index();
@@ -117,7 +118,7 @@ PG_KERNEL to_bf16(unsigned short *dst, const float *src, size_t n)
         return;
     unsigned u = __float_as_uint(src[i]);
     if ((u & 0x7fffffffu) > 0x7f800000u)
-        dst[i] = (unsigned short)((u >> 16) | 0x40u);
+        dst[i] = 0x7fff;
     else
         dst[i] = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }

@@ -8,6 +8,7 @@
  * A run-time compile leaves the attention out (PG_FA_HD=0) and compiles it for one padded
  * head_dim when the model first needs it, as a second library: head_dim 128 alone takes
  * most of the module's compile time. Kernels are found by name on their first launch. */
+#include <errno.h>
 #include <nvrtc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,29 +137,35 @@ int pg_cuda_nvrtc_compile(const char *root, int major, int minor, int head_dim,
     return rc;
 }
 
-/* The box's nvcc (PGOLF_NVCC) in place of NVRTC: a cubin through a scratch file. */
+/* The box's nvcc (PGOLF_NVCC) in place of NVRTC: a cubin through a scratch folder. */
 static int nvcc_compile(const char *nvcc, const char *root, int major, int minor, int head_dim,
                         unsigned char **image, size_t *len)
 {
-    char out[64], arch[32], hd[32], inc[PG_PATH_MAX + 8], src[PG_PATH_MAX + 32];
-    snprintf(out, sizeof out, "/tmp/pgolf-module-%d-%d.cubin", (int)getpid(), head_dim);
+    const char *tmp = getenv("TMPDIR");
+    char dir[PG_PATH_MAX], out[PG_PATH_MAX + 16], arch[32], hd[32], inc[PG_PATH_MAX + 8],
+        src[PG_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/pgolf-nvcc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return pg_fail("%s: cannot make a scratch folder for nvcc", dir);
+    snprintf(out, sizeof out, "%s/module.cubin", dir);
     snprintf(arch, sizeof arch, "-arch=sm_%d%d", major, minor);
     snprintf(hd, sizeof hd, "-DPG_FA_HD=%d", head_dim);
     snprintf(inc, sizeof inc, "-I%s", root);
     snprintf(src, sizeof src, "%s/kernels/cuda/module.cu", root);
     char *const argv[] = {(char *)nvcc, "-std=c++17", "-cubin", arch, hd, inc, src, "-o", out, NULL};
     int st = -1;
-    pid_t pid = fork();
+    pid_t pid = fork(), got = -1;
     if (pid == 0) {
         execv(nvcc, argv);
         _exit(127);
     }
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        unlink(out);
-        return pg_fail("%s: nvcc (%s) cannot compile it for sm_%d%d", src, nvcc, major, minor);
-    }
-    int rc = pg_read_file(out, MAX_MODULE_BYTES, image, len);
+    while (pid > 0 && (got = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    int rc = got != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0
+                 ? pg_fail("%s: nvcc (%s) cannot compile it for sm_%d%d", src, nvcc, major, minor)
+                 : pg_read_file(out, MAX_MODULE_BYTES, image, len);
     unlink(out);
+    rmdir(dir);
     return rc;
 }
 
@@ -173,9 +180,12 @@ static int compile_and_load(int head_dim)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned char *image = NULL;
     size_t n = 0;
-    int rc = nvcc && *nvcc ? nvcc_compile(nvcc, root, g_major, g_minor, head_dim, &image, &n)
-                           : pg_cuda_nvrtc_compile(root, g_major, g_minor, head_dim, &image, &n);
-    if (rc != 0)
+    int by_nvcc = nvcc && *nvcc;
+    if (by_nvcc && nvcc_compile(nvcc, root, g_major, g_minor, head_dim, &image, &n) != 0) {
+        fprintf(stderr, "pgolf: %s; trying NVRTC\n", pg_errmsg());
+        by_nvcc = 0;
+    }
+    if (!by_nvcc && pg_cuda_nvrtc_compile(root, g_major, g_minor, head_dim, &image, &n) != 0)
         return -1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     g_compile_s += (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -188,10 +198,10 @@ static int compile_and_load(int head_dim)
     }
     g_have_hd[g_nlibs++] = head_dim;
     int maj = 0, min = 0;
-    if (!(nvcc && *nvcc))
+    if (!by_nvcc)
         rtc.version(&maj, &min);
     char by[48];
-    snprintf(by, sizeof by, nvcc && *nvcc ? "nvcc" : "NVRTC %d.%d", maj, min);
+    snprintf(by, sizeof by, by_nvcc ? "nvcc" : "NVRTC %d.%d", maj, min);
     snprintf(g_origin, sizeof g_origin, "%s cubin sm_%d%d, compiled at run time in %.1fs", by,
              g_major, g_minor, g_compile_s);
     return 0;
