@@ -37,6 +37,12 @@ struct pg_backend {
      * returns the previous one. NULL: always float32 (the CPU). */
     int (*linear_bf16)(int on);
 
+    /* Readies what a model of this head_dim needs before any timed work (CUDA: the
+     * attention's kernels when they are compiled at run time, as in the box build); the
+     * model calls it when created on or moved to the backend. 0 or -1 (message). NULL:
+     * nothing to ready (the CPU). */
+    int (*prepare_head_dim)(int head_dim);
+
     /* ---- model ops, forward and backward side by side ---- */
     /* out[n][o] = sum_i in[n][i] * w[o][i] */
     void (*linear_fwd)(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,

@@ -68,7 +68,8 @@ int pg_model_create(pg_model *m, const pg_model_config *cfg)
 int pg_model_create_on(pg_model *m, const pg_model_config *cfg, const pg_backend *be)
 {
     memset(m, 0, sizeof *m);
-    if (pg_config_validate(cfg) != 0)
+    if (pg_config_validate(cfg) != 0 ||
+        (be && be->prepare_head_dim && be->prepare_head_dim(pg_config_head_dim(cfg)) != 0))
         return -1;
     m->cfg = *cfg;
     m->be = be;

@@ -77,6 +77,7 @@ static pg_backend make_table(void)
     b.host_memory = 0;
     b.describe = pg_cuda_describe;
     b.linear_bf16 = pg_cuda_linear_bf16;
+    b.prepare_head_dim = pg_cuda_prepare_head_dim;
     b.alloc = cuda_alloc;
     b.free = cuda_free;
     b.to_device = cuda_to_device;

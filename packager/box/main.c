@@ -23,9 +23,6 @@
 #include "packager/pack.h"
 #include "train/launch.h"
 #include "train/train.h"
-#ifdef PGOLF_CUDA
-#include "kernels/cuda/backend_cuda.h"
-#endif
 
 static int fail_exit(void)
 {
@@ -94,21 +91,17 @@ static int score(const char *art, const pg_hparams *h, const char *scheme, const
     return rc;
 }
 
-/* PGOLF_BACKEND (default auto: CUDA when this build has it and a GPU is there), with the
- * attention's kernels compiled before training when they are compiled at run time. */
+/* PGOLF_BACKEND (default auto: CUDA when this build has it and a GPU is there), readied
+ * for the model (the attention's kernels compiled before training when they are compiled
+ * at run time), and the line that says what it is. */
 static int backend(const pg_hparams *h, const pg_backend **be, char *line, size_t n)
 {
     const char *name = getenv("PGOLF_BACKEND");
     char note[600], desc[600];
-    if (pg_backend_select(name && *name ? name : "auto", be, note, sizeof note) != 0)
+    if (pg_backend_select(name && *name ? name : "auto", be, note, sizeof note) != 0 ||
+        ((*be)->prepare_head_dim &&
+         (*be)->prepare_head_dim(pg_config_head_dim(&h->model)) != 0))
         return -1;
-#ifdef PGOLF_CUDA
-    if (strcmp((*be)->name, "cuda") == 0 &&
-        pg_cuda_prepare_head_dim(h->model.model_dim / h->model.num_heads) != 0)
-        return -1;
-#else
-    (void)h;
-#endif
     (*be)->describe(desc, sizeof desc);
     snprintf(line, n, "pgolf_backend:%s %s%s%s", (*be)->name, desc, *note ? "; " : "", note);
     return 0;
