@@ -45,8 +45,8 @@ template <int HD> __device__ float dot_row(const float *reg, const float *tile_r
 
 // One block per (query tile, head h, sequence b).
 template <int HD>
-__device__ void flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v, int T, int H,
-              int KVH, int hd, float scale)
+__device__ void flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
+                          int T, int H, int KVH, int hd, float scale)
 {
     __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
     int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
@@ -112,8 +112,8 @@ __device__ float row_delta(const float *dout_t, const float *out_t, int hd)
 // dq += scale sum_s p_s (dp_s - delta) k_s.
 template <int HD>
 __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, const float *lse,
-                 const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
-                 float scale)
+                             const float *q, const float *k, const float *v, int T, int H, int KVH,
+                             int hd, float scale)
 {
     __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
     int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
@@ -157,8 +157,8 @@ __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, con
 // Split in two launches (dv needs neither v nor delta) to keep fewer rows in registers.
 template <int HD, bool DK>
 __device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, const float *lse,
-                 const float *q, const float *k, const float *v, int T, int H, int KVH, int hd,
-                 float scale)
+                             const float *q, const float *k, const float *v, int T, int H, int KVH,
+                             int hd, float scale)
 {
     __shared__ float qs[FA_TILE][HD], dos[FA_TILE][HD], ls[FA_TILE], dls[FA_TILE];
     int g = blockIdx.y, b = blockIdx.z, group = H / KVH;

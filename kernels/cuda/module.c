@@ -152,7 +152,8 @@ static int nvcc_compile(const char *nvcc, const char *root, int major, int minor
     snprintf(hd, sizeof hd, "-DPG_FA_HD=%d", head_dim);
     snprintf(inc, sizeof inc, "-I%s", root);
     snprintf(src, sizeof src, "%s/kernels/cuda/module.cu", root);
-    char *const argv[] = {(char *)nvcc, "-std=c++17", "-cubin", arch, hd, inc, src, "-o", out, NULL};
+    char *const argv[] = {(char *)nvcc, "-std=c++17", "-cubin", arch, hd, inc, src, "-o", out,
+                          NULL};
     int st = -1;
     pid_t pid = fork(), got = -1;
     if (pid == 0) {

@@ -5,11 +5,11 @@
  * trains with the settings of the environment (PGOLF_PRESET tiny|baseline, then the
  * reference's variables: DATA_PATH, TOKENIZER_PATH (a pieces table), ITERATIONS, ...) on
  * PGOLF_BACKEND (auto: the GPU when there is one), as every rank of a torchrun launch;
- * rank 0 then packs the final model (PGOLF_SCHEME int8|mixed) against the byte cap with CODE_FILE's
- * size as the code bytes, then scores the artifact as written with the evaluations of
- * RUN_SLIDING_STRIDE, RUN_TTT and TTT_* (kernels/final_eval.h), printing their settings
- * and the reference's final lines. The same library code as `pgolf train`, `pgolf pack`
- * and `pgolf run`'s eval stage. */
+ * rank 0 then packs the final model (PGOLF_SCHEME int8|mixed) against the byte cap with
+ * CODE_FILE's size as the code bytes, and scores the artifact as written with the
+ * evaluations of RUN_SLIDING_STRIDE, RUN_TTT and TTT_* (kernels/final_eval.h), printing
+ * their settings and the reference's final lines. The same library code as `pgolf train`,
+ * `pgolf pack` and `pgolf run`'s eval stage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
