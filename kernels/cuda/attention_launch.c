@@ -27,7 +27,7 @@ static pg_cuda_kernel *entry(int which, int hd)
         fprintf(stderr, "pgolf: %s\n", pg_errmsg());
         exit(1);
     }
-    return &k[which][hd <= 32 ? 0 : hd <= 64 ? 1 : 2];
+    return &k[which][pg_cuda_padded_head_dim(hd) / 64]; /* 32, 64, 128 -> 0, 1, 2 */
 }
 
 size_t pg_cuda_attention_state_size(int B, int T, int H)

@@ -32,6 +32,12 @@ static inline unsigned pg_blocks(size_t n, int threads)
     return (unsigned)((n + (size_t)threads - 1) / (size_t)threads);
 }
 
+/* The head_dim the attention's kernels are instantiated for: 32, 64 or 128 (hd <= 128). */
+static inline int pg_cuda_padded_head_dim(int hd)
+{
+    return hd <= 32 ? 32 : hd <= 64 ? 64 : 128;
+}
+
 /* The device module (module.c): loaded once at backend selection (0 or -1 with a
  * message), then its kernels by name. */
 int pg_cuda_module_load(int major, int minor);

@@ -242,7 +242,7 @@ int pg_cuda_module_load(int major, int minor)
 
 int pg_cuda_prepare_head_dim(int head_dim)
 {
-    int padded = head_dim <= 32 ? 32 : head_dim <= 64 ? 64 : 128;
+    int padded = pg_cuda_padded_head_dim(head_dim);
     if (!g_runtime || head_dim > 128)
         return 0; /* the built-in module has every head_dim; over 128 fails at launch */
     for (int i = 0; i < g_nlibs; i++)
