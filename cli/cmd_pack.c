@@ -158,16 +158,32 @@ static int check_baked_settings(const char *root, const char *const *sets, int n
     return rc;
 }
 
+/* The files the archive is made from, one per line. */
+static int list_sources(const char *root)
+{
+    char **files;
+    size_t n;
+    if (pg_source_list(root, &files, &n) != 0)
+        return pg_cli_error();
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", files[i]);
+        free(files[i]);
+    }
+    free(files);
+    return 0;
+}
+
 int cmd_selfextract(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"set", required_argument, 0, 's'},
                                          {"source", required_argument, 0, 'r'},
+                                         {"list", no_argument, 0, 'l'},
                                          {0, 0, 0, 0}};
     const char *out = NULL, *sets[64];
     const char *root = NULL;
     char found[PATH_MAX];
-    int nsets = 0, c;
+    int nsets = 0, c, list = 0;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'o')
@@ -176,6 +192,8 @@ int cmd_selfextract(int argc, char **argv)
             sets[nsets++] = optarg;
         else if (c == 'r')
             root = optarg;
+        else if (c == 'l')
+            list = 1;
         else
             return pg_cli_usage_error("selfextract", "bad option");
     }
@@ -184,6 +202,8 @@ int cmd_selfextract(int argc, char **argv)
             return pg_cli_error();
         root = found;
     }
+    if (list && !out && optind == argc)
+        return list_sources(root);
     if (!out || optind != argc)
         return pg_cli_usage_error("selfextract", "needs --out FILE");
     int rc = check_baked_settings(root, sets, nsets);

@@ -217,18 +217,20 @@ const pg_command pg_commands[] = {
      "--max-decoded-bytes N raises the second bound.\n"},
     {"selfextract", cmd_selfextract, "write the self-extracting train_gpt.py of a submission",
      "usage: pgolf selfextract --out train_gpt.py [--set NAME=VALUE]... [--source DIR]\n"
+     "       pgolf selfextract --list [--source DIR]\n"
      "\n"
      "Writes the submission script (docs/box.md): Python's standard library plus the\n"
-     "sentencepiece module, carrying the box build's minified C sources from DIR (default:\n"
-     "$PGOLF_ROOT or .) as raw LZMA2 in a latin-1 literal. Run with python3 or torchrun\n"
-     "(rank 0 works), it unpacks them to a temporary directory (refusing unsafe paths,\n"
+     "sentencepiece module, carrying the box build's C sources from DIR (default:\n"
+     "$PGOLF_ROOT or .), minified, with unused functions left out and the program's own\n"
+     "names shortened, as raw LZMA2 in a latin-1 literal, with the script's body. Run with\n"
+     "python3 or torchrun (every rank trains, rank 0 packs and scores), it unpacks them to a temporary directory (refusing unsafe paths,\n"
      "duplicate, oversize and truncated entries), compiles them with the C compiler alone\n"
      "(printing pgolf_build:), writes the tokenizer's pieces table, trains with the --set\n"
      "settings baked in as defaults (environment wins; PGOLF_PRESET picks the preset,\n"
      "PGOLF_OUT the run directory, DATA_PATH/TOKENIZER_PATH the data), packs the final model\n"
      "against the cap, runs the evaluations of RUN_SLIDING_STRIDE, RUN_TTT and TTT_* and\n"
      "prints the reference's log lines. Also prints what the sources weigh under xz, zstd\n"
-     "and brotli.\n"},
+     "and brotli. --list prints the files the archive is made from.\n"},
     {"package", cmd_package, "build a records folder from training runs or their logs",
      "usage: pgolf package RUN_DIR... --out OUT --data DIR --tokenizer MODEL\n"
      "                     [--scheme int8|mixed] [--source DIR] [--eval-set K=V]...\n"

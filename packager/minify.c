@@ -1,8 +1,11 @@
 #include "packager/minify.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
+#include "common/text.h"
+#include "packager/ctoken.h"
 
 static int blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
 
@@ -70,5 +73,67 @@ int pg_c_minify(const char *name, const char *in, size_t n, char **out, size_t *
     o[k] = '\0';
     *out = o;
     *out_n = k;
+    return 0;
+}
+
+/* Whether tokens a then b (of text s), apart in the input, need a blank between them to
+ * stay apart (the lexer's punctuators are single characters, so "+ +" must not become "++"). */
+static int need_blank(const char *s, const pg_token *a, const pg_token *b)
+{
+    static const char *const pairs[] = {"++", "+=", "--", "-=", "->", "*=", "*/", "/=", "/*",
+                                        "//", "%=", "%>", "%:", "&&", "&=", "||", "|=", "^=",
+                                        "==", "!=", "<<", "<=", "<:", "<%", ">>", ">=", "##",
+                                        ":>", "::"};
+    char last = s[a->at + a->len - 1], next = s[b->at];
+    int word_a = a->kind == PG_TOK_IDENT || a->kind == PG_TOK_NUMBER;
+    int word_b = b->kind == PG_TOK_IDENT || b->kind == PG_TOK_NUMBER;
+    if ((word_a || a->kind == PG_TOK_LITERAL) && (word_b || b->kind == PG_TOK_LITERAL))
+        return 1; /* includes L"x" and C++'s "x"suffix */
+    if (a->kind == PG_TOK_NUMBER && (next == '.' || ((next == '+' || next == '-') && strchr("eEpP", last))))
+        return 1;
+    if (last == '.' && b->kind == PG_TOK_NUMBER)
+        return 1;
+    if (a->kind != PG_TOK_PUNCT || b->kind != PG_TOK_PUNCT)
+        return 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        if (pairs[i][0] == last && pairs[i][1] == next)
+            return 1;
+    return 0;
+}
+
+int pg_c_squeeze(const char *name, const char *in, size_t n, char **out, size_t *out_n)
+{
+    pg_token *tk;
+    size_t m;
+    if (pg_c_tokens(name, in, n, &tk, &m) != 0)
+        return -1;
+    pg_text t = {0};
+    for (size_t k = 0; k < m;) {
+        if (tk[k].line != PG_LINE_CODE) { /* a directive line, as it is, on its own line */
+            size_t e = k;
+            while (e + 1 < m && !tk[e + 1].line_first)
+                e++;
+            if (t.n && t.s[t.n - 1] != '\n')
+                pg_text_append(&t, "\n", 1);
+            pg_text_append(&t, in + tk[k].at, tk[e].at + tk[e].len - tk[k].at);
+            pg_text_append(&t, "\n", 1);
+            k = e + 1;
+            continue;
+        }
+        if (k > 0 && tk[k - 1].line == PG_LINE_CODE && tk[k - 1].at + tk[k - 1].len < tk[k].at &&
+            need_blank(in, &tk[k - 1], &tk[k]))
+            pg_text_append(&t, " ", 1);
+        pg_text_append(&t, in + tk[k].at, tk[k].len);
+        k++;
+    }
+    if (t.n && t.s[t.n - 1] != '\n')
+        pg_text_append(&t, "\n", 1);
+    free(tk);
+    *out = t.oom ? NULL : t.s ? t.s : calloc(1, 1);
+    *out_n = t.n;
+    if (!*out) {
+        pg_text_free(&t);
+        return pg_fail("%s: out of memory", name);
+    }
     return 0;
 }

@@ -11,4 +11,10 @@
  * or on an unterminated comment or literal (name is used in messages). */
 int pg_c_minify(const char *name, const char *in, size_t n, char **out, size_t *out_n);
 
+/* The tokens of a minified source with the fewest blanks that keep them the same tokens:
+ * code lines joined into one, a blank only where two tokens would merge (words,
+ * operators such as "+ +" or "- >", a literal beside a word); preprocessor lines kept as
+ * they are, each on its own line. *out is malloc'ed, NUL-terminated. */
+int pg_c_squeeze(const char *name, const char *in, size_t n, char **out, size_t *out_n);
+
 #endif

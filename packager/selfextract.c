@@ -12,6 +12,8 @@
 #include "common/text.h"
 #include "packager/codec.h"
 #include "packager/minify.h"
+#include "packager/rename.h"
+#include "packager/treeshake.h"
 
 /* What the box build compiles (docs/box.md): training, quantization, packing and the
  * final evaluation, with packager/box/ standing in for the libraries the box lacks, and
@@ -43,7 +45,7 @@ static const char *const kBoxSources[] = {
 
 typedef struct {
     char *path[MAX_SOURCES];
-    char *text[MAX_SOURCES]; /* minified */
+    char *text[MAX_SOURCES]; /* minified, then shrunk */
     size_t len[MAX_SOURCES];
     size_t n;
 } source_set;
@@ -81,8 +83,75 @@ static int source_add(source_set *s, const char *root, const char *rel, size_t r
     return 0;
 }
 
-/* kBoxSources, then every header they include with quotes, transitively. */
-static int box_sources(const char *root, source_set *s)
+/* The names the renamer keeps beyond its own rules (packager/rename.h), written by
+ * packager/box/extern_names.sh from the system headers the box sources include. */
+#define BOX_KEEP_NAMES "packager/box/extern_names.txt"
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The CUDA module's files: the .cu/.cuh files and what they include, transitively. They
+ * are compiled at run time and their kernels are found by name, so they keep their names
+ * and functions. */
+static void mark_device(const source_set *s, pg_csource *src)
+{
+    for (size_t i = 0; i < s->n; i++)
+        src[i].fixed = has_suffix(s->path[i], ".cu") || has_suffix(s->path[i], ".cuh");
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < s->n; i++)
+            for (const char *t = s->text[i]; src[i].fixed && (t = strstr(t, "#include \"")); t++)
+                for (size_t j = 0; j < s->n; j++) {
+                    size_t len = strlen(s->path[j]);
+                    if (!src[j].fixed && strncmp(t + 10, s->path[j], len) == 0 && t[10 + len] == '"')
+                        src[j].fixed = changed = 1;
+                }
+    }
+}
+
+/* Shrinks the minified sources for the cap (docs/box.md): the functions nothing calls
+ * go, the program's own identifiers get short names, and blanks between tokens go where
+ * the tokens stay apart. */
+static int shrink(const char *root, source_set *s)
+{
+    pg_csource src[MAX_SOURCES];
+    for (size_t i = 0; i < s->n; i++)
+        src[i] = (pg_csource){.path = s->path[i], .text = s->text[i], .len = s->len[i]};
+    mark_device(s, src);
+    char *keep_path = pg_path_join(root, BOX_KEEP_NAMES);
+    unsigned char *keep = NULL;
+    size_t keep_len = 0;
+    int rc = keep_path ? pg_read_file(keep_path, MAX_SOURCE_BYTES, &keep, &keep_len)
+                       : pg_fail("%s: out of memory", root);
+    free(keep_path);
+    if (rc == 0)
+        rc = pg_c_drop_unused(src, s->n, NULL);
+    if (rc == 0)
+        rc = pg_c_rename(src, s->n, (const char *)keep, keep_len, NULL);
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        char *out;
+        size_t len;
+        rc = pg_c_squeeze(src[i].path, src[i].text, src[i].len, &out, &len);
+        if (rc == 0) {
+            free(src[i].text);
+            src[i].text = out;
+            src[i].len = len;
+        }
+    }
+    free(keep);
+    for (size_t i = 0; i < s->n; i++) {
+        s->text[i] = src[i].text;
+        s->len[i] = src[i].len;
+    }
+    return rc;
+}
+
+/* kBoxSources, then every header they include with quotes, transitively; shrunk for the
+ * archive when shrunk is set. */
+static int box_sources(const char *root, source_set *s, int shrunk)
 {
     memset(s, 0, sizeof *s);
     int rc = 0;
@@ -99,6 +168,8 @@ static int box_sources(const char *root, source_set *s)
             t = e;
         }
     }
+    if (rc == 0 && shrunk)
+        rc = shrink(root, s);
     if (rc != 0)
         source_set_free(s);
     return rc;
@@ -112,10 +183,11 @@ static int cmp_str(const void *a, const void *b)
 int pg_source_list(const char *root, char ***out, size_t *count)
 {
     source_set s;
-    if (box_sources(root, &s) != 0)
+    if (box_sources(root, &s, 0) != 0)
         return -1;
-    char **v = malloc(s.n * sizeof *v);
-    if (!v) {
+    char **v = malloc((s.n + 1) * sizeof *v);
+    if (!v || !(v[s.n] = strdup(BOX_KEEP_NAMES))) {
+        free(v);
         source_set_free(&s);
         return pg_fail("%s: out of memory listing the sources", root);
     }
@@ -123,7 +195,7 @@ int pg_source_list(const char *root, char ***out, size_t *count)
         v[i] = s.path[i];
         s.path[i] = NULL;
     }
-    *count = s.n;
+    *count = s.n + 1;
     source_set_free(&s);
     qsort(v, *count, sizeof *v, cmp_str);
     *out = v;
@@ -152,103 +224,27 @@ static int lzma2_raw(const char *root, const unsigned char *in, size_t n, unsign
     return 0;
 }
 
-/* The archive's text before compression, sorted by path; z gets the counts. */
-static int archive_text(const char *root, pg_text *t, pg_source_sizes *z)
-{
-    memset(z, 0, sizeof *z);
-    memset(t, 0, sizeof *t);
-    source_set s;
-    if (box_sources(root, &s) != 0)
-        return -1;
-    char *sorted[MAX_SOURCES];
-    for (size_t i = 0; i < s.n; i++)
-        sorted[i] = s.path[i];
-    qsort(sorted, s.n, sizeof *sorted, cmp_str);
-    for (size_t i = 0; i < s.n; i++) {
-        size_t j = 0;
-        while (s.path[j] != sorted[i])
-            j++;
-        char *full = pg_path_join(root, s.path[j]);
-        struct stat st;
-        if (full && stat(full, &st) == 0)
-            z->source_bytes += (size_t)st.st_size;
-        free(full);
-        pg_text_printf(t, "%s\n%zu\n", s.path[j], s.len[j]);
-        pg_text_append(t, s.text[j], s.len[j]);
-    }
-    z->files = s.n;
-    z->minified_bytes = t->n;
-    source_set_free(&s);
-    if (t->oom) {
-        pg_text_free(t);
-        return pg_fail("%s: out of memory archiving the sources", root);
-    }
-    return 0;
-}
-
-int pg_source_archive(const char *root, unsigned char **out, size_t *len)
-{
-    pg_text t;
-    pg_source_sizes z;
-    *out = NULL;
-    if (archive_text(root, &t, &z) != 0)
-        return -1;
-    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, out, len);
-    pg_text_free(&t);
-    return rc;
-}
-
-int pg_source_archive_report(const char *root, pg_source_sizes *z)
-{
-    pg_text t;
-    if (archive_text(root, &t, z) != 0)
-        return -1;
-    const pg_codec zstd = {PG_CODEC_ZSTD, 22, 0}, brotli = {PG_CODEC_BROTLI, 11, 0};
-    unsigned char *buf = NULL;
-    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, &buf, &z->xz_bytes);
-    free(buf);
-    buf = NULL;
-    if (rc == 0 && (rc = pg_compress(&zstd, (const uint8_t *)t.s, t.n, &buf, &z->zstd_bytes)) == 0)
-        free(buf);
-    buf = NULL;
-    if (rc == 0 && (rc = pg_compress(&brotli, (const uint8_t *)t.s, t.n, &buf, &z->brotli_bytes)) == 0)
-        free(buf);
-    pg_text_free(&t);
-    return rc;
-}
-
-/* The archive as a Python latin-1 string literal: every byte is one character except NUL,
- * CR, LF, the backslash and the quote, which are escaped (about 2% more bytes, where
- * base85 would add 25%). */
-static void latin1_literal(pg_text *t, const unsigned char *a, size_t n)
-{
-    pg_text_append(t, "'", 1);
-    for (size_t i = 0; i < n; i++) {
-        const char *esc = a[i] == 0 ? "\\x00" : a[i] == '\r' ? "\\r" : a[i] == '\n' ? "\\n"
-                          : a[i] == '\\' ? "\\\\" : a[i] == '\'' ? "\\'" : NULL;
-        if (esc)
-            pg_text_append(t, esc, strlen(esc));
-        else
-            pg_text_append(t, a + i, 1);
-    }
-    pg_text_append(t, "'", 1);
-}
-
 /* The script around the archive (Python's standard library, plus the sentencepiece
- * module the reference also uses). Latin-1 so the archive can be raw bytes. */
+ * module the reference also uses): latin-1 so the archive can be raw bytes. It unpacks the
+ * archive and runs the body it begins with. */
 static const char kScriptHead[] =
     "# -*- coding: latin-1 -*-\n"
     "\"\"\"pgolf submission: C sources built here with the C compiler (pgolf docs/box.md).\n"
     "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py: every\n"
     "rank trains (GPUs: CUDA + NCCL from the PyTorch wheels, kernels compiled by NVRTC or nvcc),\n"
-    "rank 0 packs and scores. Settings below are defaults; the environment overrides them.\"\"\"\n"
-    "import concurrent.futures as cf,glob,lzma,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n";
+    "rank 0 packs and scores. Settings below are defaults; the environment overrides them.\n"
+    "A holds this script's body and the sources, as raw LZMA2.\"\"\"\n"
+    "import lzma\n";
+static const char kScriptTail[] =
+    "\nB=lzma.decompress(A.encode('l1'),lzma.FORMAT_RAW,filters=[{'id':33,'dict_size':1<<26}])\n"
+    "exec(B[:B.index(0)])\n";
 
+/* The body: unpack the sources after it (B), build, write the pieces table, run. */
 static const char kScriptBody[] =
-    "\n"
+    "import concurrent.futures as cf,glob,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n"
     "def fail(m):sys.exit('train_gpt.py: '+m)\n"
     "def unpack(d):\n"
-    " b=lzma.decompress(A.encode('latin-1'),lzma.FORMAT_RAW,filters=[{'id':lzma.FILTER_LZMA2,'preset':9|lzma.PRESET_EXTREME}]);i=t=0\n"
+    " b=B[B.index(0)+1:];i=t=0\n"
     " while i<len(b):\n"
     "  j=b.find(b'\\n',i);k=b.find(b'\\n',j+1)\n"
     "  if j<0 or k<0 or not b[j+1:k].isdigit():fail('truncated archive')\n"
@@ -306,6 +302,95 @@ static const char kScriptBody[] =
     " finally:shutil.rmtree(w,ignore_errors=True)\n"
     "if __name__=='__main__':main()\n";
 
+
+/* The archive's text before compression, sorted by path; z gets the counts. */
+static int archive_text(const char *root, pg_text *t, pg_source_sizes *z)
+{
+    memset(z, 0, sizeof *z);
+    memset(t, 0, sizeof *t);
+    source_set s;
+    if (box_sources(root, &s, 1) != 0)
+        return -1;
+    pg_text_append(t, kScriptBody, strlen(kScriptBody) + 1); /* the script's body, its NUL */
+    char *sorted[MAX_SOURCES];
+    for (size_t i = 0; i < s.n; i++)
+        sorted[i] = s.path[i];
+    qsort(sorted, s.n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; i < s.n; i++) {
+        size_t j = 0;
+        while (s.path[j] != sorted[i])
+            j++;
+        char *full = pg_path_join(root, s.path[j]);
+        struct stat st;
+        if (full && stat(full, &st) == 0)
+            z->source_bytes += (size_t)st.st_size;
+        free(full);
+        pg_text_printf(t, "%s\n%zu\n", s.path[j], s.len[j]);
+        pg_text_append(t, s.text[j], s.len[j]);
+    }
+    z->files = s.n;
+    z->minified_bytes = t->n;
+    source_set_free(&s);
+    if (t->oom) {
+        pg_text_free(t);
+        return pg_fail("%s: out of memory archiving the sources", root);
+    }
+    return 0;
+}
+
+int pg_source_archive(const char *root, unsigned char **out, size_t *len)
+{
+    pg_text t;
+    pg_source_sizes z;
+    *out = NULL;
+    if (archive_text(root, &t, &z) != 0)
+        return -1;
+    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, out, len);
+    pg_text_free(&t);
+    return rc;
+}
+
+int pg_source_archive_report(const char *root, pg_source_sizes *z)
+{
+    pg_text t;
+    if (archive_text(root, &t, z) != 0)
+        return -1;
+    const pg_codec zstd = {PG_CODEC_ZSTD, 22, 0}, brotli = {PG_CODEC_BROTLI, 11, 0};
+    unsigned char *buf = NULL;
+    int rc = lzma2_raw(root, (const unsigned char *)t.s, t.n, &buf, &z->xz_bytes);
+    free(buf);
+    buf = NULL;
+    if (rc == 0 && (rc = pg_compress(&zstd, (const uint8_t *)t.s, t.n, &buf, &z->zstd_bytes)) == 0)
+        free(buf);
+    buf = NULL;
+    if (rc == 0 && (rc = pg_compress(&brotli, (const uint8_t *)t.s, t.n, &buf, &z->brotli_bytes)) == 0)
+        free(buf);
+    pg_text_free(&t);
+    return rc;
+}
+
+/* The archive as a triple-quoted Python latin-1 string literal: every byte is one
+ * character except the backslash, CR (which Python would read as LF), NUL ("\0", or "\x00"
+ * before an octal digit) and a quote that would end the literal (about 1% more bytes, where
+ * base85 would add 25%). */
+static void latin1_literal(pg_text *t, const unsigned char *a, size_t n)
+{
+    pg_text_append(t, "'''", 3);
+    for (size_t i = 0; i < n; i++) {
+        int next = i + 1 < n ? a[i + 1] : -1;
+        const char *esc = a[i] == 0 ? (next >= '0' && next <= '7' ? "\\x00" : "\\0")
+                          : a[i] == '\r' ? "\\r"
+                          : a[i] == '\\' ? "\\\\"
+                          : a[i] == '\'' && (next == '\'' || next < 0) ? "\\'"
+                                                                        : NULL;
+        if (esc)
+            pg_text_append(t, esc, strlen(esc));
+        else
+            pg_text_append(t, a + i, 1);
+    }
+    pg_text_append(t, "'''", 3);
+}
+
 /* A Python string literal of s (settings are NAME=VALUE without quotes or backslashes). */
 static int check_setting(const char *s)
 {
@@ -345,7 +430,7 @@ int pg_selfextract_write_archive(const char *path, const unsigned char *arc, siz
     }
     pg_text_printf(&t, "}\nA=");
     latin1_literal(&t, arc, alen);
-    pg_text_printf(&t, "%s", kScriptBody);
+    pg_text_printf(&t, "%s", kScriptTail);
     int rc = t.oom ? pg_fail("%s: out of memory", path) : pg_write_file_atomic(path, t.s, t.n);
     pg_text_free(&t);
     return rc;

@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, suite_fuzz());
     srunner_add_suite(sr, suite_torch());
     srunner_add_suite(sr, suite_dist());
+    srunner_add_suite(sr, suite_shrink());
 #ifdef PGOLF_CUDA
     srunner_add_suite(sr, suite_cuda());
 #endif
