@@ -1,8 +1,9 @@
 /* The CUDA backend's device module without a GPU (CUDA builds only): NVRTC, as the box
- * build uses it where nvcc is absent, compiles kernels/cuda/module.cu, and the cubin has
- * every kernel the host launchers launch by name; a broken source or a missing NVRTC is
- * one line naming the file. */
+ * build uses it where nvcc is absent, compiles kernels/cuda/module.cu (as in the repository
+ * and as train_gpt.py ships it), and the cubin has every kernel the host launchers launch
+ * by name; a broken source or a missing NVRTC is one line naming the file. */
 #include <dirent.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -11,13 +12,14 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "kernels/cuda/backend_cuda.h"
+#include "packager/selfextract.h"
 #include "tests/util.h"
 
-/* The module compiled with the attention for head_dim hd (0: none), if NVRTC loads here
- * (the toolkit's, on pgolf's run path); else a SKIP line. */
-static int have_nvrtc(int hd, unsigned char **image, size_t *len)
+/* The module under root compiled with the attention for head_dim hd (0: none), if NVRTC
+ * loads here (the toolkit's, on pgolf's run path); else a SKIP line. */
+static int have_nvrtc_at(const char *root, int hd, unsigned char **image, size_t *len)
 {
-    if (pg_cuda_nvrtc_compile(t_root(), 9, 0, hd, image, len) == 0)
+    if (pg_cuda_nvrtc_compile(root, 9, 0, hd, image, len) == 0)
         return 1;
     if (strstr(pg_errmsg(), "cannot load NVRTC")) {
         printf("SKIP: %s\n", pg_errmsg());
@@ -25,6 +27,11 @@ static int have_nvrtc(int hd, unsigned char **image, size_t *len)
     }
     ck_abort_msg("NVRTC failed on the module: %s", pg_errmsg());
     return 0;
+}
+
+static int have_nvrtc(int hd, unsigned char **image, size_t *len)
+{
+    return have_nvrtc_at(t_root(), hd, image, len);
 }
 
 /* Adds to names every kernel named at a launch in text: PG_LAUNCH(name, PG_LAUNCH_N(name,
@@ -52,11 +59,13 @@ static int contains(const unsigned char *hay, size_t n, const char *needle, size
     return 0;
 }
 
-START_TEST(test_nvrtc_module_has_every_kernel)
+/* The module under root has every kernel the repository's launchers launch by name, and
+ * the attention's entries only in its head_dim's module. */
+static void check_every_kernel(const char *root)
 {
     unsigned char *image, *att;
     size_t len, att_len;
-    if (!have_nvrtc(0, &image, &len) || !have_nvrtc(32, &att, &att_len))
+    if (!have_nvrtc_at(root, 0, &image, &len) || !have_nvrtc_at(root, 32, &att, &att_len))
         return;
     ck_assert_uint_gt(len, 1000);
     ck_assert(memcmp(image, "\177ELF", 4) == 0 && memcmp(att, "\177ELF", 4) == 0); /* cubins */
@@ -96,6 +105,49 @@ START_TEST(test_nvrtc_module_has_every_kernel)
     ck_assert_int_ge(checked, 35); /* 31 kernels and the 4 attention entries */
     free(image);
     free(att);
+}
+
+START_TEST(test_nvrtc_module_has_every_kernel)
+{
+    check_every_kernel(t_root());
+}
+END_TEST
+
+/* The same for the module as train_gpt.py ships it: the box archive's sources (shrunk,
+ * docs/box.md), unpacked as the script unpacks them. */
+START_TEST(test_nvrtc_box_module_has_every_kernel)
+{
+    unsigned char *arc, *text = NULL;
+    size_t alen, cap = (size_t)32 << 20, n = 0, in_pos = 0;
+    ck_assert_int_eq(pg_source_archive(t_root(), &arc, &alen), 0);
+    lzma_options_lzma opt;
+    ck_assert_int_eq(lzma_lzma_preset(&opt, 9 | LZMA_PRESET_EXTREME), 0);
+    lzma_filter f[] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    text = malloc(cap);
+    ck_assert_int_eq(lzma_raw_buffer_decode(f, NULL, arc, &in_pos, alen, text, &n, cap), LZMA_OK);
+    free(arc);
+    const char *root = t_tmp_path("box_module");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+    const unsigned char *p = memchr(text, 0, n), *end = text + n; /* after the script's body */
+    ck_assert_ptr_nonnull(p);
+    for (p++; p < end;) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        ck_assert_ptr_nonnull(nl);
+        char rel[256], path[1000];
+        snprintf(rel, sizeof rel, "%.*s", (int)(nl - p), (const char *)p);
+        size_t size = strtoul((const char *)nl + 1, NULL, 10);
+        p = (const unsigned char *)strchr((const char *)nl + 1, '\n') + 1;
+        snprintf(path, sizeof path, "%s/%s", root, rel);
+        *strrchr(path, '/') = '\0';
+        ck_assert_int_eq(pg_mkdir_p(path), 0);
+        ck_assert_int_eq(pg_write_file_in(path, strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel,
+                                          p, size), 0);
+        p += size;
+    }
+    free(text);
+    check_every_kernel(root);
 }
 END_TEST
 
@@ -148,9 +200,10 @@ Suite *suite_cuda(void)
 {
     Suite *s = suite_create("cuda");
     TCase *tc = tcase_create("module");
-    tcase_set_timeout(tc, 600); /* NVRTC compiles the module three times */
+    tcase_set_timeout(tc, 900); /* NVRTC compiles the module five times */
     tcase_add_test(tc, test_nvrtc_missing_library);
     tcase_add_test(tc, test_nvrtc_module_has_every_kernel);
+    tcase_add_test(tc, test_nvrtc_box_module_has_every_kernel);
     tcase_add_test(tc, test_nvrtc_compile_error_names_the_file);
     suite_add_tcase(s, tc);
     return s;
