@@ -228,3 +228,24 @@ void pg_names_free(pg_names *t)
     free(t->v);
     memset(t, 0, sizeof *t);
 }
+
+int pg_c_tokens_all(const pg_csource *src, size_t n, pg_token_list **out)
+{
+    pg_token_list *tl = calloc(n ? n : 1, sizeof *tl);
+    if (!tl)
+        return pg_fail("out of memory tokenizing the sources");
+    for (size_t f = 0; f < n; f++)
+        if (pg_c_tokens(src[f].path, src[f].text, src[f].len, &tl[f].tk, &tl[f].m) != 0) {
+            pg_token_lists_free(tl, n);
+            return -1;
+        }
+    *out = tl;
+    return 0;
+}
+
+void pg_token_lists_free(pg_token_list *tl, size_t n)
+{
+    for (size_t f = 0; tl && f < n; f++)
+        free(tl[f].tk);
+    free(tl);
+}

@@ -65,4 +65,12 @@ typedef struct {
     int fixed;
 } pg_csource;
 
+/* The tokens of each of n sources: (*out)[i] for src[i]; free with pg_token_lists_free. */
+typedef struct {
+    pg_token *tk;
+    size_t m;
+} pg_token_list;
+int pg_c_tokens_all(const pg_csource *src, size_t n, pg_token_list **out);
+void pg_token_lists_free(pg_token_list *tl, size_t n);
+
 #endif

@@ -13,11 +13,6 @@ static const char *const kBuiltinKeep[] = {
     "main", "defined", "omp", "parallel", "for", "collapse", "schedule", "static", "once",
     "unroll", "format", "printf", "L", "u", "U", "R", "u8", NULL};
 
-typedef struct {
-    pg_token *tk;
-    size_t m;
-} token_list;
-
 static int add_keep(pg_names *keep, const char *s, size_t len)
 {
     pg_name *e = pg_names_add(keep, s, len);
@@ -25,7 +20,7 @@ static int add_keep(pg_names *keep, const char *s, size_t len)
 }
 
 /* The names a #define defines, across all sources. */
-static int defined_names(const pg_csource *src, const token_list *tl, size_t n, pg_names *out)
+static int defined_names(const pg_csource *src, const pg_token_list *tl, size_t n, pg_names *out)
 {
     for (size_t f = 0; f < n; f++)
         for (size_t k = 1; k < tl[f].m; k++) {
@@ -37,7 +32,7 @@ static int defined_names(const pg_csource *src, const token_list *tl, size_t n, 
     return 0;
 }
 
-static int build_keep(const pg_csource *src, const token_list *tl, size_t n, const char *words,
+static int build_keep(const pg_csource *src, const pg_token_list *tl, size_t n, const char *words,
                       size_t words_len, pg_names *keep)
 {
     pg_names defined = {0};
@@ -70,7 +65,7 @@ static int build_keep(const pg_csource *src, const token_list *tl, size_t n, con
 
 /* Keeps the operands of "##" on the #define lines of a renamed source: what they paste
  * together is built from the names as written. */
-static int keep_paste_operands(const pg_csource *f, const token_list *l, pg_names *keep)
+static int keep_paste_operands(const pg_csource *f, const pg_token_list *l, pg_names *keep)
 {
     for (size_t k = 1; k < l->m; k++) {
         const pg_token *a = &l->tk[k - 1], *b = &l->tk[k];
@@ -139,7 +134,7 @@ static int assign(pg_names *cand, const pg_names *keep)
     return 0;
 }
 
-static int rewrite(pg_csource *f, const token_list *l, const pg_names *cand)
+static int rewrite(pg_csource *f, const pg_token_list *l, const pg_names *cand)
 {
     pg_text t = {0};
     size_t from = 0;
@@ -166,11 +161,9 @@ static int rewrite(pg_csource *f, const token_list *l, const pg_names *cand)
 
 int pg_c_rename(pg_csource *src, size_t n, const char *keep_words, size_t keep_len, size_t *renamed)
 {
-    token_list *tl = calloc(n ? n : 1, sizeof *tl);
+    pg_token_list *tl = NULL;
     pg_names keep = {0}, cand = {0};
-    int rc = tl ? 0 : pg_fail("out of memory renaming the sources");
-    for (size_t f = 0; rc == 0 && f < n; f++)
-        rc = pg_c_tokens(src[f].path, src[f].text, src[f].len, &tl[f].tk, &tl[f].m);
+    int rc = pg_c_tokens_all(src, n, &tl);
     if (rc == 0)
         rc = build_keep(src, tl, n, keep_words, keep_len, &keep);
     for (size_t f = 0; rc == 0 && f < n; f++)
@@ -194,9 +187,7 @@ int pg_c_rename(pg_csource *src, size_t n, const char *keep_words, size_t keep_l
             rc = rewrite(&src[f], &tl[f], &cand);
     if (renamed)
         *renamed = cand.n;
-    for (size_t f = 0; tl && f < n; f++)
-        free(tl[f].tk);
-    free(tl);
+    pg_token_lists_free(tl, n);
     pg_names_free(&keep);
     pg_names_free(&cand);
     return rc;

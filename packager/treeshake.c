@@ -14,11 +14,6 @@ typedef struct {
     int fn, def, removable, removed;
 } item;
 
-typedef struct {
-    pg_token *tk;
-    size_t m;
-} token_list;
-
 static int is_punct(const char *s, const pg_token *t, char c)
 {
     return t->kind == PG_TOK_PUNCT && s[t->at] == c;
@@ -99,7 +94,7 @@ static int next_item(const char *s, const pg_token *tk, size_t m, size_t *i, ite
     return 1;
 }
 
-static int count_tokens(const pg_csource *src, const token_list *tl, size_t n, pg_names *names)
+static int count_tokens(const pg_csource *src, const pg_token_list *tl, size_t n, pg_names *names)
 {
     for (size_t f = 0; f < n; f++)
         for (size_t k = 0; k < tl[f].m; k++) {
@@ -116,7 +111,7 @@ static int count_tokens(const pg_csource *src, const token_list *tl, size_t n, p
 
 /* Marks dead items removed, taking their tokens out of the counts, until none is left;
  * returns how many definitions went. */
-static size_t sweep(const pg_csource *src, const token_list *tl, const pg_names *names, item *it,
+static size_t sweep(const pg_csource *src, const pg_token_list *tl, const pg_names *names, item *it,
                     size_t ni)
 {
     size_t removed = 0;
@@ -179,13 +174,11 @@ static int rewrite(pg_csource *f, const pg_token *tk, const item *it, size_t ni,
 
 int pg_c_drop_unused(pg_csource *src, size_t n, size_t *removed)
 {
-    token_list *tl = calloc(n ? n : 1, sizeof *tl);
+    pg_token_list *tl = NULL;
     pg_names names = {0};
     item *it = NULL;
     size_t ni = 0, cap = 0, gone = 0;
-    int rc = tl ? 0 : pg_fail("out of memory shaking the sources");
-    for (size_t f = 0; rc == 0 && f < n; f++)
-        rc = pg_c_tokens(src[f].path, src[f].text, src[f].len, &tl[f].tk, &tl[f].m);
+    int rc = pg_c_tokens_all(src, n, &tl);
     if (rc == 0)
         rc = count_tokens(src, tl, n, &names);
     for (size_t f = 0; rc == 0 && f < n; f++) {
@@ -227,9 +220,7 @@ int pg_c_drop_unused(pg_csource *src, size_t n, size_t *removed)
             rc = rewrite(&src[f], tl[f].tk, it, ni, f);
     if (removed)
         *removed = gone;
-    for (size_t f = 0; tl && f < n; f++)
-        free(tl[f].tk);
-    free(tl);
+    pg_token_lists_free(tl, n);
     free(it);
     pg_names_free(&names);
     return rc;
