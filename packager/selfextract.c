@@ -40,6 +40,85 @@ static const char *const kBoxSources[] = {
     "packager/artifact.c", "packager/quantize.c",
     "packager/codec.c",    "packager/ledger.c",  "packager/pack.c",     NULL};
 
+/* The script around the archive (Python's standard library, plus the sentencepiece
+ * module the reference also uses): latin-1 so the archive can be raw bytes. It unpacks the
+ * archive and runs the body it begins with. */
+static const char kScriptHead[] =
+    "# -*- coding: latin-1 -*-\n"
+    "\"\"\"pgolf submission: C sources built here with the C compiler (pgolf docs/box.md).\n"
+    "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py: every\n"
+    "rank trains (GPUs: CUDA + NCCL from the PyTorch wheels, kernels compiled by NVRTC or nvcc),\n"
+    "rank 0 packs and scores. Settings below are defaults; the environment overrides them.\n"
+    "A holds this script's body and the sources, as raw LZMA2.\"\"\"\n"
+    "import lzma\n";
+static const char kScriptTail[] =
+    "\nB=lzma.decompress(A.encode('l1'),lzma.FORMAT_RAW,filters=[{'id':33,'dict_size':1<<26}])\n"
+    "exec(B[:B.index(0)])\n";
+
+/* The body: unpack the sources after it (B), build, write the pieces table, run. */
+static const char kScriptBody[] =
+    "import concurrent.futures as cf,glob,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n"
+    "def fail(m):sys.exit('train_gpt.py: '+m)\n"
+    "def unpack(d):\n"
+    " b=B[B.index(0)+1:];i=t=0\n"
+    " while i<len(b):\n"
+    "  j=b.find(b'\\n',i);k=b.find(b'\\n',j+1)\n"
+    "  if j<0 or k<0 or not b[j+1:k].isdigit():fail('truncated archive')\n"
+    "  n=b[i:j].decode('latin-1');z=int(b[j+1:k]);i=k+1+z;t+=z\n"
+    "  if not re.fullmatch(r'[\\w.-]+(/[\\w.-]+)*',n) or '..' in n.split('/'):fail('refusing archive entry with an unsafe path: %r'%n)\n"
+    "  if z>8<<20 or t>64<<20 or i>len(b):fail('refusing oversize or truncated archive entry: %r'%n)\n"
+    "  p=os.path.join(d,n);os.makedirs(os.path.dirname(p),exist_ok=True)\n"
+    "  if os.path.exists(p):fail('archive entry appears twice: %r'%n)\n"
+    "  with open(p,'wb') as f:f.write(b[k+1:i])\n"
+    "def cuda():\n"
+    " # headers and libraries of the CUDA wheels PyTorch installs (nvidia-*), else of the toolkit PGOLF_CUDA_HOME names\n"
+    " r=[os.environ['PGOLF_CUDA_HOME']] if os.environ.get('PGOLF_CUDA_HOME') else []\n"
+    " try:import importlib.util as u;r+=[x+'/'+k for x in u.find_spec('nvidia').submodule_search_locations for k in ('cuda_runtime','cublas','nccl','cuda_nvrtc')]\n"
+    " except Exception:pass\n"
+    " L={};I=[x+'/include' for x in r if os.path.isdir(x+'/include')]\n"
+    " for n in ('cudart','cublasLt','nccl','nvrtc'):\n"
+    "  g=[f for x in r for f in sorted(glob.glob(x+'/lib*/lib'+n+'.so*'))]\n"
+    "  if g:L[n]=g[0]\n"
+    " return (I,L) if len(L)==4 and any(os.path.exists(i+'/cuda_runtime_api.h') for i in I) else None\n"
+    "def build(d,cu):\n"
+    " cc=os.environ.get('CC','cc');fl=['-std=c11','-O2','-fopenmp','-D_DEFAULT_SOURCE','-D_POSIX_C_SOURCE=200809L','-DPG_BOX','-I'+d,'-I'+d+'/packager/box/include']+os.environ.get('PGOLF_CFLAGS','').split()\n"
+    " cs=sorted(os.path.join(r,f) for r,_,fs in os.walk(d) for f in fs if f.endswith('.c') and (cu or not r.endswith('/cuda')));lk=[]\n"
+    " if cu:fl+=['-DPGOLF_CUDA']+['-I'+i for i in cu[0]];lk=[cu[1][n] for n in ('cudart','cublasLt')]+['-Wl,-rpath,'+os.path.dirname(cu[1][n]) for n in ('cudart','cublasLt')]\n"
+    " def one(c):return sp.run([cc]+fl+['-c',c,'-o',c[:-1]+'o'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True)\n"
+    " with cf.ThreadPoolExecutor(os.cpu_count() or 1) as ex:rs=list(ex.map(one,cs))\n"
+    " rs.append(sp.run([cc,'-fopenmp','-o',d+'/pgolf-box']+[c[:-1]+'o' for c in cs]+lk+['-lm','-ldl'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True))\n"
+    " for r in rs:\n"
+    "  if r.returncode:fail('build failed: '+r.stdout[-3000:])\n"
+    "def lib(name,mod):\n"
+    " # the library a standard module loaded (hashlib: libcrypto), else the linker's pick\n"
+    " try:mod and __import__(mod)\n"
+    " except ImportError:pass\n"
+    " for l in open('/proc/self/maps'):\n"
+    "  if '/lib'+name+'.so' in l:return l.split(None,5)[5].strip()\n"
+    " import ctypes.util;return ctypes.util.find_library(name) or ''\n"
+    "def pieces(src,dst):\n"
+    " # what the BPB table needs from the tokenizer: type and text of each piece\n"
+    " import sentencepiece;s=sentencepiece.SentencePieceProcessor(model_file=src);o=[b'PGPIECES',struct.pack('<I',s.vocab_size())]\n"
+    " for i in range(s.vocab_size()):\n"
+    "  p=s.id_to_piece(i).encode();o.append(struct.pack('<BH',2 if s.is_unknown(i) else 3 if s.is_control(i) else 5 if s.is_unused(i) else 6 if s.is_byte(i) else 1,len(p))+p)\n"
+    " open(dst,'wb').write(b''.join(o))\n"
+    "def main():\n"
+    " env=dict(os.environ);r0=not int(env.get('RANK','0'))\n"
+    " for k,v in S.items():env.setdefault(k,v)\n"
+    " if not env.get('DATA_PATH') or not env.get('TOKENIZER_PATH'):fail('set DATA_PATH and TOKENIZER_PATH')\n"
+    " t0=time.time();w=tempfile.mkdtemp(prefix='pgolf-')\n"
+    " try:\n"
+    "  cu=cuda();unpack(w);build(w,cu)\n"
+    "  r0 and print('pgolf_build:%.1fs (cc%s, not in the training time)'%(time.time()-t0,', CUDA from '+os.path.dirname(cu[1]['cudart']) if cu else ', no CUDA found: CPU only'),flush=True)\n"
+    "  out=os.path.abspath(env.get('PGOLF_OUT','logs/pgolf_run'));os.makedirs(out,exist_ok=True)\n"
+    "  pieces(env['TOKENIZER_PATH'],w+'/pieces.bin')\n"
+    "  env.update(TOKENIZER_PATH=w+'/pieces.bin',PGOLF_LIBCRYPTO=lib('crypto','_hashlib'),PGOLF_LIBZSTD=lib('zstd',None),PGOLF_CUDA_SRC=w)\n"
+    "  if cu:env.update(PGOLF_NVRTC=cu[1]['nvrtc'],PGOLF_NCCL=cu[1]['nccl'],PGOLF_NVCC=shutil.which('nvcc') or '',LD_LIBRARY_PATH=':'.join([os.path.dirname(f) for f in cu[1].values()]+[env.get('LD_LIBRARY_PATH','')]))\n"
+    "  if sp.run([w+'/pgolf-box',os.path.abspath(__file__),out],env=env).returncode:fail('pgolf-box failed')\n"
+    " finally:shutil.rmtree(w,ignore_errors=True)\n"
+    "if __name__=='__main__':main()\n";
+
+
 #define MAX_SOURCES 256
 #define MAX_SOURCE_BYTES ((size_t)4 << 20)
 
@@ -87,6 +166,9 @@ static int source_add(source_set *s, const char *root, const char *rel, size_t r
  * packager/box/extern_names.sh from the system headers the box sources include. */
 #define BOX_KEEP_NAMES "packager/box/extern_names.txt"
 
+static const char kIdentChars[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -127,10 +209,18 @@ static int shrink(const char *root, source_set *s)
     int rc = keep_path ? pg_read_file(keep_path, MAX_SOURCE_BYTES, &keep, &keep_len)
                        : pg_fail("%s: out of memory", root);
     free(keep_path);
+    pg_text words = {0}; /* the list, and the macros the script defines with -D */
+    if (keep)
+        pg_text_append(&words, keep, keep_len);
+    for (const char *p = kScriptBody; (p = strstr(p, "'-D")) != NULL; p += 3)
+        pg_text_printf(&words, "\n%.*s", (int)strspn(p + 3, kIdentChars), p + 3);
+    if (rc == 0 && words.oom)
+        rc = pg_fail("%s: out of memory", root);
     if (rc == 0)
         rc = pg_c_drop_unused(src, s->n, NULL);
     if (rc == 0)
-        rc = pg_c_rename(src, s->n, (const char *)keep, keep_len, NULL);
+        rc = pg_c_rename(src, s->n, words.s, words.n, NULL);
+    pg_text_free(&words);
     for (size_t i = 0; rc == 0 && i < s->n; i++) {
         char *out;
         size_t len;
@@ -223,85 +313,6 @@ static int lzma2_raw(const char *root, const unsigned char *in, size_t n, unsign
     *len = pos;
     return 0;
 }
-
-/* The script around the archive (Python's standard library, plus the sentencepiece
- * module the reference also uses): latin-1 so the archive can be raw bytes. It unpacks the
- * archive and runs the body it begins with. */
-static const char kScriptHead[] =
-    "# -*- coding: latin-1 -*-\n"
-    "\"\"\"pgolf submission: C sources built here with the C compiler (pgolf docs/box.md).\n"
-    "python3 train_gpt.py, or torchrun --standalone --nproc_per_node=N train_gpt.py: every\n"
-    "rank trains (GPUs: CUDA + NCCL from the PyTorch wheels, kernels compiled by NVRTC or nvcc),\n"
-    "rank 0 packs and scores. Settings below are defaults; the environment overrides them.\n"
-    "A holds this script's body and the sources, as raw LZMA2.\"\"\"\n"
-    "import lzma\n";
-static const char kScriptTail[] =
-    "\nB=lzma.decompress(A.encode('l1'),lzma.FORMAT_RAW,filters=[{'id':33,'dict_size':1<<26}])\n"
-    "exec(B[:B.index(0)])\n";
-
-/* The body: unpack the sources after it (B), build, write the pieces table, run. */
-static const char kScriptBody[] =
-    "import concurrent.futures as cf,glob,os,re,shutil,struct,subprocess as sp,sys,tempfile,time\n"
-    "def fail(m):sys.exit('train_gpt.py: '+m)\n"
-    "def unpack(d):\n"
-    " b=B[B.index(0)+1:];i=t=0\n"
-    " while i<len(b):\n"
-    "  j=b.find(b'\\n',i);k=b.find(b'\\n',j+1)\n"
-    "  if j<0 or k<0 or not b[j+1:k].isdigit():fail('truncated archive')\n"
-    "  n=b[i:j].decode('latin-1');z=int(b[j+1:k]);i=k+1+z;t+=z\n"
-    "  if not re.fullmatch(r'[\\w.-]+(/[\\w.-]+)*',n) or '..' in n.split('/'):fail('refusing archive entry with an unsafe path: %r'%n)\n"
-    "  if z>8<<20 or t>64<<20 or i>len(b):fail('refusing oversize or truncated archive entry: %r'%n)\n"
-    "  p=os.path.join(d,n);os.makedirs(os.path.dirname(p),exist_ok=True)\n"
-    "  if os.path.exists(p):fail('archive entry appears twice: %r'%n)\n"
-    "  with open(p,'wb') as f:f.write(b[k+1:i])\n"
-    "def cuda():\n"
-    " # headers and libraries of the CUDA wheels PyTorch installs (nvidia-*), else of the toolkit PGOLF_CUDA_HOME names\n"
-    " r=[os.environ['PGOLF_CUDA_HOME']] if os.environ.get('PGOLF_CUDA_HOME') else []\n"
-    " try:import importlib.util as u;r+=[x+'/'+k for x in u.find_spec('nvidia').submodule_search_locations for k in ('cuda_runtime','cublas','nccl','cuda_nvrtc')]\n"
-    " except Exception:pass\n"
-    " L={};I=[x+'/include' for x in r if os.path.isdir(x+'/include')]\n"
-    " for n in ('cudart','cublasLt','nccl','nvrtc'):\n"
-    "  g=[f for x in r for f in sorted(glob.glob(x+'/lib*/lib'+n+'.so*'))]\n"
-    "  if g:L[n]=g[0]\n"
-    " return (I,L) if len(L)==4 and any(os.path.exists(i+'/cuda_runtime_api.h') for i in I) else None\n"
-    "def build(d,cu):\n"
-    " cc=os.environ.get('CC','cc');fl=['-std=c11','-O2','-fopenmp','-D_DEFAULT_SOURCE','-D_POSIX_C_SOURCE=200809L','-DPG_BOX','-I'+d,'-I'+d+'/packager/box/include']+os.environ.get('PGOLF_CFLAGS','').split()\n"
-    " cs=sorted(os.path.join(r,f) for r,_,fs in os.walk(d) for f in fs if f.endswith('.c') and (cu or not r.endswith('/cuda')));lk=[]\n"
-    " if cu:fl+=['-DPGOLF_CUDA']+['-I'+i for i in cu[0]];lk=[cu[1][n] for n in ('cudart','cublasLt')]+['-Wl,-rpath,'+os.path.dirname(cu[1][n]) for n in ('cudart','cublasLt')]\n"
-    " def one(c):return sp.run([cc]+fl+['-c',c,'-o',c[:-1]+'o'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True)\n"
-    " with cf.ThreadPoolExecutor(os.cpu_count() or 1) as ex:rs=list(ex.map(one,cs))\n"
-    " rs.append(sp.run([cc,'-fopenmp','-o',d+'/pgolf-box']+[c[:-1]+'o' for c in cs]+lk+['-lm','-ldl'],stdout=sp.PIPE,stderr=sp.STDOUT,text=True))\n"
-    " for r in rs:\n"
-    "  if r.returncode:fail('build failed: '+r.stdout[-3000:])\n"
-    "def lib(name,mod):\n"
-    " # the library a standard module loaded (hashlib: libcrypto), else the linker's pick\n"
-    " try:mod and __import__(mod)\n"
-    " except ImportError:pass\n"
-    " for l in open('/proc/self/maps'):\n"
-    "  if '/lib'+name+'.so' in l:return l.split(None,5)[5].strip()\n"
-    " import ctypes.util;return ctypes.util.find_library(name) or ''\n"
-    "def pieces(src,dst):\n"
-    " # what the BPB table needs from the tokenizer: type and text of each piece\n"
-    " import sentencepiece;s=sentencepiece.SentencePieceProcessor(model_file=src);o=[b'PGPIECES',struct.pack('<I',s.vocab_size())]\n"
-    " for i in range(s.vocab_size()):\n"
-    "  p=s.id_to_piece(i).encode();o.append(struct.pack('<BH',2 if s.is_unknown(i) else 3 if s.is_control(i) else 5 if s.is_unused(i) else 6 if s.is_byte(i) else 1,len(p))+p)\n"
-    " open(dst,'wb').write(b''.join(o))\n"
-    "def main():\n"
-    " env=dict(os.environ);r0=not int(env.get('RANK','0'))\n"
-    " for k,v in S.items():env.setdefault(k,v)\n"
-    " if not env.get('DATA_PATH') or not env.get('TOKENIZER_PATH'):fail('set DATA_PATH and TOKENIZER_PATH')\n"
-    " t0=time.time();w=tempfile.mkdtemp(prefix='pgolf-')\n"
-    " try:\n"
-    "  cu=cuda();unpack(w);build(w,cu)\n"
-    "  r0 and print('pgolf_build:%.1fs (cc%s, not in the training time)'%(time.time()-t0,', CUDA from '+os.path.dirname(cu[1]['cudart']) if cu else ', no CUDA found: CPU only'),flush=True)\n"
-    "  out=os.path.abspath(env.get('PGOLF_OUT','logs/pgolf_run'));os.makedirs(out,exist_ok=True)\n"
-    "  pieces(env['TOKENIZER_PATH'],w+'/pieces.bin')\n"
-    "  env.update(TOKENIZER_PATH=w+'/pieces.bin',PGOLF_LIBCRYPTO=lib('crypto','_hashlib'),PGOLF_LIBZSTD=lib('zstd',None),PGOLF_CUDA_SRC=w)\n"
-    "  if cu:env.update(PGOLF_NVRTC=cu[1]['nvrtc'],PGOLF_NCCL=cu[1]['nccl'],PGOLF_NVCC=shutil.which('nvcc') or '',LD_LIBRARY_PATH=':'.join([os.path.dirname(f) for f in cu[1].values()]+[env.get('LD_LIBRARY_PATH','')]))\n"
-    "  if sp.run([w+'/pgolf-box',os.path.abspath(__file__),out],env=env).returncode:fail('pgolf-box failed')\n"
-    " finally:shutil.rmtree(w,ignore_errors=True)\n"
-    "if __name__=='__main__':main()\n";
-
 
 /* The archive's text before compression, sorted by path; z gets the counts. */
 static int archive_text(const char *root, pg_text *t, pg_source_sizes *z)
