@@ -11,7 +11,7 @@ static int blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v
 
 int pg_c_minify(const char *name, const char *in, size_t n, char **out, size_t *out_n)
 {
-    char *o = malloc(n + 1);
+    char *o = malloc(n + 2); /* the input, a final line break and the NUL */
     if (!o)
         return pg_fail("%s: out of memory", name);
     size_t k = 0, i = 0;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* *out is malloc'ed (at most n + 1 bytes, NUL-terminated); fails only when out of memory
+/* *out is malloc'ed (at most n + 2 bytes, NUL-terminated); fails only when out of memory
  * or on an unterminated comment or literal (name is used in messages). */
 int pg_c_minify(const char *name, const char *in, size_t n, char **out, size_t *out_n);
 

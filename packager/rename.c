@@ -7,11 +7,9 @@
 #include "common/err.h"
 #include "common/text.h"
 
-/* Words the compiler reads that no header declares: OpenMP's and the attributes', and
- * the literal prefixes a new name must not take (L"..." is another literal). */
-static const char *const kBuiltinKeep[] = {
-    "main", "defined", "omp", "parallel", "for", "collapse", "schedule", "static", "once",
-    "unroll", "format", "printf", "L", "u", "U", "R", "u8", NULL};
+/* main, the preprocessor's operator, and the literal prefixes a new name must not take
+ * (L"..." is another literal). */
+static const char *const kBuiltinKeep[] = {"main", "defined", "L", "u", "U", "R", "u8", NULL};
 
 static int add_keep(pg_names *keep, const char *s, size_t len)
 {
@@ -32,6 +30,20 @@ static int defined_names(const pg_csource *src, const pg_token_list *tl, size_t 
     return 0;
 }
 
+/* The index after the ')' closing the '(' at token k (k itself when that is no '('). */
+static size_t closing_paren(const char *s, const pg_token_list *l, size_t k)
+{
+    int depth = 0;
+    for (size_t j = k; j < l->m; j++) {
+        const pg_token *t = &l->tk[j];
+        if (t->kind == PG_TOK_PUNCT)
+            depth += (s[t->at] == '(') - (s[t->at] == ')');
+        if (depth <= 0)
+            return j == k ? k : j + 1;
+    }
+    return l->m;
+}
+
 static int build_keep(const pg_csource *src, const pg_token_list *tl, size_t n, const char *words,
                       size_t words_len, pg_names *keep)
 {
@@ -49,16 +61,23 @@ static int build_keep(const pg_csource *src, const pg_token_list *tl, size_t n, 
             rc = add_keep(keep, words + i, j - i);
         i = j;
     }
-    for (size_t f = 0; rc == 0 && f < n; f++)
+    for (size_t f = 0; rc == 0 && f < n; f++) {
+        size_t attr_end = 0; /* tokens before it are inside __attribute__((...)) */
         for (size_t k = 0; rc == 0 && k < tl[f].m; k++) {
             const pg_token *t = &tl[f].tk[k];
             const char *w = src[f].text + t->at;
             if (t->kind != PG_TOK_IDENT)
                 continue;
+            if (pg_tok_is(src[f].text, t, "__attribute__"))
+                attr_end = closing_paren(src[f].text, &tl[f], k + 1);
+            /* #pragma words (and #undef's, #error's) and attributes: the compiler's words
+             * and the program's names alike keep theirs */
             if (src[f].fixed || t->head || w[0] == '_' || pg_c_keyword(w, t->len) ||
+                t->line == PG_LINE_OTHER || k < attr_end ||
                 (t->line == PG_LINE_COND && !pg_names_find(&defined, w, t->len)))
                 rc = add_keep(keep, w, t->len);
         }
+    }
     pg_names_free(&defined);
     return rc;
 }
@@ -150,8 +169,9 @@ static int rewrite(pg_csource *f, const pg_token_list *l, const pg_names *cand)
     }
     pg_text_append(&t, f->text + from, f->len - from);
     if (t.oom || !t.s) {
+        int oom = t.oom;
         pg_text_free(&t);
-        return t.oom ? pg_fail("%s: out of memory renaming", f->path) : 0;
+        return oom ? pg_fail("%s: out of memory renaming", f->path) : 0;
     }
     free(f->text);
     f->text = t.s;

@@ -41,19 +41,23 @@ static int next_item(const char *s, const pg_token *tk, size_t m, size_t *i, ite
     while (*i < m && tk[*i].line != PG_LINE_CODE)
         (*i)++;
     size_t start = *i, paren = m, end = m;
-    int pd = 0, bd = 0, eq = 0, def = 0, pp_at_top = 0, cond = 0;
+    int pd = 0, bd = 0, eq = 0, def = 0, pp_at_top = 0, cond = 0, macro = 0, before_name = 0;
     for (size_t j = start; j < m; j++) {
         const pg_token *t = &tk[j];
         if (t->line != PG_LINE_CODE) {
             pp_at_top |= bd == 0;
-            if (t->head && t->kind == PG_TOK_IDENT)
+            if (t->head && t->kind == PG_TOK_IDENT) {
                 cond += (t->len >= 2 && memcmp(s + t->at, "if", 2) == 0) -
                         pg_tok_is(s, t, "endif");
+                macro |= pg_tok_is(s, t, "define") || pg_tok_is(s, t, "undef");
+            }
             continue;
         }
         if (t->kind != PG_TOK_PUNCT)
             continue;
         char c = s[t->at];
+        /* a '{' (a struct defined) or ',' (another declarator) before the first '(' */
+        before_name |= paren == m && pd == 0 && (c == '{' || c == ',');
         if (c == '(' && pd++ == 0 && bd == 0 && paren == m)
             paren = j;
         else if (c == ')')
@@ -78,9 +82,11 @@ static int next_item(const char *s, const pg_token *tk, size_t m, size_t *i, ite
     it->first = start;
     it->last = end;
     it->def = def;
-    /* "specifiers name(" with the name an identifier, not a keyword or a typedef */
-    if (paren == m || paren < start + 2 || tk[paren - 1].kind != PG_TOK_IDENT ||
-        pg_c_keyword(s + tk[paren - 1].at, tk[paren - 1].len) || pg_tok_is(s, &tk[start], "typedef"))
+    /* "specifiers name(" with the name an identifier, not a keyword, an attribute or a
+     * typedef, and one declarator */
+    if (paren == m || paren < start + 2 || tk[paren - 1].kind != PG_TOK_IDENT || before_name ||
+        pg_c_keyword(s + tk[paren - 1].at, tk[paren - 1].len) ||
+        pg_tok_is(s, &tk[paren - 1], "__attribute__") || pg_tok_is(s, &tk[start], "typedef"))
         return 1;
     if (!def) { /* a prototype: nothing after the parameters but ';' or attributes */
         size_t close = closing_paren(s, tk, m, paren);
@@ -90,7 +96,7 @@ static int next_item(const char *s, const pg_token *tk, size_t m, size_t *i, ite
     }
     it->fn = 1;
     it->name_tok = paren - 1;
-    it->removable = !pp_at_top && cond == 0;
+    it->removable = !pp_at_top && cond == 0 && !macro; /* a #define inside goes on living */
     return 1;
 }
 

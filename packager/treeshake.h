@@ -8,8 +8,9 @@
 
 /* Removes, until none is left, every top-level function definition and prototype (of the
  * sources not fixed) whose name no other token of any source names; main stays. Only
- * plain shapes are touched ("type name(params) { body }" and "type name(params);");
- * a file whose braces or parentheses do not balance is left as it is. *removed (may be
+ * plain shapes are touched ("type name(params) { body }" and "type name(params);", one
+ * declarator, no attribute before the name, no #define or unbalanced #if inside); a file
+ * whose braces or parentheses do not balance is left as it is. *removed (may be
  * NULL) gets how many definitions went. Fails only when out of memory or on a source
  * that does not tokenize (naming it). */
 int pg_c_drop_unused(pg_csource *src, size_t n, size_t *removed);

@@ -374,6 +374,10 @@ START_TEST(test_minify)
     ck_assert_str_eq(out, want);
     ck_assert_uint_eq(n, strlen(want));
     free(out);
+    /* nothing to remove and no final line break: the output grows by one (ASan checks) */
+    ck_assert_int_eq(pg_c_minify("t.c", "int a;\\", 7, &out, &n), 0);
+    ck_assert_str_eq(out, "int a;\\\n");
+    free(out);
     ck_assert_int_ne(pg_c_minify("t.c", "int a; /* open", 14, &out, &n), 0);
     ck_assert_ptr_nonnull(strstr(pg_errmsg(), "t.c: unterminated comment"));
     ck_assert_int_ne(pg_c_minify("t.c", "char *s = \"abc\n", 15, &out, &n), 0);

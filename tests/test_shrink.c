@@ -64,9 +64,17 @@ START_TEST(test_drop_unused)
                0),
         source("k.cu", "extern \"C\" void k(void) { by_device(); }\n", 1),
         source("odd.c", "int lone(void) { return 1; }\nint broken(void) { {\n", 0),
+        /* shapes left alone although unused: an attribute before the name, a second
+         * declarator, a struct defined with the function, a #define inside */
+        source("shapes.c", "static __attribute__((cold)) int cold_one(void) { return 1; }\n"
+                           "static int counter, lone_helper(void);\n"
+                           "struct pt { int x; } *make_pt(void) { return 0; }\n"
+                           "static int with_macro(void)\n{\n#define SQ(x) ((x) * (x))\nreturn 0;\n}\n",
+               0),
     };
+    const char *shapes = strdup(s[4].text);
     size_t removed;
-    ck_assert_int_eq(pg_c_drop_unused(s, 4, &removed), 0);
+    ck_assert_int_eq(pg_c_drop_unused(s, 5, &removed), 0);
     ck_assert_uint_eq(removed, 2); /* dead, then helper */
     ck_assert_str_eq(s[0].text, "int used(int x);\nvoid by_table(void);\nvoid by_device(void);\n"
                                 "int by_macro(void);\n");
@@ -77,7 +85,9 @@ START_TEST(test_drop_unused)
     for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
         ck_assert_msg(strstr(s[1].text, kept[i]), "lost %s: %s", kept[i], s[1].text);
     ck_assert_str_eq(s[3].text, "int lone(void) { return 1; }\nint broken(void) { {\n");
-    for (size_t i = 0; i < 4; i++)
+    ck_assert_str_eq(s[4].text, shapes);
+    free((char *)shapes);
+    for (size_t i = 0; i < 5; i++)
         free(s[i].text);
 }
 END_TEST
@@ -151,13 +161,18 @@ START_TEST(test_rename_keeps_meaning)
 END_TEST
 
 /* A fixed source keeps its text and every name in it, in the other sources too; the
- * operands of ## keep theirs (what is pasted at a use is renamed with the use). */
+ * operands of ## keep theirs (what is pasted at a use is renamed with the use), and so do
+ * the words of a #pragma and of an attribute. */
 START_TEST(test_rename_fixed_and_paste)
 {
     pg_csource s[] = {
         source("k.cu", "extern \"C\" __global__ void scale_rows(float *rows) {}\n", 1),
         source("l.c", "#define CAT(a, b) a##b\nint CAT(scale_, rows_count);\n"
-                      "const char *kernel = \"scale_rows\";\nvoid launch(void) { scale_rows(0); }\n",
+                      "const char *kernel = \"scale_rows\";\nvoid launch(void) { scale_rows(0); }\n"
+                      "static float buf[4] __attribute__((aligned(16)));\n"
+                      "float sum(int n)\n{\nfloat acc = 0;\n"
+                      "#pragma omp parallel for reduction(+:acc)\n"
+                      "for (int i = 0; i < n; i++) acc += buf[i % 4];\nreturn acc;\n}\n",
                0)};
     const char *cu = s[0].text;
     ck_assert_int_eq(pg_c_rename(s, 2, "", 0, NULL), 0);
@@ -166,6 +181,11 @@ START_TEST(test_rename_fixed_and_paste)
     ck_assert_ptr_nonnull(strstr(s[1].text, "\"scale_rows\""));
     ck_assert_ptr_nonnull(strstr(s[1].text, " scale_rows(0)"));
     ck_assert_ptr_null(strstr(s[1].text, "launch"));
+    /* the pragma's clause and its variable, the attribute's word */
+    ck_assert_ptr_nonnull(strstr(s[1].text, "#pragma omp parallel for reduction(+:acc)\n"));
+    ck_assert_ptr_nonnull(strstr(s[1].text, "acc += "));
+    ck_assert_ptr_nonnull(strstr(s[1].text, "__attribute__((aligned(16)))"));
+    ck_assert_ptr_null(strstr(s[1].text, "buf"));
     for (size_t i = 0; i < 2; i++)
         free(s[i].text);
 }
