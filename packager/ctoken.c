@@ -159,6 +159,21 @@ int pg_tok_is(const char *text, const pg_token *t, const char *word)
     return t->kind == PG_TOK_IDENT && strlen(word) == t->len && memcmp(text + t->at, word, t->len) == 0;
 }
 
+size_t pg_tok_closing_paren(const char *text, const pg_token *tk, size_t m, size_t i)
+{
+    if (i >= m || tk[i].kind != PG_TOK_PUNCT || text[tk[i].at] != '(')
+        return m;
+    int depth = 0;
+    for (size_t j = i; j < m; j++) {
+        if (tk[j].line != tk[i].line || tk[j].kind != PG_TOK_PUNCT)
+            continue;
+        depth += (text[tk[j].at] == '(') - (text[tk[j].at] == ')');
+        if (depth == 0)
+            return j;
+    }
+    return m;
+}
+
 int pg_c_keyword(const char *w, size_t n)
 {
     static const char *const kw[] = {

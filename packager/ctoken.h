@@ -32,6 +32,10 @@ int pg_c_tokens(const char *name, const char *text, size_t n, pg_token **out, si
 /* Whether token t of text is the identifier word. */
 int pg_tok_is(const char *text, const pg_token *t, const char *word);
 
+/* The index of the ')' closing the '(' at token i of text (counting the tokens on lines of
+ * token i's kind), or m when there is none or token i is no '('. */
+size_t pg_tok_closing_paren(const char *text, const pg_token *tk, size_t m, size_t i);
+
 /* Whether the n bytes at w are a C11 keyword. */
 int pg_c_keyword(const char *w, size_t n);
 

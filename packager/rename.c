@@ -30,20 +30,6 @@ static int defined_names(const pg_csource *src, const pg_token_list *tl, size_t 
     return 0;
 }
 
-/* The index after the ')' closing the '(' at token k (k itself when that is no '('). */
-static size_t closing_paren(const char *s, const pg_token_list *l, size_t k)
-{
-    int depth = 0;
-    for (size_t j = k; j < l->m; j++) {
-        const pg_token *t = &l->tk[j];
-        if (t->kind == PG_TOK_PUNCT)
-            depth += (s[t->at] == '(') - (s[t->at] == ')');
-        if (depth <= 0)
-            return j == k ? k : j + 1;
-    }
-    return l->m;
-}
-
 static int build_keep(const pg_csource *src, const pg_token_list *tl, size_t n, const char *words,
                       size_t words_len, pg_names *keep)
 {
@@ -68,8 +54,10 @@ static int build_keep(const pg_csource *src, const pg_token_list *tl, size_t n, 
             const char *w = src[f].text + t->at;
             if (t->kind != PG_TOK_IDENT)
                 continue;
-            if (pg_tok_is(src[f].text, t, "__attribute__"))
-                attr_end = closing_paren(src[f].text, &tl[f], k + 1);
+            if (pg_tok_is(src[f].text, t, "__attribute__")) {
+                size_t close = pg_tok_closing_paren(src[f].text, tl[f].tk, tl[f].m, k + 1);
+                attr_end = close < tl[f].m ? close + 1 : k + 1;
+            }
             /* #pragma words (and #undef's, #error's) and attributes: the compiler's words
              * and the program's names alike keep theirs */
             if (src[f].fixed || t->head || w[0] == '_' || pg_c_keyword(w, t->len) ||

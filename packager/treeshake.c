@@ -19,20 +19,6 @@ static int is_punct(const char *s, const pg_token *t, char c)
     return t->kind == PG_TOK_PUNCT && s[t->at] == c;
 }
 
-/* The index of the ')' closing the '(' at i, or m. */
-static size_t closing_paren(const char *s, const pg_token *tk, size_t m, size_t i)
-{
-    int depth = 0;
-    for (size_t j = i; j < m; j++) {
-        if (tk[j].line != PG_LINE_CODE)
-            continue;
-        depth += is_punct(s, &tk[j], '(') - is_punct(s, &tk[j], ')');
-        if (depth == 0)
-            return j;
-    }
-    return m;
-}
-
 /* The next top-level item from token *i of source s into *it (it->fn: a function's
  * definition or prototype): 1, or 0 at the end, or -1 when the braces or parentheses do
  * not balance. */
@@ -89,7 +75,7 @@ static int next_item(const char *s, const pg_token *tk, size_t m, size_t *i, ite
         pg_tok_is(s, &tk[paren - 1], "__attribute__") || pg_tok_is(s, &tk[start], "typedef"))
         return 1;
     if (!def) { /* a prototype: nothing after the parameters but ';' or attributes */
-        size_t close = closing_paren(s, tk, m, paren);
+        size_t close = pg_tok_closing_paren(s, tk, m, paren);
         if (eq || close + 1 > end ||
             !(close + 1 == end || pg_tok_is(s, &tk[close + 1], "__attribute__")))
             return 1;
