@@ -1,7 +1,8 @@
 /* The tokens of a C (or CUDA C++) source, as far as the box build's source shrinkers need
  * them (docs/box.md): identifiers, pp-numbers, string and character literals, and single
  * punctuator characters, each with its place in the text and the preprocessor line it
- * sits on. Comments, blanks and backslash-newlines separate tokens and are not tokens. */
+ * sits on. Comments, blanks and backslash-newlines separate tokens and are not tokens (so a
+ * token split by a backslash-newline, which no pgolf source has, is read as two). */
 #ifndef PG_CTOKEN_H
 #define PG_CTOKEN_H
 
