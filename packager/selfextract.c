@@ -118,7 +118,6 @@ static const char kScriptBody[] =
     " finally:shutil.rmtree(w,ignore_errors=True)\n"
     "if __name__=='__main__':main()\n";
 
-
 #define MAX_SOURCES 256
 #define MAX_SOURCE_BYTES ((size_t)4 << 20)
 
