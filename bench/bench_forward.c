@@ -1,15 +1,18 @@
 /* CPU forward throughput of the reference model: tokens/s for one batch of the tiny
- * config and of the 9x512 baseline shape. Prints one line per shape:
- *   bench_forward shape=<name> B=<b> T=<t> params=<n> best_s=<s> tokens_per_s=<r> */
+ * config and of the 9x512 baseline shape, with the BLAS (impl=pgolf-c) and with the
+ * hand-written product (impl=pgolf-c-handwritten). One line per shape:
+ *   bench_forward impl=<impl> shape=<name> B=<b> T=<t> params=<n> best_s=<s> tokens_per_s=<r> */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/progress.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/model.h"
 
-static void bench(const char *name, pg_model_config c, int B, int T, int reps)
+static void bench(const char *impl, const char *name, pg_model_config c, int B, int T,
+                  int reps)
 {
     pg_model m;
     pg_acts a;
@@ -30,8 +33,8 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
         double dt = pg_now_seconds() - t0;
         best = dt < best ? dt : best;
     }
-    printf("bench_forward impl=pgolf-c shape=%s B=%d T=%d params=%zu best_s=%.4f tokens_per_s=%.0f\n",
-           name, B, T, m.num_params, best, (double)B * T / best);
+    printf("bench_forward impl=%s shape=%s B=%d T=%d params=%zu best_s=%.4f tokens_per_s=%.0f\n",
+           impl, name, B, T, m.num_params, best, (double)B * T / best);
     free(ids);
     free(tgt);
     pg_acts_free(&a);
@@ -40,9 +43,14 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
 
 int main(void)
 {
-    pg_model_config tiny = pg_config_tiny();
-    bench("tiny", tiny, 8, tiny.seq_len, 5);
-    pg_model_config base = pg_config_baseline();
-    bench("baseline_9x512", base, 1, base.seq_len, 2);
+    /* after: the products through the BLAS; before: the hand-written product */
+    const char *impl[] = {"pgolf-c", "pgolf-c-handwritten"};
+    for (int k = 0; k < 2; k++) {
+        pg_gemm_use_portable(k);
+        pg_model_config tiny = pg_config_tiny();
+        bench(impl[k], "tiny", tiny, 8, tiny.seq_len, 5);
+        pg_model_config base = pg_config_baseline();
+        bench(impl[k], "baseline_9x512", base, 1, base.seq_len, 2);
+    }
     return 0;
 }

@@ -1,16 +1,20 @@
-/* CPU training-step throughput of the reference: forward + backward (+ the optimizer
- * step) for one batch of the tiny config and of the 9x512 baseline shape. Lines:
- *   bench_train impl=pgolf-c shape=<name> part=<fwd_bwd|optimizer> ... tokens_per_s=<r> */
+/* CPU training-step throughput of the reference: forward + backward, the optimizer step
+ * and the two together, for one batch of the tiny config and of the 9x512 baseline
+ * shape, with the BLAS (impl=pgolf-c) and with the hand-written product
+ * (impl=pgolf-c-handwritten, the CPU backend before the BLAS). Lines:
+ *   bench_train impl=<impl> shape=<name> part=<fwd_bwd|optimizer|step> ... tokens_per_s=<r> */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/progress.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/model.h"
 #include "kernels/optim.h"
 
-static void bench(const char *name, pg_model_config c, int B, int T, int reps)
+static void bench(const char *impl, const char *name, pg_model_config c, int B, int T,
+                  int reps)
 {
     pg_model m;
     pg_acts a;
@@ -41,9 +45,11 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
         best = t1 - t0 < best ? t1 - t0 : best;
         best_opt = t2 - t1 < best_opt ? t2 - t1 : best_opt;
     }
-    printf("bench_train impl=pgolf-c shape=%s part=fwd_bwd B=%d T=%d best_s=%.4f tokens_per_s=%.0f\n",
-           name, B, T, best, N / best);
-    printf("bench_train impl=pgolf-c shape=%s part=optimizer best_s=%.4f\n", name, best_opt);
+    printf("bench_train impl=%s shape=%s part=fwd_bwd B=%d T=%d best_s=%.4f tokens_per_s=%.0f\n",
+           impl, name, B, T, best, N / best);
+    printf("bench_train impl=%s shape=%s part=optimizer best_s=%.4f\n", impl, name, best_opt);
+    printf("bench_train impl=%s shape=%s part=step B=%d T=%d best_s=%.4f tokens_per_s=%.0f\n",
+           impl, name, B, T, best + best_opt, N / (best + best_opt));
     free(grad);
     free(ids);
     free(tgt);
@@ -54,9 +60,14 @@ static void bench(const char *name, pg_model_config c, int B, int T, int reps)
 
 int main(void)
 {
-    pg_model_config tiny = pg_config_tiny();
-    bench("tiny", tiny, 8, tiny.seq_len, 5);
-    pg_model_config base = pg_config_baseline();
-    bench("baseline_9x512", base, 1, base.seq_len, 1);
+    /* after: the products through the BLAS; before: the hand-written product */
+    const char *impl[] = {"pgolf-c", "pgolf-c-handwritten"};
+    for (int k = 0; k < 2; k++) {
+        pg_gemm_use_portable(k);
+        pg_model_config tiny = pg_config_tiny();
+        bench(impl[k], "tiny", tiny, 8, tiny.seq_len, 5);
+        pg_model_config base = pg_config_baseline();
+        bench(impl[k], "baseline_9x512", base, 1, base.seq_len, 2);
+    }
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
-# `make bench`: runs each benchmark binary and, when Debian's python3-torch is
-# installed, the PyTorch reference on the same shapes in the same run, then prints the
-# ratio of pgolf's tokens/s to PyTorch's (the named baseline) for each shape.
+# `make bench`: runs each benchmark binary (pgolf with the BLAS and with the hand-written
+# product it replaced) and, when Debian's python3-torch is installed, the PyTorch
+# reference on the same shapes in the same run, then prints the ratio of pgolf's tokens/s
+# to the hand-written path's (before/after) and to PyTorch's (the named baseline).
 # usage: bench/run.sh BENCH_FORWARD BENCH_TRAIN
 set -eu
 root=${PGOLF_ROOT:-.}
@@ -24,7 +25,12 @@ awk '
   /tokens_per_s=/ {
     delete f
     for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-    key = $1 " " f["shape"]
-    if (f["impl"] ~ /^pgolf/) c[key] = f["tokens_per_s"]; else t[key] = f["tokens_per_s"]
+    key = $1 " " f["shape"] (f["part"] != "" ? " " f["part"] : "")
+    if (f["impl"] == "pgolf-c") c[key] = f["tokens_per_s"]
+    else if (f["impl"] == "pgolf-c-handwritten") h[key] = f["tokens_per_s"]
+    else t[key] = f["tokens_per_s"]
   }
-  END { for (k in c) if (k in t) printf "ratio %s pgolf/torch tokens_per_s = %.3f\n", k, c[k] / t[k] }' "$tmp"
+  END {
+    for (k in c) if (k in h) printf "ratio %s pgolf BLAS/hand-written tokens_per_s = %.2f\n", k, c[k] / h[k]
+    for (k in c) if (k in t) printf "ratio %s pgolf/torch tokens_per_s = %.3f\n", k, c[k] / t[k]
+  }' "$tmp"

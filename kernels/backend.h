@@ -68,7 +68,7 @@ struct pg_backend {
     /* Causal GQA attention over B sequences: q [B*T][H][hd], k and v [B*T][KVH][hd],
      * out [B*T][H][hd]. `state` is what the forward keeps for the backward, in a form the
      * backend picks and sizes (attention_state_size reals): the CPU keeps the
-     * probabilities [B][H][T][T], a fused kernel only each row's log-sum-exp. The
+     * probabilities (kernels/cpu/ops.h), a fused kernel only each row's log-sum-exp. The
      * backward takes the forward's out and state. */
     void (*attention_fwd)(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
                           const pg_real *v, int B, int T, int H, int KVH, int hd);
@@ -76,8 +76,8 @@ struct pg_backend {
                           const pg_real *out, const pg_real *state, const pg_real *q,
                           const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
                           int hd, pg_real *scratch);
-    size_t (*attention_state_size)(int B, int T, int H);
-    size_t (*attention_bwd_scratch)(int T, int KVH);
+    size_t (*attention_state_size)(int B, int T, int H, int hd);
+    size_t (*attention_bwd_scratch)(int T, int KVH, int hd);
 
     /* relu(x)^2 or leaky_relu(x, 0.5)^2 (PG_MLP_*) */
     void (*mlp_act_fwd)(pg_real *out, const pg_real *in, size_t n, int act);

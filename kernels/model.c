@@ -208,7 +208,7 @@ static size_t op_scratch(const pg_backend *be, const pg_model_config *c, int N, 
 {
     int D = c->model_dim, kvd = c->num_kv_heads * pg_config_head_dim(c), F = c->mlp_mult * D;
     int shapes[][2] = {{D, c->vocab_size}, {D, D}, {D, kvd}, {D, F}, {F, D}};
-    size_t need = be->attention_bwd_scratch(T, c->num_kv_heads);
+    size_t need = be->attention_bwd_scratch(T, c->num_kv_heads, pg_config_head_dim(c));
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t k = be->linear_bwd_scratch(N, shapes[i][0], shapes[i][1]);
         need = k > need ? k : need;
@@ -234,7 +234,7 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     a->stride_n = keep_layers ? N : 0;
     a->stride_nh = keep_layers ? N * H : 0;
     a->stride_nkv = keep_layers ? N * KVH : 0;
-    size_t att_state = a->be->attention_state_size(B, T, (int)H);
+    size_t att_state = a->be->attention_state_size(B, T, (int)H, (int)hd);
     a->stride_p = keep_layers ? att_state : 0;
     size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH + att_state;
     size_t backward = keep_layers ? N * V + (2 + nskip + 5) * N * D + 3 * N * kvd + 2 * N * F : 0;

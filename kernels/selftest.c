@@ -223,13 +223,14 @@ static void test_attention(ctx *c, const shape *s)
     size_t qn = (size_t)n * s->H * s->hd, kn = (size_t)n * s->KVH * s->hd;
     pair q = pr_new(c, qn, 1), k = pr_new(c, kn, 1), v = pr_new(c, kn, 1);
     /* each backend keeps its own state: compared only when the forms agree (same size) */
-    size_t ref_state = c->ref->attention_state_size(s->B, s->T, s->H);
-    size_t dev_state = c->dev->attention_state_size(s->B, s->T, s->H);
+    size_t ref_state = c->ref->attention_state_size(s->B, s->T, s->H, s->hd);
+    size_t dev_state = c->dev->attention_state_size(s->B, s->T, s->H, s->hd);
     pair out = pr_new(c, qn, 0), st_ref = pr_new(c, ref_state, 0);
     pg_real *st_dev = dev_alloc(c, (dev_state ? dev_state : 1) * sizeof(pg_real));
     pair dout = pr_new(c, qn, 1), dq = pr_new(c, qn, 1), dk = pr_new(c, kn, 1), dv = pr_new(c, kn, 1);
-    pair rs = {calloc(c->ref->attention_bwd_scratch(s->T, s->KVH) + 1, sizeof(pg_real)), NULL, 0};
-    pair ds = scratch_for(c, c->dev->attention_bwd_scratch(s->T, s->KVH) + 1);
+    size_t ref_scratch = c->ref->attention_bwd_scratch(s->T, s->KVH, s->hd) + 1;
+    pair rs = {calloc(ref_scratch, sizeof(pg_real)), NULL, 0};
+    pair ds = scratch_for(c, c->dev->attention_bwd_scratch(s->T, s->KVH, s->hd) + 1);
     if (!c->oom && rs.h) {
         c->ref->attention_fwd(out.h, st_ref.h, q.h, k.h, v.h, s->B, s->T, s->H, s->KVH, s->hd);
         c->dev->attention_fwd(out.d, st_dev, q.d, k.d, v.d, s->B, s->T, s->H, s->KVH, s->hd);

@@ -23,7 +23,7 @@
 static const char *const kBoxSources[] = {
     "packager/box/main.c", "packager/box/dl.c",  "packager/box/json.c",
     "packager/box/include/jansson.h", "packager/box/include/zstd.h",
-    "packager/box/include/openssl/evp.h",
+    "packager/box/include/openssl/evp.h", "packager/box/include/cblas.h",
     "common/err.c",        "common/fileio.c",    "common/parse.c",      "common/progress.c",
     "common/settings.c",   "common/sha256.c",    "common/container.c",  "common/buildinfo.c",
     "common/dist.c",       "common/text.c",      "common/decode_limit.c", "common/dl.c",
@@ -32,6 +32,7 @@ static const char *const kBoxSources[] = {
     "kernels/optim.c",     "kernels/rng.c",      "kernels/ttt.c",       "kernels/ttt_settings.c",
     "kernels/final_eval.c", "kernels/backend_select.c", "kernels/cpu/backend.c",
     "kernels/cpu/elementwise.c", "kernels/cpu/ops.c", "kernels/cpu/optim_ops.c",
+    "kernels/cpu/gemm.c",
     "kernels/cuda/backend.c", "kernels/cuda/module.c", "kernels/cuda/linear.c",
     "kernels/cuda/nccl.c", "kernels/cuda/attention_launch.c", "kernels/cuda/elementwise_launch.c",
     "kernels/cuda/head_launch.c", "kernels/cuda/norm_rope_launch.c",

@@ -255,14 +255,14 @@ static size_t linear_bwd_scratch(int n, int i, int o)
     return CPU->linear_bwd_scratch(n, i, o);
 }
 
-static size_t attention_state_size(int B, int T, int H)
+static size_t attention_state_size(int B, int T, int H, int hd)
 {
-    return CPU->attention_state_size(B, T, H);
+    return CPU->attention_state_size(B, T, H, hd);
 }
 
-static size_t attention_bwd_scratch(int T, int KVH)
+static size_t attention_bwd_scratch(int T, int KVH, int hd)
 {
-    return CPU->attention_bwd_scratch(T, KVH);
+    return CPU->attention_bwd_scratch(T, KVH, hd);
 }
 
 static size_t muon_scratch(int rows, int cols)

@@ -27,6 +27,7 @@ int main(void)
     srunner_add_suite(sr, suite_torch());
     srunner_add_suite(sr, suite_dist());
     srunner_add_suite(sr, suite_shrink());
+    srunner_add_suite(sr, suite_first_contact());
 #ifdef PGOLF_CUDA
     srunner_add_suite(sr, suite_cuda());
 #endif

@@ -152,6 +152,32 @@ START_TEST(test_learns_and_is_deterministic)
 }
 END_TEST
 
+/* The thread count does not change a bit: a few training steps of the tiny model (every
+ * product, the attention and the row-wise ops large enough to be split over threads)
+ * with 1, 2 and 3 OpenMP threads give the same final checkpoint. */
+START_TEST(test_thread_count_independent)
+{
+    char h[3][PG_SHA256_HEX_LEN], p[1200];
+    const int threads[3] = {1, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        char dir[1100], name[32];
+        snprintf(name, sizeof name, "threads%d", threads[i]);
+        snprintf(dir, sizeof dir, "%s", fresh_dir(name));
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd,
+                 "OMP_NUM_THREADS=%d \"$PGOLF_BIN\" train --preset tiny --set "
+                 "TRAIN_BATCH_TOKENS=1024 --set ITERATIONS=3 --set VAL_LOSS_EVERY=0 "
+                 "--out '%s' >/dev/null",
+                 threads[i], dir);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(p, sizeof p, "%s/final.ckpt", dir);
+        sha_of(p, h[i]);
+    }
+    ck_assert_str_eq(h[0], h[1]);
+    ck_assert_str_eq(h[0], h[2]);
+}
+END_TEST
+
 /* Runs `pgolf train` with the small settings in the background and SIGKILLs it as soon as
  * its log shows the checkpoint of `kill_after`; then resumes. */
 static pid_t spawn_train(const char *dir, int resume)
@@ -380,6 +406,7 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_parity_with_pytorch);
     tcase_add_test(tc, test_learns_and_is_deterministic);
+    tcase_add_test(tc, test_thread_count_independent);
     tcase_add_test(tc, test_resume_after_sigkill);
     tcase_add_test(tc, test_bad_inputs);
     tcase_add_test(tc, test_existing_run_refused);

@@ -67,6 +67,7 @@ Suite *suite_fuzz(void);
 Suite *suite_torch(void);
 Suite *suite_dist(void);
 Suite *suite_shrink(void);
+Suite *suite_first_contact(void);
 Suite *suite_cuda(void); /* CUDA builds only */
 
 /* A small, fast training configuration on the shipped sample (2x32, seq 32, 512 tokens a

@@ -34,42 +34,36 @@ static size_t cpu_linear_bwd_scratch(int n, int in_dim, int out_dim)
     return pg_linear_bwd_scratch(n, in_dim, out_dim);
 }
 
-/* one sequence at a time: each has its own [H][T][T] block of probs */
-static void cpu_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+/* one sequence at a time: each has its own block of state (pg_attention_state_size) */
+static void cpu_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
                               const pg_real *v, int B, int T, int H, int KVH, int hd)
 {
-    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd;
+    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd, per = pg_attention_state_size(T, H, hd);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;
-        pg_attention_fwd(out + row * D, probs + (size_t)b * H * T * T, q + row * D,
-                         k + row * kvd, v + row * kvd, T, H, KVH, hd);
+        pg_attention_fwd(out + row * D, state + b * per, q + row * D, k + row * kvd,
+                         v + row * kvd, T, H, KVH, hd);
     }
 }
 
 static void cpu_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
-                              const pg_real *out, const pg_real *probs, const pg_real *q,
+                              const pg_real *out, const pg_real *state, const pg_real *q,
                               const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
                               int hd, pg_real *scratch)
 {
     (void)out; /* the probabilities hold all the backward needs */
-    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd;
+    size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd, per = pg_attention_state_size(T, H, hd);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;
         pg_attention_bwd(dq + row * D, dk + row * kvd, dv + row * kvd, dout + row * D,
-                         probs + (size_t)b * H * T * T, q + row * D, k + row * kvd,
-                         v + row * kvd, T, H, KVH, hd, scratch);
+                         state + b * per, q + row * D, k + row * kvd, v + row * kvd, T, H, KVH,
+                         hd, scratch);
     }
 }
 
-/* the state is the probabilities */
-static size_t cpu_attention_state_size(int B, int T, int H)
+static size_t cpu_attention_state_size(int B, int T, int H, int hd)
 {
-    return (size_t)B * H * T * T;
-}
-
-static size_t cpu_attention_bwd_scratch(int T, int KVH)
-{
-    return (size_t)T * KVH;
+    return (size_t)B * pg_attention_state_size(T, H, hd);
 }
 
 static size_t cpu_muon_scratch(int rows, int cols)
@@ -122,7 +116,7 @@ static const pg_backend kCpu = {
     .attention_fwd = cpu_attention_fwd,
     .attention_bwd = cpu_attention_bwd,
     .attention_state_size = cpu_attention_state_size,
-    .attention_bwd_scratch = cpu_attention_bwd_scratch,
+    .attention_bwd_scratch = pg_attention_bwd_scratch,
     .mlp_act_fwd = pg_mlp_act_fwd,
     .mlp_act_bwd = pg_mlp_act_bwd,
     .softcap_fwd = pg_softcap_fwd,

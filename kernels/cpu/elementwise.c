@@ -19,18 +19,25 @@ void pg_embedding_bwd(pg_real *dtable, const pg_real *dout, const int *ids, int 
             dtable[(size_t)ids[r] * dim + i] += dout[(size_t)r * dim + i];
 }
 
-/* out[dim] += sum over rows of a (.) b: the gradient of a broadcast vector */
+/* out[dim] += sum over rows of a (.) b: the gradient of a broadcast vector. Threads take
+ * blocks of columns; each column is summed over the rows in order. */
 static void acc_colsum_prod(pg_real *out, const pg_real *a, const pg_real *b, size_t n, int dim)
 {
-    for (size_t r = 0; r < n; r++)
-        for (int i = 0; i < dim; i++)
-            out[i] += a[r * dim + i] * b[r * dim + i];
+    enum { CB = 16 };
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
+    for (int c0 = 0; c0 < dim; c0 += CB) {
+        int c1 = c0 + CB < dim ? c0 + CB : dim;
+        for (size_t r = 0; r < n; r++)
+            for (int i = c0; i < c1; i++)
+                out[i] += a[r * dim + i] * b[r * dim + i];
+    }
 }
 
 void pg_resid_mix_fwd(pg_real *out, const pg_real *x, const pg_real *x0, const pg_real *mix,
                       size_t n, int dim)
 {
     const pg_real *mix0 = mix, *mix1 = mix + dim;
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
     for (size_t r = 0; r < n; r++)
         for (int i = 0; i < dim; i++)
             out[r * dim + i] = mix0[i] * x[r * dim + i] + mix1[i] * x0[r * dim + i];
@@ -42,6 +49,7 @@ void pg_resid_mix_bwd(pg_real *dx, pg_real *dx0, pg_real *dmix, const pg_real *d
     const pg_real *mix0 = mix, *mix1 = mix + dim;
     acc_colsum_prod(dmix, dout, x, n, dim);
     acc_colsum_prod(dmix + dim, dout, x0, n, dim);
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
     for (size_t j = 0; j < n * (size_t)dim; j++) {
         dx0[j] += mix1[j % dim] * dout[j];
         dx[j] = mix0[j % dim] * dout[j];
@@ -51,6 +59,7 @@ void pg_resid_mix_bwd(pg_real *dx, pg_real *dx0, pg_real *dmix, const pg_real *d
 void pg_scaled_add_fwd(pg_real *y, const pg_real *x, const pg_real *s, const pg_real *d,
                        size_t n, int dim)
 {
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
     for (size_t r = 0; r < n; r++)
         for (int i = 0; i < dim; i++)
             y[r * dim + i] = x[r * dim + i] + s[i] * d[r * dim + i];
@@ -60,6 +69,7 @@ void pg_scaled_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_rea
                        const pg_real *s, size_t n, int dim)
 {
     acc_colsum_prod(ds, dy, d, n, dim);
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
     for (size_t j = 0; j < n * (size_t)dim; j++)
         dd[j] = s[j % dim] * dy[j];
 }
@@ -68,18 +78,21 @@ void pg_skip_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real 
                      const pg_real *s, size_t n, int dim)
 {
     acc_colsum_prod(ds, dy, d, n, dim);
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
     for (size_t j = 0; j < n * (size_t)dim; j++)
         dd[j] += s[j % dim] * dy[j];
 }
 
 void pg_add(pg_real *y, const pg_real *x, size_t n)
 {
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
     for (size_t j = 0; j < n; j++)
         y[j] += x[j];
 }
 
 void pg_q_gain_fwd(pg_real *q, const pg_real *qn, const pg_real *gain, size_t n, int H, int hd)
 {
+#pragma omp parallel for schedule(static) if (n * H * hd >= PG_OMP_MIN)
     for (size_t r = 0; r < n; r++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < hd; i++)

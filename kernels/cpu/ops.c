@@ -4,93 +4,37 @@
 #include <tgmath.h>
 
 #include "kernels/config.h"
-
-/* Dot product with 8 partial sums combined in a fixed order: vectorizes without
- * -ffast-math and gives the same bits every run. */
-static pg_real dot(const pg_real *a, const pg_real *b, int n)
-{
-    pg_real acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += a[i + j] * b[i + j];
-    pg_real tail = 0;
-    for (; i < n; i++)
-        tail += a[i] * b[i];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) +
-           tail;
-}
-
-/* y += alpha * x */
-static void axpy(pg_real *y, pg_real alpha, const pg_real *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] += alpha * x[i];
-}
+#include "kernels/cpu/gemm.h"
 
 /* ---- linear ---- */
 
 void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
                    int out_dim)
 {
-    /* Blocks of output columns keep a few weight rows hot in cache across input rows. */
-    enum { OB = 16 };
-    int nblocks = (out_dim + OB - 1) / OB;
-    /* each output element is one thread's dot product: the same bits for any thread count */
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * out_dim * in_dim > 65536)
-    for (int b = 0; b < nblocks; b++) {
-        for (int r = 0; r < n; r++) {
-            int o0 = b * OB, o1 = o0 + OB < out_dim ? o0 + OB : out_dim;
-            const pg_real *x = in + (size_t)r * in_dim;
-            pg_real *y = out + (size_t)r * out_dim;
-            for (int o = o0; o < o1; o++)
-                y[o] = dot(x, w + (size_t)o * in_dim, in_dim);
-        }
-    }
-}
-
-static void transpose(pg_real *dst, const pg_real *src, int rows, int cols)
-{
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
-}
-
-static void add_into(pg_real *dst, const pg_real *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] += src[i];
+    pg_gemm(0, 1, n, out_dim, in_dim, 1, in, in_dim, w, in_dim, 0, out, out_dim);
 }
 
 size_t pg_linear_bwd_scratch(int n, int in_dim, int out_dim)
 {
-    size_t ni = (size_t)n * in_dim, oi = (size_t)out_dim * in_dim, no = (size_t)n * out_dim;
-    return (ni > oi ? ni : oi) + oi + no + ni;
+    (void)n, (void)in_dim, (void)out_dim;
+    return 0;
 }
 
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
                    const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch)
 {
-    /* Both products are written as long dot products over transposed copies, which the
-     * blocked forward kernel computes fast: din = dout @ w = linear(dout, w^T) and
-     * dw = dout^T @ in = linear(dout^T, in^T). */
-    size_t ni = (size_t)n * in_dim, oi = (size_t)out_dim * in_dim, no = (size_t)n * out_dim;
-    pg_real *tmp = scratch, *wT = tmp + (ni > oi ? ni : oi), *doutT = wT + oi, *inT = doutT + no;
-    if (din) {
-        transpose(wT, w, out_dim, in_dim);
-        pg_linear_fwd(tmp, dout, wT, n, out_dim, in_dim);
-        add_into(din, tmp, ni);
-    }
-    transpose(doutT, dout, n, out_dim);
-    transpose(inT, in, n, in_dim);
-    pg_linear_fwd(tmp, doutT, inT, out_dim, n, in_dim);
-    add_into(dw, tmp, oi);
+    (void)scratch;
+    if (din) /* din += dout @ w */
+        pg_gemm(0, 0, n, in_dim, out_dim, 1, dout, out_dim, w, in_dim, 1, din, in_dim);
+    /* dw += dout^T @ in */
+    pg_gemm(1, 0, out_dim, in_dim, n, 1, dout, out_dim, in, in_dim, 1, dw, in_dim);
 }
 
 /* ---- rms_norm ---- */
 
 void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim, pg_real eps)
 {
+#pragma omp parallel for schedule(static) if ((size_t)n * dim >= PG_OMP_MIN)
     for (int r = 0; r < n; r++) {
         const pg_real *x = in + (size_t)r * dim;
         pg_real *y = out + (size_t)r * dim;
@@ -107,6 +51,7 @@ void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int d
 void pg_rmsnorm_bwd(pg_real *din, const pg_real *dout, const pg_real *in, const pg_real *rstd,
                     int n, int dim)
 {
+#pragma omp parallel for schedule(static) if ((size_t)n * dim >= PG_OMP_MIN)
     for (int r = 0; r < n; r++) {
         const pg_real *x = in + (size_t)r * dim, *dy = dout + (size_t)r * dim;
         pg_real *dx = din + (size_t)r * dim;
@@ -139,6 +84,7 @@ static void rope_rotate(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, 
                         int heads, int head_dim, int sign)
 {
     int half = head_dim / 2;
+#pragma omp parallel for schedule(static) if ((size_t)B * T * heads * head_dim >= PG_OMP_MIN)
     for (size_t r = 0; r < (size_t)B * T; r++) {
         const pg_real *c = cos_t + (r % (size_t)T) * half;
         const pg_real *s = sin_t + (r % (size_t)T) * half;
@@ -168,72 +114,153 @@ void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B,
 
 /* ---- attention ---- */
 
-void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+/* The attention works on blocks of QB positions, in copies of a head's q, k, v (and
+ * gradients) padded with zero rows to Tp = T rounded up to QB: every product is then one
+ * block by one block (QB x QB scores from QB x hd operands, QB x hd outputs summed over
+ * key blocks in order), the same calls for any T, so a position's bits do not depend on
+ * how long its sequence is. Only blocks on or below the diagonal are computed. */
+enum { QB = 64 };
+
+static int padded_len(int T)
+{
+    return (T + QB - 1) / QB * QB;
+}
+
+size_t pg_attention_state_size(int T, int H, int hd)
+{
+    size_t Tp = (size_t)padded_len(T);
+    return (size_t)H * (Tp * Tp + 4 * Tp * hd);
+}
+
+size_t pg_attention_bwd_scratch(int T, int KVH, int hd)
+{
+    size_t Tp = (size_t)padded_len(T);
+    return (size_t)KVH * (7 * Tp * hd + QB * Tp);
+}
+
+/* dst [Tp][hd] <- head `h` of x [T][heads][hd], zero rows after T */
+static void pad_head(pg_real *dst, const pg_real *x, int T, int Tp, int heads, int h, int hd)
+{
+    for (int t = 0; t < Tp; t++) {
+        if (t < T)
+            memcpy(dst + (size_t)t * hd, x + ((size_t)t * heads + h) * hd, (size_t)hd * sizeof *dst);
+        else
+            memset(dst + (size_t)t * hd, 0, (size_t)hd * sizeof *dst);
+    }
+}
+
+/* head `h` of x [T][heads][hd] += src [Tp][hd] (rows before T) */
+static void add_head(pg_real *x, const pg_real *src, int T, int heads, int h, int hd)
+{
+    for (int t = 0; t < T; t++) {
+        pg_real *d = x + ((size_t)t * heads + h) * hd;
+        for (int i = 0; i < hd; i++)
+            d[i] += src[(size_t)t * hd + i];
+    }
+}
+
+void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
                       const pg_real *v, int T, int H, int KVH, int hd)
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
-    int group = H / KVH;
+    int group = H / KVH, Tp = padded_len(T);
+    size_t per_head = (size_t)Tp * Tp + 4 * (size_t)Tp * hd, th = (size_t)Tp * hd;
 #pragma omp parallel for schedule(static) if (T >= 32)
     for (int h = 0; h < H; h++) {
         int g = h / group;
-        for (int t = 0; t < T; t++) {
-            const pg_real *qt = q + ((size_t)t * H + h) * hd;
-            pg_real *p = probs + ((size_t)h * T + t) * T;
-            pg_real mx = -INFINITY;
-            for (int s = 0; s <= t; s++) {
-                p[s] = dot(qt, k + ((size_t)s * KVH + g) * hd, hd) * scale;
-                mx = p[s] > mx ? p[s] : mx;
+        pg_real *P = state + (size_t)h * Tp * Tp;
+        pg_real *Q = state + (size_t)H * Tp * Tp + h * (per_head - (size_t)Tp * Tp);
+        pg_real *K = Q + th, *V = K + th, *O = V + th;
+        pad_head(Q, q, T, Tp, H, h, hd);
+        pad_head(K, k, T, Tp, KVH, g, hd);
+        pad_head(V, v, T, Tp, KVH, g, hd);
+        for (int i = 0; i < Tp / QB; i++) {
+            pg_real *Pi = P + (size_t)i * QB * Tp;
+            /* scores of the block's rows against key blocks 0..i: scale q_t . k_s */
+            for (int j = 0; j <= i; j++)
+                pg_gemm_block(0, 1, QB, QB, hd, scale, Q + (size_t)i * QB * hd, hd,
+                        K + (size_t)j * QB * hd, hd, 0, Pi + (size_t)j * QB, Tp);
+            /* softmax over s <= t; zeros after t, and whole rows of padding */
+            for (int t = i * QB; t < (i + 1) * QB; t++) {
+                pg_real *p = Pi + (size_t)(t - i * QB) * Tp;
+                int n = t < T ? t + 1 : 0;
+                pg_real mx = -INFINITY;
+                for (int s = 0; s < n; s++)
+                    mx = p[s] > mx ? p[s] : mx;
+                double sum = 0;
+                for (int s = 0; s < n; s++) {
+                    p[s] = exp(p[s] - mx);
+                    sum += p[s];
+                }
+                pg_real inv = (pg_real)(1.0 / sum);
+                for (int s = 0; s < n; s++)
+                    p[s] *= inv;
+                memset(p + n, 0, (size_t)(Tp - n) * sizeof *p);
             }
-            double sum = 0;
-            for (int s = 0; s <= t; s++) {
-                p[s] = exp(p[s] - mx);
-                sum += p[s];
-            }
-            pg_real inv = (pg_real)(1.0 / sum);
-            for (int s = 0; s <= t; s++)
-                p[s] *= inv;
-            memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof *p);
-            pg_real *o = out + ((size_t)t * H + h) * hd;
-            memset(o, 0, (size_t)hd * sizeof *o);
-            for (int s = 0; s <= t; s++)
-                axpy(o, p[s], v + ((size_t)s * KVH + g) * hd, hd);
+            /* out_t = sum_s p_s v_s, key block by key block */
+            for (int j = 0; j <= i; j++)
+                pg_gemm_block(0, 0, QB, hd, QB, 1, Pi + (size_t)j * QB, Tp, V + (size_t)j * QB * hd, hd,
+                        j ? 1 : 0, O + (size_t)i * QB * hd, hd);
         }
+        for (int t = 0; t < T; t++)
+            memcpy(out + ((size_t)t * H + h) * hd, O + (size_t)t * hd, (size_t)hd * sizeof *out);
     }
 }
 
 void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
-                      const pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
+                      const pg_real *state, const pg_real *q, const pg_real *k, const pg_real *v,
                       int T, int H, int KVH, int hd, pg_real *scratch)
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
-    int group = H / KVH;
+    int group = H / KVH, Tp = padded_len(T);
+    size_t th = (size_t)Tp * hd;
     /* one thread per KV head: the query heads sharing it add into dk/dv in a fixed order */
 #pragma omp parallel for schedule(static) if (T >= 32)
     for (int g = 0; g < KVH; g++) {
-        pg_real *dp = scratch + (size_t)g * T;
+        pg_real *K = scratch + (size_t)g * (7 * th + (size_t)QB * Tp), *V = K + th;
+        pg_real *dK = V + th, *dV = dK + th, *Q = dV + th, *dO = Q + th, *dQ = dO + th;
+        pg_real *dS = dQ + th; /* [QB][Tp]: dP, then the scores' gradient, of one row block */
+        pad_head(K, k, T, Tp, KVH, g, hd);
+        pad_head(V, v, T, Tp, KVH, g, hd);
+        memset(dK, 0, 2 * th * sizeof *dK);
         for (int h = g * group; h < (g + 1) * group; h++) {
-            for (int t = 0; t < T; t++) {
-                const pg_real *p = probs + ((size_t)h * T + t) * T;
-                const pg_real *dot_ = dout + ((size_t)t * H + h) * hd;
-                const pg_real *qt = q + ((size_t)t * H + h) * hd;
-                pg_real *dqt = dq + ((size_t)t * H + h) * hd;
-                /* out_t = sum_s p_s v_s:  dp_s = dout_t . v_s,  dv_s += p_s dout_t */
-                double pdp = 0;
-                for (int s = 0; s <= t; s++) {
-                    size_t kv = ((size_t)s * KVH + g) * hd;
-                    dp[s] = dot(dot_, v + kv, hd);
-                    axpy(dv + kv, p[s], dot_, hd);
-                    pdp += (double)p[s] * dp[s];
+            const pg_real *P = state + (size_t)h * Tp * Tp;
+            pad_head(Q, q, T, Tp, H, h, hd);
+            pad_head(dO, dout, T, Tp, H, h, hd);
+            for (int i = 0; i < Tp / QB; i++) {
+                const pg_real *Pi = P + (size_t)i * QB * Tp, *dOi = dO + (size_t)i * QB * hd;
+                /* out = P V:  dP = dO V^T,  dV += P^T dO */
+                for (int j = 0; j <= i; j++) {
+                    pg_gemm_block(0, 1, QB, QB, hd, 1, dOi, hd, V + (size_t)j * QB * hd, hd, 0,
+                            dS + (size_t)j * QB, Tp);
+                    pg_gemm_block(1, 0, QB, hd, QB, 1, Pi + (size_t)j * QB, Tp, dOi, hd, 1,
+                            dV + (size_t)j * QB * hd, hd);
                 }
-                /* softmax: dscore_s = p_s (dp_s - sum p dp); score = scale q.k */
-                for (int s = 0; s <= t; s++) {
-                    size_t kv = ((size_t)s * KVH + g) * hd;
-                    pg_real ds = p[s] * (dp[s] - (pg_real)pdp) * scale;
-                    axpy(dqt, ds, k + kv, hd);
-                    axpy(dk + kv, ds, qt, hd);
+                /* softmax: dscore_s = p_s (dp_s - sum p dp), in place over dP */
+                int width = (i + 1) * QB;
+                for (int t = i * QB; t < width; t++) {
+                    const pg_real *p = Pi + (size_t)(t - i * QB) * Tp;
+                    pg_real *d = dS + (size_t)(t - i * QB) * Tp;
+                    int n = t < T ? t + 1 : 0;
+                    double pdp = 0;
+                    for (int s = 0; s < n; s++)
+                        pdp += (double)p[s] * d[s];
+                    for (int s = 0; s < n; s++)
+                        d[s] = p[s] * (d[s] - (pg_real)pdp) * scale;
+                    memset(d + n, 0, (size_t)(width - n) * sizeof *d);
+                }
+                /* score = scale q.k:  dQ = dS K,  dK += dS^T Q */
+                for (int j = 0; j <= i; j++) {
+                    pg_gemm_block(0, 0, QB, hd, QB, 1, dS + (size_t)j * QB, Tp, K + (size_t)j * QB * hd,
+                            hd, j ? 1 : 0, dQ + (size_t)i * QB * hd, hd);
+                    pg_gemm_block(1, 0, QB, hd, QB, 1, dS + (size_t)j * QB, Tp, Q + (size_t)i * QB * hd,
+                            hd, 1, dK + (size_t)j * QB * hd, hd);
                 }
             }
+            add_head(dq, dQ, T, H, h, hd);
         }
+        add_head(dk, dK, T, KVH, g, hd);
+        add_head(dv, dV, T, KVH, g, hd);
     }
 }
 
@@ -247,6 +274,7 @@ static pg_real neg_slope(int act)
 void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act)
 {
     pg_real slope = neg_slope(act);
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
         pg_real a = in[i] > 0 ? in[i] : slope * in[i];
         out[i] = a * a;
@@ -256,6 +284,7 @@ void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act)
 void pg_mlp_act_bwd(pg_real *din, const pg_real *dout, const pg_real *in, size_t n, int act)
 {
     pg_real slope = neg_slope(act);
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
     for (size_t i = 0; i < n; i++) {
         pg_real a = in[i] > 0 ? in[i] : slope * in[i];
         pg_real da = in[i] > 0 ? 1 : slope;

@@ -13,6 +13,10 @@
 
 #include "kernels/real.h"
 
+/* Elementwise and row-wise ops split their rows over OpenMP threads from this many
+ * elements on (each element or row is computed whole by one thread: the same bits). */
+enum { PG_OMP_MIN = 1 << 15 };
+
 /* out[n][o] = sum_i in[n][i] * w[o][i] */
 void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
                    int out_dim);
@@ -41,15 +45,19 @@ void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B,
                  int heads, int head_dim);
 
 /* Causal softmax attention of one batch element with GQA: query head h reads KV head
- * h / (H / KVH). q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd], probs [H][T][T]
- * (row t holds the softmax over s <= t, zeros after). Scale 1/sqrt(hd). */
-void pg_attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
+ * h / (H / KVH). q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd]. Scale 1/sqrt(hd).
+ * `state` (pg_attention_state_size reals) keeps the probabilities [H][Tp][Tp], Tp = T
+ * rounded up to the block (row t holds the softmax over s <= t, zeros after), then
+ * the forward's padded copies of each head. */
+void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
                       const pg_real *v, int T, int H, int KVH, int hd);
-/* dq, dk, dv += gradients given dout and the forward's probs. scratch holds KVH * T
- * reals. */
+size_t pg_attention_state_size(int T, int H, int hd);
+/* dq, dk, dv += gradients given dout and the forward's state. scratch holds
+ * pg_attention_bwd_scratch(T, KVH, hd) reals. */
 void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
-                      const pg_real *probs, const pg_real *q, const pg_real *k, const pg_real *v,
+                      const pg_real *state, const pg_real *q, const pg_real *k, const pg_real *v,
                       int T, int H, int KVH, int hd, pg_real *scratch);
+size_t pg_attention_bwd_scratch(int T, int KVH, int hd);
 
 /* MLP activation: relu(x)^2, or leaky_relu(x, 0.5)^2. */
 void pg_mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act);

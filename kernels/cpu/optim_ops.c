@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/ops.h"
 
 void pg_sumsq(double *acc, const pg_real *g, size_t n)
@@ -55,7 +56,7 @@ void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scrat
     int tr = rows > cols;
     int m = tr ? cols : rows, n = tr ? rows : cols; /* X is m x n with m <= n */
     size_t mn = (size_t)m * n, mm = (size_t)m * m;
-    pg_real *X = scratch, *XT = X + mn, *BX = XT + mn, *A = BX + mn, *AA = A + mm, *Bm = AA + mm;
+    pg_real *X = scratch, *BX = X + mn, *A = BX + mn, *AA = A + mm, *Bm = AA + mm;
     double ss = 0;
     for (size_t i = 0; i < mn; i++)
         ss += (double)x[i] * x[i];
@@ -67,12 +68,11 @@ void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scrat
     for (size_t i = 0; i < mn; i++)
         X[i] *= inv;
     for (int s = 0; s < steps; s++) {
-        pg_linear_fwd(A, X, X, m, n, m);   /* A = X X^T (symmetric) */
-        pg_linear_fwd(AA, A, A, m, m, m);  /* A A^T = A A */
+        pg_gemm_fixed(0, 1, m, m, n, 1, X, n, X, n, 0, A, m);  /* A = X X^T */
+        pg_gemm_fixed(0, 0, m, m, m, 1, A, m, A, m, 0, AA, m); /* A A */
         for (size_t i = 0; i < mm; i++)
             Bm[i] = b * A[i] + c * AA[i];
-        transpose(XT, X, m, n);
-        pg_linear_fwd(BX, Bm, XT, m, m, n); /* B X */
+        pg_gemm_fixed(0, 0, m, n, m, 1, Bm, m, X, n, 0, BX, n); /* B X */
         for (size_t i = 0; i < mn; i++)
             X[i] = a * X[i] + BX[i];
     }
@@ -86,7 +86,7 @@ void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scrat
 size_t pg_muon_scratch(int rows, int cols)
 {
     size_t lo = (size_t)(rows < cols ? rows : cols), hi = (size_t)(rows < cols ? cols : rows);
-    return 3 * lo * lo + 3 * lo * hi + (size_t)rows * cols;
+    return 3 * lo * lo + 2 * lo * hi + (size_t)rows * cols;
 }
 
 void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,

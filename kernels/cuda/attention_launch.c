@@ -30,14 +30,15 @@ static pg_cuda_kernel *entry(int which, int hd)
     return &k[which][pg_cuda_padded_head_dim(hd) / 64]; /* 32, 64, 128 -> 0, 1, 2 */
 }
 
-size_t pg_cuda_attention_state_size(int B, int T, int H)
+size_t pg_cuda_attention_state_size(int B, int T, int H, int hd)
 {
+    (void)hd;
     return (size_t)B * H * T;
 }
 
-size_t pg_cuda_attention_bwd_scratch(int T, int KVH)
+size_t pg_cuda_attention_bwd_scratch(int T, int KVH, int hd)
 {
-    (void)T, (void)KVH;
+    (void)T, (void)KVH, (void)hd;
     return 0; /* each kernel computes the softmax's row terms it needs */
 }
 

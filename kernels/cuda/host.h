@@ -89,8 +89,8 @@ void pg_cuda_attention_fwd(float *out, float *state, const float *q, const float
 void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
                            const float *state, const float *q, const float *k, const float *v, int B,
                            int T, int H, int KVH, int hd, float *scratch);
-size_t pg_cuda_attention_state_size(int B, int T, int H);
-size_t pg_cuda_attention_bwd_scratch(int T, int KVH);
+size_t pg_cuda_attention_state_size(int B, int T, int H, int hd);
+size_t pg_cuda_attention_bwd_scratch(int T, int KVH, int hd);
 void pg_cuda_mlp_act_fwd(float *out, const float *in, size_t n, int act);
 void pg_cuda_mlp_act_bwd(float *din, const float *dout, const float *in, size_t n, int act);
 void pg_cuda_softcap_fwd(float *x, size_t n, float cap);

@@ -1,11 +1,14 @@
 /* The libraries the box build takes from the machine at run time rather than at build
  * time (no development packages there): libcrypto for SHA-256 (the one Python's hashlib
- * uses; train_gpt.py passes its path in PGOLF_LIBCRYPTO) and libzstd for the artifact's
- * blocks (PGOLF_LIBZSTD, else the system's libzstd.so.1). pg_box_libs_load resolves every
- * symbol once, before any is called; the wrappers below keep the libraries' own names so
- * the shared sources compile unchanged against include/. */
+ * uses; train_gpt.py passes its path in PGOLF_LIBCRYPTO), libzstd for the artifact's
+ * blocks (PGOLF_LIBZSTD, else the system's libzstd.so.1) and, where the machine has one,
+ * OpenBLAS for the CPU backend's products (PGOLF_LIBBLAS, else libopenblas.so.0; without
+ * it the CPU backend computes them itself). pg_box_libs_load resolves every symbol once,
+ * before any is called; the wrappers below keep the libraries' own names so the shared
+ * sources compile unchanged against include/. */
 #include "packager/box/dl.h"
 
+#include <cblas.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,29 @@ static struct {
     unsigned long long (*content_size)(const void *, size_t);
     unsigned (*is_error)(size_t);
     const char *(*error_name)(size_t);
+    void (*sgemm)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int, int,
+                  float, const float *, int, const float *, int, float, float *, int);
+    void (*set_threads)(int);
+    int blas;
 } lib;
+
+/* OpenBLAS if the machine has it: optional unless PGOLF_LIBBLAS names a file. One thread
+ * per call, as in the full build (kernels/cpu/gemm.c runs the tiles in parallel). */
+static int blas_load(void)
+{
+    static const char *const names[] = {"libopenblas.so.0", NULL};
+    const pg_dl_sym syms[] = {{"cblas_sgemm", &lib.sgemm},
+                              {"openblas_set_num_threads", &lib.set_threads}};
+    const char *env = getenv("PGOLF_LIBBLAS");
+    void *b = pg_dl_open("PGOLF_LIBBLAS", names, "OpenBLAS for the CPU backend");
+    if (!b)
+        return env && *env ? -1 : 0;
+    if (pg_dl_bind(b, "OpenBLAS", syms, sizeof syms / sizeof *syms) != 0)
+        return env && *env ? -1 : 0;
+    lib.set_threads(1);
+    lib.blas = 1;
+    return 0;
+}
 
 int pg_box_libs_load(void)
 {
@@ -48,7 +73,8 @@ int pg_box_libs_load(void)
     void *c = pg_dl_open("PGOLF_LIBCRYPTO", crypto_names, "OpenSSL's libcrypto for SHA-256");
     void *z = c ? pg_dl_open("PGOLF_LIBZSTD", zstd_names, "libzstd for the artifact") : NULL;
     return z && pg_dl_bind(c, "libcrypto", crypto, sizeof crypto / sizeof *crypto) == 0 &&
-                   pg_dl_bind(z, "libzstd", zstd, sizeof zstd / sizeof *zstd) == 0
+                   pg_dl_bind(z, "libzstd", zstd, sizeof zstd / sizeof *zstd) == 0 &&
+                   blas_load() == 0
                ? 0
                : -1;
 }
@@ -86,3 +112,11 @@ unsigned long long ZSTD_getFrameContentSize(const void *src, size_t n)
 }
 unsigned ZSTD_isError(size_t code) { return lib.is_error(code); }
 const char *ZSTD_getErrorName(size_t code) { return lib.error_name(code); }
+
+int pg_cblas_available(void) { return lib.blas; }
+void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m,
+                 int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc)
+{
+    lib.sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}

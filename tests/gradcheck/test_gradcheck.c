@@ -135,16 +135,17 @@ static void rope_b(const op_case *c, const double *x, const double *dy, double *
 static void attn_f(const op_case *c, const double *x, double *y)
 {
     size_t nq = (size_t)c->a * c->b * c->e, nk = (size_t)c->a * c->d * c->e;
-    double *p = malloc((size_t)c->b * c->a * c->a * sizeof *p);
+    double *p = malloc(pg_attention_state_size(c->a, c->b, c->e) * sizeof *p);
     pg_attention_fwd(y, p, x, x + nq, x + nq + nk, c->a, c->b, c->d, c->e);
     free(p);
 }
 static void attn_b(const op_case *c, const double *x, const double *dy, double *dx)
 {
     size_t nq = (size_t)c->a * c->b * c->e, nk = (size_t)c->a * c->d * c->e;
-    double *p = malloc((size_t)c->b * c->a * c->a * sizeof *p), *y = malloc(nq * sizeof *y);
+    double *p = malloc(pg_attention_state_size(c->a, c->b, c->e) * sizeof *p);
+    double *y = malloc(nq * sizeof *y);
     pg_attention_fwd(y, p, x, x + nq, x + nq + nk, c->a, c->b, c->d, c->e);
-    double *ws = malloc((size_t)c->d * c->a * sizeof *ws);
+    double *ws = malloc(pg_attention_bwd_scratch(c->a, c->d, c->e) * sizeof *ws);
     pg_attention_bwd(dx, dx + nq, dx + nq + nk, dy, p, x, x + nq, x + nq + nk, c->a, c->b, c->d,
                      c->e, ws);
     free(ws);
@@ -197,7 +198,11 @@ START_TEST(test_ops)
         {"linear", 3 * 5 + 4 * 5, 3 * 4, linear_f, linear_b, 3, 5, 4, 0},
         {"rmsnorm", 3 * 7, 3 * 7, rms_f, rms_b, 3, 7, 0, 0},
         {"rope", 2 * 3 * 2 * 6, 2 * 3 * 2 * 6, rope_f, rope_b, 2, 3, 2, 6},
+        /* 300 x 520 outputs: several of the product's fixed tiles (kernels/cpu/gemm.c) */
+        {"linear_tiles", 300 * 3 + 520 * 3, 300 * 520, linear_f, linear_b, 300, 3, 520, 0},
         {"attention", 5 * 4 * 3 + 2 * 5 * 2 * 3, 5 * 4 * 3, attn_f, attn_b, 5, 4, 2, 3},
+        /* 70 positions: two blocks of query rows */
+        {"attention_70", 70 * 2 * 3 + 2 * 70 * 3, 70 * 2 * 3, attn_f, attn_b, 70, 2, 1, 3},
         {"relu2", 40, 40, act_f, act_b, PG_MLP_RELU2, 0, 0, 0},
         {"leaky_relu2", 40, 40, act_f, act_b, PG_MLP_LEAKY_RELU2, 0, 0, 0},
         {"softcap_xent", 5 * 9, 5, xent_f, xent_b, 5, 9, 0, 0},

@@ -1,0 +1,187 @@
+#include "kernels/cpu/gemm.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The full build links OpenBLAS (PG_HAVE_CBLAS) and keeps it to one thread per call:
+ * the parallelism is pgolf's own, over fixed tiles. The box build's stand-in <cblas.h>
+ * (packager/box/include/) calls the machine's OpenBLAS when it loaded one
+ * (pg_cblas_available, which also sets one thread) and the hand-written product
+ * otherwise. */
+#if defined(PG_HAVE_CBLAS) || defined(PG_BOX)
+#include <cblas.h>
+#define PG_GEMM_BLAS 1
+#ifdef PG_CBLAS_OPTIONAL
+static int blas_ready(void)
+{
+    return pg_cblas_available();
+}
+#else
+#include <pthread.h>
+static void one_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+static int blas_ready(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, one_thread);
+    return 1;
+}
+#endif
+#endif
+
+static int use_portable;
+
+void pg_gemm_use_portable(int on)
+{
+    use_portable = on;
+}
+
+/* Dot product with 8 partial sums combined in a fixed order: vectorizes without
+ * -ffast-math. */
+static pg_real dot(const pg_real *a, const pg_real *b, int n)
+{
+    pg_real acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[i + j] * b[i + j];
+    pg_real tail = 0;
+    for (; i < n; i++)
+        tail += a[i] * b[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) +
+           tail;
+}
+
+/* The hand-written product of one tile: a row of B^T is contiguous (tb), so each element
+ * is a dot product; otherwise rows of B are added into the row of C in k order. */
+static void tile_portable(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A,
+                          int lda, const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
+{
+    for (int i = 0; i < M; i++) {
+        pg_real *c = C + (size_t)i * ldc;
+        for (int j = 0; j < N; j++)
+            c[j] = beta == 0 ? 0 : beta * c[j];
+        if (tb && !ta) {
+            for (int j = 0; j < N; j++)
+                c[j] += alpha * dot(A + (size_t)i * lda, B + (size_t)j * ldb, K);
+            continue;
+        }
+        for (int k = 0; k < K; k++) {
+            pg_real a = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+            if (tb)
+                for (int j = 0; j < N; j++)
+                    c[j] += a * B[(size_t)j * ldb + k];
+            else
+                for (int j = 0; j < N; j++)
+                    c[j] += a * B[(size_t)k * ldb + j];
+        }
+    }
+}
+
+void pg_gemm_block(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A, int lda,
+                   const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
+{
+#ifdef PG_GEMM_BLAS
+    if (!use_portable && blas_ready()) {
+        enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
+#ifdef PG_REAL_DOUBLE
+        cblas_dgemm(CblasRowMajor, a, b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+        cblas_sgemm(CblasRowMajor, a, b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+        return;
+    }
+#endif
+    tile_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* This thread's buffer for a padded tile, grown as needed and kept: the one memory the
+ * CPU backend's ops take for themselves (a tile's operands are not workspace a caller
+ * can size without knowing the tiling). */
+static _Thread_local pg_real *pad;
+static _Thread_local size_t pad_cap;
+
+static pg_real *pad_buffer(size_t n)
+{
+    if (n > pad_cap) {
+        free(pad);
+        pad = malloc(n * sizeof *pad);
+        if (!pad) {
+            fprintf(stderr, "pgolf: out of memory for a matrix product's padded tile (%zu bytes)\n",
+                    n * sizeof *pad);
+            abort();
+        }
+        pad_cap = n;
+    }
+    return pad;
+}
+
+/* A last tile of m < PG_GEMM_ROWS rows: its rows of op(A) and of C are copied into
+ * zero-padded operands of PG_GEMM_ROWS rows (op(A) kept in A's own orientation, so the
+ * BLAS takes the same path as for a full tile), computed, and its m rows copied back. */
+static void tile_padded(int ta, int tb, int m, int N, int K, pg_real alpha, const pg_real *A,
+                        int lda, const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
+{
+    enum { R = PG_GEMM_ROWS };
+    pg_real *Ap = pad_buffer((size_t)R * K + (size_t)R * N), *Cp = Ap + (size_t)R * K;
+    memset(Ap, 0, ((size_t)R * K + (size_t)R * N) * sizeof *Ap);
+    for (int r = 0; r < m; r++) {
+        if (ta)
+            for (int k = 0; k < K; k++)
+                Ap[(size_t)k * R + r] = A[(size_t)k * lda + r];
+        else
+            memcpy(Ap + (size_t)r * K, A + (size_t)r * lda, (size_t)K * sizeof *Ap);
+        if (beta != 0)
+            memcpy(Cp + (size_t)r * N, C + (size_t)r * ldc, (size_t)N * sizeof *Cp);
+    }
+    pg_gemm_block(ta, tb, R, N, K, alpha, Ap, ta ? R : K, B, ldb, beta, Cp, N);
+    for (int r = 0; r < m; r++)
+        memcpy(C + (size_t)r * ldc, Cp + (size_t)r * N, (size_t)N * sizeof *C);
+}
+
+static void tiles(int pad_rows, int ta, int tb, int M, int N, int K, pg_real alpha,
+                  const pg_real *A, int lda, const pg_real *B, int ldb, pg_real beta, pg_real *C,
+                  int ldc)
+{
+    enum { R = PG_GEMM_ROWS, W = PG_GEMM_COLS };
+    int tm = (M + R - 1) / R, tn = (N + W - 1) / W;
+    /* Threads only when the call is not already inside a parallel region (attention
+     * runs one head per thread) and there is work for more than one tile. */
+    int par = tm * tn > 1 && (double)M * N * K >= (double)(1 << 20);
+#ifdef _OPENMP
+    par = par && !omp_in_parallel();
+#endif
+#pragma omp parallel for collapse(2) schedule(static) if (par)
+    for (int bi = 0; bi < tm; bi++) {
+        for (int bj = 0; bj < tn; bj++) {
+            int i0 = bi * R, j0 = bj * W;
+            int m = M - i0 < R ? M - i0 : R, n = N - j0 < W ? N - j0 : W;
+            const pg_real *a = ta ? A + i0 : A + (size_t)i0 * lda;
+            const pg_real *b = tb ? B + (size_t)j0 * ldb : B + j0;
+            pg_real *c = C + (size_t)i0 * ldc + j0;
+            if (m < R && pad_rows)
+                tile_padded(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+            else
+                pg_gemm_block(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    }
+}
+
+void pg_gemm(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A, int lda,
+             const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
+{
+    tiles(1, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void pg_gemm_fixed(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A, int lda,
+                   const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
+{
+    tiles(0, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
