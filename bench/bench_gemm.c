@@ -5,7 +5,8 @@
  * and backward (pg_linear_bwd: both products, 4 n in out flops), in GFLOP/s and as a
  * fraction of the peak. Lines:
  *   bench_gemm peak shape=MxNxK threads=<t> gflops=<g>
- *   bench_gemm layer=<name> pass=<fwd|bwd> n=<n> in=<i> out=<o> best_s=<s> gflops=<g> of_peak=<r> */
+ *   bench_gemm layer=<name> pass=<fwd|bwd> n=<n> in=<i> out=<o> best_s=<s> gflops=<g>
+ *              of_peak=<r> */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,6 +31,7 @@ awk '
     else t[key] = f["tokens_per_s"]
   }
   END {
-    for (k in c) if (k in h) printf "ratio %s pgolf BLAS/hand-written tokens_per_s = %.2f\n", k, c[k] / h[k]
+    for (k in c) if (k in h)
+      printf "ratio %s pgolf BLAS/hand-written tokens_per_s = %.2f\n", k, c[k] / h[k]
     for (k in c) if (k in t) printf "ratio %s pgolf/torch tokens_per_s = %.3f\n", k, c[k] / t[k]
   }' "$tmp"

@@ -21,6 +21,9 @@ static void readme_promise(char *cmd, size_t cmd_len, char *last, size_t last_le
             snprintf(cmd, cmd_len, "%.*s", (int)n, line);
         line = end ? end + 1 : NULL;
     }
+    for (char *c = text; *c; c++) /* the sentence may wrap */
+        if (*c == '\n')
+            *c = ' ';
     const char *key = "its last line begins `";
     char *p = strstr(text, key);
     ck_assert_msg(p, "README.md does not say what the main command's last line begins with");

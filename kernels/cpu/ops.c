@@ -143,7 +143,8 @@ static void pad_head(pg_real *dst, const pg_real *x, int T, int Tp, int heads, i
 {
     for (int t = 0; t < Tp; t++) {
         if (t < T)
-            memcpy(dst + (size_t)t * hd, x + ((size_t)t * heads + h) * hd, (size_t)hd * sizeof *dst);
+            memcpy(dst + (size_t)t * hd, x + ((size_t)t * heads + h) * hd,
+                   (size_t)hd * sizeof *dst);
         else
             memset(dst + (size_t)t * hd, 0, (size_t)hd * sizeof *dst);
     }
@@ -179,7 +180,7 @@ void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_r
             /* scores of the block's rows against key blocks 0..i: scale q_t . k_s */
             for (int j = 0; j <= i; j++)
                 pg_gemm_block(0, 1, QB, QB, hd, scale, Q + (size_t)i * QB * hd, hd,
-                        K + (size_t)j * QB * hd, hd, 0, Pi + (size_t)j * QB, Tp);
+                              K + (size_t)j * QB * hd, hd, 0, Pi + (size_t)j * QB, Tp);
             /* softmax over s <= t; zeros after t, and whole rows of padding */
             for (int t = i * QB; t < (i + 1) * QB; t++) {
                 pg_real *p = Pi + (size_t)(t - i * QB) * Tp;
@@ -199,8 +200,8 @@ void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_r
             }
             /* out_t = sum_s p_s v_s, key block by key block */
             for (int j = 0; j <= i; j++)
-                pg_gemm_block(0, 0, QB, hd, QB, 1, Pi + (size_t)j * QB, Tp, V + (size_t)j * QB * hd, hd,
-                        j ? 1 : 0, O + (size_t)i * QB * hd, hd);
+                pg_gemm_block(0, 0, QB, hd, QB, 1, Pi + (size_t)j * QB, Tp,
+                              V + (size_t)j * QB * hd, hd, j ? 1 : 0, O + (size_t)i * QB * hd, hd);
         }
         for (int t = 0; t < T; t++)
             memcpy(out + ((size_t)t * H + h) * hd, O + (size_t)t * hd, (size_t)hd * sizeof *out);
@@ -232,9 +233,9 @@ void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout
                 /* out = P V:  dP = dO V^T,  dV += P^T dO */
                 for (int j = 0; j <= i; j++) {
                     pg_gemm_block(0, 1, QB, QB, hd, 1, dOi, hd, V + (size_t)j * QB * hd, hd, 0,
-                            dS + (size_t)j * QB, Tp);
+                                  dS + (size_t)j * QB, Tp);
                     pg_gemm_block(1, 0, QB, hd, QB, 1, Pi + (size_t)j * QB, Tp, dOi, hd, 1,
-                            dV + (size_t)j * QB * hd, hd);
+                                  dV + (size_t)j * QB * hd, hd);
                 }
                 /* softmax: dscore_s = p_s (dp_s - sum p dp), in place over dP */
                 int width = (i + 1) * QB;
@@ -251,10 +252,11 @@ void pg_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout
                 }
                 /* score = scale q.k:  dQ = dS K,  dK += dS^T Q */
                 for (int j = 0; j <= i; j++) {
-                    pg_gemm_block(0, 0, QB, hd, QB, 1, dS + (size_t)j * QB, Tp, K + (size_t)j * QB * hd,
-                            hd, j ? 1 : 0, dQ + (size_t)i * QB * hd, hd);
-                    pg_gemm_block(1, 0, QB, hd, QB, 1, dS + (size_t)j * QB, Tp, Q + (size_t)i * QB * hd,
-                            hd, 1, dK + (size_t)j * QB * hd, hd);
+                    const pg_real *dSj = dS + (size_t)j * QB;
+                    pg_gemm_block(0, 0, QB, hd, QB, 1, dSj, Tp, K + (size_t)j * QB * hd, hd,
+                                  j ? 1 : 0, dQ + (size_t)i * QB * hd, hd);
+                    pg_gemm_block(1, 0, QB, hd, QB, 1, dSj, Tp, Q + (size_t)i * QB * hd, hd, 1,
+                                  dK + (size_t)j * QB * hd, hd);
                 }
             }
             add_head(dq, dQ, T, H, h, hd);
