@@ -17,7 +17,7 @@
 
 #include "kernels/real.h"
 
-enum { PG_GEMM_ROWS = 256, PG_GEMM_COLS = 512 };
+enum { PG_GEMM_ROWS = 256, PG_GEMM_COLS = 256 };
 
 void pg_gemm(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A, int lda,
              const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc);

@@ -26,8 +26,8 @@ void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real
     (void)scratch;
     if (din) /* din += dout @ w */
         pg_gemm(0, 0, n, in_dim, out_dim, 1, dout, out_dim, w, in_dim, 1, din, in_dim);
-    /* dw += dout^T @ in */
-    pg_gemm(1, 0, out_dim, in_dim, n, 1, dout, out_dim, in, in_dim, 1, dw, in_dim);
+    /* dw += dout^T @ in: its shape is the layer's, whatever the batch (no padding) */
+    pg_gemm_fixed(1, 0, out_dim, in_dim, n, 1, dout, out_dim, in, in_dim, 1, dw, in_dim);
 }
 
 /* ---- rms_norm ---- */
