@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/model.h"
 #include "tests/util.h"
 
@@ -241,6 +242,59 @@ START_TEST(test_bad_configs)
 }
 END_TEST
 
+/* The CPU backend's matrix product (kernels/cpu/gemm.c), through the BLAS and through the
+ * hand-written path: every transpose combination, alpha and beta, shapes that leave
+ * partial tiles, against a double-precision loop; and a row's bits do not depend on how
+ * many rows the call has (the padding of the last tile). */
+START_TEST(test_gemm)
+{
+    enum { M = 300, N = 270, K = 37 };
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N), *C0 = malloc(sizeof(float) * M * N);
+    float *few = malloc(sizeof(float) * 5 * N);
+    for (int i = 0; i < M * K; i++)
+        A[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+    for (int i = 0; i < K * N; i++)
+        B[i] = (float)((i * 53 % 97) - 48) / 48.0f;
+    for (int i = 0; i < M * N; i++)
+        C0[i] = (float)((i * 29 % 89) - 44) / 44.0f;
+    for (int portable = 0; portable < 2; portable++) {
+        pg_gemm_use_portable(portable);
+        for (int t = 0; t < 4; t++) {
+            int ta = t & 1, tb = t >> 1, lda = ta ? M : K, ldb = tb ? K : N;
+            for (int with_beta = 0; with_beta < 2; with_beta++) {
+                float beta = with_beta ? 0.75f : 0.0f;
+                memcpy(C, C0, sizeof(float) * M * N);
+                pg_gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, C, N);
+                double worst = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double ref = beta * (double)C0[i * N + j];
+                        for (int k = 0; k < K; k++)
+                            ref += 0.5 * (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                                   (double)(tb ? B[j * K + k] : B[k * N + j]);
+                        worst = fmax(worst, fabs(C[i * N + j] - ref) / fmax(1.0, fabs(ref)));
+                    }
+                ck_assert_msg(worst < 1e-5, "portable %d ta %d tb %d beta %g: rel err %g",
+                              portable, ta, tb, beta, worst);
+                if (ta)
+                    continue; /* rows of op(A) are rows of A: the first 5 alone */
+                memcpy(few, C0, sizeof(float) * 5 * N);
+                pg_gemm(ta, tb, 5, N, K, 0.5f, A, lda, B, ldb, beta, few, N);
+                ck_assert_msg(memcmp(few, C, sizeof(float) * 5 * N) == 0,
+                              "portable %d tb %d beta %g: rows differ alone", portable, tb, beta);
+            }
+        }
+    }
+    pg_gemm_use_portable(0);
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    free(few);
+}
+END_TEST
+
 Suite *suite_model(void)
 {
     Suite *s = suite_create("model");
@@ -252,6 +306,7 @@ Suite *suite_model(void)
     tcase_add_test(tc, test_reference_init);
     tcase_add_test(tc, test_batch_independent_and_deterministic);
     tcase_add_test(tc, test_forward_is_causal);
+    tcase_add_test(tc, test_gemm);
     tcase_add_test(tc, test_bad_configs);
     suite_add_tcase(s, tc);
     return s;

@@ -59,28 +59,50 @@ static pg_real dot(const pg_real *a, const pg_real *b, int n)
            tail;
 }
 
-/* The hand-written product of one tile: a row of B^T is contiguous (tb), so each element
- * is a dot product; otherwise rows of B are added into the row of C in k order. */
+/* This thread's buffers, grown as needed and kept (slot 0: a padded tile; slot 1: the
+ * hand-written product's contiguous copies): the one memory the CPU backend's ops take
+ * for themselves, since a tile's operands are not workspace a caller can size without
+ * knowing the tiling. */
+static _Thread_local pg_real *buffers[2];
+static _Thread_local size_t buffer_cap[2];
+
+static pg_real *thread_buffer(int slot, size_t n)
+{
+    if (n > buffer_cap[slot]) {
+        free(buffers[slot]);
+        buffers[slot] = malloc(n * sizeof(pg_real));
+        if (!buffers[slot]) {
+            fprintf(stderr, "pgolf: out of memory for a matrix product's tile (%zu bytes)\n",
+                    n * sizeof(pg_real));
+            abort();
+        }
+        buffer_cap[slot] = n;
+    }
+    return buffers[slot];
+}
+
+/* The hand-written product of one tile, as the CPU backend computed its products before
+ * the BLAS: op(A)'s rows and op(B)'s columns copied contiguous, each element one dot
+ * product, output columns in blocks of 16 so that a few columns stay in cache. */
 static void tile_portable(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A,
                           int lda, const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
 {
-    for (int i = 0; i < M; i++) {
-        pg_real *c = C + (size_t)i * ldc;
-        for (int j = 0; j < N; j++)
-            c[j] = beta == 0 ? 0 : beta * c[j];
-        if (tb && !ta) {
-            for (int j = 0; j < N; j++)
-                c[j] += alpha * dot(A + (size_t)i * lda, B + (size_t)j * ldb, K);
-            continue;
-        }
-        for (int k = 0; k < K; k++) {
-            pg_real a = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
-            if (tb)
-                for (int j = 0; j < N; j++)
-                    c[j] += a * B[(size_t)j * ldb + k];
-            else
-                for (int j = 0; j < N; j++)
-                    c[j] += a * B[(size_t)k * ldb + j];
+    enum { OB = 16 };
+    pg_real *a = thread_buffer(1, (size_t)(M + N) * K), *bt = a + (size_t)M * K;
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++)
+            a[(size_t)i * K + k] = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+    for (int j = 0; j < N; j++)
+        for (int k = 0; k < K; k++)
+            bt[(size_t)j * K + k] = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+    for (int j0 = 0; j0 < N; j0 += OB) {
+        int j1 = j0 + OB < N ? j0 + OB : N;
+        for (int i = 0; i < M; i++) {
+            pg_real *c = C + (size_t)i * ldc;
+            for (int j = j0; j < j1; j++) {
+                pg_real d = alpha * dot(a + (size_t)i * K, bt + (size_t)j * K, K);
+                c[j] = beta == 0 ? d : beta * c[j] + d;
+            }
         }
     }
 }
@@ -102,27 +124,6 @@ void pg_gemm_block(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_
     tile_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* This thread's buffer for a padded tile, grown as needed and kept: the one memory the
- * CPU backend's ops take for themselves (a tile's operands are not workspace a caller
- * can size without knowing the tiling). */
-static _Thread_local pg_real *pad;
-static _Thread_local size_t pad_cap;
-
-static pg_real *pad_buffer(size_t n)
-{
-    if (n > pad_cap) {
-        free(pad);
-        pad = malloc(n * sizeof *pad);
-        if (!pad) {
-            fprintf(stderr, "pgolf: out of memory for a matrix product's padded tile (%zu bytes)\n",
-                    n * sizeof *pad);
-            abort();
-        }
-        pad_cap = n;
-    }
-    return pad;
-}
-
 /* A last tile of m < PG_GEMM_ROWS rows: its rows of op(A) and of C are copied into
  * zero-padded operands of PG_GEMM_ROWS rows (op(A) kept in A's own orientation, so the
  * BLAS takes the same path as for a full tile), computed, and its m rows copied back. */
@@ -130,7 +131,7 @@ static void tile_padded(int ta, int tb, int m, int N, int K, pg_real alpha, cons
                         int lda, const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
 {
     enum { R = PG_GEMM_ROWS };
-    pg_real *Ap = pad_buffer((size_t)R * K + (size_t)R * N), *Cp = Ap + (size_t)R * K;
+    pg_real *Ap = thread_buffer(0, (size_t)R * K + (size_t)R * N), *Cp = Ap + (size_t)R * K;
     memset(Ap, 0, ((size_t)R * K + (size_t)R * N) * sizeof *Ap);
     for (int r = 0; r < m; r++) {
         if (ta)
