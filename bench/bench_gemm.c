@@ -57,7 +57,7 @@ static void layer(const char *name, int n, int in, int out, double pk)
         double t0 = pg_now_seconds();
         pg_linear_fwd(y, x, w, n, in, out);
         double t1 = pg_now_seconds();
-        pg_linear_bwd(dx, dw, y, x, w, n, in, out, NULL);
+        pg_linear_bwd(dx, dw, y, x, w, n, in, out);
         double t2 = pg_now_seconds();
         fwd = t1 - t0 < fwd ? t1 - t0 : fwd;
         bwd = t2 - t1 < bwd ? t2 - t1 : bwd;

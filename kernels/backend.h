@@ -49,8 +49,7 @@ struct pg_backend {
                        int out_dim);
     /* din += dout @ w (skipped when din is NULL); dw += dout^T @ in */
     void (*linear_bwd)(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                       const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch);
-    size_t (*linear_bwd_scratch)(int n, int in_dim, int out_dim);
+                       const pg_real *w, int n, int in_dim, int out_dim);
 
     /* out = in / sqrt(mean(in^2) + eps) per row, rstd keeps 1/sqrt(.); out may alias in */
     void (*rmsnorm_fwd)(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim,

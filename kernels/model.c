@@ -202,18 +202,10 @@ int pg_model_init(pg_model *m, uint64_t seed, int mode)
     return 0;
 }
 
-/* The largest scratch any op of a backward pass takes: the linear backward of every
- * layer shape (LoRA's adapters are never larger than c_q) and attention's. */
-static size_t op_scratch(const pg_backend *be, const pg_model_config *c, int N, int T)
+/* The scratch of a backward pass: the attention's (the only op that takes one). */
+static size_t op_scratch(const pg_backend *be, const pg_model_config *c, int T)
 {
-    int D = c->model_dim, kvd = c->num_kv_heads * pg_config_head_dim(c), F = c->mlp_mult * D;
-    int shapes[][2] = {{D, c->vocab_size}, {D, D}, {D, kvd}, {D, F}, {F, D}};
-    size_t need = be->attention_bwd_scratch(T, c->num_kv_heads, pg_config_head_dim(c));
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        size_t k = be->linear_bwd_scratch(N, shapes[i][0], shapes[i][1]);
-        need = k > need ? k : need;
-    }
-    return need;
+    return be->attention_bwd_scratch(T, c->num_kv_heads, pg_config_head_dim(c));
 }
 
 int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
@@ -239,7 +231,7 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     size_t per_layer = 12 * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH + att_state;
     size_t backward = keep_layers ? N * V + (2 + nskip + 5) * N * D + 3 * N * kvd + 2 * N * F : 0;
     /* workspace: LoRA's rank-r and [N][D] temporaries, then the ops' scratch */
-    size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, (int)N, T) : 0);
+    size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, T) : 0);
     size_t total = 2 * N * D + 2 * N + N * V + (size_t)T * hd + L * per_layer + nskip * N * D +
                    backward + ws;
     a->buf = a->be->alloc(total * sizeof(pg_real));
@@ -420,13 +412,13 @@ static void lora_backward(const pg_model *m, pg_acts *a, int l, int N, const pg_
     int D = m->cfg.model_dim, r = m->lora->rank;
     int kvd = m->cfg.num_kv_heads * pg_config_head_dim(&m->cfg);
     lora_views w = lora_at(m->lora, m, m->lora->p, l), gw = lora_at(m->lora, m, m->lora->g, l);
-    pg_real *dh = a->lora_tmp, *ws = a->scratch;
+    pg_real *dh = a->lora_tmp;
     be->zero(dh, (size_t)N * r * sizeof *dh);
-    be->linear_bwd(dh, gw.bq, dq, lora_h(m, l, 0), w.bq, N, r, D, ws);
-    be->linear_bwd(dx, gw.aq, dh, x, w.aq, N, D, r, ws);
+    be->linear_bwd(dh, gw.bq, dq, lora_h(m, l, 0), w.bq, N, r, D);
+    be->linear_bwd(dx, gw.aq, dh, x, w.aq, N, D, r);
     be->zero(dh, (size_t)N * r * sizeof *dh);
-    be->linear_bwd(dh, gw.bv, dv, lora_h(m, l, 1), w.bv, N, r, kvd, ws);
-    be->linear_bwd(dx, gw.av, dh, x, w.av, N, D, r, ws);
+    be->linear_bwd(dh, gw.bv, dv, lora_h(m, l, 1), w.bv, N, r, kvd);
+    be->linear_bwd(dx, gw.av, dh, x, w.av, N, D, r);
 }
 
 /* The saved activations of layer l (distinct per layer with keep_layers, else shared). */
@@ -553,18 +545,18 @@ static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_
     be->copy(t_resid, g_out, nd * sizeof(pg_real));
     /* MLP: mlp_out = act(fc(norm(x_attn))) @ proj^T */
     be->zero(t_f, nf * sizeof(pg_real));
-    be->linear_bwd(t_f, gw->mlp_proj, t_branch, s.act, w->mlp_proj, N, F, D, ws);
+    be->linear_bwd(t_f, gw->mlp_proj, t_branch, s.act, w->mlp_proj, N, F, D);
     be->zero(t_fc, nf * sizeof(pg_real));
     be->mlp_act_bwd(t_fc, t_f, s.fc_out, nf, c->mlp_act);
     be->zero(t_branch, nd * sizeof(pg_real));
-    be->linear_bwd(t_branch, gw->fc, t_fc, s.mlp_in, w->fc, N, D, F, ws);
+    be->linear_bwd(t_branch, gw->fc, t_fc, s.mlp_in, w->fc, N, D, F);
     be->rmsnorm_bwd(t_resid, t_branch, s.x_attn, s.mlp_rstd, N, D);
 
     /* x_attn = x_mix + attn_scale * attn_out */
     be->scaled_add_bwd(t_branch, gw->attn_scale, t_resid, s.attn_out, w->attn_scale, (size_t)N,
                        D);
     be->zero(t_att, nd * sizeof(pg_real));
-    be->linear_bwd(t_att, gw->attn_proj, t_branch, s.att, w->attn_proj, N, D, D, ws);
+    be->linear_bwd(t_att, gw->attn_proj, t_branch, s.att, w->attn_proj, N, D, D);
     be->zero(t_q, nd * sizeof(pg_real));
     be->zero(t_k, nkv * sizeof(pg_real));
     be->zero(t_v, nkv * sizeof(pg_real));
@@ -577,9 +569,9 @@ static void block_backward(const pg_model *m, pg_acts *a, int l, const pg_block_
     be->rmsnorm_bwd(t_qlin, t_q, s.q_lin, s.q_rstd, N * H, hd);
     be->rmsnorm_bwd(t_klin, t_k, s.k_lin, s.k_rstd, N * KVH, hd);
     be->zero(t_branch, nd * sizeof(pg_real));
-    be->linear_bwd(t_branch, gw->c_q, t_qlin, s.attn_in, w->c_q, N, D, D, ws);
-    be->linear_bwd(t_branch, gw->c_k, t_klin, s.attn_in, w->c_k, N, D, kvd, ws);
-    be->linear_bwd(t_branch, gw->c_v, t_v, s.attn_in, w->c_v, N, D, kvd, ws);
+    be->linear_bwd(t_branch, gw->c_q, t_qlin, s.attn_in, w->c_q, N, D, D);
+    be->linear_bwd(t_branch, gw->c_k, t_klin, s.attn_in, w->c_k, N, D, kvd);
+    be->linear_bwd(t_branch, gw->c_v, t_v, s.attn_in, w->c_v, N, D, kvd);
     if (m->lora)
         lora_backward(m, a, l, N, s.attn_in, t_qlin, t_v, t_branch);
     be->rmsnorm_bwd(t_resid, t_branch, s.x_mix, s.attn_rstd, N, D);
@@ -604,8 +596,7 @@ void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int 
     be->softcap_xent_bwd(a->g_logits, a->logits, a->targets, N, V, c->logit_softcap, dloss);
     pg_real *g_final = a->g_d[0];
     be->zero(g_final, nd * sizeof(pg_real));
-    be->linear_bwd(g_final, g_tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V,
-                   a->scratch);
+    be->linear_bwd(g_final, g_tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V);
     be->zero(a->g_x, nd * sizeof(pg_real));
     be->rmsnorm_bwd(a->g_x, g_final, PG_LAYER(a, x_out, stride_d, L - 1), a->final_rstd, N, D);
 

@@ -84,9 +84,9 @@ static void linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n,
 }
 
 static void linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                       const pg_real *w, int n, int i, int o, pg_real *scratch)
+                       const pg_real *w, int n, int i, int o)
 {
-    CPU->linear_bwd(D(din), D(dw), D(dout), D(in), D(w), n, i, o, D(scratch));
+    CPU->linear_bwd(D(din), D(dw), D(dout), D(in), D(w), n, i, o);
 }
 
 static void rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int dim, pg_real eps)
@@ -250,11 +250,6 @@ static int all_reduce_sum(pg_real *x, size_t n)
     return CPU->all_reduce_sum(D(x), n);
 }
 
-static size_t linear_bwd_scratch(int n, int i, int o)
-{
-    return CPU->linear_bwd_scratch(n, i, o);
-}
-
 static size_t attention_state_size(int B, int T, int H, int hd)
 {
     return CPU->attention_state_size(B, T, H, hd);
@@ -282,7 +277,6 @@ static const pg_backend kEmu = {
     .zero = emu_zero,
     .linear_fwd = linear_fwd,
     .linear_bwd = linear_bwd,
-    .linear_bwd_scratch = linear_bwd_scratch,
     .rmsnorm_fwd = rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,
     .rope_tables = rope_tables,

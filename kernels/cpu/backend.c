@@ -11,6 +11,7 @@
 #include "common/dist.h"
 #include "common/err.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/ops.h"
 
 static void *cpu_alloc(size_t bytes)
@@ -27,11 +28,6 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
 static void cpu_zero(void *p, size_t bytes)
 {
     memset(p, 0, bytes);
-}
-
-static size_t cpu_linear_bwd_scratch(int n, int in_dim, int out_dim)
-{
-    return pg_linear_bwd_scratch(n, in_dim, out_dim);
 }
 
 /* one sequence at a time: each has its own block of state (pg_attention_state_size) */
@@ -89,9 +85,10 @@ static int cpu_all_reduce_sum(pg_real *x, size_t n)
 static void cpu_describe(char *buf, size_t n)
 {
 #ifdef _OPENMP
-    snprintf(buf, n, "the CPU (%d OpenMP threads)", omp_get_max_threads());
+    snprintf(buf, n, "the CPU (%d OpenMP threads, %s)", omp_get_max_threads(),
+             pg_gemm_describe());
 #else
-    snprintf(buf, n, "the CPU (one thread)");
+    snprintf(buf, n, "the CPU (one thread, %s)", pg_gemm_describe());
 #endif
 }
 
@@ -107,7 +104,6 @@ static const pg_backend kCpu = {
     .zero = cpu_zero,
     .linear_fwd = pg_linear_fwd,
     .linear_bwd = pg_linear_bwd,
-    .linear_bwd_scratch = cpu_linear_bwd_scratch,
     .rmsnorm_fwd = pg_rmsnorm_fwd,
     .rmsnorm_bwd = pg_rmsnorm_bwd,
     .rope_tables = pg_rope_tables,

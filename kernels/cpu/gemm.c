@@ -8,14 +8,12 @@
 #include <omp.h>
 #endif
 
-/* The full build links OpenBLAS (PG_HAVE_CBLAS) and keeps it to one thread per call:
- * the parallelism is pgolf's own, over fixed tiles. The box build's stand-in <cblas.h>
- * (packager/box/include/) calls the machine's OpenBLAS when it loaded one
+/* The full build links OpenBLAS and keeps it to one thread per call: the parallelism is
+ * pgolf's own, over fixed tiles. The box build's stand-in <cblas.h>
+ * (packager/box/include/) calls the machine's OpenBLAS when it loaded its pthreads build
  * (pg_cblas_available, which also sets one thread) and the hand-written product
  * otherwise. */
-#if defined(PG_HAVE_CBLAS) || defined(PG_BOX)
 #include <cblas.h>
-#define PG_GEMM_BLAS 1
 #ifdef PG_CBLAS_OPTIONAL
 static int blas_ready(void)
 {
@@ -23,8 +21,16 @@ static int blas_ready(void)
 }
 #else
 #include <pthread.h>
+/* Only OpenBLAS's pthreads build may be called from several threads at once (its
+ * sequential build shares its buffers unguarded, its OpenMP build would set pgolf's own
+ * thread count): anything else would silently corrupt results. */
 static void one_thread(void)
 {
+    if (openblas_get_parallel() != 1) {
+        fprintf(stderr, "pgolf: the OpenBLAS loaded is not its pthreads build (Debian's "
+                        "libopenblas0-pthread); see BLAS_DIR in the GNUmakefile\n");
+        abort();
+    }
     openblas_set_num_threads(1);
 }
 static int blas_ready(void)
@@ -34,13 +40,17 @@ static int blas_ready(void)
     return 1;
 }
 #endif
-#endif
 
 static int use_portable;
 
 void pg_gemm_use_portable(int on)
 {
     use_portable = on;
+}
+
+const char *pg_gemm_describe(void)
+{
+    return !use_portable && blas_ready() ? "OpenBLAS products" : "hand-written products";
 }
 
 /* Dot product with 8 partial sums combined in a fixed order: vectorizes without
@@ -110,7 +120,6 @@ static void tile_portable(int ta, int tb, int M, int N, int K, pg_real alpha, co
 void pg_gemm_block(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_real *A, int lda,
                    const pg_real *B, int ldb, pg_real beta, pg_real *C, int ldc)
 {
-#ifdef PG_GEMM_BLAS
     if (!use_portable && blas_ready()) {
         enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
 #ifdef PG_REAL_DOUBLE
@@ -120,7 +129,6 @@ void pg_gemm_block(int ta, int tb, int M, int N, int K, pg_real alpha, const pg_
 #endif
         return;
     }
-#endif
     tile_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -14,16 +14,9 @@ void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int
     pg_gemm(0, 1, n, out_dim, in_dim, 1, in, in_dim, w, in_dim, 0, out, out_dim);
 }
 
-size_t pg_linear_bwd_scratch(int n, int in_dim, int out_dim)
-{
-    (void)n, (void)in_dim, (void)out_dim;
-    return 0;
-}
-
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                   const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch)
+                   const pg_real *w, int n, int in_dim, int out_dim)
 {
-    (void)scratch;
     if (din) /* din += dout @ w */
         pg_gemm(0, 0, n, in_dim, out_dim, 1, dout, out_dim, w, in_dim, 1, din, in_dim);
     /* dw += dout^T @ in: its shape is the layer's, whatever the batch (no padding) */

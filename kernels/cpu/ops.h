@@ -20,11 +20,9 @@ enum { PG_OMP_MIN = 1 << 15 };
 /* out[n][o] = sum_i in[n][i] * w[o][i] */
 void pg_linear_fwd(pg_real *out, const pg_real *in, const pg_real *w, int n, int in_dim,
                    int out_dim);
-/* din += dout @ w (skipped when din is NULL); dw += dout^T @ in. scratch holds
- * pg_linear_bwd_scratch(n, in_dim, out_dim) reals. */
+/* din += dout @ w (skipped when din is NULL); dw += dout^T @ in */
 void pg_linear_bwd(pg_real *din, pg_real *dw, const pg_real *dout, const pg_real *in,
-                   const pg_real *w, int n, int in_dim, int out_dim, pg_real *scratch);
-size_t pg_linear_bwd_scratch(int n, int in_dim, int out_dim);
+                   const pg_real *w, int n, int in_dim, int out_dim);
 
 /* out = in / sqrt(mean(in^2) + eps) over each row of `dim`; rstd[n] keeps 1/sqrt(.).
  * out may alias in. */

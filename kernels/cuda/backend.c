@@ -86,7 +86,6 @@ static pg_backend make_table(void)
     b.zero = cuda_zero;
     b.linear_fwd = pg_cuda_linear_fwd;
     b.linear_bwd = pg_cuda_linear_bwd;
-    b.linear_bwd_scratch = pg_cuda_linear_bwd_scratch;
     b.rmsnorm_fwd = pg_cuda_rmsnorm_fwd;
     b.rmsnorm_bwd = pg_cuda_rmsnorm_bwd;
     b.rope_tables = pg_cuda_rope_tables;

@@ -69,8 +69,7 @@ void *pg_cuda_workspace(size_t bytes);
 /* The op entry points of each file. */
 void pg_cuda_linear_fwd(float *out, const float *in, const float *w, int n, int in_dim, int out_dim);
 void pg_cuda_linear_bwd(float *din, float *dw, const float *dout, const float *in, const float *w,
-                        int n, int in_dim, int out_dim, float *scratch);
-size_t pg_cuda_linear_bwd_scratch(int n, int in_dim, int out_dim);
+                        int n, int in_dim, int out_dim);
 int pg_cuda_linear_bf16(int on);
 /* out (m x n) = a (m x k) @ b (k x n), all row-major (Newton-Schulz's B X) */
 void pg_cuda_matmul_nn(float *out, const float *a, const float *b, int m, int k, int n);

@@ -181,16 +181,10 @@ void pg_cuda_linear_fwd(float *out, const float *in, const float *w, int n, int 
          in_dim, (size_t)n * in_dim, 0.0f, out, out_dim);
 }
 
-size_t pg_cuda_linear_bwd_scratch(int n, int in_dim, int out_dim)
-{
-    (void)n, (void)in_dim, (void)out_dim;
-    return 0; /* GEMMs accumulate in place (beta = 1) */
-}
-
 void pg_cuda_linear_bwd(float *din, float *dw, const float *dout, const float *in, const float *w,
-                        int n, int in_dim, int out_dim, float *scratch)
+                        int n, int in_dim, int out_dim)
 {
-    (void)scratch;
+    /* the GEMMs accumulate in place (beta = 1) */
     /* din^T (i x n) += w (column-major i x o) dout^T (o x n) */
     if (din)
         gemm(CUBLAS_OP_N, CUBLAS_OP_N, in_dim, n, out_dim, w, in_dim, (size_t)out_dim * in_dim,

@@ -9,12 +9,14 @@
 #include "packager/box/dl.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "common/dl.h"
+#include "common/err.h"
 
 static struct {
     const EVP_MD *(*sha256)(void);
@@ -34,22 +36,28 @@ static struct {
     void (*sgemm)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int, int,
                   float, const float *, int, const float *, int, float, float *, int);
     void (*set_threads)(int);
+    int (*get_parallel)(void);
     int blas;
 } lib;
 
-/* OpenBLAS if the machine has it: optional unless PGOLF_LIBBLAS names a file. One thread
- * per call, as in the full build (kernels/cpu/gemm.c runs the tiles in parallel). */
+/* OpenBLAS if the machine has its pthreads build (the one safe to call from several
+ * threads at once): optional unless PGOLF_LIBBLAS names a file. One thread per call, as
+ * in the full build (kernels/cpu/gemm.c runs the tiles in parallel). */
 static int blas_load(void)
 {
     static const char *const names[] = {"libopenblas.so.0", NULL};
     const pg_dl_sym syms[] = {{"cblas_sgemm", &lib.sgemm},
-                              {"openblas_set_num_threads", &lib.set_threads}};
+                              {"openblas_set_num_threads", &lib.set_threads},
+                              {"openblas_get_parallel", &lib.get_parallel}};
     const char *env = getenv("PGOLF_LIBBLAS");
+    int required = env && *env;
     void *b = pg_dl_open("PGOLF_LIBBLAS", names, "OpenBLAS for the CPU backend");
-    if (!b)
-        return env && *env ? -1 : 0;
-    if (pg_dl_bind(b, "OpenBLAS", syms, sizeof syms / sizeof *syms) != 0)
-        return env && *env ? -1 : 0;
+    if (!b || pg_dl_bind(b, "OpenBLAS", syms, sizeof syms / sizeof *syms) != 0)
+        return required ? -1 : 0;
+    if (lib.get_parallel() != 1) {
+        dlclose(b);
+        return required ? pg_fail("%s: not OpenBLAS's pthreads build", env) : 0;
+    }
     lib.set_threads(1);
     lib.blas = 1;
     return 0;

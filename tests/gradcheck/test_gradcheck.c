@@ -84,9 +84,7 @@ static void linear_f(const op_case *c, const double *x, double *y)
 }
 static void linear_b(const op_case *c, const double *x, const double *dy, double *dx)
 {
-    double *ws = malloc(pg_linear_bwd_scratch(c->a, c->b, c->d) * sizeof *ws);
-    pg_linear_bwd(dx, dx + c->a * c->b, dy, x, x + c->a * c->b, c->a, c->b, c->d, ws);
-    free(ws);
+    pg_linear_bwd(dx, dx + c->a * c->b, dy, x, x + c->a * c->b, c->a, c->b, c->d);
 }
 
 static void rms_f(const op_case *c, const double *x, double *y)
