@@ -161,11 +161,10 @@ static void tiles(int pad_rows, int ta, int tb, int M, int N, int K, pg_real alp
 {
     enum { R = PG_GEMM_ROWS, W = PG_GEMM_COLS };
     int tm = (M + R - 1) / R, tn = (N + W - 1) / W;
-    /* Threads only when the call is not already inside a parallel region (attention
-     * runs one head per thread) and there is work for more than one tile. */
-    int par = tm * tn > 1 && (double)M * N * K >= (double)(1 << 20);
 #ifdef _OPENMP
-    par = par && !omp_in_parallel();
+    /* Threads only when the call is not already inside a parallel region and there is
+     * work for more than one tile. */
+    int par = tm * tn > 1 && (double)M * N * K >= (double)(1 << 20) && !omp_in_parallel();
 #endif
 #pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int bi = 0; bi < tm; bi++) {
