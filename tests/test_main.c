@@ -28,7 +28,7 @@ int main(void)
     srunner_add_suite(sr, suite_dist());
     srunner_add_suite(sr, suite_shrink());
     srunner_add_suite(sr, suite_first_contact());
-#ifdef PGOLF_CUDA
+#if defined(PGOLF_CUDA) && !defined(PGOLF_CUDA_EMU) /* the engine build has no NVRTC */
     srunner_add_suite(sr, suite_cuda());
 #endif
     /* One process: temp files and skips stay simple, and sanitizers see every test. */

@@ -231,8 +231,12 @@ int pg_cuda_module_load(int major, int minor)
         return pg_fail("cannot load the built-in CUDA kernels: %s", cudaGetErrorString(e));
     }
     g_nlibs = 1;
+#ifdef PGOLF_CUDA_EMU
+    snprintf(g_origin, sizeof g_origin, "compiled for the CPU execution engine (tests/cudaemu)");
+#else
     snprintf(g_origin, sizeof g_origin, "nvcc fatbin sm_%d, built in (%zu bytes)", PGOLF_CUDA_SM,
              (size_t)(pg_cuda_module_image_end - pg_cuda_module_image));
+#endif
     return 0;
 #else
     return pg_fail("no CUDA kernels: this build has none built in; set PGOLF_CUDA_SRC to the "
