@@ -16,7 +16,7 @@
 static void tiny_tokenizer(pg_tokenizer *tok)
 {
     static const char *pieces[] = {"<pad>", "<s>", "</s>", "<unk>",
-                                   "\xe2\x96\x81" "a", "bc", "<0x41>", "\xe2\x96\x81"};
+                                   "\342\226\201a", "bc", "<0x41>", "\xe2\x96\x81"};
     static const uint8_t types[] = {3, 3, 3, 2, 1, 1, 6, 1};
     memset(tok, 0, sizeof *tok);
     tok->vocab_size = 8;

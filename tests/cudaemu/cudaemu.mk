@@ -23,6 +23,10 @@ BASE_CFLAGS += -DPGOLF_CUDA -DPGOLF_CUDA_EMU
 $(CUDA_HOST_SRCS:%.c=$(BUILD)/%.o) $(EMU_ENGINE:%=$(BUILD)/tests/cudaemu/%.o) \
     $(BUILD)/tests/cudaemu/test_engine.o: BASE_CFLAGS += -isystem $(EMU_INC) \
     -DPGOLF_CUDA_EMBEDDED -DPGOLF_CUDA_SM=90
+# The scheduler and the shared-memory checks are the engine's hot loop, not code under
+# test: optimized, without instrumentation, told that the device code runs under ASan.
+$(BUILD)/tests/cudaemu/scheduler.o $(BUILD)/tests/cudaemu/racecheck.o: CFLAGS += -O2 \
+    -fno-sanitize=address,undefined -DPG_EMU_ASAN
 PKG_LIBS += -Wl,-rpath,$(abspath $(EMU)/lib)
 LINK := $(CXX)
 

@@ -21,6 +21,8 @@ typedef struct {
 
 /* The launch's built-in variables, set by the scheduler for the running thread. */
 extern pg_emu_dim pg_emu_thread_idx, pg_emu_block_idx, pg_emu_block_dim, pg_emu_grid_dim;
+/* the running thread's index in its block (x fastest) */
+extern unsigned pg_emu_tid;
 
 /* The most bytes a kernel's parameters take (CUDA's limit is 4 KiB). */
 #define PG_EMU_ARG_BYTES 4096
@@ -62,12 +64,11 @@ int pg_emu_run(const pg_emu_kernel *k, pg_emu_dim grid, pg_emu_dim block, void *
 /* __syncthreads() */
 void pg_emu_syncthreads(void);
 
-/* Shared memory's checks (racecheck.c), driven by the scheduler: a launch starts and
- * ends; a block starts (what the previous block wrote is filled with 0xff bytes);
- * thread `tid` runs; the block's threads pass a barrier. */
+/* Shared memory's checks (racecheck.c), driven by the scheduler: a launch starts; a
+ * block starts (what the previous block wrote is filled with 0xff bytes); the block's
+ * threads pass a barrier. */
 void pg_emu_shared_launch(const char *kernel);
 void pg_emu_shared_block(pg_emu_dim block);
-void pg_emu_shared_thread(unsigned tid);
 void pg_emu_shared_barrier(void);
 /* The hazards found since the launch started (each reported once per launch). */
 int pg_emu_shared_hazards(void);

@@ -1,8 +1,9 @@
 /* The engine's shared-memory checks. Device code is compiled with SanitizerCoverage's
  * load and store callbacks (-fsanitize-coverage=trace-loads,trace-stores); those that
- * touch the shared section (device.h's __shared__) are checked against a shadow byte by
- * byte: a byte written by one thread and read or written by another in the same
- * interval between barriers is a hazard, reported as compute-sanitizer's racecheck
+ * touch the shared section (device.h's __shared__) are checked against a shadow of its
+ * 4-byte words: a word written by one thread and read or written by another in the same
+ * interval between barriers is a hazard (two threads writing different bytes of one word
+ * would be reported too: no kernel of pgolf's shares words so), reported as compute-sanitizer's racecheck
  * reports it (kind, kernel, block, offset, the two threads, the access's source line).
  * A block starts with the bytes the previous block wrote set to 0xff: GPU shared memory
  * starts undefined, and a kernel that reads it before writing gets NaNs. */
@@ -28,23 +29,27 @@ typedef struct {
 
 static shadow *g_shadow;
 static uint32_t g_epoch;
-static unsigned g_tid;
 static const char *g_kernel;
 static pg_emu_dim g_block;
 static int g_hazards;
 static char *g_dirty_lo, *g_dirty_hi; /* what this block wrote */
 
+static size_t shadow_words(void)
+{
+    return (size_t)(__stop_pgcu_shared - __start_pgcu_shared + 3) / 4;
+}
+
 static void next_epoch(void)
 {
     if (++g_epoch == 0) { /* wrapped: no old stamp may match a new interval */
-        memset(g_shadow, 0, (size_t)(__stop_pgcu_shared - __start_pgcu_shared) * sizeof *g_shadow);
+        memset(g_shadow, 0, shadow_words() * sizeof *g_shadow);
         g_epoch = 1;
     }
 }
 
 void pg_emu_shared_launch(const char *kernel)
 {
-    size_t n = (size_t)(__stop_pgcu_shared - __start_pgcu_shared);
+    size_t n = shadow_words();
     if (!g_shadow && n && !(g_shadow = calloc(n, sizeof *g_shadow))) {
         fprintf(stderr, "cudaemu: out of memory for the shared-memory shadow\n");
         abort();
@@ -60,11 +65,6 @@ void pg_emu_shared_block(pg_emu_dim block)
     g_dirty_lo = g_dirty_hi = NULL;
     g_block = block;
     next_epoch();
-}
-
-void pg_emu_shared_thread(unsigned tid)
-{
-    g_tid = tid;
 }
 
 void pg_emu_shared_barrier(void)
@@ -92,7 +92,7 @@ static void hazard(const char *kind, size_t offset, size_t size, unsigned first,
     pg_emu_report("cudaemu racecheck: %s hazard in kernel %s, block (%u,%u,%u): shared offset "
                   "%zu (%zu-byte access) by thread %u and %s between the same two barriers, at "
                   "%s",
-                  kind, g_kernel, g_block.x, g_block.y, g_block.z, offset, size, g_tid, by, where);
+                  kind, g_kernel, g_block.x, g_block.y, g_block.z, offset, size, pg_emu_tid, by, where);
 }
 
 static void access(char *p, size_t size, int write, void *pc)
@@ -104,22 +104,23 @@ static void access(char *p, size_t size, int write, void *pc)
         g_dirty_lo = !g_dirty_lo || p < g_dirty_lo ? p : g_dirty_lo;
         g_dirty_hi = p + size > g_dirty_hi ? p + size : g_dirty_hi;
     }
-    for (size_t i = 0; i < size && p + i < __stop_pgcu_shared; i++) {
-        shadow *s = &g_shadow[off + i];
-        int written = s->w_epoch == g_epoch && s->w_tid != g_tid;
-        int read = s->r_epoch == g_epoch && s->r_tid != g_tid;
+    size_t last = (off + size - 1) / 4, words = shadow_words();
+    for (size_t w = off / 4; w <= last && w < words; w++) {
+        shadow *s = &g_shadow[w];
+        int written = s->w_epoch == g_epoch && s->w_tid != pg_emu_tid;
+        int read = s->r_epoch == g_epoch && s->r_tid != pg_emu_tid;
         if (write) {
             if (written)
                 hazard("write-after-write", off, size, s->w_tid, pc);
             else if (read)
                 hazard("write-after-read", off, size, s->r_tid, pc);
-            s->w_epoch = g_epoch, s->w_tid = (uint16_t)g_tid;
+            s->w_epoch = g_epoch, s->w_tid = (uint16_t)pg_emu_tid;
         } else {
             if (written)
                 hazard("read-after-write", off, size, s->w_tid, pc);
             if (s->r_epoch != g_epoch)
-                s->r_epoch = g_epoch, s->r_tid = (uint16_t)g_tid;
-            else if (s->r_tid != g_tid)
+                s->r_epoch = g_epoch, s->r_tid = (uint16_t)pg_emu_tid;
+            else if (s->r_tid != pg_emu_tid)
                 s->r_tid = MANY;
         }
     }
