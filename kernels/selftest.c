@@ -397,6 +397,15 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
 {
     static const shape kTiny = {2, 32, 32, 4, 2, 8, 64, 64};
     static const shape kBase = {1, 256, 512, 8, 4, 64, 1024, 1024};
+    /* The attention again across tiles: 70 positions span three key tiles and two query
+     * blocks of the CUDA kernels (partial ones included), at head_dims padded to each of
+     * their instantiations (32, 64, 128). */
+    static const struct {
+        const char *name;
+        shape s;
+    } kTiles[] = {{"T70/hd8", {1, 70, 16, 2, 1, 8, 0, 0}},
+                  {"T70/hd40", {1, 70, 80, 2, 1, 40, 0, 0}},
+                  {"T70/hd100", {1, 70, 200, 2, 1, 100, 0, 0}}};
     memset(r, 0, sizeof *r);
     ctx c = {.ref = ref, .dev = dev, .r = r};
     pg_rng_seed(&c.rng, 1234);
@@ -408,6 +417,11 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
         test_linear(&c, s, TOL_FP32);
         test_norm_rope(&c, s);
         test_attention(&c, s);
+        for (size_t i = 0; k == 0 && i < sizeof kTiles / sizeof *kTiles; i++) {
+            c.shape = kTiles[i].name;
+            test_attention(&c, &kTiles[i].s);
+            c.shape = "tiny";
+        }
         test_head(&c, s);
         test_elementwise(&c, s);
         test_optim(&c, s);

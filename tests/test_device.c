@@ -541,6 +541,17 @@ START_TEST(test_backend_flag)
         ck_assert_int_eq(pg_sha256_file(ck, s1), 0);
         ck_assert_int_eq(pg_sha256_file(ck2, s2), 0);
         ck_assert_str_eq(s1, s2);
+        /* make gpu-proof's script: one SKIP line */
+        char cmd[3000], out[600] = "";
+        snprintf(cmd, sizeof cmd, "PGOLF_ROOT='%s' PGOLF_BIN='%s' '%s/tests/gpu/gpu_proof.sh' 2>&1",
+                 t_root(), getenv("PGOLF_BIN"), t_root());
+        FILE *f = popen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        size_t got = fread(out, 1, sizeof out - 1, f);
+        out[got] = '\0';
+        ck_assert_int_eq(pclose(f), 0);
+        ck_assert_int_eq(t_count_lines(out), 1);
+        ck_assert_msg(strncmp(out, "SKIP: gpu-proof: --backend cuda: ", 33) == 0, "%s", out);
     }
 }
 END_TEST

@@ -23,8 +23,9 @@
 // the scheduler knows: blocks run one at a time, so a static is the block's memory. The
 // scheduler fills what the previous block wrote with 0xff bytes when a block starts (a
 // GPU's shared memory starts undefined), and checks every access of the section for
-// races between barriers.
-#define __shared__ static __attribute__((section("pgcu_shared")))
+// races between barriers. `used` keeps each array's address visible to the optimizer as
+// escaping, so no load of it is cached across a barrier (an external call).
+#define __shared__ static __attribute__((section("pgcu_shared"), used))
 
 #define threadIdx (static_cast<const pg_emu_dim &>(pg_emu_thread_idx))
 #define blockIdx (static_cast<const pg_emu_dim &>(pg_emu_block_idx))
