@@ -102,6 +102,13 @@ PG_KERNEL shared_from_block_0(float *out)
     out[blockIdx.x * blockDim.x + threadIdx.x] = sh[threadIdx.x];
 }
 
+// Wrong: reads shared memory no thread wrote, in the first block of its first launch.
+PG_KERNEL shared_never_written(float *out)
+{
+    __shared__ float never[64];
+    out[threadIdx.x] = never[threadIdx.x];
+}
+
 // Right: a block sum, as the shipped kernels reduce (common.cuh).
 PG_KERNEL block_sums(double *out, const float *x)
 {

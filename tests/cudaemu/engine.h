@@ -61,8 +61,9 @@ size_t pg_emu_bytes_in_use(void);
 /* Runs one launch (scheduler.c): 0, or -1 after reporting a failed check. */
 int pg_emu_run(const pg_emu_kernel *k, pg_emu_dim grid, pg_emu_dim block, void **args);
 
-/* __syncthreads() */
-void pg_emu_syncthreads(void);
+/* __syncthreads(). Convergent, as on a GPU: the optimizer may neither duplicate nor merge
+ * its call sites, whose return addresses synccheck compares. */
+void pg_emu_syncthreads(void) __attribute__((convergent, noinline));
 
 /* Shared memory's checks (racecheck.c), driven by the scheduler: a launch starts; a
  * block starts (what the previous block wrote is filled with 0xff bytes); the block's

@@ -5,8 +5,10 @@
  * interval between barriers is a hazard (two threads writing different bytes of one word
  * would be reported too: no kernel of pgolf's shares words so), reported as compute-sanitizer's racecheck
  * reports it (kind, kernel, block, offset, the two threads, the access's source line).
- * A block starts with the bytes the previous block wrote set to 0xff: GPU shared memory
- * starts undefined, and a kernel that reads it before writing gets NaNs. */
+ * Shared memory holds 0xff bytes before the first launch, and a block starts with the
+ * bytes the previous block wrote set to 0xff again: GPU shared memory starts undefined,
+ * and a kernel that reads it before writing gets NaNs. Accesses past an array's end
+ * within the section are not detected (the arrays have no redzones between them). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +52,13 @@ static void next_epoch(void)
 void pg_emu_shared_launch(const char *kernel)
 {
     size_t n = shadow_words();
-    if (!g_shadow && n && !(g_shadow = calloc(n, sizeof *g_shadow))) {
-        fprintf(stderr, "cudaemu: out of memory for the shared-memory shadow\n");
-        abort();
+    if (!g_shadow && n) {
+        if (!(g_shadow = calloc(n, sizeof *g_shadow))) {
+            fprintf(stderr, "cudaemu: out of memory for the shared-memory shadow\n");
+            abort();
+        }
+        /* the section is zeros in the binary: undefined (0xff) before any block runs */
+        memset(__start_pgcu_shared, 0xff, (size_t)(__stop_pgcu_shared - __start_pgcu_shared));
     }
     g_kernel = kernel;
     g_hazards = 0;

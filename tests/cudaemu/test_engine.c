@@ -144,6 +144,12 @@ static void test_uninitialized(void)
         ok = i < 64 ? h[i] == 5.0f : isnan(h[i]);
     expect(ok, "uninitialized shared memory reads as NaN",
            "block 1 saw what block 0 left in shared memory");
+    ok = launch("shared_never_written", 1, 64, sargs) == cudaSuccess;
+    to_host(h, out, 64 * sizeof *h);
+    for (int i = 0; ok && i < 64; i++)
+        ok = isnan(h[i]);
+    expect(ok, "shared memory never written reads as NaN in the first block",
+           "it read as a number");
     cudaFree(src);
     cudaFree(dst);
     cudaFree(out);

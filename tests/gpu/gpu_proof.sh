@@ -1,7 +1,7 @@
 #!/bin/sh
 # Everything a GPU session must prove, in one command for a machine where minutes are
-# scarce (`make gpu-proof`; 8 minutes at most: each step has its own time limit, and
-# the limits add up to 480 s):
+# scarce (`make gpu-proof`; 8 minutes at most after the build: each step has its own
+# time limit, and the limits add up to 480 s):
 #  1. pgolf selftest --backend cuda --tiny, then at the baseline shape
 #  2. compute-sanitizer memcheck, racecheck and synccheck on the tiny selftest
 #  3. make bench-gpu (pgolf against PyTorch on the same GPU, when PyTorch is there)
