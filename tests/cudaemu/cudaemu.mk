@@ -63,8 +63,8 @@ $(PGOLF) $(BUILD)/run_tests: $(EMU)/module_pgolf.o | $(EMU)/lib/libnccl.so.2
 $(EMU)/test_engine: $(BUILD)/tests/cudaemu/test_engine.o $(EMU_ENGINE_OBJS) $(EMU)/module_checks.o
 	$(LINK) $(LDFLAGS) -o $@ $^ -lm
 
-check: $(EMU)/test_engine $(PGOLF) $(BUILD)/run_tests
-	$(EMU)/test_engine
+check: $(EMU)/test_engine $(PGOLF) $(BUILD)/run_tests $(EMU)/lib/libnccl.so.2
+	$(EMU)/test_engine $(EMU)/lib/libnccl.so.2
 	tests/cudaemu/check_backend.sh $(PGOLF) $(BUILD)/run_tests
 else
 check:

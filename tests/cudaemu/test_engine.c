@@ -5,7 +5,9 @@
  * failed. */
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <nccl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +262,34 @@ static void test_cublaslt(void)
     cudaFree(dd);
 }
 
+/* The engine's libnccl.so.2 (path: the program's argument), loaded as kernels/cuda/nccl.c
+ * loads NCCL: one rank, in place. */
+typedef ncclResult_t (*get_id_fn)(ncclUniqueId *);
+typedef ncclResult_t (*init_fn)(ncclComm_t *, int, ncclUniqueId, int);
+typedef ncclResult_t (*reduce_fn)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t,
+                                  ncclComm_t, cudaStream_t);
+
+static void test_nccl(const char *path)
+{
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    get_id_fn get_id = lib ? (get_id_fn)dlsym(lib, "ncclGetUniqueId") : NULL;
+    init_fn init = lib ? (init_fn)dlsym(lib, "ncclCommInitRank") : NULL;
+    reduce_fn reduce = lib ? (reduce_fn)dlsym(lib, "ncclAllReduce") : NULL;
+    int ok = get_id && init && reduce;
+    ncclUniqueId id;
+    ncclComm_t comm = NULL, two = NULL;
+    float *x = dev_floats(8);
+    ok = ok && get_id(&id) == ncclSuccess && init(&comm, 1, id, 0) == ncclSuccess &&
+         reduce(x, x, 8, ncclFloat32, ncclSum, comm, 0) == ncclSuccess &&
+         init(&two, 2, id, 1) == ncclInvalidUsage &&
+         reduce(x, x + 4, 4, ncclFloat32, ncclSum, comm, 0) == ncclInvalidUsage;
+    const char *why = dlerror();
+    expect(ok, "NCCL: one rank reduces in place; two ranks are refused", why ? why : "wrong results");
+    cudaFree(x);
+    if (lib)
+        dlclose(lib);
+}
+
 /* The checks that end the process, each run in a child. */
 static void child_write_past_end(void)
 {
@@ -311,8 +341,12 @@ static void expect_crash(const char *name, void (*fn)(void), const char *needle)
     expect(crashed && strstr(text, needle), name, why);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_engine LIBNCCL (the engine's libnccl.so.2)\n");
+        return 2;
+    }
     if (cudaLibraryLoadData(&g_lib, "pgolf cudaemu module: checks", NULL, NULL, 0, NULL, NULL,
                             0) != cudaSuccess) {
         fprintf(stderr, "test_engine: the checks module is missing\n");
@@ -323,6 +357,7 @@ int main(void)
     test_uninitialized();
     test_runtime_rules();
     test_cublaslt();
+    test_nccl(argv[1]);
     expect_crash("an out-of-bounds device write is reported", child_write_past_end,
                  "heap-buffer-overflow");
     expect_crash("an int launched where the kernel takes a size_t is reported",
