@@ -330,12 +330,25 @@ void pg_settings_print(const pg_settings_bind *b, int n, FILE *out, const char *
         }
 }
 
+/* An omit_default row at its default: its text is the default's text (such rows write
+ * their default as pgolf prints it, which test_settings checks). */
+static int omitted(const pg_setting *s, const void *obj)
+{
+    if (!s->omit_default)
+        return 0;
+    char text[PG_SETTING_TEXT_MAX];
+    pg_settings_format(s, obj, text, sizeof text);
+    return strcmp(text, s->def) == 0;
+}
+
 json_t *pg_settings_text_json(const pg_settings_bind *b, int n)
 {
     char text[PG_SETTING_TEXT_MAX];
     json_t *o = json_object();
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < b[i].table->n; k++) {
+            if (omitted(&b[i].table->rows[k], b[i].obj))
+                continue;
             pg_settings_format(&b[i].table->rows[k], b[i].obj, text, sizeof text);
             json_object_set_new(o, b[i].table->rows[k].name, json_string(text));
         }
@@ -361,7 +374,7 @@ json_t *pg_settings_report(const pg_settings_bind *b, int n)
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < b[i].table->n; k++) {
             const pg_setting *s = &b[i].table->rows[k];
-            if (pg_settings_applies(b, n, s))
+            if (pg_settings_applies(b, n, s) && !omitted(s, b[i].obj))
                 json_object_set_new(o, s->name, typed(s, b[i].obj));
         }
     return o;
@@ -371,8 +384,9 @@ json_t *pg_settings_to_json(const pg_settings_table *t, const void *obj)
 {
     json_t *o = json_object();
     for (size_t k = 0; k < t->n; k++)
-        json_object_set_new(o, t->rows[k].json ? t->rows[k].json : t->rows[k].name,
-                            typed(&t->rows[k], obj));
+        if (!omitted(&t->rows[k], obj))
+            json_object_set_new(o, t->rows[k].json ? t->rows[k].json : t->rows[k].name,
+                                typed(&t->rows[k], obj));
     return o;
 }
 
@@ -385,6 +399,11 @@ int pg_settings_from_json(const pg_settings_table *t, void *obj, const json_t *o
         const char *key = s->json ? s->json : s->name;
         json_t *v = json_object_get(o, key);
         void *p = field(s, obj);
+        if (!v && s->omit_default) {
+            if (set_row(s, obj, s->def, 0) != 0)
+                return pg_fail_prefix(where);
+            continue;
+        }
         if (!has_range(s)) {
             if (!json_is_string(v))
                 return pg_fail("%s: field %s is missing or not a string", where, key);

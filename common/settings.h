@@ -53,6 +53,9 @@ typedef struct {
     const char *help;   /* one line */
     const char *json;   /* key in the owner's typed JSON (NULL: name) */
     const char *when;   /* "NAME=a|b": read only while that setting is a or b */
+    /* 1: a setting added after files and hashes that omit it existed: left out of every
+     * JSON while at its default, and the default when a JSON lacks it */
+    int omit_default;
     int (*check)(const char *value); /* STRING: a further test of the text */
     int (*parse)(void *obj, const char *value);                 /* CUSTOM */
     void (*format)(const void *obj, char *buf, size_t cap);      /* CUSTOM */

@@ -57,12 +57,13 @@ struct pg_backend {
     void (*rmsnorm_bwd)(pg_real *din, const pg_real *dout, const pg_real *in,
                         const pg_real *rstd, int n, int dim);
 
-    /* RoPE tables [T][head_dim/2]; rotations in place over [B*T][heads][head_dim] */
-    void (*rope_tables)(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base);
+    /* RoPE tables [T][rot_dims/2]; rotations in place of the leading rot_dims of each
+     * head over [B*T][heads][head_dim] (rot_dims = head_dim: all of it) */
+    void (*rope_tables)(pg_real *cos_t, pg_real *sin_t, int T, int rot_dims, pg_real base);
     void (*rope_fwd)(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
-                     int heads, int head_dim);
+                     int heads, int head_dim, int rot_dims);
     void (*rope_bwd)(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
-                     int heads, int head_dim);
+                     int heads, int head_dim, int rot_dims);
 
     /* Causal GQA attention over B sequences: q [B*T][H][hd], k and v [B*T][KVH][hd],
      * out [B*T][H][hd]. `state` is what the forward keeps for the backward, in a form the
@@ -77,6 +78,29 @@ struct pg_backend {
                           int hd, pg_real *scratch);
     size_t (*attention_state_size)(int B, int T, int H, int hd);
     size_t (*attention_bwd_scratch)(int T, int KVH, int hd);
+
+    /* XSA over [n][H][hd] with values [n][KVH][hd] (kernels/cpu/ops.h): out = y minus its
+     * component along the normalized own value; backward accumulates dy and dv. */
+    void (*xsa_fwd)(pg_real *out, const pg_real *y, const pg_real *v, size_t n, int H, int KVH,
+                    int hd);
+    void (*xsa_bwd)(pg_real *dy, pg_real *dv, const pg_real *dout, const pg_real *y,
+                    const pg_real *v, size_t n, int H, int KVH, int hd);
+
+    /* Per-head output gates out = y * mult * sigmoid(scale * W[h] . src[r][0:win]) over
+     * [n][H][hd], src rows of src_dim (kernels/cpu/ops.h); backward accumulates dy, dsrc,
+     * dw. */
+    void (*head_gate_fwd)(pg_real *out, const pg_real *y, const pg_real *src, const pg_real *w,
+                          size_t n, int H, int hd, int src_dim, int win, pg_real scale, int mult);
+    void (*head_gate_bwd)(pg_real *dy, pg_real *dsrc, pg_real *dw, const pg_real *dout,
+                          const pg_real *y, const pg_real *src, const pg_real *w, size_t n, int H,
+                          int hd, int src_dim, int win, pg_real scale, int mult);
+    /* SmearGate over B rows of T (kernels/cpu/ops.h); ids and lam in backend memory, bos < 0
+     * for no BOS mask; backward accumulates de, dw, dlam. */
+    void (*smear_fwd)(pg_real *out, const pg_real *e, const int *ids, const pg_real *w,
+                      const pg_real *lam, int B, int T, int dim, int win, int bos);
+    void (*smear_bwd)(pg_real *de, pg_real *dw, pg_real *dlam, const pg_real *dout,
+                      const pg_real *e, const int *ids, const pg_real *w, const pg_real *lam, int B,
+                      int T, int dim, int win, int bos);
 
     /* relu(x)^2 or leaky_relu(x, 0.5)^2 (PG_MLP_*) */
     void (*mlp_act_fwd)(pg_real *out, const pg_real *in, size_t n, int act);
@@ -116,6 +140,25 @@ struct pg_backend {
                          const pg_real *s, size_t n, int dim);
     /* y += x */
     void (*add)(pg_real *y, const pg_real *x, size_t n);
+    /* y = s (.) d, s [dim] broadcast over rows; its backward is scaled_add_bwd's */
+    void (*col_scale_fwd)(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim);
+
+    /* Gated U-Net skip out = g x + (1 - g) (w (.) skip), g = sigmoid(z), w and z [dim]
+     * broadcast over rows. Backward accumulates dskip, dw, dz and writes dx = g dout (dx
+     * may alias dout). */
+    void (*skip_gate_fwd)(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,
+                          const pg_real *z, size_t n, int dim);
+    void (*skip_gate_bwd)(pg_real *dx, pg_real *dskip, pg_real *dw, pg_real *dz,
+                          const pg_real *dout, const pg_real *x, const pg_real *skip,
+                          const pg_real *w, const pg_real *z, size_t n, int dim);
+    /* A parallel-residual lane y = r lane + pa a + pm m, the scalars *r, *pa, *pm in backend
+     * memory. Backward accumulates dlane, da, dm and the scalars' gradients. */
+    void (*lane_mix_fwd)(pg_real *y, const pg_real *lane, const pg_real *a, const pg_real *m,
+                         const pg_real *r, const pg_real *pa, const pg_real *pm, size_t n);
+    void (*lane_mix_bwd)(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, pg_real *dpa,
+                         pg_real *dpm, const pg_real *dy, const pg_real *lane, const pg_real *a,
+                         const pg_real *m, const pg_real *r, const pg_real *pa, const pg_real *pm,
+                         size_t n);
 
     /* Per-head query gain: q = qn (.) gain[h] over [n][H][hd]. Backward: dgain[h] +=
      * sum dq qn; dq is scaled in place to the gradient of qn. */

@@ -36,6 +36,35 @@ static const pg_setting kRows[] = {
     {.name = "MLP_ACT", .type = PG_SET_ENUM, .offset = offsetof(pg_model_config, mlp_act),
      .def = "relu2", .choices = "relu2|leaky_relu2", .readers = PG_READ_MODEL | PG_READ_TRAIN,
      .json = "mlp_act", .help = "MLP activation: relu(x)^2 or leaky_relu(x, 0.5)^2"},
+    /* The records' model family (DESIGN §11), under the records' own names. Added after
+     * the baseline's files and hashes: left out of JSON while at the default. */
+#define FAMILY_ROW(n, f, d, lo, hi, j, h)                                                   \
+    {.name = n, .type = PG_SET_INT, .offset = offsetof(pg_model_config, f), .def = d,          \
+     .min = lo, .max = hi, .readers = PG_READ_MODEL | PG_READ_TRAIN, .json = j, .help = h,     \
+     .omit_default = 1}
+    FAMILY_ROW("ROPE_DIMS", rope_dims, "0", 0, 1e9, "rope_dims",
+               "leading dims of each head that RoPE rotates (even; 0: all of head_dim)"),
+    FAMILY_ROW("LN_SCALE", ln_scale, "0", 0, 1, "ln_scale",
+               "1: block i's normed attention and MLP inputs are scaled by 1/sqrt(i+1)"),
+    FAMILY_ROW("XSA_LAST_N", xsa_last_n, "0", 0, 1e9, "xsa_last_n",
+               "the last n layers remove from each head's output its part along the "
+               "normalized own value (XSA)"),
+    FAMILY_ROW("NUM_LOOPS", num_loops, "0", 0, 64, "num_loops",
+               "depth recurrence: layers LOOP_START..LOOP_END run 1 + NUM_LOOPS times"),
+    FAMILY_ROW("LOOP_START", loop_start, "0", 0, 1e9, "loop_start",
+               "first layer of the recurrent segment"),
+    FAMILY_ROW("LOOP_END", loop_end, "0", 0, 1e9, "loop_end",
+               "last layer of the recurrent segment"),
+    FAMILY_ROW("PARALLEL_START_LAYER", parallel_start, "0", 0, 1e9, "parallel_start_layer",
+               "decoder layers from this one on run a two-lane parallel residual (0: off)"),
+    {.name = "PARALLEL_FINAL_LANE", .type = PG_SET_ENUM,
+     .offset = offsetof(pg_model_config, parallel_final), .def = "mean",
+     .choices = "mean|attn|mlp", .readers = PG_READ_MODEL | PG_READ_TRAIN,
+     .json = "parallel_final_lane", .omit_default = 1,
+     .help = "what the two lanes end as: their mean, the attention lane or the MLP lane"},
+    FAMILY_ROW("SKIP_GATES_ENABLED", skip_gates, "0", 0, 1, "skip_gates_enabled",
+               "1: U-Net skips mix as sig(g) x + (1 - sig(g)) (w skip)"),
+#undef FAMILY_ROW
 };
 #undef INT_ROW
 #undef FLT_ROW
@@ -74,6 +103,39 @@ int pg_config_validate(const pg_model_config *c)
                        c->num_heads);
     if (pg_config_head_dim(c) % 2 != 0)
         return pg_fail("head_dim=%d must be even for RoPE", pg_config_head_dim(c));
+    if (c->xsa_last_n > 0 && pg_config_head_dim(c) > PG_MAX_HEAD_DIM)
+        return pg_fail("XSA_LAST_N=%d needs head_dim=%d at most %d", c->xsa_last_n,
+                       pg_config_head_dim(c), PG_MAX_HEAD_DIM);
+    if (c->rope_dims % 2 != 0 || c->rope_dims > pg_config_head_dim(c))
+        return pg_fail("ROPE_DIMS=%d must be even and at most head_dim=%d", c->rope_dims,
+                       pg_config_head_dim(c));
+    if (c->xsa_last_n > c->num_layers)
+        return pg_fail("XSA_LAST_N=%d exceeds NUM_LAYERS=%d", c->xsa_last_n, c->num_layers);
+    if (c->num_loops > 0 &&
+        (c->loop_start > c->loop_end || c->loop_end >= c->num_layers))
+        return pg_fail("the loop LOOP_START=%d..LOOP_END=%d must lie within the %d layers",
+                       c->loop_start, c->loop_end, c->num_layers);
+    if (c->num_loops > 0 && (size_t)c->num_layers + (size_t)c->num_loops *
+                                                        (size_t)(c->loop_end - c->loop_start + 1) >
+                                PG_MAX_VIRTUAL_LAYERS)
+        return pg_fail("NUM_LOOPS=%d makes more than %d virtual layers", c->num_loops,
+                       PG_MAX_VIRTUAL_LAYERS);
+    if (c->parallel_start > c->num_layers)
+        return pg_fail("PARALLEL_START_LAYER=%d exceeds NUM_LAYERS=%d", c->parallel_start,
+                       c->num_layers);
+    if (c->parallel_start > 0) {
+        /* the records' lanes: once a decoder step reaches the start, every later one runs
+         * in the lanes (a step back below it would read a stale residual) */
+        int list[PG_MAX_VIRTUAL_LAYERS], n = pg_config_layer_list(c, list, PG_MAX_VIRTUAL_LAYERS);
+        int in_lanes = 0;
+        for (int k = pg_config_encoder_steps(c); k < n; k++) {
+            if (list[k] >= c->parallel_start)
+                in_lanes = 1;
+            else if (in_lanes)
+                return pg_fail("PARALLEL_START_LAYER=%d: decoder step %d runs layer %d below "
+                               "it after the lanes began", c->parallel_start, k, list[k]);
+        }
+    }
     size_t n;
     if (pg_config_num_params(c, &n) != 0)
         return pg_fail("model of VOCAB_SIZE=%d MODEL_DIM=%d MLP_MULT=%d NUM_LAYERS=%d has more "
@@ -92,17 +154,63 @@ int pg_config_num_params(const pg_model_config *c, size_t *out)
     if (pg_mul_int(c->mlp_mult, c->model_dim, &F_int) != 0)
         return -1;
     F = (size_t)F_int;
-    size_t nskip = (size_t)(c->num_layers / 2 < c->num_layers - c->num_layers / 2
-                                ? c->num_layers / 2 : c->num_layers - c->num_layers / 2);
+    size_t nskip = (size_t)pg_config_num_skips(c);
     if (pg_mul_size((size_t)c->vocab_size, D, &emb) || pg_mul_size(D, 2 * D + 2 * kvd, &qkvo) ||
         pg_mul_size(2 * D, F, &mlp) || pg_add_size(qkvo, mlp, &block) ||
         pg_add_size(block, (size_t)c->num_heads + 4 * D, &block) ||
         pg_mul_size(block, (size_t)c->num_layers, &blocks) || pg_mul_size(nskip, D, &skips) ||
         pg_add_size(emb, blocks, &total) || pg_add_size(total, skips, &total) ||
+        (c->skip_gates && pg_add_size(total, skips, &total)) ||
+        (c->parallel_start > 0 && pg_add_size(total, 6 * (size_t)c->num_layers, &total)) ||
         total > PG_MAX_PARAMS)
         return -1;
     *out = total;
     return 0;
+}
+
+/* The virtual layer count; the physical count while the loop is off or out of range
+ * (pg_config_validate reports that), capped so it always fits an int. */
+static int virtual_layers(const pg_model_config *c)
+{
+    if (c->num_loops <= 0 || c->loop_start > c->loop_end || c->loop_end >= c->num_layers)
+        return c->num_layers;
+    long long n = (long long)c->num_layers +
+                  (long long)c->num_loops * (c->loop_end - c->loop_start + 1);
+    return n > PG_MAX_VIRTUAL_LAYERS ? PG_MAX_VIRTUAL_LAYERS : (int)n;
+}
+
+int pg_config_layer_list(const pg_model_config *c, int *out, int cap)
+{
+    int n = 0;
+#define PUSH(layer) (n < cap ? (void)(out[n++] = (layer)) : (void)0)
+    if (virtual_layers(c) == c->num_layers) {
+        for (int l = 0; l < c->num_layers; l++)
+            PUSH(l);
+        return n;
+    }
+    for (int l = 0; l < c->loop_start; l++)
+        PUSH(l);
+    for (int k = 0; k <= c->num_loops; k++)
+        for (int l = c->loop_start; l <= c->loop_end; l++)
+            PUSH(l);
+    for (int l = c->loop_end + 1; l < c->num_layers; l++)
+        PUSH(l);
+#undef PUSH
+    return n;
+}
+
+int pg_config_encoder_steps(const pg_model_config *c) { return virtual_layers(c) / 2; }
+
+int pg_config_num_skips(const pg_model_config *c)
+{
+    int enc = pg_config_encoder_steps(c), dec = virtual_layers(c) - enc;
+    return enc < dec ? enc : dec;
+}
+
+int pg_config_is_baseline_graph(const pg_model_config *c)
+{
+    return pg_config_rope_dims(c) == pg_config_head_dim(c) && !c->ln_scale && !c->xsa_last_n &&
+           !c->num_loops && !c->parallel_start && !c->skip_gates;
 }
 
 int pg_config_set(pg_model_config *c, const char *env_name, const char *value)

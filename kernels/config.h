@@ -1,12 +1,19 @@
-/* Model hyperparameters of the baseline GPT (DESIGN §4). */
+/* Model hyperparameters: the baseline GPT (DESIGN §4) and the options of the records'
+ * model family (DESIGN §11), each off by default so the baseline is the defaults. */
 #ifndef PG_CONFIG_H
 #define PG_CONFIG_H
 
 #include <jansson.h>
 
 #include "common/settings.h"
+#include "kernels/real.h"
 
 enum { PG_MLP_RELU2 = 0, PG_MLP_LEAKY_RELU2 = 1 };
+/* What the parallel residual's two lanes end as (PARALLEL_FINAL_LANE). */
+enum { PG_LANE_MEAN = 0, PG_LANE_ATTN = 1, PG_LANE_MLP = 2 };
+
+/* The longest virtual layer list (depth recurrence) pgolf builds. */
+#define PG_MAX_VIRTUAL_LAYERS 1024
 
 typedef struct {
     int vocab_size;
@@ -21,6 +28,15 @@ typedef struct {
     float logit_softcap;
     float qk_gain_init;
     float tied_embed_init_std;
+    /* the records' model family (DESIGN §11); the defaults are the baseline */
+    int rope_dims;      /* ROPE_DIMS: leading dims of each head rotated; 0 = all */
+    int ln_scale;       /* LN_SCALE: block i's normed inputs scaled by 1/sqrt(i+1) */
+    int xsa_last_n;     /* XSA_LAST_N: the last n physical layers use XSA */
+    int num_loops;      /* NUM_LOOPS: extra passes over layers LOOP_START..LOOP_END */
+    int loop_start, loop_end;
+    int parallel_start; /* PARALLEL_START_LAYER: decoder layers >= it run two lanes; 0 off */
+    int parallel_final; /* PG_LANE_* */
+    int skip_gates;     /* SKIP_GATES_ENABLED: sigmoid-gated U-Net skips */
 } pg_model_config;
 
 /* VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, ...: one row per field (the reference's names). */
@@ -55,5 +71,22 @@ static inline int pg_config_head_dim(const pg_model_config *c)
 {
     return c->model_dim / c->num_heads;
 }
+
+/* The dims of each head RoPE rotates (ROPE_DIMS, 0 meaning all). */
+static inline int pg_config_rope_dims(const pg_model_config *c)
+{
+    return c->rope_dims > 0 ? c->rope_dims : pg_config_head_dim(c);
+}
+
+/* The physical layer run at each virtual step: 0..LOOP_START-1, then LOOP_START..LOOP_END
+ * NUM_LOOPS+1 times, then the rest (0..L-1 without loops). Writes at most cap entries and
+ * returns the count. */
+int pg_config_layer_list(const pg_model_config *c, int *out, int cap);
+/* Encoder steps (the first half of the list, rounded down) and U-Net skips (the smaller
+ * half). */
+int pg_config_encoder_steps(const pg_model_config *c);
+int pg_config_num_skips(const pg_model_config *c);
+/* 1 when the config is the baseline's graph (none of the records' options on). */
+int pg_config_is_baseline_graph(const pg_model_config *c);
 
 #endif

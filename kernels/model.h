@@ -39,20 +39,25 @@ typedef struct {
 
 typedef struct {
     pg_real *tok_emb;      /* [vocab][dim], tied with the output head */
-    pg_real *skip_weights; /* [min(enc, dec)][dim] */
+    pg_real *skip_weights; /* [nskip][dim] (pg_config_num_skips) */
+    pg_real *skip_gates;   /* [nskip][dim] with SKIP_GATES_ENABLED, else NULL */
+    pg_real *par_post;     /* parallel_post_lambdas [L][2][2] (branch, lane), else NULL */
+    pg_real *par_resid;    /* parallel_resid_lambdas [L][2] (lane), else NULL */
     pg_block_views *blocks;
 } pg_param_views;
 
 /* Low-rank adapters on each block's c_q and c_v (LoRA TTT): q += (x A_q^T) B_q^T,
  * v += (x A_v^T) B_v^T. The adapter tensors live in one array `p` (gradients in `g`):
- * per layer A_q [r][D], B_q [D][r], A_v [r][D], B_v [KVD][r]. `h` keeps the rank-r
- * activations x A^T of each layer for the backward pass. */
+ * per virtual layer (one set per step of the layer list, as the records') A_q [r][D],
+ * B_q [D][r], A_v [r][D], B_v [KVD][r]. `h` keeps the rank-r activations x A^T of each
+ * step for the backward pass. */
 typedef struct {
     const pg_backend *be;
     int rank, max_rows;
     size_t per_layer, n;
     pg_real *p, *g;
-    pg_real *h; /* [L][2][max_rows][rank] */
+    int steps;  /* virtual layers */
+    pg_real *h; /* [steps][2][max_rows][rank] */
 } pg_lora;
 
 typedef struct {
@@ -88,16 +93,11 @@ void pg_model_write_params(pg_model *m, const pg_real *host);
 int pg_model_init(pg_model *m, uint64_t seed, int mode);
 const pg_tensor_info *pg_model_find_tensor(const pg_model *m, const char *name);
 
-static inline int pg_num_encoder_layers(const pg_model_config *c) { return c->num_layers / 2; }
-static inline int pg_num_skip_weights(const pg_model_config *c)
-{
-    int enc = c->num_layers / 2, dec = c->num_layers - enc;
-    return enc < dec ? enc : dec;
-}
 
-/* Saved activations of one forward pass over B sequences of T positions. With
- * keep_layers the per-layer buffers are distinct (as a backward pass needs); without,
- * every layer reuses one set, which is all inference needs. */
+/* Saved activations of one forward pass over B sequences of T positions. "Layer" below
+ * is a step of the virtual layer list (pg_config_layer_list). With keep_layers the
+ * per-layer buffers are distinct (as a backward pass needs); without, every step reuses
+ * one set, which is all inference needs. */
 typedef struct {
     const pg_backend *be;
     int B, T, keep_layers;
@@ -108,8 +108,10 @@ typedef struct {
     pg_real *x_final, *final_rstd; /* final rms_norm output [BT][D], [BT] */
     pg_real *logits;               /* softcapped [BT][V] */
     double *losses;              /* [BT] */
-    pg_real *rope_cos, *rope_sin;  /* [T][hd/2] */
+    pg_real *rope_cos, *rope_sin;  /* [T][rope_dims/2] */
     pg_real *skips;                /* encoder outputs kept for the U-Net skips [nskip][BT][D] */
+    pg_real *lanes_out;            /* the parallel lanes combined [BT][D] (parallel only) */
+    const pg_real *final_in;       /* the final norm's input (set by the forward) */
     /* per layer (index l * stride) */
     size_t stride_d, stride_kv, stride_f, stride_n, stride_nh, stride_nkv, stride_p;
     pg_real *x_in;        /* block input before resid mix [BT][D] */
@@ -120,18 +122,23 @@ typedef struct {
     pg_real *q_rstd, *k_rstd;   /* [BT][H], [BT][KVH] */
     pg_real *qn;                /* q after rms_norm and RoPE, before q_gain */
     pg_real *att_state;         /* what attention_fwd keeps for the backward */
-    pg_real *att;               /* attention output before proj [BT][D] */
+    pg_real *att_raw;           /* attention output [BT][D] (att itself without XSA) */
+    pg_real *att;               /* after XSA: the projection's input [BT][D] */
     pg_real *attn_out;          /* after proj */
     pg_real *x_attn;            /* x after the attention residual */
     pg_real *mlp_in, *mlp_rstd;
     pg_real *fc_out, *act;      /* [BT][F] */
     pg_real *mlp_out;           /* after proj [BT][D] */
-    pg_real *x_out;             /* block output */
+    pg_real *x_out;             /* block output (the parallel steps: lane 0's) */
+    pg_real *lane1_in, *lane1_out; /* the parallel steps' second lane (parallel only) */
+    pg_real *branch_m;          /* mlp_scale (.) mlp_out of a parallel step; x_attn holds
+                                   attn_scale (.) attn_out there */
     /* backward scratch (keep_layers only) */
     pg_real *g_logits;          /* [BT][V] */
     pg_real *g_x, *g_x0;        /* residual stream and x0 gradients [BT][D] */
     pg_real *g_skips;           /* encoder outputs' gradients from the skips [nskip][BT][D] */
-    pg_real *g_d[5];            /* [BT][D] temporaries */
+    pg_real *g_lane1;           /* the second lane's gradient [BT][D] (parallel only) */
+    pg_real *g_d[8];            /* [BT][D] temporaries (5, or 8 with parallel lanes) */
     pg_real *g_kv[3];           /* [BT][KVD] temporaries */
     pg_real *g_f[2];            /* [BT][F] */
     /* the pass's inputs, copied in by forward and backward */

@@ -12,6 +12,12 @@ typedef double pg_real;
 #else
 typedef float pg_real;
 #define PG_REAL_EPS FLT_EPSILON
+/* The widest attention head XSA takes (its CPU op keeps one head in fixed-size buffers). */
+#define PG_MAX_HEAD_DIM 1024
+
 #endif
+
+/* The widest attention head XSA takes (its CPU op keeps one head in fixed-size buffers). */
+#define PG_MAX_HEAD_DIM 1024
 
 #endif

@@ -202,12 +202,27 @@ static void test_norm_rope(ctx *c, const shape *s)
         /* both sides rotate with the reference's tables, so the rotation alone is tested */
         c->dev->to_device(cs.d, cs.h, cs.n * sizeof(pg_real));
         c->dev->to_device(sn.d, sn.h, sn.n * sizeof(pg_real));
-        c->ref->rope_fwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd);
-        c->dev->rope_fwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd);
+        c->ref->rope_fwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd, s->hd);
+        c->dev->rope_fwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd, s->hd);
         check(c, "rope_fwd", &q, TOL_FP32);
-        c->ref->rope_bwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd);
-        c->dev->rope_bwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd);
+        c->ref->rope_bwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd, s->hd);
+        c->dev->rope_bwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd, s->hd);
         check(c, "rope_bwd", &q, TOL_FP32);
+        /* partial RoPE (the records' ROPE_DIMS): the leading half of each head rotates */
+        int rot = s->hd / 4 * 2;
+        pair pc = {cs.h, cs.d, (size_t)s->T * rot / 2}, ps = {sn.h, sn.d, pc.n};
+        c->ref->rope_tables(cs.h, sn.h, s->T, rot, 10000.0f);
+        c->dev->rope_tables(cs.d, sn.d, s->T, rot, 10000.0f);
+        check(c, "rope_tables partial cos", &pc, TOL_FP32);
+        check(c, "rope_tables partial sin", &ps, TOL_FP32);
+        c->dev->to_device(cs.d, cs.h, pc.n * sizeof(pg_real));
+        c->dev->to_device(sn.d, sn.h, ps.n * sizeof(pg_real));
+        c->ref->rope_fwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd, rot);
+        c->dev->rope_fwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd, rot);
+        check(c, "rope_fwd partial", &q, TOL_FP32);
+        c->ref->rope_bwd(q.h, cs.h, sn.h, s->B, s->T, s->H, s->hd, rot);
+        c->dev->rope_bwd(q.d, cs.d, sn.d, s->B, s->T, s->H, s->hd, rot);
+        check(c, "rope_bwd partial", &q, TOL_FP32);
     }
     pair *all[] = {&x, &y, &rstd, &dy, &dx, &cs, &sn, &q};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -248,6 +263,67 @@ static void test_attention(ctx *c, const shape *s)
     if (st_dev)
         c->dev->free(st_dev);
     pair *all[] = {&q, &k, &v, &out, &st_ref, &dout, &dq, &dk, &dv, &ds};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        pr_free(c, all[i]);
+}
+
+/* The records' attention variants: XSA. */
+static void test_variants(ctx *c, const shape *s)
+{
+    int n = s->B * s->T;
+    size_t qn = (size_t)n * s->H * s->hd, kn = (size_t)n * s->KVH * s->hd;
+    pair y = pr_new(c, qn, 1), v = pr_new(c, kn, 1), out = pr_new(c, qn, 0);
+    pair dout = pr_new(c, qn, 1), dy = pr_new(c, qn, 1), dv = pr_new(c, kn, 1);
+    if (!c->oom) {
+        c->ref->xsa_fwd(out.h, y.h, v.h, (size_t)n, s->H, s->KVH, s->hd);
+        c->dev->xsa_fwd(out.d, y.d, v.d, (size_t)n, s->H, s->KVH, s->hd);
+        check(c, "xsa_fwd", &out, TOL_FP32);
+        c->ref->xsa_bwd(dy.h, dv.h, dout.h, y.h, v.h, (size_t)n, s->H, s->KVH, s->hd);
+        c->dev->xsa_bwd(dy.d, dv.d, dout.d, y.d, v.d, (size_t)n, s->H, s->KVH, s->hd);
+        check(c, "xsa_bwd dy", &dy, TOL_FP32);
+        check(c, "xsa_bwd dv", &dv, TOL_FP32);
+    }
+    pair *all[] = {&y, &v, &out, &dout, &dy, &dv};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        pr_free(c, all[i]);
+}
+
+/* The records' residual topologies: gated skips and the parallel lanes. */
+static void test_topology(ctx *c, const shape *s)
+{
+    int n = s->B * s->T, D = s->dim;
+    size_t nd = (size_t)n * D;
+    pair x = pr_new(c, nd, 1), skip = pr_new(c, nd, 1), m = pr_new(c, nd, 1), y = pr_new(c, nd, 0);
+    pair w = pr_new(c, (size_t)D, 1), z = pr_new(c, (size_t)D, 2), dy = pr_new(c, nd, 1);
+    pair dx = pr_new(c, nd, 1), dskip = pr_new(c, nd, 1), dm = pr_new(c, nd, 1);
+    pair dw = pr_new(c, (size_t)D, 1), dz = pr_new(c, (size_t)D, 1);
+    pair sc = pr_new(c, 6, 1); /* r, pa, pm, then their gradients */
+    if (!c->oom) {
+        c->ref->col_scale_fwd(y.h, w.h, x.h, (size_t)n, D);
+        c->dev->col_scale_fwd(y.d, w.d, x.d, (size_t)n, D);
+        check(c, "col_scale_fwd", &y, TOL_FP32);
+        c->ref->skip_gate_fwd(y.h, x.h, skip.h, w.h, z.h, (size_t)n, D);
+        c->dev->skip_gate_fwd(y.d, x.d, skip.d, w.d, z.d, (size_t)n, D);
+        check(c, "skip_gate_fwd", &y, TOL_FP32);
+        c->ref->skip_gate_bwd(dx.h, dskip.h, dw.h, dz.h, dy.h, x.h, skip.h, w.h, z.h, (size_t)n, D);
+        c->dev->skip_gate_bwd(dx.d, dskip.d, dw.d, dz.d, dy.d, x.d, skip.d, w.d, z.d, (size_t)n, D);
+        check(c, "skip_gate_bwd dx", &dx, TOL_FP32);
+        check(c, "skip_gate_bwd dskip", &dskip, TOL_FP32);
+        check(c, "skip_gate_bwd dw", &dw, TOL_FP32);
+        check(c, "skip_gate_bwd dz", &dz, TOL_FP32);
+        c->ref->lane_mix_fwd(y.h, x.h, skip.h, m.h, sc.h, sc.h + 1, sc.h + 2, nd);
+        c->dev->lane_mix_fwd(y.d, x.d, skip.d, m.d, sc.d, sc.d + 1, sc.d + 2, nd);
+        check(c, "lane_mix_fwd", &y, TOL_FP32);
+        c->ref->lane_mix_bwd(dx.h, dskip.h, dm.h, sc.h + 3, sc.h + 4, sc.h + 5, dy.h, x.h, skip.h,
+                             m.h, sc.h, sc.h + 1, sc.h + 2, nd);
+        c->dev->lane_mix_bwd(dx.d, dskip.d, dm.d, sc.d + 3, sc.d + 4, sc.d + 5, dy.d, x.d, skip.d,
+                             m.d, sc.d, sc.d + 1, sc.d + 2, nd);
+        check(c, "lane_mix_bwd dlane", &dx, TOL_FP32);
+        check(c, "lane_mix_bwd da", &dskip, TOL_FP32);
+        check(c, "lane_mix_bwd dm", &dm, TOL_FP32);
+        check(c, "lane_mix_bwd dscalars", &sc, TOL_FP32);
+    }
+    pair *all[] = {&x, &skip, &m, &y, &w, &z, &dy, &dx, &dskip, &dm, &dw, &dz, &sc};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         pr_free(c, all[i]);
 }
@@ -422,8 +498,10 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
             test_attention(&c, &kTiles[i].s);
             c.shape = "tiny";
         }
+        test_variants(&c, s);
         test_head(&c, s);
         test_elementwise(&c, s);
+        test_topology(&c, s);
         test_optim(&c, s);
         if (set_bf16) {
             c.mode = "bf16";

@@ -105,14 +105,89 @@ static void rope_tables(pg_real *c, pg_real *s, int T, int hd, pg_real base)
     CPU->rope_tables(D(c), D(s), T, hd, base);
 }
 
-static void rope_fwd(pg_real *x, const pg_real *c, const pg_real *s, int B, int T, int H, int hd)
+static void rope_fwd(pg_real *x, const pg_real *c, const pg_real *s, int B, int T, int H, int hd,
+                     int rd)
 {
-    CPU->rope_fwd(D(x), D(c), D(s), B, T, H, hd);
+    CPU->rope_fwd(D(x), D(c), D(s), B, T, H, hd, rd);
 }
 
-static void rope_bwd(pg_real *x, const pg_real *c, const pg_real *s, int B, int T, int H, int hd)
+static void rope_bwd(pg_real *x, const pg_real *c, const pg_real *s, int B, int T, int H, int hd,
+                     int rd)
 {
-    CPU->rope_bwd(D(x), D(c), D(s), B, T, H, hd);
+    CPU->rope_bwd(D(x), D(c), D(s), B, T, H, hd, rd);
+}
+
+static void xsa_fwd(pg_real *out, const pg_real *y, const pg_real *v, size_t n, int H, int KVH,
+                    int hd)
+{
+    CPU->xsa_fwd(D(out), D(y), D(v), n, H, KVH, hd);
+}
+
+static void xsa_bwd(pg_real *dy, pg_real *dv, const pg_real *dout, const pg_real *y,
+                    const pg_real *v, size_t n, int H, int KVH, int hd)
+{
+    CPU->xsa_bwd(D(dy), D(dv), D(dout), D(y), D(v), n, H, KVH, hd);
+}
+
+static void head_gate_fwd(pg_real *out, const pg_real *y, const pg_real *src, const pg_real *w,
+                          size_t n, int H, int hd, int sd, int win, pg_real scale, int mult)
+{
+    CPU->head_gate_fwd(D(out), D(y), D(src), D(w), n, H, hd, sd, win, scale, mult);
+}
+
+static void head_gate_bwd(pg_real *dy, pg_real *dsrc, pg_real *dw, const pg_real *dout,
+                          const pg_real *y, const pg_real *src, const pg_real *w, size_t n, int H,
+                          int hd, int sd, int win, pg_real scale, int mult)
+{
+    CPU->head_gate_bwd(D(dy), D(dsrc), D(dw), D(dout), D(y), D(src), D(w), n, H, hd, sd, win,
+                       scale, mult);
+}
+
+static void smear_fwd(pg_real *out, const pg_real *e, const int *ids, const pg_real *w,
+                      const pg_real *lam, int B, int T, int dim, int win, int bos)
+{
+    CPU->smear_fwd(D(out), D(e), D(ids), D(w), D(lam), B, T, dim, win, bos);
+}
+
+static void smear_bwd(pg_real *de, pg_real *dw, pg_real *dlam, const pg_real *dout,
+                      const pg_real *e, const int *ids, const pg_real *w, const pg_real *lam, int B,
+                      int T, int dim, int win, int bos)
+{
+    CPU->smear_bwd(D(de), D(dw), D(dlam), D(dout), D(e), D(ids), D(w), D(lam), B, T, dim, win,
+                   bos);
+}
+
+static void col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim)
+{
+    CPU->col_scale_fwd(D(y), D(s), D(d), n, dim);
+}
+
+static void skip_gate_fwd(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,
+                          const pg_real *z, size_t n, int dim)
+{
+    CPU->skip_gate_fwd(D(out), D(x), D(skip), D(w), D(z), n, dim);
+}
+
+static void skip_gate_bwd(pg_real *dx, pg_real *dskip, pg_real *dw, pg_real *dz,
+                          const pg_real *dout, const pg_real *x, const pg_real *skip,
+                          const pg_real *w, const pg_real *z, size_t n, int dim)
+{
+    CPU->skip_gate_bwd(D(dx), D(dskip), D(dw), D(dz), D(dout), D(x), D(skip), D(w), D(z), n, dim);
+}
+
+static void lane_mix_fwd(pg_real *y, const pg_real *lane, const pg_real *a, const pg_real *m,
+                         const pg_real *r, const pg_real *pa, const pg_real *pm, size_t n)
+{
+    CPU->lane_mix_fwd(D(y), D(lane), D(a), D(m), D(r), D(pa), D(pm), n);
+}
+
+static void lane_mix_bwd(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, pg_real *dpa,
+                         pg_real *dpm, const pg_real *dy, const pg_real *lane, const pg_real *a,
+                         const pg_real *m, const pg_real *r, const pg_real *pa, const pg_real *pm,
+                         size_t n)
+{
+    CPU->lane_mix_bwd(D(dlane), D(da), D(dm), D(dr), D(dpa), D(dpm), D(dy), D(lane), D(a), D(m),
+                      D(r), D(pa), D(pm), n);
 }
 
 static void attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
@@ -282,6 +357,17 @@ static const pg_backend kEmu = {
     .rope_tables = rope_tables,
     .rope_fwd = rope_fwd,
     .rope_bwd = rope_bwd,
+    .xsa_fwd = xsa_fwd,
+    .xsa_bwd = xsa_bwd,
+    .head_gate_fwd = head_gate_fwd,
+    .head_gate_bwd = head_gate_bwd,
+    .smear_fwd = smear_fwd,
+    .smear_bwd = smear_bwd,
+    .col_scale_fwd = col_scale_fwd,
+    .skip_gate_fwd = skip_gate_fwd,
+    .skip_gate_bwd = skip_gate_bwd,
+    .lane_mix_fwd = lane_mix_fwd,
+    .lane_mix_bwd = lane_mix_bwd,
     .attention_fwd = attention_fwd,
     .attention_bwd = attention_bwd,
     .attention_state_size = attention_state_size,

@@ -84,6 +84,80 @@ static void check_golden(const char *name, int with_logits)
     json_decref(g);
 }
 
+/* The records' model family against tests/golden/records_model.py: per-token losses,
+ * sequence 0's logits and the gradient of the mean loss for every tensor (per tensor,
+ * max |c - r| <= tol * max |r|), all in float32. */
+static void check_records_golden(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/golden/%s.json", name);
+    json_t *g = t_load_json(t_repo_path(path));
+    pg_model m;
+    load_golden_model(g, &m);
+    ck_assert(!pg_config_is_baseline_graph(&m.cfg));
+    int B = (int)json_integer_value(json_object_get(g, "batch"));
+    int T = (int)json_integer_value(json_object_get(g, "seq"));
+    int N = B * T, V = m.cfg.vocab_size;
+    int *ids = malloc(N * sizeof *ids), *tgt = malloc(N * sizeof *tgt);
+    for (int i = 0; i < N; i++) {
+        ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
+        tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
+    }
+    pg_acts a;
+    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
+    pg_model_forward(&m, &a, ids, tgt);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
+        double rel = fabs(a.losses[i] - r) / fabs(r);
+        worst = fmax(worst, rel);
+        ck_assert_msg(rel <= GOLDEN_RTOL, "%s loss[%d] %.9g vs torch %.9g", name, i, a.losses[i],
+                      r);
+    }
+    snprintf(path, sizeof path, "tests/golden/%s.f32", name);
+    size_t len;
+    unsigned char *raw = t_read_bytes(t_repo_path(path), &len);
+    ck_assert_uint_eq(len, ((size_t)T * V + m.num_params) * 4);
+    const float *ref = (const float *)raw;
+    double max_ref = 0, max_diff = 0;
+    for (size_t i = 0; i < (size_t)T * V; i++) {
+        max_ref = fmax(max_ref, fabs(ref[i]));
+        max_diff = fmax(max_diff, fabs(ref[i] - a.logits[i]));
+    }
+    ck_assert_msg(max_diff <= GOLDEN_RTOL * max_ref, "%s logits differ by %g", name, max_diff);
+    float *grad = calloc(m.num_params, sizeof *grad);
+    pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
+    const float *gref = ref + (size_t)T * V;
+    double worst_grad = 0;
+    for (int t = 0; t < m.num_tensors; t++) {
+        const pg_tensor_info *ti = &m.tensors[t];
+        double mr = 0, md = 0;
+        for (size_t j = ti->offset; j < ti->offset + ti->numel; j++) {
+            mr = fmax(mr, fabs(gref[j]));
+            md = fmax(md, fabs(gref[j] - grad[j]));
+        }
+        ck_assert_msg(md <= GOLDEN_RTOL * mr, "%s: gradient of %s differs by %g (max |g| %g)",
+                      name, ti->name, md, mr);
+        worst_grad = fmax(worst_grad, mr > 0 ? md / mr : md);
+    }
+    fprintf(stderr,
+            "golden %s: max loss rel err %.3g, logits %.3g of max |logit| %.3g, gradients "
+            "(%d tensors) max rel err %.3g\n",
+            name, worst, max_diff, max_ref, m.num_tensors, worst_grad);
+    free(grad);
+    free(raw);
+    pg_acts_free(&a);
+    pg_model_free(&m);
+    free(ids);
+    free(tgt);
+    json_decref(g);
+}
+
+START_TEST(test_golden_records_core) { check_records_golden("records_core"); }
+END_TEST
+START_TEST(test_golden_records_variant) { check_records_golden("records_variant"); }
+END_TEST
+
 START_TEST(test_golden_tiny) { check_golden("tiny_forward", 1); }
 END_TEST
 START_TEST(test_golden_leaky) { check_golden("tiny_forward_leaky", 0); }
@@ -302,6 +376,8 @@ Suite *suite_model(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_golden_tiny);
     tcase_add_test(tc, test_golden_leaky);
+    tcase_add_test(tc, test_golden_records_core);
+    tcase_add_test(tc, test_golden_records_variant);
     tcase_add_test(tc, test_baseline_layout);
     tcase_add_test(tc, test_reference_init);
     tcase_add_test(tc, test_batch_independent_and_deterministic);

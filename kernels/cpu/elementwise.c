@@ -1,7 +1,9 @@
 /* CPU reference of the model's elementwise ops: the embedding gather and scatter-add,
- * the residual mix, the scaled residual adds (branches and U-Net skips) and the per-head
- * query gain, forward and backward side by side. Vectors of `dim` broadcast over rows;
+ * the residual mix, the scaled residual adds (branches and U-Net skips), the per-head
+ * query gain, and the records' residual topologies (gated skips, the parallel residual's
+ * lanes), forward and backward side by side. Vectors of `dim` broadcast over rows;
  * every column sum runs over rows in order, so results are bit-reproducible. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/ops.h"
@@ -109,4 +111,76 @@ void pg_q_gain_bwd(pg_real *dq, pg_real *dgain, const pg_real *qn, const pg_real
                 dgain[h] += dq[j] * qn[j];
                 dq[j] *= gain[h];
             }
+}
+
+void pg_col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim)
+{
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
+    for (size_t j = 0; j < n * (size_t)dim; j++)
+        y[j] = s[j % dim] * d[j];
+}
+
+static pg_real sigmoid(pg_real z)
+{
+    return (pg_real)(1.0 / (1.0 + exp(-(double)z)));
+}
+
+void pg_skip_gate_fwd(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,
+                      const pg_real *z, size_t n, int dim)
+{
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
+    for (size_t j = 0; j < n * (size_t)dim; j++) {
+        pg_real k = w[j % dim] * skip[j];
+        out[j] = k + sigmoid(z[j % dim]) * (x[j] - k);
+    }
+}
+
+void pg_skip_gate_bwd(pg_real *dx, pg_real *dskip, pg_real *dw, pg_real *dz, const pg_real *dout,
+                      const pg_real *x, const pg_real *skip, const pg_real *w, const pg_real *z,
+                      size_t n, int dim)
+{
+    /* column sums first: dx may alias dout */
+    for (size_t r = 0; r < n; r++)
+        for (int i = 0; i < dim; i++) {
+            size_t j = r * dim + i;
+            pg_real g = sigmoid(z[i]), k = w[i] * skip[j];
+            dw[i] += (1 - g) * skip[j] * dout[j];
+            dz[i] += g * (1 - g) * (x[j] - k) * dout[j];
+        }
+#pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
+    for (size_t j = 0; j < n * (size_t)dim; j++) {
+        pg_real g = sigmoid(z[j % dim]);
+        dskip[j] += (1 - g) * w[j % dim] * dout[j];
+        dx[j] = g * dout[j];
+    }
+}
+
+void pg_lane_mix_fwd(pg_real *y, const pg_real *lane, const pg_real *a, const pg_real *m,
+                     const pg_real *r, const pg_real *pa, const pg_real *pm, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
+    for (size_t j = 0; j < n; j++)
+        y[j] = *r * lane[j] + *pa * a[j] + *pm * m[j];
+}
+
+void pg_lane_mix_bwd(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, pg_real *dpa,
+                     pg_real *dpm, const pg_real *dy, const pg_real *lane, const pg_real *a,
+                     const pg_real *m, const pg_real *r, const pg_real *pa, const pg_real *pm,
+                     size_t n)
+{
+    double sr = 0, sa = 0, sm = 0;
+    for (size_t j = 0; j < n; j++) {
+        sr += (double)dy[j] * lane[j];
+        sa += (double)dy[j] * a[j];
+        sm += (double)dy[j] * m[j];
+    }
+    *dr += (pg_real)sr;
+    *dpa += (pg_real)sa;
+    *dpm += (pg_real)sm;
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
+    for (size_t j = 0; j < n; j++) {
+        dlane[j] += *r * dy[j];
+        da[j] += *pa * dy[j];
+        dm[j] += *pm * dy[j];
+    }
 }

@@ -59,11 +59,11 @@ void pg_rmsnorm_bwd(pg_real *din, const pg_real *dout, const pg_real *in, const 
 
 /* ---- RoPE ---- */
 
-void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base)
+void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int rot_dims, pg_real base)
 {
-    int half = head_dim / 2;
+    int half = rot_dims / 2;
     for (int i = 0; i < half; i++) {
-        pg_real inv_freq = (pg_real)(1.0 / pow((double)base, (double)(2 * i) / head_dim));
+        pg_real inv_freq = (pg_real)(1.0 / pow((double)base, (double)(2 * i) / rot_dims));
         for (int t = 0; t < T; t++) {
             pg_real angle = (pg_real)t * inv_freq;
             cos_t[(size_t)t * half + i] = (pg_real)cos((double)angle);
@@ -72,11 +72,12 @@ void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real
     }
 }
 
-/* Rotates every head of every row by +angle (sign 1) or -angle (sign -1). */
+/* Rotates the leading rot_dims of every head of every row by +angle (sign 1) or -angle
+ * (sign -1); the rest of the head passes. */
 static void rope_rotate(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
-                        int heads, int head_dim, int sign)
+                        int heads, int head_dim, int rot_dims, int sign)
 {
-    int half = head_dim / 2;
+    int half = rot_dims / 2;
 #pragma omp parallel for schedule(static) if ((size_t)B * T * heads * head_dim >= PG_OMP_MIN)
     for (size_t r = 0; r < (size_t)B * T; r++) {
         const pg_real *c = cos_t + (r % (size_t)T) * half;
@@ -93,16 +94,16 @@ static void rope_rotate(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, 
 }
 
 void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T, int heads,
-                 int head_dim)
+                 int head_dim, int rot_dims)
 {
-    rope_rotate(x, cos_t, sin_t, B, T, heads, head_dim, 1);
+    rope_rotate(x, cos_t, sin_t, B, T, heads, head_dim, rot_dims, 1);
 }
 
 void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
-                 int heads, int head_dim)
+                 int heads, int head_dim, int rot_dims)
 {
     /* the rotation is orthogonal: its transpose is the rotation by -angle */
-    rope_rotate(dx, cos_t, sin_t, B, T, heads, head_dim, -1);
+    rope_rotate(dx, cos_t, sin_t, B, T, heads, head_dim, rot_dims, -1);
 }
 
 /* ---- attention ---- */

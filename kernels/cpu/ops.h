@@ -31,16 +31,17 @@ void pg_rmsnorm_fwd(pg_real *out, pg_real *rstd, const pg_real *in, int n, int d
 void pg_rmsnorm_bwd(pg_real *din, const pg_real *dout, const pg_real *in, const pg_real *rstd,
                     int n, int dim);
 
-/* RoPE tables [T][head_dim/2]: angle = t * inv_freq[i], inv_freq[i] = base^(-2i/head_dim),
+/* RoPE tables [T][rot_dims/2]: angle = t * inv_freq[i], inv_freq[i] = base^(-2i/rot_dims),
  * rounded to the compute type as the reference computes them. */
-void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int head_dim, pg_real base);
-/* Rotates halves in place: [x1*cos + x2*sin, -x1*sin + x2*cos]. x is [B*T][heads][head_dim];
- * row r is at position r % T. */
+void pg_rope_tables(pg_real *cos_t, pg_real *sin_t, int T, int rot_dims, pg_real base);
+/* Rotates the leading rot_dims of each head in place (rot_dims = head_dim: the whole
+ * head), pairs (i, i + rot_dims/2): [x1*cos + x2*sin, -x1*sin + x2*cos]; the other dims
+ * pass. x is [B*T][heads][head_dim]; row r is at position r % T. */
 void pg_rope_fwd(pg_real *x, const pg_real *cos_t, const pg_real *sin_t, int B, int T, int heads,
-                 int head_dim);
+                 int head_dim, int rot_dims);
 /* The transpose rotation, in place on a gradient: [d1*cos - d2*sin, d1*sin + d2*cos]. */
 void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B, int T,
-                 int heads, int head_dim);
+                 int heads, int head_dim, int rot_dims);
 
 /* Causal softmax attention of one batch element with GQA: query head h reads KV head
  * h / (H / KVH). q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd]. Scale 1/sqrt(hd).
@@ -73,6 +74,41 @@ double pg_xent_fwd(double *loss, const pg_real *logits, const int *targets, int 
 void pg_softcap_xent_bwd(pg_real *dlogits, const pg_real *z, const int *targets, int n, int vocab,
                          pg_real cap, double dloss);
 
+/* ---- attention variants of the records' family (attn_variants.c) ---- */
+
+/* XSA: each head's output loses its component along its KV head's normalized value at
+ * the same position, out_h = y_h - (y_h . vh) vh with vh = v / max(|v|, 1e-12).
+ * y, out [n][H][hd], v [n][KVH][hd]; out may not alias y. */
+void pg_xsa_fwd(pg_real *out, const pg_real *y, const pg_real *v, size_t n, int H, int KVH,
+                int hd);
+/* dy += dout_h - (dout_h . vh) vh; dv += the normalization's Jacobian applied to
+ * g = -sum over the group's heads of (y_h . vh) dout_h + (dout_h . vh) y_h. */
+void pg_xsa_bwd(pg_real *dy, pg_real *dv, const pg_real *dout, const pg_real *y, const pg_real *v,
+                size_t n, int H, int KVH, int hd);
+
+/* Per-head output gates: out[r][h] = y[r][h] * mult * sigmoid(scale * W[h] . src[r][0:win]),
+ * W [H][win], src rows of src_dim (the block's normed input). The records' dense gate is
+ * win = src_dim, scale 1, mult 1; the sparse one win 12 with its scale; AttnOutGate mult 2.
+ * Backward: dy += g dout; dw and dsrc (its first win columns) accumulate. */
+void pg_head_gate_fwd(pg_real *out, const pg_real *y, const pg_real *src, const pg_real *w,
+                      size_t n, int H, int hd, int src_dim, int win, pg_real scale, int mult);
+void pg_head_gate_bwd(pg_real *dy, pg_real *dsrc, pg_real *dw, const pg_real *dout,
+                      const pg_real *y, const pg_real *src, const pg_real *w, size_t n, int H,
+                      int hd, int src_dim, int win, pg_real scale, int mult);
+
+/* ---- embedding extras of the records' family (embedding_extras.c) ---- */
+
+/* SmearGate over B rows of T positions: out_t = e_t + lam * sigmoid(W . e_t[0:win]) e_{t-1}
+ * for t >= 1, W [win], lam a scalar (backend memory); out_0 = e_0. With bos >= 0 the term is
+ * zero where ids_t == bos (the records' fix: a document's BOS takes nothing from the one
+ * before); bos < 0 smears across it. out may not alias e. Backward: de, dw, dlam
+ * accumulate. */
+void pg_smear_fwd(pg_real *out, const pg_real *e, const int *ids, const pg_real *w,
+                  const pg_real *lam, int B, int T, int dim, int win, int bos);
+void pg_smear_bwd(pg_real *de, pg_real *dw, pg_real *dlam, const pg_real *dout, const pg_real *e,
+                  const int *ids, const pg_real *w, const pg_real *lam, int B, int T, int dim,
+                  int win, int bos);
+
 /* ---- embedding, residual stream and control tensors (elementwise.c) ---- */
 
 /* out[r] = table[ids[r]]; backward dtable[ids[r]] += dout[r] in row order */
@@ -95,6 +131,28 @@ void pg_skip_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real 
                      const pg_real *s, size_t n, int dim);
 /* y += x */
 void pg_add(pg_real *y, const pg_real *x, size_t n);
+/* y = s d, s [dim] broadcast over rows (its backward is pg_scaled_add_bwd's) */
+void pg_col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim);
+
+/* Gated U-Net skip: with g = sig(z) and k = w (.) skip, out = k + g (x - k), i.e.
+ * g x + (1 - g) w skip; w, z [dim] broadcast over rows. Backward: dskip += (1 - g) w dout,
+ * dw += colsum((1 - g) skip dout), dz += colsum(g (1 - g) (x - k) dout), and writes
+ * dx = g dout (dx may alias dout). */
+void pg_skip_gate_fwd(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,
+                      const pg_real *z, size_t n, int dim);
+void pg_skip_gate_bwd(pg_real *dx, pg_real *dskip, pg_real *dw, pg_real *dz, const pg_real *dout,
+                      const pg_real *x, const pg_real *skip, const pg_real *w, const pg_real *z,
+                      size_t n, int dim);
+
+/* One lane of the parallel residual: y = r lane + pa a + pm m with the scalars *r, *pa,
+ * *pm (backend memory). Backward: dlane += r dy, da += pa dy, dm += pm dy, and the
+ * scalars' gradients += sum(dy lane), sum(dy a), sum(dy m) (double sums in index order). */
+void pg_lane_mix_fwd(pg_real *y, const pg_real *lane, const pg_real *a, const pg_real *m,
+                     const pg_real *r, const pg_real *pa, const pg_real *pm, size_t n);
+void pg_lane_mix_bwd(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, pg_real *dpa,
+                     pg_real *dpm, const pg_real *dy, const pg_real *lane, const pg_real *a,
+                     const pg_real *m, const pg_real *r, const pg_real *pa, const pg_real *pm,
+                     size_t n);
 
 /* q = qn gain[h]; backward dgain[h] += sum dq qn, then dq *= gain[h] */
 void pg_q_gain_fwd(pg_real *q, const pg_real *qn, const pg_real *gain, size_t n, int H, int hd);

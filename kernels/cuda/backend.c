@@ -108,6 +108,17 @@ static pg_backend make_table(void)
     b.scaled_add_bwd = pg_cuda_scaled_add_bwd;
     b.skip_add_bwd = pg_cuda_skip_add_bwd;
     b.add = pg_cuda_add;
+    b.col_scale_fwd = pg_cuda_col_scale_fwd;
+    b.skip_gate_fwd = pg_cuda_skip_gate_fwd;
+    b.skip_gate_bwd = pg_cuda_skip_gate_bwd;
+    b.lane_mix_fwd = pg_cuda_lane_mix_fwd;
+    b.lane_mix_bwd = pg_cuda_lane_mix_bwd;
+    b.xsa_fwd = pg_cuda_xsa_fwd;
+    b.xsa_bwd = pg_cuda_xsa_bwd;
+    b.head_gate_fwd = pg_cuda_head_gate_fwd;
+    b.head_gate_bwd = pg_cuda_head_gate_bwd;
+    b.smear_fwd = pg_cuda_smear_fwd;
+    b.smear_bwd = pg_cuda_smear_bwd;
     b.q_gain_fwd = pg_cuda_q_gain_fwd;
     b.q_gain_bwd = pg_cuda_q_gain_bwd;
     b.sumsq = pg_cuda_sumsq;

@@ -103,3 +103,69 @@ void pg_cuda_to_bf16(uint16_t *dst, const float *src, size_t n)
     if (n)
         PG_LAUNCH_N(to_bf16, n, &dst, &src, &n);
 }
+
+void pg_cuda_col_scale_fwd(float *y, const float *s, const float *d, size_t n, int dim)
+{
+    size_t total = n * (size_t)dim;
+    if (total)
+        PG_LAUNCH_N(col_scale_fwd, total, &y, &s, &d, &total, &dim);
+}
+
+void pg_cuda_skip_gate_fwd(float *out, const float *x, const float *skip, const float *w,
+                           const float *z, size_t n, int dim)
+{
+    size_t total = n * (size_t)dim;
+    if (total)
+        PG_LAUNCH_N(skip_gate_fwd, total, &out, &x, &skip, &w, &z, &total, &dim);
+}
+
+void pg_cuda_skip_gate_bwd(float *dx, float *dskip, float *dw, float *dz, const float *dout,
+                           const float *x, const float *skip, const float *w, const float *z,
+                           size_t n, int dim)
+{
+    size_t total = n * (size_t)dim;
+    if (!total)
+        return;
+    /* the column sums read dout before dx (which may be dout) is written */
+    LAUNCH_COLS(skip_gate_cols, dim, &dw, &dz, &dout, &x, &skip, &w, &z, &n, &dim);
+    PG_LAUNCH_N(skip_gate_grad, total, &dx, &dskip, &dout, &w, &z, &total, &dim);
+}
+
+void pg_cuda_lane_mix_fwd(float *y, const float *lane, const float *a, const float *m,
+                          const float *r, const float *pa, const float *pm, size_t n)
+{
+    if (n)
+        PG_LAUNCH_N(lane_mix_fwd, n, &y, &lane, &a, &m, &r, &pa, &pm, &n);
+}
+
+void pg_cuda_lane_mix_bwd(float *dlane, float *da, float *dm, float *dr, float *dpa, float *dpm,
+                          const float *dy, const float *lane, const float *a, const float *m,
+                          const float *r, const float *pa, const float *pm, size_t n)
+{
+    if (!n)
+        return;
+    PG_LAUNCH(lane_mix_sums, 1, 1, 1, PG_CU_ROW_THREADS, &dr, &dpa, &dpm, &dy, &lane, &a, &m, &n);
+    PG_LAUNCH_N(lane_mix_grad, n, &dlane, &da, &dm, &dy, &r, &pa, &pm, &n);
+}
+
+void pg_cuda_smear_fwd(float *out, const float *e, const int *ids, const float *w,
+                       const float *lam, int B, int T, int dim, int win, int bos)
+{
+    size_t n = (size_t)B * T;
+    if (n)
+        PG_LAUNCH_N(smear_fwd, n, &out, &e, &ids, &w, &lam, &n, &T, &dim, &win, &bos);
+}
+
+void pg_cuda_smear_bwd(float *de, float *dw, float *dlam, const float *dout, const float *e,
+                       const int *ids, const float *w, const float *lam, int B, int T, int dim,
+                       int win, int bos)
+{
+    size_t n = (size_t)B * T, total = n * (size_t)dim;
+    if (!n)
+        return;
+    double *rowv = pg_cuda_workspace(3 * n * sizeof(double));
+    PG_LAUNCH_N(smear_rows, n, &rowv, &dout, &e, &ids, &w, &lam, &n, &T, &dim, &win, &bos);
+    if (total)
+        PG_LAUNCH_N(smear_de, total, &de, &rowv, &dout, &w, &n, &dim, &win);
+    LAUNCH_COLS(smear_dw, win + 1, &dw, &dlam, &rowv, &e, &n, &dim, &win);
+}

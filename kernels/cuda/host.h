@@ -77,11 +77,11 @@ void pg_cuda_matmul_nn(float *out, const float *a, const float *b, int m, int k,
 void pg_cuda_rmsnorm_fwd(float *out, float *rstd, const float *in, int n, int dim, float eps);
 void pg_cuda_rmsnorm_bwd(float *din, const float *dout, const float *in, const float *rstd, int n,
                          int dim);
-void pg_cuda_rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base);
+void pg_cuda_rope_tables(float *cos_t, float *sin_t, int T, int rot_dims, float base);
 void pg_cuda_rope_fwd(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim);
+                      int head_dim, int rot_dims);
 void pg_cuda_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim);
+                      int head_dim, int rot_dims);
 /* state: the log-sum-exp of each row [B][H][T] (attention.cu) */
 void pg_cuda_attention_fwd(float *out, float *state, const float *q, const float *k, const float *v,
                            int B, int T, int H, int KVH, int hd);
@@ -109,6 +109,31 @@ void pg_cuda_scaled_add_bwd(float *dd, float *ds, const float *dy, const float *
 void pg_cuda_skip_add_bwd(float *dd, float *ds, const float *dy, const float *d, const float *s,
                           size_t n, int dim);
 void pg_cuda_add(float *y, const float *x, size_t n);
+void pg_cuda_col_scale_fwd(float *y, const float *s, const float *d, size_t n, int dim);
+void pg_cuda_skip_gate_fwd(float *out, const float *x, const float *skip, const float *w,
+                           const float *z, size_t n, int dim);
+void pg_cuda_skip_gate_bwd(float *dx, float *dskip, float *dw, float *dz, const float *dout,
+                           const float *x, const float *skip, const float *w, const float *z,
+                           size_t n, int dim);
+void pg_cuda_lane_mix_fwd(float *y, const float *lane, const float *a, const float *m,
+                          const float *r, const float *pa, const float *pm, size_t n);
+void pg_cuda_lane_mix_bwd(float *dlane, float *da, float *dm, float *dr, float *dpa, float *dpm,
+                          const float *dy, const float *lane, const float *a, const float *m,
+                          const float *r, const float *pa, const float *pm, size_t n);
+void pg_cuda_smear_fwd(float *out, const float *e, const int *ids, const float *w,
+                       const float *lam, int B, int T, int dim, int win, int bos);
+void pg_cuda_smear_bwd(float *de, float *dw, float *dlam, const float *dout, const float *e,
+                       const int *ids, const float *w, const float *lam, int B, int T, int dim,
+                       int win, int bos);
+/* variants.cu */
+void pg_cuda_head_gate_fwd(float *out, const float *y, const float *src, const float *w, size_t n,
+                           int H, int hd, int src_dim, int win, float scale, int mult);
+void pg_cuda_head_gate_bwd(float *dy, float *dsrc, float *dw, const float *dout, const float *y,
+                           const float *src, const float *w, size_t n, int H, int hd, int src_dim,
+                           int win, float scale, int mult);
+void pg_cuda_xsa_fwd(float *out, const float *y, const float *v, size_t n, int H, int KVH, int hd);
+void pg_cuda_xsa_bwd(float *dy, float *dv, const float *dout, const float *y, const float *v,
+                     size_t n, int H, int KVH, int hd);
 void pg_cuda_q_gain_fwd(float *q, const float *qn, const float *gain, size_t n, int H, int hd);
 void pg_cuda_q_gain_bwd(float *dq, float *dgain, const float *qn, const float *gain, size_t n, int H,
                         int hd);

@@ -8,4 +8,5 @@
 #include "kernels/cuda/head.cu"
 #include "kernels/cuda/norm_rope.cu"
 #include "kernels/cuda/optim.cu"
+#include "kernels/cuda/variants.cu"
 #endif

@@ -35,25 +35,26 @@ PG_KERNEL rmsnorm_bwd(float *din, const float *dout, const float *in, const floa
         dx[i] += (float)s * dy[i] - x[i] * c;
 }
 
-PG_KERNEL rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base)
+PG_KERNEL rope_tables(float *cos_t, float *sin_t, int T, int rot_dims, float base)
 {
-    int half = head_dim / 2;
+    int half = rot_dims / 2;
     size_t j = pg_thread_index();
     if (j >= (size_t)T * half)
         return;
     int t = (int)(j / half), i = (int)(j % half);
-    float inv_freq = (float)(1.0 / pow((double)base, (double)(2 * i) / head_dim));
+    float inv_freq = (float)(1.0 / pow((double)base, (double)(2 * i) / rot_dims));
     float angle = (float)t * inv_freq;
     cos_t[j] = (float)cos((double)angle);
     sin_t[j] = (float)sin((double)angle);
 }
 
-// One thread per (row, head, pair i): rotates (x_i, x_{i+half}) by sign * angle; the
-// backward is sign -1 (the rotation is orthogonal: its transpose rotates by -angle).
+// One thread per (row, head, pair i): rotates (x_i, x_{i+half}), half = rot_dims / 2, by
+// sign * angle; dims from rot_dims on pass. The backward is sign -1 (the rotation is
+// orthogonal: its transpose rotates by -angle).
 PG_KERNEL rope_rotate(float *x, const float *cos_t, const float *sin_t, size_t rows, int T,
-                      int heads, int head_dim, float sign)
+                      int heads, int head_dim, int rot_dims, float sign)
 {
-    int half = head_dim / 2;
+    int half = rot_dims / 2;
     size_t j = pg_thread_index();
     if (j >= rows * heads * half)
         return;

@@ -15,29 +15,30 @@ void pg_cuda_rmsnorm_bwd(float *din, const float *dout, const float *in, const f
         PG_LAUNCH(rmsnorm_bwd, (unsigned)n, 1, 1, PG_CU_ROW_THREADS, &din, &dout, &in, &rstd, &dim);
 }
 
-void pg_cuda_rope_tables(float *cos_t, float *sin_t, int T, int head_dim, float base)
+void pg_cuda_rope_tables(float *cos_t, float *sin_t, int T, int rot_dims, float base)
 {
-    size_t n = (size_t)T * (head_dim / 2);
+    size_t n = (size_t)T * (rot_dims / 2);
     if (n > 0)
-        PG_LAUNCH_N(rope_tables, n, &cos_t, &sin_t, &T, &head_dim, &base);
+        PG_LAUNCH_N(rope_tables, n, &cos_t, &sin_t, &T, &rot_dims, &base);
 }
 
 static void rope(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                 int head_dim, float sign)
+                 int head_dim, int rot_dims, float sign)
 {
-    size_t rows = (size_t)B * T, n = rows * heads * (head_dim / 2);
+    size_t rows = (size_t)B * T, n = rows * heads * (rot_dims / 2);
     if (n > 0)
-        PG_LAUNCH_N(rope_rotate, n, &x, &cos_t, &sin_t, &rows, &T, &heads, &head_dim, &sign);
+        PG_LAUNCH_N(rope_rotate, n, &x, &cos_t, &sin_t, &rows, &T, &heads, &head_dim, &rot_dims,
+                    &sign);
 }
 
 void pg_cuda_rope_fwd(float *x, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim)
+                      int head_dim, int rot_dims)
 {
-    rope(x, cos_t, sin_t, B, T, heads, head_dim, 1.0f);
+    rope(x, cos_t, sin_t, B, T, heads, head_dim, rot_dims, 1.0f);
 }
 
 void pg_cuda_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int B, int T, int heads,
-                      int head_dim)
+                      int head_dim, int rot_dims)
 {
-    rope(dx, cos_t, sin_t, B, T, heads, head_dim, -1.0f);
+    rope(dx, cos_t, sin_t, B, T, heads, head_dim, rot_dims, -1.0f);
 }

@@ -17,6 +17,19 @@ $py $g/make_golden.py "$tmp/tiny.ckpt" data/sample/fineweb_val_000000.bin $g/tin
   --out "$tmp/leaky.ckpt" >/dev/null
 $py $g/make_golden.py "$tmp/leaky.ckpt" data/sample/fineweb_val_000000.bin $g/tiny_forward_leaky 1 48 0
 
+# The records' model family (DESIGN 11): the core (partial RoPE, LN scale, XSA, a loop,
+# gated skips, two lanes ending as their mean) and a variant (no loop, plain skips, XSA on
+# the last two layers, lanes ending as the MLP lane); logits, losses and every gradient.
+REC="--set VOCAB_SIZE=96 --set NUM_LAYERS=5 --set MODEL_DIM=16 --set NUM_HEADS=2 --set NUM_KV_HEADS=1
+  --set MLP_MULT=4 --set MLP_ACT=leaky_relu2 --set ROPE_DIMS=4 --set LN_SCALE=1 --set QK_GAIN_INIT=5
+  --set TIED_EMBED_INIT_STD=0.3 --set TRAIN_SEQ_LEN=32 --set PARALLEL_START_LAYER=3"
+./pgolf init --preset tiny $REC --set XSA_LAST_N=5 --set NUM_LOOPS=1 --set LOOP_START=1 --set LOOP_END=2 \
+  --set SKIP_GATES_ENABLED=1 --seed 31 --init dense --out "$tmp/rec_core.ckpt" >/dev/null
+$py $g/make_records_golden.py "$tmp/rec_core.ckpt" $g/records_core 2 24 5
+./pgolf init --preset tiny $REC --set XSA_LAST_N=2 --set PARALLEL_FINAL_LANE=mlp --seed 32 --init dense \
+  --out "$tmp/rec_var.ckpt" >/dev/null
+$py $g/make_records_golden.py "$tmp/rec_var.ckpt" $g/records_variant 1 20 6
+
 # BPB byte tables.
 $py $g/make_lut.py data/sample/sample_1024_bpe.model $g/sample_1024_lut.json
 if [ -f ../shared/data/fineweb_8192_bpe.model ]; then

@@ -38,6 +38,7 @@ struct op_case {
     void (*fwd)(const op_case *c, const double *x, double *y);
     void (*bwd)(const op_case *c, const double *x, const double *dy, double *dx);
     int a, b, d, e; /* shape parameters, meaning per op */
+    int f;          /* rope: the dims rotated (0: all of e) */
 };
 
 static double loss_of(const op_case *c, const double *x, const double *R)
@@ -102,19 +103,23 @@ static void rms_b(const op_case *c, const double *x, const double *dy, double *d
     free(rstd);
 }
 
-/* rope: x is [B=a][T=b][heads=d][hd=e] */
+/* rope: x is [B=a][T=b][heads=d][hd=e], the leading f dims rotated (0: all) */
+static int rot_of(const op_case *c)
+{
+    return c->f ? c->f : c->e;
+}
 static void rope_tabs(const op_case *c, double **cs, double **sn)
 {
-    *cs = malloc((size_t)c->b * c->e / 2 * sizeof **cs);
-    *sn = malloc((size_t)c->b * c->e / 2 * sizeof **sn);
-    pg_rope_tables(*cs, *sn, c->b, c->e, 10000.0);
+    *cs = malloc((size_t)c->b * rot_of(c) / 2 * sizeof **cs);
+    *sn = malloc((size_t)c->b * rot_of(c) / 2 * sizeof **sn);
+    pg_rope_tables(*cs, *sn, c->b, rot_of(c), 10000.0);
 }
 static void rope_f(const op_case *c, const double *x, double *y)
 {
     double *cs, *sn;
     rope_tabs(c, &cs, &sn);
     memcpy(y, x, c->n_in * sizeof *y);
-    pg_rope_fwd(y, cs, sn, c->a, c->b, c->d, c->e);
+    pg_rope_fwd(y, cs, sn, c->a, c->b, c->d, c->e, rot_of(c));
     free(cs);
     free(sn);
 }
@@ -124,7 +129,7 @@ static void rope_b(const op_case *c, const double *x, const double *dy, double *
     double *cs, *sn;
     rope_tabs(c, &cs, &sn);
     memcpy(dx, dy, c->n_in * sizeof *dx);
-    pg_rope_bwd(dx, cs, sn, c->a, c->b, c->d, c->e);
+    pg_rope_bwd(dx, cs, sn, c->a, c->b, c->d, c->e, rot_of(c));
     free(cs);
     free(sn);
 }
@@ -189,6 +194,53 @@ static void xent_b(const op_case *c, const double *x, const double *dy, double *
     free(g);
 }
 
+/* XSA: n=a rows, H=b, KVH=d, hd=e; x = [y (n H hd) | v (n KVH hd)] */
+static void xsa_f(const op_case *c, const double *x, double *y)
+{
+    pg_xsa_fwd(y, x, x + (size_t)c->a * c->b * c->e, (size_t)c->a, c->b, c->d, c->e);
+}
+static void xsa_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    size_t ny = (size_t)c->a * c->b * c->e;
+    pg_xsa_bwd(dx, dx + ny, dy, x, x + ny, (size_t)c->a, c->b, c->d, c->e);
+}
+
+/* col_scale: rows a, dim b; x = [s (b) | d (a b)] */
+static void col_scale_f(const op_case *c, const double *x, double *y)
+{
+    pg_col_scale_fwd(y, x, x + c->b, (size_t)c->a, c->b);
+}
+static void col_scale_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    pg_scaled_add_bwd(dx + c->b, dx, dy, x + c->b, x, (size_t)c->a, c->b);
+}
+
+/* gated skip: rows a, dim b; x = [x (a b) | skip (a b) | w (b) | z (b)] */
+static void skip_gate_f(const op_case *c, const double *x, double *y)
+{
+    size_t nd = (size_t)c->a * c->b;
+    pg_skip_gate_fwd(y, x, x + nd, x + 2 * nd, x + 2 * nd + c->b, (size_t)c->a, c->b);
+}
+static void skip_gate_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    size_t nd = (size_t)c->a * c->b;
+    pg_skip_gate_bwd(dx, dx + nd, dx + 2 * nd, dx + 2 * nd + c->b, dy, x, x + nd, x + 2 * nd,
+                     x + 2 * nd + c->b, (size_t)c->a, c->b);
+}
+
+/* a parallel lane: n = a; x = [lane (n) | a (n) | m (n) | r, pa, pm] */
+static void lane_f(const op_case *c, const double *x, double *y)
+{
+    size_t n = (size_t)c->a;
+    pg_lane_mix_fwd(y, x, x + n, x + 2 * n, x + 3 * n, x + 3 * n + 1, x + 3 * n + 2, n);
+}
+static void lane_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    size_t n = (size_t)c->a;
+    pg_lane_mix_bwd(dx, dx + n, dx + 2 * n, dx + 3 * n, dx + 3 * n + 1, dx + 3 * n + 2, dy, x,
+                    x + n, x + 2 * n, x + 3 * n, x + 3 * n + 1, x + 3 * n + 2, n);
+}
+
 START_TEST(test_ops)
 {
     pg_rng_seed(&g_rng, 2024);
@@ -204,6 +256,13 @@ START_TEST(test_ops)
         {"relu2", 40, 40, act_f, act_b, PG_MLP_RELU2, 0, 0, 0},
         {"leaky_relu2", 40, 40, act_f, act_b, PG_MLP_LEAKY_RELU2, 0, 0, 0},
         {"softcap_xent", 5 * 9, 5, xent_f, xent_b, 5, 9, 0, 0},
+        /* the records' model family (drawn after the baseline's, whose draws stay as
+         * they were) */
+        {"rope_partial", 2 * 3 * 2 * 8, 2 * 3 * 2 * 8, rope_f, rope_b, 2, 3, 2, 8, 4},
+        {"xsa", 3 * 4 * 5 + 3 * 2 * 5, 3 * 4 * 5, xsa_f, xsa_b, 3, 4, 2, 5},
+        {"col_scale", 6 + 4 * 6, 4 * 6, col_scale_f, col_scale_b, 4, 6, 0, 0},
+        {"skip_gate", 2 * 4 * 6 + 2 * 6, 4 * 6, skip_gate_f, skip_gate_b, 4, 6, 0, 0},
+        {"lane_mix", 3 * 10 + 3, 10, lane_f, lane_b, 10, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_op(&cases[i]);
@@ -217,7 +276,7 @@ static double model_loss(const pg_model *m, pg_acts *a, const int *ids, const in
     return pg_model_forward(m, a, ids, tgt) / N;
 }
 
-static void check_model(int layers, int act, uint64_t seed)
+static pg_model_config tiny_config(int layers, int act)
 {
     pg_model_config c = pg_config_tiny();
     c.vocab_size = 24;
@@ -229,6 +288,32 @@ static void check_model(int layers, int act, uint64_t seed)
     c.mlp_act = act;
     c.tied_embed_init_std = 0.5f;
     c.logit_softcap = 5.0f; /* small cap so the tanh is far from linear */
+    return c;
+}
+
+/* The records' core on the tiny shape: 5 layers, layers 1..2 looped once (7 steps),
+ * partial RoPE, LN scale, XSA on the last 4, gated skips, lanes from layer 3. */
+static pg_model_config record_config(int final_lane)
+{
+    pg_model_config c = tiny_config(5, PG_MLP_LEAKY_RELU2);
+    c.model_dim = 16;
+    c.num_heads = 2; /* head_dim 8: the leading 4 rotate */
+    c.num_kv_heads = 1;
+    c.rope_dims = 4;
+    c.ln_scale = 1;
+    c.xsa_last_n = 4;
+    c.num_loops = 1;
+    c.loop_start = 1;
+    c.loop_end = 2;
+    c.parallel_start = 3;
+    c.parallel_final = final_lane;
+    c.skip_gates = 1;
+    return c;
+}
+
+static void check_model_config(const pg_model_config *cfg, const char *what, uint64_t seed)
+{
+    pg_model_config c = *cfg;
     pg_model m;
     ck_assert_int_eq(pg_model_create(&m, &c), 0);
     pg_model_init(&m, seed, PG_INIT_DENSE);
@@ -261,25 +346,27 @@ static void check_model(int layers, int act, uint64_t seed)
                           grad[i], num);
         }
     }
-    fprintf(stderr, "gradcheck model L=%d %s: %zu parameters, max rel err %.2e\n", layers,
-            act == PG_MLP_RELU2 ? "relu2" : "leaky_relu2", m.num_params, worst);
+    fprintf(stderr, "gradcheck model %s: %zu parameters, max rel err %.2e\n", what, m.num_params,
+            worst);
     free(grad);
     pg_acts_free(&a);
     pg_model_free(&m);
 }
 
-/* LoRA adapters on Q and V: the adapter gradients against finite differences. */
-START_TEST(test_lora)
+static void check_model(int layers, int act, uint64_t seed)
 {
-    pg_rng_seed(&g_rng, 91);
-    pg_model_config c = pg_config_tiny();
-    c.vocab_size = 24;
-    c.num_layers = 3;
-    c.model_dim = 16;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.seq_len = 6;
-    c.tied_embed_init_std = 0.5f;
+    pg_model_config c = tiny_config(layers, act);
+    char what[64];
+    snprintf(what, sizeof what, "L=%d %s", layers, act == PG_MLP_RELU2 ? "relu2" : "leaky_relu2");
+    check_model_config(&c, what, seed);
+}
+
+/* LoRA adapters on Q and V: the adapter gradients against finite differences, on the
+ * baseline graph and on the records' looped one (a set per virtual layer). */
+static void check_lora(const pg_model_config *cfg, const char *what)
+{
+    pg_model_config c = *cfg;
+    c.logit_softcap = 30.0f;
     pg_model m;
     ck_assert_int_eq(pg_model_create(&m, &c), 0);
     pg_model_init(&m, 8, PG_INIT_DENSE);
@@ -310,12 +397,21 @@ START_TEST(test_lora)
         worst = fmax(worst, err);
         ck_assert_msg(err <= FD_TOL, "lora[%zu]: analytic %.10g numeric %.10g", j, lo.g[j], num);
     }
-    fprintf(stderr, "gradcheck lora adapters: %zu parameters, max rel err %.2e\n", lo.n, worst);
+    fprintf(stderr, "gradcheck lora adapters %s: %zu parameters, max rel err %.2e\n", what, lo.n,
+            worst);
     m.lora = NULL;
     free(grad);
     pg_acts_free(&a);
     pg_lora_free(&lo);
     pg_model_free(&m);
+}
+
+START_TEST(test_lora)
+{
+    pg_rng_seed(&g_rng, 91);
+    pg_model_config base = tiny_config(3, PG_MLP_RELU2), rec = record_config(PG_LANE_MEAN);
+    check_lora(&base, "baseline L=3");
+    check_lora(&rec, "records' core (7 steps)");
 }
 END_TEST
 
@@ -327,6 +423,29 @@ START_TEST(test_model)
 }
 END_TEST
 
+/* The records' model family: the core with each final lane, and each option alone. */
+START_TEST(test_record_model)
+{
+    pg_rng_seed(&g_rng, 78);
+    static const char *lanes[] = {"mean", "attn", "mlp"};
+    for (int f = PG_LANE_MEAN; f <= PG_LANE_MLP; f++) {
+        pg_model_config c = record_config(f);
+        char what[64];
+        snprintf(what, sizeof what, "records' core, lanes end as %s", lanes[f]);
+        check_model_config(&c, what, 10 + (uint64_t)f);
+    }
+    pg_model_config one = tiny_config(4, PG_MLP_LEAKY_RELU2);
+    one.xsa_last_n = 2;
+    check_model_config(&one, "XSA alone", 20);
+    one = tiny_config(4, PG_MLP_LEAKY_RELU2);
+    one.skip_gates = 1;
+    check_model_config(&one, "gated skips alone", 21);
+    one = tiny_config(4, PG_MLP_LEAKY_RELU2);
+    one.parallel_start = 2;
+    check_model_config(&one, "lanes alone", 22);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -335,6 +454,7 @@ int main(void)
     tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_model);
     tcase_add_test(tc, test_lora);
+    tcase_add_test(tc, test_record_model);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

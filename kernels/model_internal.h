@@ -1,0 +1,60 @@
+/* What the model's files share (kernels/model.c: parameters and activations;
+ * model_lora.c: the adapters; model_block.c: one block; model_stack.c: the layer list
+ * with its skips and lanes, the embedding and the head). Not for use outside them. */
+#ifndef PG_MODEL_INTERNAL_H
+#define PG_MODEL_INTERNAL_H
+
+#include "kernels/model.h"
+
+/* rms_norm's eps is the machine epsilon of the compute type (kernels/real.h). */
+#define PG_RMS_EPS PG_REAL_EPS
+
+/* The tensor behind `param` (a pointer into m->params) in `base`, an array laid out
+ * like m->params (a gradient or optimizer state). */
+static inline pg_real *pg_model_same(const pg_model *m, pg_real *base, const pg_real *param)
+{
+    return base + (param - m->params);
+}
+
+/* The views of physical layer l's tensors in `base`, an array laid out like m->params. */
+pg_block_views pg_model_block_views(const pg_model *m, pg_real *base, int l);
+
+/* The saved activations of virtual step k (distinct per step with keep_layers, else
+ * shared). */
+typedef struct {
+    pg_real *x_in, *x_mix, *attn_in, *attn_rstd, *q_lin, *k_lin, *v, *qn, *q, *k, *q_rstd,
+        *k_rstd, *att_state, *att_raw, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out,
+        *act, *mlp_out, *x_out, *lane1_in, *lane1_out, *branch_m;
+} pg_layer_acts;
+
+pg_layer_acts pg_layer_at(pg_acts *a, int k);
+
+/* One step of the layer list: physical layer l at virtual step k. */
+typedef struct {
+    int k, l;
+    double ln_scale; /* the normed inputs' factor: 1/sqrt(l+1) with LN_SCALE, else 1 */
+    int xsa;         /* l is one of the last XSA_LAST_N layers */
+} pg_step;
+
+pg_step pg_model_step(const pg_model *m, int k, int l);
+
+/* Blocks (model_block.c). The sequential block: x_out from x_in. The parallel block:
+ * lane 0 (x_in, x_out) and lane 1 (lane1_in, lane1_out). Backwards take the outputs'
+ * gradients; the sequential one writes the input's into g_in (may alias g_out), the
+ * parallel one writes lane 0's into g0 and lane 1's into g1 in place. */
+void pg_block_forward(const pg_model *m, pg_acts *a, const pg_step *st);
+void pg_block_backward(const pg_model *m, pg_acts *a, const pg_step *st, const pg_block_views *gw,
+                       const pg_real *g_out, pg_real *g_in);
+void pg_parallel_block_forward(const pg_model *m, pg_acts *a, const pg_step *st);
+void pg_parallel_block_backward(const pg_model *m, pg_acts *a, const pg_step *st,
+                                const pg_block_views *gw, pg_real *grad, pg_real *g0,
+                                pg_real *g1);
+
+/* LoRA (model_lora.c): q += (x A_q^T) B_q^T and v += (x A_v^T) B_v^T of step k; the
+ * backward accumulates the adapters' gradients and dx. */
+void pg_lora_forward(const pg_model *m, pg_acts *a, int k, int N, const pg_real *x, pg_real *q,
+                     pg_real *v);
+void pg_lora_backward(const pg_model *m, pg_acts *a, int k, int N, const pg_real *x,
+                      const pg_real *dq, const pg_real *dv, pg_real *dx);
+
+#endif

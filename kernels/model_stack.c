@@ -1,0 +1,195 @@
+/* The model's forward and backward over the virtual layer list (pg_config_layer_list):
+ * the embedding, the encoder steps whose outputs feed the U-Net skips (plain or gated),
+ * the decoder steps (sequential, or the two-lane parallel residual from
+ * PARALLEL_START_LAYER), the final norm and the tied head. Only calls the backend table. */
+#include <math.h>
+
+#include "kernels/model_internal.h"
+
+pg_layer_acts pg_layer_at(pg_acts *a, int k)
+{
+    return (pg_layer_acts){
+        PG_LAYER(a, x_in, stride_d, k),      PG_LAYER(a, x_mix, stride_d, k),
+        PG_LAYER(a, attn_in, stride_d, k),   PG_LAYER(a, attn_rstd, stride_n, k),
+        PG_LAYER(a, q_lin, stride_d, k),     PG_LAYER(a, k_lin, stride_kv, k),
+        PG_LAYER(a, v, stride_kv, k),        PG_LAYER(a, qn, stride_d, k),
+        PG_LAYER(a, q, stride_d, k),         PG_LAYER(a, k, stride_kv, k),
+        PG_LAYER(a, q_rstd, stride_nh, k),   PG_LAYER(a, k_rstd, stride_nkv, k),
+        PG_LAYER(a, att_state, stride_p, k), PG_LAYER(a, att_raw, stride_d, k),
+        PG_LAYER(a, att, stride_d, k),       PG_LAYER(a, attn_out, stride_d, k),
+        PG_LAYER(a, x_attn, stride_d, k),    PG_LAYER(a, mlp_in, stride_d, k),
+        PG_LAYER(a, mlp_rstd, stride_n, k),  PG_LAYER(a, fc_out, stride_f, k),
+        PG_LAYER(a, act, stride_f, k),       PG_LAYER(a, mlp_out, stride_d, k),
+        PG_LAYER(a, x_out, stride_d, k),
+        a->lane1_in ? PG_LAYER(a, lane1_in, stride_d, k) : NULL,
+        a->lane1_out ? PG_LAYER(a, lane1_out, stride_d, k) : NULL,
+        a->branch_m ? PG_LAYER(a, branch_m, stride_d, k) : NULL};
+}
+
+pg_step pg_model_step(const pg_model *m, int k, int l)
+{
+    const pg_model_config *c = &m->cfg;
+    /* the factor as the records compute it: a float32 1/sqrt(l+1) */
+    double s = c->ln_scale ? (double)(float)(1.0 / sqrt((double)l + 1.0)) : 1.0;
+    return (pg_step){k, l, s, l >= c->num_layers - c->xsa_last_n};
+}
+
+/* Whether decoder step k (physical l) runs in the parallel lanes. */
+static int in_lanes(const pg_model_config *c, int k, int l)
+{
+    return c->parallel_start > 0 && k >= pg_config_encoder_steps(c) && l >= c->parallel_start;
+}
+
+/* Copies the pass's token ids and targets (host arrays) into the activations. */
+static void load_tokens(pg_acts *a, const int *ids, const int *targets)
+{
+    size_t bytes = (size_t)a->B * a->T * sizeof(int);
+    a->be->to_device(a->ids, ids, bytes);
+    if (targets)
+        a->be->to_device(a->targets, targets, bytes);
+}
+
+/* What the lanes end as (PARALLEL_FINAL_LANE): their mean, or one of them. */
+static const pg_real *lanes_final(const pg_model *m, pg_acts *a, const pg_real *l0,
+                                  const pg_real *l1, size_t nd)
+{
+    switch (m->cfg.parallel_final) {
+    case PG_LANE_ATTN: return l0;
+    case PG_LANE_MLP: return l1;
+    default:
+        m->be->copy(a->lanes_out, l0, nd * sizeof(pg_real));
+        m->be->add(a->lanes_out, l1, nd);
+        m->be->scale(a->lanes_out, nd, 0.5);
+        return a->lanes_out;
+    }
+}
+
+double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets)
+{
+    const pg_backend *be = m->be;
+    const pg_model_config *c = &m->cfg;
+    int N = a->B * a->T, D = c->model_dim;
+    int list[PG_MAX_VIRTUAL_LAYERS], V = pg_config_layer_list(c, list, PG_MAX_VIRTUAL_LAYERS);
+    int enc = pg_config_encoder_steps(c), nskip = pg_config_num_skips(c);
+    size_t nd = (size_t)N * D;
+
+    load_tokens(a, ids, targets);
+    be->embedding_fwd(a->x0, m->w.tok_emb, a->ids, N, D);
+    be->rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
+
+    const pg_real *prev = a->x0, *lane1 = NULL;
+    for (int k = 0; k < V; k++) {
+        pg_step st = pg_model_step(m, k, list[k]);
+        pg_layer_acts s = pg_layer_at(a, k);
+        int par = in_lanes(c, k, st.l);
+        if (par && !lane1)
+            lane1 = prev; /* both lanes start as the residual stream */
+        int i = k - enc; /* decoder index */
+        if (i >= 0 && i < nskip) {
+            /* U-Net skip on the stream (lane 0): the encoder output popped, scaled by
+             * skip_weights[i], added or (gated) mixed in */
+            const pg_real *skip = a->skips + (size_t)(enc - 1 - i) * nd;
+            const pg_real *sw = m->w.skip_weights + (size_t)i * D;
+            if (m->w.skip_gates)
+                be->skip_gate_fwd(s.x_in, prev, skip, sw, m->w.skip_gates + (size_t)i * D,
+                                  (size_t)N, D);
+            else
+                be->scaled_add_fwd(s.x_in, prev, sw, skip, (size_t)N, D);
+        } else {
+            be->copy(s.x_in, prev, nd * sizeof(pg_real));
+        }
+        if (par) {
+            be->copy(s.lane1_in, lane1, nd * sizeof(pg_real));
+            pg_parallel_block_forward(m, a, &st);
+            lane1 = s.lane1_out;
+        } else {
+            pg_block_forward(m, a, &st);
+        }
+        prev = s.x_out;
+        if (k < enc && k < nskip)
+            be->copy(a->skips + (size_t)k * nd, prev, nd * sizeof(pg_real));
+    }
+    a->final_in = lane1 ? lanes_final(m, a, prev, lane1, nd) : prev;
+
+    be->rmsnorm_fwd(a->x_final, a->final_rstd, a->final_in, N, D, PG_RMS_EPS);
+    be->linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
+    be->softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
+    return targets ? be->xent_fwd(a->losses, a->logits, a->targets, N, c->vocab_size) : 0;
+}
+
+void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int *targets,
+                       pg_real *grad, double dloss)
+{
+    const pg_backend *be = m->be;
+    const pg_model_config *c = &m->cfg;
+    int N = a->B * a->T, D = c->model_dim, V = c->vocab_size;
+    int list[PG_MAX_VIRTUAL_LAYERS], S = pg_config_layer_list(c, list, PG_MAX_VIRTUAL_LAYERS);
+    int enc = pg_config_encoder_steps(c), nskip = pg_config_num_skips(c);
+    size_t nd = (size_t)N * D;
+    pg_real *g_tok_emb = grad + m->tensors[0].offset;
+    pg_real *g_skip_w = pg_model_same(m, grad, m->w.skip_weights);
+    pg_real *g_skip_g = m->w.skip_gates ? pg_model_same(m, grad, m->w.skip_gates) : NULL;
+
+    load_tokens(a, ids, targets);
+    /* head: logits = softcap(x_final @ tok_emb^T) */
+    be->softcap_xent_bwd(a->g_logits, a->logits, a->targets, N, V, c->logit_softcap, dloss);
+    pg_real *g_final = a->g_d[0];
+    be->zero(g_final, nd * sizeof(pg_real));
+    be->linear_bwd(g_final, g_tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V);
+    be->zero(a->g_x, nd * sizeof(pg_real));
+    be->rmsnorm_bwd(a->g_x, g_final, a->final_in, a->final_rstd, N, D);
+
+    /* the lanes' gradients from what they ended as */
+    int first_par = -1;
+    for (int k = 0; k < S; k++)
+        if (in_lanes(c, k, list[k]) && first_par < 0)
+            first_par = k;
+    if (first_par >= 0) {
+        int final = c->parallel_final;
+        be->copy(a->g_lane1, a->g_x, nd * sizeof(pg_real));
+        if (final == PG_LANE_MEAN) {
+            be->scale(a->g_x, nd, 0.5);
+            be->scale(a->g_lane1, nd, 0.5);
+        } else {
+            be->zero(final == PG_LANE_ATTN ? a->g_lane1 : a->g_x, nd * sizeof(pg_real));
+        }
+    }
+
+    be->zero(a->g_x0, nd * sizeof(pg_real));
+    be->zero(a->g_skips, (size_t)nskip * nd * sizeof(pg_real));
+    for (int k = S - 1; k >= 0; k--) {
+        /* g_x holds the gradient of this step's output (lane 0's in the lanes) */
+        pg_step st = pg_model_step(m, k, list[k]);
+        if (k < enc && k < nskip)
+            be->add(a->g_x, a->g_skips + (size_t)k * nd, nd);
+        pg_block_views gw = pg_model_block_views(m, grad, st.l);
+        if (in_lanes(c, k, st.l))
+            pg_parallel_block_backward(m, a, &st, &gw, grad, a->g_x, a->g_lane1);
+        else
+            pg_block_backward(m, a, &st, &gw, a->g_x, a->g_x);
+        int i = k - enc;
+        if (i >= 0 && i < nskip) {
+            size_t at = (size_t)(enc - 1 - i) * nd;
+            const pg_real *prev = k > 0 ? pg_layer_at(a, k - 1).x_out : a->x0;
+            if (g_skip_g)
+                be->skip_gate_bwd(a->g_x, a->g_skips + at, g_skip_w + (size_t)i * D,
+                                  g_skip_g + (size_t)i * D, a->g_x, prev, a->skips + at,
+                                  m->w.skip_weights + (size_t)i * D,
+                                  m->w.skip_gates + (size_t)i * D, (size_t)N, D);
+            else
+                /* x_in = prev + skip_weights[i] * skip[enc-1-i] */
+                be->skip_add_bwd(a->g_skips + at, g_skip_w + (size_t)i * D, a->g_x,
+                                 a->skips + at, m->w.skip_weights + (size_t)i * D, (size_t)N, D);
+        }
+        if (k == first_par)
+            be->add(a->g_x, a->g_lane1, nd); /* both lanes began as the stream */
+    }
+    /* step 0's input is x0 */
+    be->add(a->g_x0, a->g_x, nd);
+    /* x0 = rms_norm(tok_emb[ids]); the gathered rows are the norm's input */
+    pg_real *emb = a->g_d[1], *g_emb = a->g_d[2];
+    be->embedding_fwd(emb, m->w.tok_emb, a->ids, N, D);
+    be->zero(g_emb, nd * sizeof(pg_real));
+    be->rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
+    be->embedding_bwd(g_tok_emb, g_emb, a->ids, N, D);
+}

@@ -1,0 +1,54 @@
+"""Writes golden files of the records' model family (tests/golden/records_model.py).
+
+Run through tests/golden/make_golden.sh. Input: a checkpoint written by `pgolf init`
+with the family's settings. Outputs <case>.json (config, seed, params SHA-256, ids,
+targets, losses) and <case>.f32: little-endian float32 logits [T][V] of sequence 0, then
+the gradient of the mean loss for every tensor in the checkpoint's order.
+"""
+import hashlib
+import json
+import sys
+
+import torch
+
+from records_model import forward
+from reference_model import read_checkpoint
+
+
+def main():
+    ckpt, out_prefix, batch, seq, seed = sys.argv[1:6]
+    batch, seq = int(batch), int(seq)
+    cfg, w, meta = read_checkpoint(ckpt)
+    payload = b"".join(w[name].numpy().astype("<f4").tobytes() for name in w)
+    gen = torch.Generator().manual_seed(int(seed))
+    V = cfg["vocab_size"]
+    toks = torch.randint(0, V, (batch, seq + 1), generator=gen, dtype=torch.int64)
+    ids, tgt = toks[:, :-1].contiguous(), toks[:, 1:].contiguous()
+    for t in w.values():
+        t.requires_grad_(True)
+    logits, losses = forward(w, cfg, ids, tgt)
+    losses.mean().backward()
+    record = {
+        "generator": "tests/golden/make_records_golden.py (torch %s)" % torch.__version__,
+        "config": cfg,
+        "seed": meta["seed"],
+        "init": meta["init"],
+        "params_sha256": hashlib.sha256(payload).hexdigest(),
+        "batch": batch,
+        "seq": seq,
+        "ids": ids.reshape(-1).tolist(),
+        "targets": tgt.reshape(-1).tolist(),
+        "losses": [float(x) for x in losses.reshape(-1).tolist()],
+    }
+    with open(out_prefix + ".json", "w") as f:
+        json.dump(record, f, indent=1)
+        f.write("\n")
+    with open(out_prefix + ".f32", "wb") as f:
+        f.write(logits[0].detach().contiguous().numpy().astype("<f4").tobytes())
+        for name in w:
+            f.write(w[name].grad.contiguous().numpy().astype("<f4").tobytes())
+    print(f"{out_prefix}: mean loss {losses.mean().item():.6f} over {losses.numel()} tokens")
+
+
+if __name__ == "__main__":
+    main()

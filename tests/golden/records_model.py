@@ -1,0 +1,142 @@
+"""Independent PyTorch reference of the records' model family (DESIGN.md section 11).
+
+Written for Debian's python3-torch 1.13 (CPU, float32) from a reading of the records'
+train_gpt.py (openai/parameter-golf, records/track_10min_16mb/2026-04-*): no code of
+theirs is used. It reads the weights of a pgolf checkpoint by name and the options from
+its config (absent keys are the baseline's defaults), and computes the forward pass with
+autograd, so gradients come from torch rather than from pgolf's backward.
+"""
+import math
+
+import torch
+
+from reference_model import rms_norm
+
+
+def opt(cfg, key, default=0):
+    return cfg.get(key, default)
+
+
+def layer_list(cfg):
+    L, loops = cfg["num_layers"], opt(cfg, "num_loops")
+    if loops <= 0:
+        return list(range(L))
+    a, b = opt(cfg, "loop_start"), opt(cfg, "loop_end")
+    return list(range(a)) + list(range(a, b + 1)) * (loops + 1) + list(range(b + 1, L))
+
+
+def partial_rope(x, base, rot):
+    """x: [B, T, H, hd]; the leading rot dims rotate as pairs (i, i + rot/2)."""
+    T = x.shape[1]
+    inv_freq = 1.0 / (base ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot))
+    ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
+    cos, sin = ang.cos()[None, :, None, :], ang.sin()[None, :, None, :]
+    half = rot // 2
+    x1, x2, rest = x[..., :half], x[..., half:rot], x[..., rot:]
+    return torch.cat((x1 * cos + x2 * sin, -x1 * sin + x2 * cos, rest), dim=-1)
+
+
+def attention(a, w, p, cfg, xsa):
+    B, T, D = a.shape
+    H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
+    hd = D // H
+    rot = opt(cfg, "rope_dims") or hd
+    q = (a @ w[p + "attn.c_q.weight"].T).reshape(B, T, H, hd)
+    k = (a @ w[p + "attn.c_k.weight"].T).reshape(B, T, KVH, hd)
+    v = (a @ w[p + "attn.c_v.weight"].T).reshape(B, T, KVH, hd)
+    q = partial_rope(rms_norm(q), cfg["rope_base"], rot)
+    k = partial_rope(rms_norm(k), cfg["rope_base"], rot)
+    q = q * w[p + "attn.q_gain"][None, None, :, None]
+    g = H // KVH
+    kk = k.repeat_interleave(g, dim=2).transpose(1, 2)
+    vv = v.repeat_interleave(g, dim=2).transpose(1, 2)
+    s = (q.transpose(1, 2) @ kk.transpose(-1, -2)) / math.sqrt(hd)
+    s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    y = (torch.softmax(s, dim=-1) @ vv).transpose(1, 2)  # [B, T, H, hd]
+    if xsa:
+        # each head loses its part along its KV head's unit value at the same position
+        vn = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        vn = vn.repeat_interleave(g, dim=2)
+        y = y - (y * vn).sum(-1, keepdim=True) * vn
+    return y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T
+
+
+def mlp(a, w, p, cfg):
+    h = a @ w[p + "mlp.fc.weight"].T
+    slope = 0.5 if cfg["mlp_act"] == "leaky_relu2" else 0.0
+    h = torch.where(h > 0, h, slope * h).square()
+    return h @ w[p + "mlp.proj.weight"].T
+
+
+def ln_factor(cfg, i):
+    return float(torch.tensor(1.0 / math.sqrt(i + 1), dtype=torch.float32)) if opt(cfg, "ln_scale") else 1.0
+
+
+def uses_xsa(cfg, i):
+    return i >= cfg["num_layers"] - opt(cfg, "xsa_last_n")
+
+
+def seq_block(x, x0, w, i, cfg):
+    p, s = f"blocks.{i}.", ln_factor(cfg, i)
+    mix = w[p + "resid_mix"]
+    u = mix[0] * x + mix[1] * x0
+    h = u + w[p + "attn_scale"] * attention(rms_norm(u) * s, w, p, cfg, uses_xsa(cfg, i))
+    return h + w[p + "mlp_scale"] * mlp(rms_norm(h) * s, w, p, cfg)
+
+
+def par_block(l0, l1, x0, w, i, cfg):
+    p, s = f"blocks.{i}.", ln_factor(cfg, i)
+    mix = w[p + "resid_mix"]
+    A = w[p + "attn_scale"] * attention(rms_norm(mix[0] * l0 + mix[1] * x0) * s, w, p, cfg,
+                                        uses_xsa(cfg, i))
+    M = w[p + "mlp_scale"] * mlp(rms_norm(l1) * s, w, p, cfg)
+    post = w["parallel_post_lambdas"].reshape(-1, 2, 2)[i]  # [branch][lane]
+    resid = w["parallel_resid_lambdas"].reshape(-1, 2)[i]
+    return (resid[0] * l0 + post[0, 0] * A + post[1, 0] * M,
+            resid[1] * l1 + post[0, 1] * A + post[1, 1] * M)
+
+
+def hidden(w, cfg, ids):
+    x = rms_norm(w["tok_emb.weight"][ids])
+    x0 = x
+    steps = layer_list(cfg)
+    enc = len(steps) // 2
+    nskip = min(enc, len(steps) - enc)
+    skips = []
+    for i in steps[:enc]:
+        x = seq_block(x, x0, w, i, cfg)
+        skips.append(x)
+    ps = opt(cfg, "parallel_start_layer")
+    lanes = None
+    for j, i in enumerate(steps[enc:]):
+        par = ps > 0 and i >= ps
+        if par and lanes is None:
+            lanes = [x, x]
+        cur = lanes[0] if par else x
+        if j < nskip:
+            sk = w["skip_weights"][j] * skips.pop()
+            if "skip_gates" in w:
+                g = torch.sigmoid(w["skip_gates"][j])
+                cur = g * cur + (1 - g) * sk
+            else:
+                cur = cur + sk
+        if par:
+            lanes = list(par_block(cur, lanes[1], x0, w, i, cfg))
+        else:
+            x = seq_block(cur, x0, w, i, cfg)
+    if lanes is not None:
+        final = opt(cfg, "parallel_final_lane", "mean")
+        x = {"mean": 0.5 * (lanes[0] + lanes[1]), "attn": lanes[0], "mlp": lanes[1]}[final]
+    return rms_norm(x)
+
+
+def forward(w, cfg, ids, targets):
+    """ids, targets: int64 [B, T]. Returns (softcapped logits, per-token losses)."""
+    cap = cfg["logit_softcap"]
+    logits = cap * torch.tanh((hidden(w, cfg, ids) @ w["tok_emb.weight"].T) / cap)
+    losses = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+    ).reshape(targets.shape)
+    return logits, losses
+
+
