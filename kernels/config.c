@@ -64,6 +64,25 @@ static const pg_setting kRows[] = {
      .help = "what the two lanes end as: their mean, the attention lane or the MLP lane"},
     FAMILY_ROW("SKIP_GATES_ENABLED", skip_gates, "0", 0, 1, "skip_gates_enabled",
                "1: U-Net skips mix as sig(g) x + (1 - sig(g)) (w skip)"),
+    FAMILY_ROW("GATE_WINDOW", gate_window, "12", 1, 1e9, "gate_window",
+               "leading dims of the input the sparse gates and SmearGate read"),
+    FAMILY_ROW("GATED_ATTN_ENABLED", gated_attn, "0", 0, 1, "gated_attn_enabled",
+               "1: each head's output times sig(W a), W [heads][MODEL_DIM] (attn.attn_gate_w)"),
+    FAMILY_ROW("SPARSE_ATTN_GATE_ENABLED", sparse_gate, "0", 0, 1, "sparse_attn_gate_enabled",
+               "1: each head's output times sig(scale W a[:GATE_WINDOW]) (attn.attn_gate_w)"),
+    {.name = "SPARSE_ATTN_GATE_SCALE", .type = PG_SET_FLOAT,
+     .offset = offsetof(pg_model_config, sparse_gate_scale), .def = "1", .min = -PG_SET_INF,
+     .max = PG_SET_INF, .readers = PG_READ_MODEL | PG_READ_TRAIN,
+     .json = "sparse_attn_gate_scale", .omit_default = 1,
+     .help = "the sparse gate's scale inside the sigmoid"},
+    FAMILY_ROW("ATTN_OUT_GATE_ENABLED", attn_out_gate, "0", 0, 1, "attn_out_gate_enabled",
+               "1: each head's output times 2 sig(W a[:GATE_WINDOW]) (attn.attn_gate_proj)"),
+    FAMILY_ROW("SMEAR_GATE_ENABLED", smear_gate, "0", 0, 1, "smear_gate_enabled",
+               "1: SmearGate, e_t += lambda sig(w e_t[:GATE_WINDOW]) e_(t-1) on the embedding"),
+    FAMILY_ROW("SMEAR_GATE_BOS_MASK", smear_bos_mask, "1", 0, 1, "smear_gate_bos_mask",
+               "1: no smear onto a BOS_ID token (0: the records' leaky first version)"),
+    FAMILY_ROW("BOS_ID", bos_id, "1", 0, 1e9, "bos_id",
+               "the token that begins each document (SentencePiece's <s>)"),
 #undef FAMILY_ROW
 };
 #undef INT_ROW
@@ -120,6 +139,11 @@ int pg_config_validate(const pg_model_config *c)
                                 PG_MAX_VIRTUAL_LAYERS)
         return pg_fail("NUM_LOOPS=%d makes more than %d virtual layers", c->num_loops,
                        PG_MAX_VIRTUAL_LAYERS);
+    if (c->gated_attn + c->sparse_gate + c->attn_out_gate > 1)
+        return pg_fail("GATED_ATTN_ENABLED, SPARSE_ATTN_GATE_ENABLED and ATTN_OUT_GATE_ENABLED "
+                       "exclude each other");
+    if ((c->sparse_gate || c->attn_out_gate || c->smear_gate) && c->gate_window > c->model_dim)
+        return pg_fail("GATE_WINDOW=%d exceeds MODEL_DIM=%d", c->gate_window, c->model_dim);
     if (c->parallel_start > c->num_layers)
         return pg_fail("PARALLEL_START_LAYER=%d exceeds NUM_LAYERS=%d", c->parallel_start,
                        c->num_layers);
@@ -162,6 +186,10 @@ int pg_config_num_params(const pg_model_config *c, size_t *out)
         pg_add_size(emb, blocks, &total) || pg_add_size(total, skips, &total) ||
         (c->skip_gates && pg_add_size(total, skips, &total)) ||
         (c->parallel_start > 0 && pg_add_size(total, 6 * (size_t)c->num_layers, &total)) ||
+        (c->gated_attn && pg_add_size(total, (size_t)c->num_layers * c->num_heads * D, &total)) ||
+        ((c->sparse_gate || c->attn_out_gate) &&
+         pg_add_size(total, (size_t)c->num_layers * c->num_heads * c->gate_window, &total)) ||
+        (c->smear_gate && pg_add_size(total, (size_t)c->gate_window + 1, &total)) ||
         total > PG_MAX_PARAMS)
         return -1;
     *out = total;
@@ -207,10 +235,24 @@ int pg_config_num_skips(const pg_model_config *c)
     return enc < dec ? enc : dec;
 }
 
+int pg_config_head_gate(const pg_model_config *c, pg_head_gate_kind *k)
+{
+    if (c->gated_attn)
+        *k = (pg_head_gate_kind){"attn.attn_gate_w", c->model_dim, 1.0f, 1};
+    else if (c->sparse_gate)
+        *k = (pg_head_gate_kind){"attn.attn_gate_w", c->gate_window, c->sparse_gate_scale, 1};
+    else if (c->attn_out_gate)
+        *k = (pg_head_gate_kind){"attn.attn_gate_proj.weight", c->gate_window, 1.0f, 2};
+    else
+        return 0;
+    return 1;
+}
+
 int pg_config_is_baseline_graph(const pg_model_config *c)
 {
     return pg_config_rope_dims(c) == pg_config_head_dim(c) && !c->ln_scale && !c->xsa_last_n &&
-           !c->num_loops && !c->parallel_start && !c->skip_gates;
+           !c->num_loops && !c->parallel_start && !c->skip_gates && !c->gated_attn &&
+           !c->sparse_gate && !c->attn_out_gate && !c->smear_gate;
 }
 
 int pg_config_set(pg_model_config *c, const char *env_name, const char *value)

@@ -37,6 +37,14 @@ typedef struct {
     int parallel_start; /* PARALLEL_START_LAYER: decoder layers >= it run two lanes; 0 off */
     int parallel_final; /* PG_LANE_* */
     int skip_gates;     /* SKIP_GATES_ENABLED: sigmoid-gated U-Net skips */
+    int gate_window;    /* GATE_WINDOW: leading dims read by the sparse gates and SmearGate */
+    int gated_attn;     /* GATED_ATTN_ENABLED: per-head gate sig(W a), W [H][D] */
+    int sparse_gate;    /* SPARSE_ATTN_GATE_ENABLED: sig(scale W a[0:win]), W [H][win] */
+    float sparse_gate_scale; /* SPARSE_ATTN_GATE_SCALE */
+    int attn_out_gate;  /* ATTN_OUT_GATE_ENABLED: 2 sig(W a[0:win]), W [H][win] */
+    int smear_gate;     /* SMEAR_GATE_ENABLED: e_t += lam sig(w e_t[0:win]) e_{t-1} */
+    int smear_bos_mask; /* SMEAR_GATE_BOS_MASK: no smear onto a BOS token (the records' fix) */
+    int bos_id;         /* BOS_ID: the token that begins each document */
 } pg_model_config;
 
 /* VOCAB_SIZE, NUM_LAYERS, MODEL_DIM, ...: one row per field (the reference's names). */
@@ -86,6 +94,15 @@ int pg_config_layer_list(const pg_model_config *c, int *out, int cap);
  * half). */
 int pg_config_encoder_steps(const pg_model_config *c);
 int pg_config_num_skips(const pg_model_config *c);
+/* The attention output gate in use: its parameter's name suffix, window, scale and
+ * multiplier; 0 when there is none. */
+typedef struct {
+    const char *suffix; /* "attn.attn_gate_w" or "attn.attn_gate_proj.weight" */
+    int win;
+    float scale;
+    int mult;
+} pg_head_gate_kind;
+int pg_config_head_gate(const pg_model_config *c, pg_head_gate_kind *k);
 /* 1 when the config is the baseline's graph (none of the records' options on). */
 int pg_config_is_baseline_graph(const pg_model_config *c);
 

@@ -21,9 +21,11 @@ static void add_tensor(pg_model *m, const char *name, int rows, int cols)
 {
     pg_tensor_info *t = &m->tensors[m->num_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
+    /* the records route their gates to the scalar group, whatever the name ends with */
     t->group = strcmp(name, "tok_emb.weight") == 0                      ? PG_GROUP_EMBED
                : cols > 0 && strncmp(name, "blocks.", 7) == 0 &&
-                         ends_with(name, ".weight")                     ? PG_GROUP_MATRIX
+                         ends_with(name, ".weight") && !strstr(name, "attn_gate")
+                                                                        ? PG_GROUP_MATRIX
                                                                         : PG_GROUP_SCALAR;
     t->ndim = cols > 0 ? 2 : 1;
     t->shape[0] = rows;
@@ -36,10 +38,19 @@ static void add_tensor(pg_model *m, const char *name, int rows, int cols)
 pg_block_views pg_model_block_views(const pg_model *m, pg_real *base, int l)
 {
     const pg_tensor_info *t = m->tensors + 1 + 10 * (size_t)l;
-    return (pg_block_views){base + t[0].offset, base + t[1].offset, base + t[2].offset,
-                            base + t[3].offset, base + t[4].offset, base + t[5].offset,
-                            base + t[6].offset, base + t[7].offset, base + t[8].offset,
-                            base + t[9].offset};
+    pg_block_views v = {base + t[0].offset, base + t[1].offset, base + t[2].offset,
+                        base + t[3].offset, base + t[4].offset, base + t[5].offset,
+                        base + t[6].offset, base + t[7].offset, base + t[8].offset,
+                        base + t[9].offset, NULL};
+    pg_head_gate_kind k;
+    if (pg_config_head_gate(&m->cfg, &k)) {
+        /* the gates follow the skip tensors, one per layer in order */
+        const pg_tensor_info *g = pg_model_find_tensor(m, "blocks.0.attn.attn_gate_w");
+        if (!g)
+            g = pg_model_find_tensor(m, "blocks.0.attn.attn_gate_proj.weight");
+        v.attn_gate = base + g[l].offset;
+    }
+    return v;
 }
 
 /* The tensor called name in base, or NULL when the model has none. */
@@ -61,6 +72,8 @@ static int bind_views(const pg_model *m, pg_real *base, pg_param_views *v)
     v->skip_gates = tensor_in(m, base, "skip_gates");
     v->par_post = tensor_in(m, base, "parallel_post_lambdas");
     v->par_resid = tensor_in(m, base, "parallel_resid_lambdas");
+    v->smear_w = tensor_in(m, base, "smear_gate.weight");
+    v->smear_lambda = tensor_in(m, base, "smear_lambda");
     return 0;
 }
 
@@ -79,7 +92,7 @@ int pg_model_create_on(pg_model *m, const pg_model_config *cfg, const pg_backend
     m->be = be;
     int D = cfg->model_dim, hd = pg_config_head_dim(cfg), kvd = cfg->num_kv_heads * hd;
     int F = cfg->mlp_mult * D;
-    m->tensors = calloc(5 + 10 * (size_t)cfg->num_layers, sizeof *m->tensors);
+    m->tensors = calloc(7 + 11 * (size_t)cfg->num_layers, sizeof *m->tensors);
     if (!m->tensors)
         return pg_fail("out of memory for the tensor table");
     char name[PG_TENSOR_NAME_MAX];
@@ -107,6 +120,16 @@ int pg_model_create_on(pg_model *m, const pg_model_config *cfg, const pg_backend
         /* the records' [L][2][2] (branch, lane) and [L][2] (lane), rows per layer */
         add_tensor(m, "parallel_post_lambdas", cfg->num_layers, 4);
         add_tensor(m, "parallel_resid_lambdas", cfg->num_layers, 2);
+    }
+    pg_head_gate_kind gate;
+    if (pg_config_head_gate(cfg, &gate))
+        for (int l = 0; l < cfg->num_layers; l++) {
+            snprintf(name, sizeof name, "blocks.%d.%s", l, gate.suffix);
+            add_tensor(m, name, cfg->num_heads, gate.win);
+        }
+    if (cfg->smear_gate) {
+        add_tensor(m, "smear_gate.weight", 1, cfg->gate_window);
+        add_tensor(m, "smear_lambda", 1, 0);
     }
     m->params = m->be->alloc(m->num_params * sizeof *m->params);
     if (!m->params || bind_views(m, m->params, &m->w) != 0) {
@@ -190,6 +213,10 @@ int pg_model_init(pg_model *m, uint64_t seed, int mode)
         if (strcmp(n, "tok_emb.weight") == 0) {
             for (size_t j = 0; j < t->numel; j++)
                 p[j] = (pg_real)(c->tied_embed_init_std * pg_rng_normal(&rng));
+        } else if (strstr(n, "attn_gate") || strncmp(n, "smear_", 6) == 0) {
+            /* the records' gates and SmearGate start transparent (zero) */
+            for (size_t j = 0; j < t->numel; j++)
+                p[j] = dense ? (pg_real)(0.5 * pg_rng_normal(&rng)) : 0.0f;
         } else if (t->ndim == 2 && ends_with(n, ".weight")) {
             /* nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
              * output projections are zero-initialized by the reference. */
@@ -238,8 +265,10 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     size_t nskip = (size_t)pg_config_num_skips(c);
     /* the records' options take room only when on: XSA keeps the attention's own output
      * beside its projection input, the lanes three more [N][D] per step */
+    pg_head_gate_kind gk;
     size_t xsa = c->xsa_last_n > 0, par = c->parallel_start > 0;
-    size_t nd_layer = 12 + xsa + 3 * par;
+    size_t gate = (size_t)pg_config_head_gate(c, &gk);
+    size_t nd_layer = 12 + xsa + gate + 3 * par;
     a->stride_d = keep_layers ? N * D : 0;
     a->stride_kv = keep_layers ? N * kvd : 0;
     a->stride_f = keep_layers ? N * F : 0;
@@ -250,7 +279,7 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     a->stride_p = keep_layers ? att_state : 0;
     size_t per_layer = nd_layer * N * D + 3 * N * kvd + 2 * N * F + 3 * N + N * H + N * KVH +
                        att_state;
-    size_t nd_bwd = 2 + nskip + 5 + 4 * par;
+    size_t nd_bwd = 2 + nskip + 5 + 4 * par + 2 * gate;
     size_t backward = keep_layers ? N * V + nd_bwd * N * D + 3 * N * kvd + 2 * N * F : 0;
     /* workspace: LoRA's rank-r and [N][D] temporaries, then the ops' scratch */
     size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, T) : 0);
@@ -288,10 +317,14 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     TAKE(k_rstd, L * N * KVH);
     TAKE(att_state, L * att_state);
     TAKE(att, L * N * D);
+    if (gate)
+        TAKE(att_xsa, L * N * D);
+    else
+        a->att_xsa = a->att;
     if (xsa)
         TAKE(att_raw, L * N * D);
     else
-        a->att_raw = a->att;
+        a->att_raw = a->att_xsa;
     TAKE(attn_out, L * N * D);
     TAKE(x_attn, L * N * D);
     TAKE(mlp_in, L * N * D);
@@ -315,6 +348,8 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
             TAKE(g_d[i], N * D);
         if (par)
             TAKE(g_lane1, N * D);
+        for (size_t i = 0; i < 2 * gate; i++)
+            TAKE(g_gate[i], N * D);
         for (int i = 0; i < 3; i++)
             TAKE(g_kv[i], N * kvd);
         TAKE(g_f[0], N * F);

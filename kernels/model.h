@@ -35,6 +35,7 @@ typedef struct {
     pg_real *c_q, *c_k, *c_v, *attn_proj, *q_gain; /* attn.c_q.weight ... attn.q_gain */
     pg_real *fc, *mlp_proj;                        /* mlp.fc.weight, mlp.proj.weight */
     pg_real *attn_scale, *mlp_scale, *resid_mix;   /* resid_mix is [2][dim] */
+    pg_real *attn_gate; /* the output gate's W [heads][window] (pg_config_head_gate), or NULL */
 } pg_block_views;
 
 typedef struct {
@@ -43,6 +44,8 @@ typedef struct {
     pg_real *skip_gates;   /* [nskip][dim] with SKIP_GATES_ENABLED, else NULL */
     pg_real *par_post;     /* parallel_post_lambdas [L][2][2] (branch, lane), else NULL */
     pg_real *par_resid;    /* parallel_resid_lambdas [L][2] (lane), else NULL */
+    pg_real *smear_w;      /* smear_gate.weight [1][window] with SMEAR_GATE_ENABLED, else NULL */
+    pg_real *smear_lambda; /* smear_lambda [1] */
     pg_block_views *blocks;
 } pg_param_views;
 
@@ -123,7 +126,9 @@ typedef struct {
     pg_real *qn;                /* q after rms_norm and RoPE, before q_gain */
     pg_real *att_state;         /* what attention_fwd keeps for the backward */
     pg_real *att_raw;           /* attention output [BT][D] (att itself without XSA) */
-    pg_real *att;               /* after XSA: the projection's input [BT][D] */
+    pg_real *att_xsa;           /* after XSA (att_raw without it) */
+    pg_real *att;               /* after the output gate (att_xsa without one): the
+                                   projection's input [BT][D] */
     pg_real *attn_out;          /* after proj */
     pg_real *x_attn;            /* x after the attention residual */
     pg_real *mlp_in, *mlp_rstd;
@@ -138,6 +143,8 @@ typedef struct {
     pg_real *g_x, *g_x0;        /* residual stream and x0 gradients [BT][D] */
     pg_real *g_skips;           /* encoder outputs' gradients from the skips [nskip][BT][D] */
     pg_real *g_lane1;           /* the second lane's gradient [BT][D] (parallel only) */
+    pg_real *g_gate[2];         /* the output gate's input and normed-input gradients (gates
+                                   only) */
     pg_real *g_d[8];            /* [BT][D] temporaries (5, or 8 with parallel lanes) */
     pg_real *g_kv[3];           /* [BT][KVD] temporaries */
     pg_real *g_f[2];            /* [BT][F] */

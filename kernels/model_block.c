@@ -1,5 +1,5 @@
 /* One block of the model, forward and backward side by side: the attention branch (with
- * the records' XSA variant), the MLP branch, and the two ways the records join them: the
+ * the records' XSA and output gates), the MLP branch, and the two ways the records join them: the
  * sequential residual (x -> x + A -> + M, DESIGN §4) and the two-lane parallel residual
  * (DESIGN §11). Only calls the backend table. */
 #include "kernels/model_internal.h"
@@ -54,10 +54,14 @@ static void attn_forward(const pg_model *m, pg_acts *a, const pg_step *st, const
     be->rope_fwd(s->k, a->rope_cos, a->rope_sin, d.B, d.T, d.KVH, d.hd, d.rot);
     be->q_gain_fwd(s->q, s->qn, w->q_gain, (size_t)d.N, d.H, d.hd);
     be->attention_fwd(s->att_raw, s->att_state, s->q, s->k, s->v, d.B, d.T, d.H, d.KVH, d.hd);
+    size_t nd = (size_t)d.N * d.D;
     if (st->xsa)
-        be->xsa_fwd(s->att, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
-    else if (s->att != s->att_raw)
-        be->copy(s->att, s->att_raw, (size_t)d.N * d.D * sizeof(pg_real));
+        be->xsa_fwd(s->att_xsa, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
+    else if (s->att_xsa != s->att_raw)
+        be->copy(s->att_xsa, s->att_raw, nd * sizeof(pg_real));
+    if (st->gate.suffix)
+        be->head_gate_fwd(s->att, s->att_xsa, s->attn_in, w->attn_gate, (size_t)d.N, d.H, d.hd,
+                          d.D, st->gate.win, st->gate.scale, st->gate.mult);
     be->linear_fwd(s->attn_out, s->att, w->attn_proj, d.N, d.D, d.D);
 }
 
@@ -78,11 +82,21 @@ static void attn_backward(const pg_model *m, pg_acts *a, const pg_step *st,
     be->zero(t_q, nd * sizeof(pg_real));
     be->zero(t_k, nkv * sizeof(pg_real));
     be->zero(t_v, nkv * sizeof(pg_real));
-    const pg_real *g_att_raw = t_att;
+    const pg_real *g_att_xsa = t_att, *g_att_raw;
+    if (st->gate.suffix) {
+        /* the gate's input gradient, and its share of the normed input's (added below) */
+        be->zero(a->g_gate[0], nd * sizeof(pg_real));
+        be->zero(a->g_gate[1], nd * sizeof(pg_real));
+        be->head_gate_bwd(a->g_gate[0], a->g_gate[1], gw->attn_gate, t_att, s->att_xsa,
+                          s->attn_in, w->attn_gate, (size_t)d.N, d.H, d.hd, d.D, st->gate.win,
+                          st->gate.scale, st->gate.mult);
+        g_att_xsa = a->g_gate[0];
+    }
+    g_att_raw = g_att_xsa;
     if (st->xsa) {
         /* t_qlin is free until the q norm's backward */
         be->zero(t_qlin, nd * sizeof(pg_real));
-        be->xsa_bwd(t_qlin, t_v, t_att, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
+        be->xsa_bwd(t_qlin, t_v, g_att_xsa, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
         g_att_raw = t_qlin;
     }
     be->attention_bwd(t_q, t_k, t_v, g_att_raw, s->att_raw, s->att_state, s->q, s->k, s->v, d.B,
@@ -101,6 +115,8 @@ static void attn_backward(const pg_model *m, pg_acts *a, const pg_step *st,
     be->linear_bwd(t_branch, gw->c_v, t_v, s->attn_in, w->c_v, d.N, d.D, d.kvd);
     if (m->lora)
         pg_lora_backward(m, a, st->k, d.N, s->attn_in, t_qlin, t_v, t_branch);
+    if (st->gate.suffix)
+        be->add(t_branch, a->g_gate[1], nd);
     norm_bwd(m, st, g_in, t_branch, s->x_mix, s->attn_rstd, d.N, d.D);
 }
 

@@ -23,7 +23,7 @@ pg_block_views pg_model_block_views(const pg_model *m, pg_real *base, int l);
  * shared). */
 typedef struct {
     pg_real *x_in, *x_mix, *attn_in, *attn_rstd, *q_lin, *k_lin, *v, *qn, *q, *k, *q_rstd,
-        *k_rstd, *att_state, *att_raw, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out,
+        *k_rstd, *att_state, *att_raw, *att_xsa, *att, *attn_out, *x_attn, *mlp_in, *mlp_rstd, *fc_out,
         *act, *mlp_out, *x_out, *lane1_in, *lane1_out, *branch_m;
 } pg_layer_acts;
 
@@ -34,6 +34,7 @@ typedef struct {
     int k, l;
     double ln_scale; /* the normed inputs' factor: 1/sqrt(l+1) with LN_SCALE, else 1 */
     int xsa;         /* l is one of the last XSA_LAST_N layers */
+    pg_head_gate_kind gate; /* the output gate (gate.suffix NULL: none) */
 } pg_step;
 
 pg_step pg_model_step(const pg_model *m, int k, int l);

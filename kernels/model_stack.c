@@ -1,5 +1,5 @@
 /* The model's forward and backward over the virtual layer list (pg_config_layer_list):
- * the embedding, the encoder steps whose outputs feed the U-Net skips (plain or gated),
+ * the embedding (with the records' SmearGate), the encoder steps whose outputs feed the U-Net skips (plain or gated),
  * the decoder steps (sequential, or the two-lane parallel residual from
  * PARALLEL_START_LAYER), the final norm and the tied head. Only calls the backend table. */
 #include <math.h>
@@ -16,7 +16,8 @@ pg_layer_acts pg_layer_at(pg_acts *a, int k)
         PG_LAYER(a, q, stride_d, k),         PG_LAYER(a, k, stride_kv, k),
         PG_LAYER(a, q_rstd, stride_nh, k),   PG_LAYER(a, k_rstd, stride_nkv, k),
         PG_LAYER(a, att_state, stride_p, k), PG_LAYER(a, att_raw, stride_d, k),
-        PG_LAYER(a, att, stride_d, k),       PG_LAYER(a, attn_out, stride_d, k),
+        PG_LAYER(a, att_xsa, stride_d, k),   PG_LAYER(a, att, stride_d, k),
+        PG_LAYER(a, attn_out, stride_d, k),
         PG_LAYER(a, x_attn, stride_d, k),    PG_LAYER(a, mlp_in, stride_d, k),
         PG_LAYER(a, mlp_rstd, stride_n, k),  PG_LAYER(a, fc_out, stride_f, k),
         PG_LAYER(a, act, stride_f, k),       PG_LAYER(a, mlp_out, stride_d, k),
@@ -31,7 +32,9 @@ pg_step pg_model_step(const pg_model *m, int k, int l)
     const pg_model_config *c = &m->cfg;
     /* the factor as the records compute it: a float32 1/sqrt(l+1) */
     double s = c->ln_scale ? (double)(float)(1.0 / sqrt((double)l + 1.0)) : 1.0;
-    return (pg_step){k, l, s, l >= c->num_layers - c->xsa_last_n};
+    pg_step st = {k, l, s, l >= c->num_layers - c->xsa_last_n, {0}};
+    pg_config_head_gate(c, &st.gate);
+    return st;
 }
 
 /* Whether decoder step k (physical l) runs in the parallel lanes. */
@@ -47,6 +50,12 @@ static void load_tokens(pg_acts *a, const int *ids, const int *targets)
     a->be->to_device(a->ids, ids, bytes);
     if (targets)
         a->be->to_device(a->targets, targets, bytes);
+}
+
+/* The token SmearGate does not smear onto, or -1 (SMEAR_GATE_BOS_MASK=0). */
+static int smear_bos(const pg_model_config *c)
+{
+    return c->smear_bos_mask ? c->bos_id : -1;
 }
 
 /* What the lanes end as (PARALLEL_FINAL_LANE): their mean, or one of them. */
@@ -74,7 +83,16 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
     size_t nd = (size_t)N * D;
 
     load_tokens(a, ids, targets);
-    be->embedding_fwd(a->x0, m->w.tok_emb, a->ids, N, D);
+    if (m->w.smear_w) {
+        /* SmearGate on the raw embedding, before the first norm; x_final holds the raw
+         * rows until the final norm writes it */
+        pg_real *emb = a->x_final;
+        be->embedding_fwd(emb, m->w.tok_emb, a->ids, N, D);
+        be->smear_fwd(a->x0, emb, a->ids, m->w.smear_w, m->w.smear_lambda, a->B, a->T, D,
+                      c->gate_window, smear_bos(c));
+    } else {
+        be->embedding_fwd(a->x0, m->w.tok_emb, a->ids, N, D);
+    }
     be->rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
 
     const pg_real *prev = a->x0, *lane1 = NULL;
@@ -186,10 +204,23 @@ void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int 
     }
     /* step 0's input is x0 */
     be->add(a->g_x0, a->g_x, nd);
-    /* x0 = rms_norm(tok_emb[ids]); the gathered rows are the norm's input */
+    /* x0 = rms_norm(tok_emb[ids]), or of the smeared rows; the norm's input again */
     pg_real *emb = a->g_d[1], *g_emb = a->g_d[2];
     be->embedding_fwd(emb, m->w.tok_emb, a->ids, N, D);
-    be->zero(g_emb, nd * sizeof(pg_real));
-    be->rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
+    if (m->w.smear_w) {
+        pg_real *smeared = a->g_d[3], *g_sm = a->g_d[4];
+        be->smear_fwd(smeared, emb, a->ids, m->w.smear_w, m->w.smear_lambda, a->B, a->T, D,
+                      c->gate_window, smear_bos(c));
+        be->zero(g_sm, nd * sizeof(pg_real));
+        be->rmsnorm_bwd(g_sm, a->g_x0, smeared, a->x0_rstd, N, D);
+        be->zero(g_emb, nd * sizeof(pg_real));
+        be->smear_bwd(g_emb, pg_model_same(m, grad, m->w.smear_w),
+                      pg_model_same(m, grad, m->w.smear_lambda), g_sm, emb, a->ids,
+                      m->w.smear_w, m->w.smear_lambda, a->B, a->T, D, c->gate_window,
+                      smear_bos(c));
+    } else {
+        be->zero(g_emb, nd * sizeof(pg_real));
+        be->rmsnorm_bwd(g_emb, a->g_x0, emb, a->x0_rstd, N, D);
+    }
     be->embedding_bwd(g_tok_emb, g_emb, a->ids, N, D);
 }

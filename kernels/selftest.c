@@ -267,23 +267,60 @@ static void test_attention(ctx *c, const shape *s)
         pr_free(c, all[i]);
 }
 
-/* The records' attention variants: XSA. */
+/* The records' attention variants (XSA, the output gates) and SmearGate. */
 static void test_variants(ctx *c, const shape *s)
 {
-    int n = s->B * s->T;
+    int n = s->B * s->T, win = 12 < s->dim ? 12 : s->dim;
     size_t qn = (size_t)n * s->H * s->hd, kn = (size_t)n * s->KVH * s->hd;
+    size_t nd = (size_t)n * s->dim;
     pair y = pr_new(c, qn, 1), v = pr_new(c, kn, 1), out = pr_new(c, qn, 0);
     pair dout = pr_new(c, qn, 1), dy = pr_new(c, qn, 1), dv = pr_new(c, kn, 1);
+    pair src = pr_new(c, nd, 1), dsrc = pr_new(c, nd, 1);
+    pair w = pr_new(c, (size_t)s->H * s->dim, 0.3), dw = pr_new(c, (size_t)s->H * s->dim, 1);
+    pair e = pr_new(c, nd, 1), sm = pr_new(c, nd, 0), dsm = pr_new(c, nd, 1);
+    pair de = pr_new(c, nd, 1), sw = pr_new(c, (size_t)win + 1, 0.5), dsw = pr_new(c, (size_t)win + 1, 1);
+    ids id = ids_new(c, n, s->vocab); /* ids below 4 often: BOS (1) among them */
     if (!c->oom) {
+        c->ref->head_gate_fwd(out.h, y.h, src.h, w.h, (size_t)n, s->H, s->hd, s->dim, s->dim, 1.0f, 1);
+        c->dev->head_gate_fwd(out.d, y.d, src.d, w.d, (size_t)n, s->H, s->hd, s->dim, s->dim, 1.0f, 1);
+        check(c, "head_gate_fwd dense", &out, TOL_FP32);
+        c->ref->head_gate_fwd(out.h, y.h, src.h, w.h, (size_t)n, s->H, s->hd, s->dim, win, 0.5f, 2);
+        c->dev->head_gate_fwd(out.d, y.d, src.d, w.d, (size_t)n, s->H, s->hd, s->dim, win, 0.5f, 2);
+        check(c, "head_gate_fwd window", &out, TOL_FP32);
+        c->ref->head_gate_bwd(dy.h, dsrc.h, dw.h, dout.h, y.h, src.h, w.h, (size_t)n, s->H, s->hd,
+                              s->dim, win, 0.5f, 2);
+        c->dev->head_gate_bwd(dy.d, dsrc.d, dw.d, dout.d, y.d, src.d, w.d, (size_t)n, s->H, s->hd,
+                              s->dim, win, 0.5f, 2);
+        check(c, "head_gate_bwd dy", &dy, TOL_FP32);
+        check(c, "head_gate_bwd dsrc", &dsrc, TOL_FP32);
+        check(c, "head_gate_bwd dw", &dw, TOL_FP32);
+        for (int bos = -1; bos <= 1; bos += 2) {
+            const char *tag = bos < 0 ? "" : " bos";
+            char op[40];
+            c->ref->smear_fwd(sm.h, e.h, id.h, sw.h, sw.h + win, s->B, s->T, s->dim, win, bos);
+            c->dev->smear_fwd(sm.d, e.d, id.d, sw.d, sw.d + win, s->B, s->T, s->dim, win, bos);
+            snprintf(op, sizeof op, "smear_fwd%s", tag);
+            check(c, op, &sm, TOL_FP32);
+            c->ref->smear_bwd(de.h, dsw.h, dsw.h + win, dsm.h, e.h, id.h, sw.h, sw.h + win, s->B,
+                              s->T, s->dim, win, bos);
+            c->dev->smear_bwd(de.d, dsw.d, dsw.d + win, dsm.d, e.d, id.d, sw.d, sw.d + win, s->B,
+                              s->T, s->dim, win, bos);
+            snprintf(op, sizeof op, "smear_bwd de%s", tag);
+            check(c, op, &de, TOL_FP32);
+            snprintf(op, sizeof op, "smear_bwd dw dlam%s", tag);
+            check(c, op, &dsw, TOL_FP32);
+        }
         c->ref->xsa_fwd(out.h, y.h, v.h, (size_t)n, s->H, s->KVH, s->hd);
         c->dev->xsa_fwd(out.d, y.d, v.d, (size_t)n, s->H, s->KVH, s->hd);
         check(c, "xsa_fwd", &out, TOL_FP32);
+        c->dev->to_device(dy.d, dy.h, dy.n * sizeof(pg_real)); /* each check from equal inputs */
         c->ref->xsa_bwd(dy.h, dv.h, dout.h, y.h, v.h, (size_t)n, s->H, s->KVH, s->hd);
         c->dev->xsa_bwd(dy.d, dv.d, dout.d, y.d, v.d, (size_t)n, s->H, s->KVH, s->hd);
         check(c, "xsa_bwd dy", &dy, TOL_FP32);
         check(c, "xsa_bwd dv", &dv, TOL_FP32);
     }
-    pair *all[] = {&y, &v, &out, &dout, &dy, &dv};
+    ids_free(c, &id);
+    pair *all[] = {&y, &v, &out, &dout, &dy, &dv, &src, &dsrc, &w, &dw, &e, &sm, &dsm, &de, &sw, &dsw};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         pr_free(c, all[i]);
 }

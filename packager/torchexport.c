@@ -309,9 +309,9 @@ int pg_torch_export_int8(const pg_model *m, uint8_t **out, size_t *out_len)
     int rc = -1;
     if (!pg_config_is_baseline_graph(&m->cfg))
         return pg_fail("the int8_clean_per_row_v1 file is the baseline train_gpt.py's format; "
-                       "this model uses the records' options (ROPE_DIMS, LN_SCALE, XSA_LAST_N, "
-                       "NUM_LOOPS, PARALLEL_START_LAYER or SKIP_GATES_ENABLED), which that script "
-                       "cannot load");
+                       "this model uses options of the records' family (DESIGN 11: ROPE_DIMS, LN_SCALE, "
+                       "XSA_LAST_N, NUM_LOOPS, PARALLEL_START_LAYER, the gates or SmearGate), "
+                       "which that script cannot load");
     for (int i = 0; i < m->num_tensors; i++) {
         const pg_tensor_info *t = &m->tensors[i];
         if (add_tensor(&s, t, m->params + t->offset) != 0)

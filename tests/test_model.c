@@ -85,8 +85,10 @@ static void check_golden(const char *name, int with_logits)
 }
 
 /* The records' model family against tests/golden/records_model.py: per-token losses,
- * sequence 0's logits and the gradient of the mean loss for every tensor (per tensor,
- * max |c - r| <= tol * max |r|), all in float32. */
+ * sequence 0's logits and the gradient of the mean loss for every tensor, all in float32.
+ * Gradients per tensor: max |c - r| <= tol * max(max |r| of the tensor, 1% of max |r| over
+ * all tensors); the floor is for a tensor whose gradient nearly cancels (a q_gain: a sum
+ * of terms far larger than itself), which carries those terms' float32 rounding. */
 static void check_records_golden(const char *name)
 {
     char path[256];
@@ -128,10 +130,12 @@ static void check_records_golden(const char *name)
     float *grad = calloc(m.num_params, sizeof *grad);
     pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
     const float *gref = ref + (size_t)T * V;
-    double worst_grad = 0;
+    double worst_grad = 0, floor = 0;
+    for (size_t j = 0; j < m.num_params; j++)
+        floor = fmax(floor, 0.01 * fabs(gref[j]));
     for (int t = 0; t < m.num_tensors; t++) {
         const pg_tensor_info *ti = &m.tensors[t];
-        double mr = 0, md = 0;
+        double mr = floor, md = 0;
         for (size_t j = ti->offset; j < ti->offset + ti->numel; j++) {
             mr = fmax(mr, fabs(gref[j]));
             md = fmax(md, fabs(gref[j] - grad[j]));
@@ -156,6 +160,13 @@ static void check_records_golden(const char *name)
 START_TEST(test_golden_records_core) { check_records_golden("records_core"); }
 END_TEST
 START_TEST(test_golden_records_variant) { check_records_golden("records_variant"); }
+END_TEST
+START_TEST(test_golden_records_gates)
+{
+    check_records_golden("records_sparse_smear");
+    check_records_golden("records_dense_smear_leak");
+    check_records_golden("records_attn_out_gate");
+}
 END_TEST
 
 START_TEST(test_golden_tiny) { check_golden("tiny_forward", 1); }
@@ -378,6 +389,7 @@ Suite *suite_model(void)
     tcase_add_test(tc, test_golden_leaky);
     tcase_add_test(tc, test_golden_records_core);
     tcase_add_test(tc, test_golden_records_variant);
+    tcase_add_test(tc, test_golden_records_gates);
     tcase_add_test(tc, test_baseline_layout);
     tcase_add_test(tc, test_reference_init);
     tcase_add_test(tc, test_batch_independent_and_deterministic);

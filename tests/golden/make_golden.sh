@@ -29,6 +29,17 @@ $py $g/make_records_golden.py "$tmp/rec_core.ckpt" $g/records_core 2 24 5
 ./pgolf init --preset tiny $REC --set XSA_LAST_N=2 --set PARALLEL_FINAL_LANE=mlp --seed 32 --init dense \
   --out "$tmp/rec_var.ckpt" >/dev/null
 $py $g/make_records_golden.py "$tmp/rec_var.ckpt" $g/records_variant 1 20 6
+# Each gate kind and SmearGate with and without its BOS mask (ids drawn from 4 values, so
+# BOS (1) occurs often).
+./pgolf init --preset tiny $REC --set XSA_LAST_N=5 --set GATE_WINDOW=6 --set SPARSE_ATTN_GATE_ENABLED=1 \
+  --set SPARSE_ATTN_GATE_SCALE=0.5 --set SMEAR_GATE_ENABLED=1 --seed 33 --init dense --out "$tmp/rec_sparse.ckpt" >/dev/null
+$py $g/make_records_golden.py "$tmp/rec_sparse.ckpt" $g/records_sparse_smear 2 16 7 4
+./pgolf init --preset tiny $REC --set GATED_ATTN_ENABLED=1 --set GATE_WINDOW=6 --set SMEAR_GATE_ENABLED=1 \
+  --set SMEAR_GATE_BOS_MASK=0 --seed 34 --init dense --out "$tmp/rec_dense.ckpt" >/dev/null
+$py $g/make_records_golden.py "$tmp/rec_dense.ckpt" $g/records_dense_smear_leak 2 16 8 4
+./pgolf init --preset tiny $REC --set ATTN_OUT_GATE_ENABLED=1 --set GATE_WINDOW=6 --seed 35 --init dense \
+  --out "$tmp/rec_outgate.ckpt" >/dev/null
+$py $g/make_records_golden.py "$tmp/rec_outgate.ckpt" $g/records_attn_out_gate 1 16 9
 
 # BPB byte tables.
 $py $g/make_lut.py data/sample/sample_1024_bpe.model $g/sample_1024_lut.json

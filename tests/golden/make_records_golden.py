@@ -1,7 +1,7 @@
 """Writes golden files of the records' model family (tests/golden/records_model.py).
 
-Run through tests/golden/make_golden.sh. Input: a checkpoint written by `pgolf init`
-with the family's settings. Outputs <case>.json (config, seed, params SHA-256, ids,
+Run through tests/golden/make_golden.sh: make_records_golden.py CKPT OUT BATCH SEQ SEED
+[IDS_BELOW]. Input: a checkpoint written by `pgolf init` with the family's settings. Outputs <case>.json (config, seed, params SHA-256, ids,
 targets, losses) and <case>.f32: little-endian float32 logits [T][V] of sequence 0, then
 the gradient of the mean loss for every tensor in the checkpoint's order.
 """
@@ -21,7 +21,8 @@ def main():
     cfg, w, meta = read_checkpoint(ckpt)
     payload = b"".join(w[name].numpy().astype("<f4").tobytes() for name in w)
     gen = torch.Generator().manual_seed(int(seed))
-    V = cfg["vocab_size"]
+    # an optional sixth argument draws the ids from that many values (BOS often)
+    V = int(sys.argv[6]) if len(sys.argv) > 6 else cfg["vocab_size"]
     toks = torch.randint(0, V, (batch, seq + 1), generator=gen, dtype=torch.int64)
     ids, tgt = toks[:, :-1].contiguous(), toks[:, 1:].contiguous()
     for t in w.values():

@@ -36,6 +36,33 @@ def partial_rope(x, base, rot):
     return torch.cat((x1 * cos + x2 * sin, -x1 * sin + x2 * cos, rest), dim=-1)
 
 
+def output_gate(y, a, w, p, cfg):
+    """y: [B, T, H, hd]; a: the block's normed attention input. The records' three gates."""
+    win = opt(cfg, "gate_window", 12)
+    if opt(cfg, "gated_attn_enabled"):
+        g = torch.sigmoid(a @ w[p + "attn.attn_gate_w"].T)
+    elif opt(cfg, "sparse_attn_gate_enabled"):
+        scale = opt(cfg, "sparse_attn_gate_scale", 1.0)
+        g = torch.sigmoid(scale * (a[..., :win] @ w[p + "attn.attn_gate_w"].T))
+    elif opt(cfg, "attn_out_gate_enabled"):
+        g = 2.0 * torch.sigmoid(a[..., :win] @ w[p + "attn.attn_gate_proj.weight"].T)
+    else:
+        return y
+    return y * g[..., None]
+
+
+def smear(e, ids, w, cfg):
+    """SmearGate on the raw embedding e [B, T, D]: each position past the first takes a
+    gated share of the previous one, none onto BOS when the mask is on."""
+    if not opt(cfg, "smear_gate_enabled"):
+        return e
+    win = opt(cfg, "gate_window", 12)
+    g = w["smear_lambda"] * torch.sigmoid(e[:, 1:, :win] @ w["smear_gate.weight"].T)
+    if opt(cfg, "smear_gate_bos_mask", 1):
+        g = g * (ids[:, 1:] != opt(cfg, "bos_id", 1)).to(e.dtype).unsqueeze(-1)
+    return torch.cat([e[:, :1], e[:, 1:] + g * e[:, :-1]], dim=1)
+
+
 def attention(a, w, p, cfg, xsa):
     B, T, D = a.shape
     H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
@@ -58,6 +85,7 @@ def attention(a, w, p, cfg, xsa):
         vn = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         vn = vn.repeat_interleave(g, dim=2)
         y = y - (y * vn).sum(-1, keepdim=True) * vn
+    y = output_gate(y, a, w, p, cfg)
     return y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T
 
 
@@ -97,7 +125,7 @@ def par_block(l0, l1, x0, w, i, cfg):
 
 
 def hidden(w, cfg, ids):
-    x = rms_norm(w["tok_emb.weight"][ids])
+    x = rms_norm(smear(w["tok_emb.weight"][ids], ids, w, cfg))
     x0 = x
     steps = layer_list(cfg)
     enc = len(steps) // 2

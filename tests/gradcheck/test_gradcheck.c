@@ -241,6 +241,35 @@ static void lane_b(const op_case *c, const double *x, const double *dy, double *
                     x + n, x + 2 * n, x + 3 * n, x + 3 * n + 1, x + 3 * n + 2, n);
 }
 
+/* output gate: n=a rows, H=b, hd=d, win=e, src_dim = e + 2, f: 0 sigmoid (scale 0.5), 1 the
+ * 2 sigmoid AttnOutGate; x = [y (n H hd) | src (n src_dim) | W (H win)] */
+static void gate_f(const op_case *c, const double *x, double *y)
+{
+    size_t ny = (size_t)c->a * c->b * c->d, ns = (size_t)c->a * (c->e + 2);
+    pg_head_gate_fwd(y, x, x + ny, x + ny + ns, (size_t)c->a, c->b, c->d, c->e + 2, c->e,
+                     c->f ? 1.0 : 0.5, c->f ? 2 : 1);
+}
+static void gate_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    size_t ny = (size_t)c->a * c->b * c->d, ns = (size_t)c->a * (c->e + 2);
+    pg_head_gate_bwd(dx, dx + ny, dx + ny + ns, dy, x, x + ny, x + ny + ns, (size_t)c->a, c->b,
+                     c->d, c->e + 2, c->e, c->f ? 1.0 : 0.5, c->f ? 2 : 1);
+}
+
+/* SmearGate: B=a rows of T=b, dim d, win e; f: 1 masks BOS (id 1); x = [e | w | lam] */
+static const int kSmearIds[] = {1, 5, 1, 7, 2, 1, 1, 3, 4, 1, 6, 2};
+static void smear_f(const op_case *c, const double *x, double *y)
+{
+    size_t ne = (size_t)c->a * c->b * c->d;
+    pg_smear_fwd(y, x, kSmearIds, x + ne, x + ne + c->e, c->a, c->b, c->d, c->e, c->f ? 1 : -1);
+}
+static void smear_b(const op_case *c, const double *x, const double *dy, double *dx)
+{
+    size_t ne = (size_t)c->a * c->b * c->d;
+    pg_smear_bwd(dx, dx + ne, dx + ne + c->e, dy, x, kSmearIds, x + ne, x + ne + c->e, c->a, c->b,
+                 c->d, c->e, c->f ? 1 : -1);
+}
+
 START_TEST(test_ops)
 {
     pg_rng_seed(&g_rng, 2024);
@@ -263,6 +292,10 @@ START_TEST(test_ops)
         {"col_scale", 6 + 4 * 6, 4 * 6, col_scale_f, col_scale_b, 4, 6, 0, 0},
         {"skip_gate", 2 * 4 * 6 + 2 * 6, 4 * 6, skip_gate_f, skip_gate_b, 4, 6, 0, 0},
         {"lane_mix", 3 * 10 + 3, 10, lane_f, lane_b, 10, 0, 0, 0},
+        {"head_gate", 3 * 4 * 5 + 3 * 8 + 4 * 6, 3 * 4 * 5, gate_f, gate_b, 3, 4, 5, 6, 0},
+        {"head_gate_2sig", 3 * 4 * 5 + 3 * 8 + 4 * 6, 3 * 4 * 5, gate_f, gate_b, 3, 4, 5, 6, 1},
+        {"smear", 2 * 6 * 5 + 3 + 1, 2 * 6 * 5, smear_f, smear_b, 2, 6, 5, 3, 1},
+        {"smear_nomask", 2 * 6 * 5 + 3 + 1, 2 * 6 * 5, smear_f, smear_b, 2, 6, 5, 3, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_op(&cases[i]);
@@ -323,6 +356,8 @@ static void check_model_config(const pg_model_config *cfg, const char *what, uin
         ids[i] = (int)(pg_rng_u64(&g_rng) % (uint64_t)c.vocab_size);
         tgt[i] = (int)(pg_rng_u64(&g_rng) % (uint64_t)c.vocab_size);
     }
+    if (c.smear_gate) /* BOS inside both sequences: the mask's path is live */
+        ids[3] = ids[9] = c.bos_id;
     pg_acts a;
     ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
     double *grad = calloc(m.num_params, sizeof *grad);
@@ -443,6 +478,20 @@ START_TEST(test_record_model)
     one = tiny_config(4, PG_MLP_LEAKY_RELU2);
     one.parallel_start = 2;
     check_model_config(&one, "lanes alone", 22);
+    /* the gates and SmearGate (the ids hold the BOS id 1 often: vocab 24) */
+    pg_model_config g = record_config(PG_LANE_MEAN);
+    g.gate_window = 5;
+    g.sparse_gate = 1;
+    g.sparse_gate_scale = 0.5f;
+    g.smear_gate = 1;
+    check_model_config(&g, "records' core + sparse gate + SmearGate", 23);
+    g.sparse_gate = 0;
+    g.gated_attn = 1;
+    g.smear_bos_mask = 0;
+    check_model_config(&g, "records' core + dense gate + unmasked SmearGate", 24);
+    g.gated_attn = 0;
+    g.attn_out_gate = 1;
+    check_model_config(&g, "records' core + AttnOutGate", 25);
 }
 END_TEST
 
