@@ -1,5 +1,6 @@
 /* pgolf eval: val_loss and val_bpb of a checkpoint on the validation shards, optionally
- * with legal score-first TTT, and a causality audit of the chosen mode. */
+ * with legal score-first TTT, and audits of the chosen mode by measurement: causality,
+ * and document independence. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ int cmd_eval(int argc, char **argv)
                                          {"ttt", no_argument, 0, 'T'},
                                          {"ttt-set", required_argument, 0, 'S'},
                                          {"audit-causality", no_argument, 0, 'A'},
+                                         {"audit-documents", no_argument, 0, 'D'},
+                                         {"pack", required_argument, 0, 'P'},
                                          {"at", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
@@ -79,8 +82,8 @@ int cmd_eval(int argc, char **argv)
     const char *backend = NULL;
     const char *model_sets[MAX_SETS];
     pg_import_hints hints = {.sets = model_sets};
-    long stride = 64, seq_len = 0, batch = 4, at = 0;
-    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, nsets = 0, mode_given = 0;
+    long stride = 64, seq_len = 0, batch = 4, at = 0, pack = 1;
+    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, audit_docs = 0, nsets = 0, mode_given = 0;
     int stride_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
     optind = 1;
@@ -95,8 +98,10 @@ int cmd_eval(int argc, char **argv)
                 o.mode = PG_EVAL_STANDARD;
             else if (strcmp(optarg, "sliding") == 0)
                 o.mode = PG_EVAL_SLIDING;
+            else if (strcmp(optarg, "documents") == 0)
+                o.mode = PG_EVAL_DOCUMENTS;
             else
-                return pg_cli_usage_error("eval", "--mode must be standard or sliding");
+                return pg_cli_usage_error("eval", "--mode must be standard, sliding or documents");
             break;
         case 's':
             stride_given = 1;
@@ -111,6 +116,8 @@ int cmd_eval(int argc, char **argv)
             sets[nsets++] = optarg;
             break;
         case 'A': audit = 1; break;
+        case 'D': audit_docs = 1; break;
+        case 'P': bad = pg_parse_long(optarg, "--pack", 1, 4096, &pack); break;
         case 'X': bad = pg_decode_limit_set(optarg); break;
         case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
@@ -132,6 +139,10 @@ int cmd_eval(int argc, char **argv)
         return pg_cli_usage_error("eval", "needs MODEL, --data DIR and --tokenizer MODEL");
     if (use_ttt && !mode_given)
         o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
+    if (use_ttt && o.mode == PG_EVAL_DOCUMENTS)
+        return pg_cli_usage_error("eval", "--ttt adapts over standard or sliding windows; "
+                                          "--mode documents scores without it");
+    o.pack = (int)pack;
     pg_ttt_opts tt;
     pg_ttt_opts_default(&tt);
     if (pg_ttt_from_env(&tt) != 0)
@@ -178,20 +189,25 @@ int cmd_eval(int argc, char **argv)
     o.stride = !stride_given && stride > o.seq_len ? o.seq_len : (int)stride;
     o.batch = (int)batch;
     o.progress = !quiet;
-    const char *mode = o.mode == PG_EVAL_SLIDING ? "sliding" : "standard";
+    const char *mode = pg_eval_mode_name(o.mode);
     ok = ok && json_object_set_new(out, "model_format", json_string(what)) == 0 &&
          json_object_set_new(out, "mode", json_string(mode)) == 0 &&
          json_object_set_new(out, "seq_len", json_integer(o.seq_len)) == 0 &&
          (o.mode != PG_EVAL_SLIDING ||
-          json_object_set_new(out, "stride", json_integer(o.stride)) == 0);
+          json_object_set_new(out, "stride", json_integer(o.stride)) == 0) &&
+         (o.mode != PG_EVAL_DOCUMENTS ||
+          (json_object_set_new(out, "pack", json_integer(o.pack)) == 0 &&
+           json_object_set_new(out, "bos_id", json_integer(m.cfg.bos_id)) == 0));
     pg_eval_result r;
     if (pg_eval_run(&m, val, nval, &lut, &o, &r, NULL) != 0) {
         pg_fail_prefix(data);
         goto done;
     }
     char tag[128];
-    snprintf(tag, sizeof tag, "final_%.64s", tag_name ? tag_name
-                                             : o.mode == PG_EVAL_SLIDING ? "sliding_window" : "eval");
+    snprintf(tag, sizeof tag, "final_%.64s", tag_name                       ? tag_name
+                                             : o.mode == PG_EVAL_SLIDING   ? "sliding_window"
+                                             : o.mode == PG_EVAL_DOCUMENTS ? "documents"
+                                                                           : "eval");
     if (!as_json) {
         printf("eval model:%s mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", what,
                mode, o.seq_len, r.windows, r.tokens, r.bytes);
@@ -256,6 +272,45 @@ int cmd_eval(int argc, char **argv)
             pg_fail("causality audit failed: the loss of target %ld changed when only tokens "
                     "after %zu were altered",
                     ar.first_diff, ar.at);
+            goto done;
+        }
+    }
+    if (audit_docs) {
+        size_t total = pg_eval_total_targets(nval, o.seq_len);
+        size_t pos = at ? (size_t)at : total / 2;
+        scorer_ctx sc = {&m, &lut, o, use_ttt ? &tt : NULL};
+        sc.eo.progress = 0;
+        tt.progress = 0;
+        pg_doc_audit_result dr;
+        if (pg_audit_documents(score, &sc, val, nval, total, m.cfg.vocab_size, m.cfg.bos_id, pos,
+                               &dr) != 0)
+            goto done;
+        ok = ok && json_object_set_new(
+                       out, "documents",
+                       json_pack("{s:I, s:I, s:I, s:b, s:o, s:b}", "altered_start",
+                                 (json_int_t)dr.doc_start, "altered_end", (json_int_t)dr.doc_end,
+                                 "documents", (json_int_t)dr.documents, "independent",
+                                 dr.first_diff < 0, "first_diff",
+                                 dr.first_diff < 0 ? json_null() : json_integer(dr.first_diff),
+                                 "changed_inside", dr.changed_inside)) == 0;
+        if (!as_json) {
+            if (dr.first_diff < 0)
+                printf("document_audit PASS mode:%s%s: altering the document at positions "
+                       "%zu..%zu left every loss of the other %zu documents bit-identical\n",
+                       mode, use_ttt ? "+ttt" : "", dr.doc_start, dr.doc_end - 1,
+                       dr.documents - 1);
+            else
+                printf("document_audit FAIL mode:%s%s: altering the document at positions "
+                       "%zu..%zu changed target %ld outside it (%.17g -> %.17g)\n",
+                       mode, use_ttt ? "+ttt" : "", dr.doc_start, dr.doc_end - 1, dr.first_diff,
+                       dr.before, dr.after);
+        }
+        if (dr.first_diff >= 0) {
+            if (as_json && ok)
+                pg_cli_print_json(json_incref(out));
+            pg_fail("document audit failed: target %ld changed when only the document at "
+                    "positions %zu..%zu was altered",
+                    dr.first_diff, dr.doc_start, dr.doc_end - 1);
             goto done;
         }
     }

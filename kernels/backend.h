@@ -66,16 +66,18 @@ struct pg_backend {
                      int heads, int head_dim, int rot_dims);
 
     /* Causal GQA attention over B sequences: q [B*T][H][hd], k and v [B*T][KVH][hd],
-     * out [B*T][H][hd]. `state` is what the forward keeps for the backward, in a form the
+     * out [B*T][H][hd]. span (backend memory, may be NULL) masks documents: query t of a
+     * sequence reads keys span[b*T + t] .. t only (span[.] <= t; NULL: 0 .. t). `state` is what the forward keeps for the backward, in a form the
      * backend picks and sizes (attention_state_size reals): the CPU keeps the
      * probabilities (kernels/cpu/ops.h), a fused kernel only each row's log-sum-exp. The
      * backward takes the forward's out and state. */
     void (*attention_fwd)(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
-                          const pg_real *v, int B, int T, int H, int KVH, int hd);
+                          const pg_real *v, const int *span, int B, int T, int H, int KVH,
+                          int hd);
     void (*attention_bwd)(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
                           const pg_real *out, const pg_real *state, const pg_real *q,
-                          const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
-                          int hd, pg_real *scratch);
+                          const pg_real *k, const pg_real *v, const int *span, int B, int T,
+                          int H, int KVH, int hd, pg_real *scratch);
     size_t (*attention_state_size)(int B, int T, int H, int hd);
     size_t (*attention_bwd_scratch)(int T, int KVH, int hd);
 

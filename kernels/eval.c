@@ -28,6 +28,12 @@ int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, s
         return pg_fail("eval seq_len must be >= 1 (got %d)", o->seq_len);
     if (o->mode == PG_EVAL_SLIDING && (o->stride < 1 || o->stride > o->seq_len))
         return pg_fail("sliding stride %d must be in [1, seq_len=%d]", o->stride, o->seq_len);
+    if (o->mode == PG_EVAL_DOCUMENTS) {
+        if (o->pack < 0 || (size_t)(o->pack ? o->pack : 1) * L > (1u << 20))
+            return pg_fail("documents eval: %d windows of %d per packed sequence is out of range",
+                           o->pack, o->seq_len);
+        L *= (size_t)(o->pack ? o->pack : 1); /* one packed sequence per window */
+    }
     size_t step = o->mode == PG_EVAL_SLIDING ? (size_t)o->stride : L;
     size_t cap = total / step + 2;
     pg_eval_window *w = malloc(cap * sizeof *w);
@@ -36,7 +42,7 @@ int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, s
     size_t n = 0;
     for (size_t ws = 0; ws < total; ws += step) {
         size_t len = total - ws < L ? total - ws : L;
-        size_t from = ws == 0 || o->mode == PG_EVAL_STANDARD ? 0 : L - step;
+        size_t from = ws == 0 || o->mode != PG_EVAL_SLIDING ? 0 : L - step;
         if (from >= len)
             break;
         w[n++] = (pg_eval_window){ws, (int)len, (int)from};
@@ -115,6 +121,74 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
     return 0;
 }
 
+const char *pg_eval_mode_name(int mode)
+{
+    return mode == PG_EVAL_SLIDING ? "sliding" : mode == PG_EVAL_DOCUMENTS ? "documents" : "standard";
+}
+
+void pg_doc_spans(const int *ids, int n, int bos, int max_len, int *span)
+{
+    int start = 0;
+    for (int t = 0; t < n; t++) {
+        if (t > 0 && ids[t] == bos)
+            start = t;
+        else if (t - start >= max_len)
+            start += max_len; /* the next piece of a long document */
+        span[t] = start;
+    }
+}
+
+/* Documents mode: one packed sequence per window, its attention masked to the
+ * documents' pieces; every target scored. */
+static int score_documents(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                           const pg_eval_window *win, size_t nwin, int max_len,
+                           pg_eval_result *r, double *per_token)
+{
+    int T = 0;
+    for (size_t i = 0; i < nwin; i++)
+        T = win[i].len > T ? win[i].len : T;
+    if (nwin == 0)
+        return 0;
+    pg_acts a;
+    int *ids = malloc((size_t)T * sizeof *ids), *tgt = malloc((size_t)T * sizeof *tgt);
+    int *span = malloc((size_t)T * sizeof *span);
+    double *losses = malloc((size_t)T * sizeof *losses);
+    if (!ids || !tgt || !span || !losses || pg_acts_create(&a, m, 1, T, 0) != 0) {
+        free(ids);
+        free(tgt);
+        free(span);
+        free(losses);
+        return pg_fail("out of memory for a packed eval sequence of %d", T);
+    }
+    for (size_t w = 0; w < nwin; w++) {
+        int len = win[w].len;
+        pg_acts_set_shape(&a, 1, len);
+        for (int j = 0; j < len; j++) {
+            ids[j] = stream[win[w].start + (size_t)j];
+            tgt[j] = stream[win[w].start + (size_t)j + 1];
+        }
+        pg_doc_spans(ids, len, m->cfg.bos_id, max_len, span);
+        pg_acts_set_spans(&a, span);
+        pg_model_forward(m, &a, ids, tgt);
+        m->be->to_host(losses, a.losses, (size_t)len * sizeof *losses);
+        for (int j = 0; j < len; j++) {
+            size_t p = win[w].start + (size_t)j;
+            r->loss_sum += losses[j];
+            r->tokens += 1;
+            r->bytes += pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
+            if (per_token)
+                per_token[p] = losses[j];
+        }
+    }
+    r->windows += nwin;
+    pg_acts_free(&a);
+    free(ids);
+    free(tgt);
+    free(span);
+    free(losses);
+    return 0;
+}
+
 int pg_eval_finish(pg_eval_result *r)
 {
     if (!(r->bytes > 0))
@@ -140,14 +214,18 @@ int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bp
         return -1;
     pg_progress prog;
     if (o->progress)
-        pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING ? "eval sliding" : "eval",
+        pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING     ? "eval sliding"
+                                 : o->mode == PG_EVAL_DOCUMENTS ? "eval documents"
+                                                                : "eval",
                           "windows", nwin);
     /* score in slices so progress can be shown between them */
     size_t slice = o->progress ? 64 * (size_t)(o->batch > 0 ? o->batch : 1) : nwin;
     int rc = 0;
     for (size_t w0 = 0; w0 < nwin && rc == 0; w0 += slice) {
         size_t k = nwin - w0 < slice ? nwin - w0 : slice;
-        rc = pg_score_windows(m, stream, lut, win + w0, k, o->batch, r, per_token);
+        rc = o->mode == PG_EVAL_DOCUMENTS
+                 ? score_documents(m, stream, lut, win + w0, k, o->seq_len, r, per_token)
+                 : pg_score_windows(m, stream, lut, win + w0, k, o->batch, r, per_token);
         if (o->progress && rc == 0) {
             char extra[64];
             snprintf(extra, sizeof extra, "loss %.4f", r->loss_sum / r->tokens);

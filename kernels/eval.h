@@ -13,13 +13,19 @@
 #include "kernels/model.h"
 #include "dataset/tokenizer.h"
 
-enum { PG_EVAL_STANDARD = 0, PG_EVAL_SLIDING = 1 };
+/* Standard: non-overlapping windows. Sliding: overlapping windows, each target scored
+ * once. Documents: the records' document-packed diagnostic eval (DESIGN §11): `pack`
+ * consecutive windows make one packed sequence whose attention is masked to documents
+ * (cut at each BOS and every seq_len tokens from a document's start); every target
+ * scored once. */
+enum { PG_EVAL_STANDARD = 0, PG_EVAL_SLIDING = 1, PG_EVAL_DOCUMENTS = 2 };
 
 typedef struct {
     int mode;    /* PG_EVAL_* */
     int seq_len; /* window length (eval seq len) */
     int stride;  /* sliding only: 1..seq_len */
     int batch;   /* windows per forward pass */
+    int pack;    /* documents only: windows per packed sequence (0: 1) */
     int progress; /* print progress on stderr */
 } pg_eval_opts;
 
@@ -63,6 +69,14 @@ size_t pg_eval_total_targets(size_t n, int seq_len);
  * target's loss. Fails on bad options or a stream too short for one window. */
 int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *lut,
                 const pg_eval_opts *o, pg_eval_result *r, double *per_token);
+
+/* The document spans of one packed sequence of n ids (the records' cu_seqlens): a
+ * document begins at 0 and at every `bos`, and is cut every max_len tokens from its
+ * start; span[t] is the first position of t's piece. */
+void pg_doc_spans(const int *ids, int n, int bos, int max_len, int *span);
+
+/* The eval's name for logs and JSON: "standard", "sliding" or "documents". */
+const char *pg_eval_mode_name(int mode);
 
 /* val_bpb from sums: (loss_sum / tokens / ln 2) * (tokens / bytes). */
 double pg_bpb(double loss_sum, double tokens, double bytes);

@@ -287,12 +287,13 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
                    nskip * N * D + backward + ws;
     a->buf = a->be->alloc(total * sizeof(pg_real));
     a->losses = a->be->alloc(N * sizeof(double));
-    a->ids = a->be->alloc(2 * N * sizeof(int));
+    a->ids = a->be->alloc(3 * N * sizeof(int));
     if (!a->buf || !a->losses || !a->ids) {
         pg_acts_free(a);
         return pg_fail("out of memory for activations (B=%d, T=%d)", B, T);
     }
     a->targets = a->ids + N;
+    a->span = a->ids + 2 * N;
     pg_real *p = a->buf;
 #define TAKE(field, count) (a->field = p, p += (count))
     TAKE(x0, N * D);
@@ -371,6 +372,13 @@ int pg_acts_set_shape(pg_acts *a, int B, int T)
     a->B = B;
     a->T = T;
     return 0;
+}
+
+void pg_acts_set_spans(pg_acts *a, const int *span)
+{
+    a->span_on = span != NULL;
+    if (span)
+        a->be->to_device(a->span, span, (size_t)a->B * a->T * sizeof(int));
 }
 
 void pg_acts_free(pg_acts *a)

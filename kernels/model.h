@@ -150,6 +150,8 @@ typedef struct {
     pg_real *g_f[2];            /* [BT][F] */
     /* the pass's inputs, copied in by forward and backward */
     int *ids, *targets;         /* [BT] */
+    int *span;                  /* [BT] the document masks (pg_acts_set_spans) */
+    int span_on;
     /* workspace, sized once here so no op allocates: LoRA's temporaries [BT][D], then the
      * largest scratch a backward op takes (keep_layers only) */
     pg_real *lora_tmp, *scratch;
@@ -160,6 +162,11 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
 void pg_acts_free(pg_acts *a);
 /* Sets the shape of the next pass; must fit the allocated B_cap x T_cap. */
 int pg_acts_set_shape(pg_acts *a, int B, int T);
+/* Documents packed in the sequences of the next passes: position t of sequence b attends
+ * to positions span[b*T + t] .. t of it only (host array of B*T, each <= its t); NULL:
+ * plain causal attention again. Only attention reads it: SmearGate still reaches across
+ * (as the records' packed forward). */
+void pg_acts_set_spans(pg_acts *a, const int *span);
 
 /* Forward over ids [B*T]; with targets (may be NULL) fills losses and returns their sum,
  * else returns 0. Logits are always filled. */

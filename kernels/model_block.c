@@ -53,7 +53,8 @@ static void attn_forward(const pg_model *m, pg_acts *a, const pg_step *st, const
     be->rope_fwd(s->qn, a->rope_cos, a->rope_sin, d.B, d.T, d.H, d.hd, d.rot);
     be->rope_fwd(s->k, a->rope_cos, a->rope_sin, d.B, d.T, d.KVH, d.hd, d.rot);
     be->q_gain_fwd(s->q, s->qn, w->q_gain, (size_t)d.N, d.H, d.hd);
-    be->attention_fwd(s->att_raw, s->att_state, s->q, s->k, s->v, d.B, d.T, d.H, d.KVH, d.hd);
+    be->attention_fwd(s->att_raw, s->att_state, s->q, s->k, s->v, a->span_on ? a->span : NULL,
+                      d.B, d.T, d.H, d.KVH, d.hd);
     size_t nd = (size_t)d.N * d.D;
     if (st->xsa)
         be->xsa_fwd(s->att_xsa, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
@@ -99,8 +100,8 @@ static void attn_backward(const pg_model *m, pg_acts *a, const pg_step *st,
         be->xsa_bwd(t_qlin, t_v, g_att_xsa, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
         g_att_raw = t_qlin;
     }
-    be->attention_bwd(t_q, t_k, t_v, g_att_raw, s->att_raw, s->att_state, s->q, s->k, s->v, d.B,
-                      d.T, d.H, d.KVH, d.hd, a->scratch);
+    be->attention_bwd(t_q, t_k, t_v, g_att_raw, s->att_raw, s->att_state, s->q, s->k, s->v,
+                      a->span_on ? a->span : NULL, d.B, d.T, d.H, d.KVH, d.hd, a->scratch);
     be->q_gain_bwd(t_q, gw->q_gain, s->qn, w->q_gain, (size_t)d.N, d.H, d.hd);
     be->rope_bwd(t_q, a->rope_cos, a->rope_sin, d.B, d.T, d.H, d.hd, d.rot);
     be->rope_bwd(t_k, a->rope_cos, a->rope_sin, d.B, d.T, d.KVH, d.hd, d.rot);

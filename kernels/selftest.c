@@ -229,9 +229,28 @@ static void test_norm_rope(ctx *c, const shape *s)
         pr_free(c, all[i]);
 }
 
-static void test_attention(ctx *c, const shape *s)
+/* docs: documents packed in each sequence (the span mask), beginning at 0, 5, 23, 40, 41
+ * and 66, rows "attention_* docs" */
+static void test_attention(ctx *c, const shape *s, int docs)
 {
     int n = s->B * s->T;
+    static const int kStarts[] = {0, 5, 23, 40, 41, 66};
+    ids span = {NULL, NULL};
+    if (docs) {
+        span = (ids){malloc((size_t)n * sizeof(int)), dev_alloc(c, (size_t)n * sizeof(int))};
+        if (!span.h)
+            c->oom = 1;
+        for (int r = 0; r < n && span.h; r++) {
+            int t = r % s->T, lo = 0;
+            for (size_t j = 0; j < sizeof kStarts / sizeof *kStarts; j++)
+                lo = kStarts[j] <= t ? kStarts[j] : lo;
+            span.h[r] = lo;
+        }
+        if (span.h && span.d)
+            c->dev->to_device(span.d, span.h, (size_t)n * sizeof(int));
+    }
+    const char *tag = docs ? " docs" : "";
+    char op[40];
     size_t qn = (size_t)n * s->H * s->hd, kn = (size_t)n * s->KVH * s->hd;
     pair q = pr_new(c, qn, 1), k = pr_new(c, kn, 1), v = pr_new(c, kn, 1);
     /* each backend keeps its own state: compared only when the forms agree (same size) */
@@ -244,22 +263,31 @@ static void test_attention(ctx *c, const shape *s)
     pair rs = {calloc(ref_scratch, sizeof(pg_real)), NULL, 0};
     pair ds = scratch_for(c, c->dev->attention_bwd_scratch(s->T, s->KVH, s->hd) + 1);
     if (!c->oom && rs.h) {
-        c->ref->attention_fwd(out.h, st_ref.h, q.h, k.h, v.h, s->B, s->T, s->H, s->KVH, s->hd);
-        c->dev->attention_fwd(out.d, st_dev, q.d, k.d, v.d, s->B, s->T, s->H, s->KVH, s->hd);
-        check(c, "attention_fwd", &out, TOL_FP32);
+        c->ref->attention_fwd(out.h, st_ref.h, q.h, k.h, v.h, span.h, s->B, s->T, s->H, s->KVH,
+                              s->hd);
+        c->dev->attention_fwd(out.d, st_dev, q.d, k.d, v.d, span.d, s->B, s->T, s->H, s->KVH,
+                              s->hd);
+        snprintf(op, sizeof op, "attention_fwd%s", tag);
+        check(c, op, &out, TOL_FP32);
         if (ref_state == dev_state) {
             pair st = {st_ref.h, st_dev, ref_state};
-            check(c, "attention_fwd state", &st, TOL_FP32);
+            snprintf(op, sizeof op, "attention_fwd state%s", tag);
+            check(c, op, &st, TOL_FP32);
         }
-        c->ref->attention_bwd(dq.h, dk.h, dv.h, dout.h, out.h, st_ref.h, q.h, k.h, v.h, s->B,
-                              s->T, s->H, s->KVH, s->hd, rs.h);
-        c->dev->attention_bwd(dq.d, dk.d, dv.d, dout.d, out.d, st_dev, q.d, k.d, v.d, s->B,
-                              s->T, s->H, s->KVH, s->hd, ds.d);
-        check(c, "attention_bwd dq", &dq, TOL_FP32);
-        check(c, "attention_bwd dk", &dk, TOL_FP32);
-        check(c, "attention_bwd dv", &dv, TOL_FP32);
+        c->ref->attention_bwd(dq.h, dk.h, dv.h, dout.h, out.h, st_ref.h, q.h, k.h, v.h, span.h,
+                              s->B, s->T, s->H, s->KVH, s->hd, rs.h);
+        c->dev->attention_bwd(dq.d, dk.d, dv.d, dout.d, out.d, st_dev, q.d, k.d, v.d, span.d,
+                              s->B, s->T, s->H, s->KVH, s->hd, ds.d);
+        snprintf(op, sizeof op, "attention_bwd dq%s", tag);
+        check(c, op, &dq, TOL_FP32);
+        snprintf(op, sizeof op, "attention_bwd dk%s", tag);
+        check(c, op, &dk, TOL_FP32);
+        snprintf(op, sizeof op, "attention_bwd dv%s", tag);
+        check(c, op, &dv, TOL_FP32);
     }
     free(rs.h);
+    if (docs)
+        ids_free(c, &span);
     if (st_dev)
         c->dev->free(st_dev);
     pair *all[] = {&q, &k, &v, &out, &st_ref, &dout, &dq, &dk, &dv, &ds};
@@ -529,10 +557,12 @@ int pg_selftest_ops(const pg_backend *ref, const pg_backend *dev, int baseline,
         c.mode = "fp32";
         test_linear(&c, s, TOL_FP32);
         test_norm_rope(&c, s);
-        test_attention(&c, s);
+        test_attention(&c, s, 0);
+        test_attention(&c, s, 1);
         for (size_t i = 0; k == 0 && i < sizeof kTiles / sizeof *kTiles; i++) {
             c.shape = kTiles[i].name;
-            test_attention(&c, &kTiles[i].s);
+            test_attention(&c, &kTiles[i].s, 0);
+            test_attention(&c, &kTiles[i].s, 1);
             c.shape = "tiny";
         }
         test_variants(&c, s);

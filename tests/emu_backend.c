@@ -191,18 +191,18 @@ static void lane_mix_bwd(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, 
 }
 
 static void attention_fwd(pg_real *out, pg_real *probs, const pg_real *q, const pg_real *k,
-                          const pg_real *v, int B, int T, int H, int KVH, int hd)
+                          const pg_real *v, const int *span, int B, int T, int H, int KVH, int hd)
 {
-    CPU->attention_fwd(D(out), D(probs), D(q), D(k), D(v), B, T, H, KVH, hd);
+    CPU->attention_fwd(D(out), D(probs), D(q), D(k), D(v), D(span), B, T, H, KVH, hd);
 }
 
 static void attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
                           const pg_real *out, const pg_real *probs, const pg_real *q,
-                          const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
-                          int hd, pg_real *scratch)
+                          const pg_real *k, const pg_real *v, const int *span, int B, int T,
+                          int H, int KVH, int hd, pg_real *scratch)
 {
-    CPU->attention_bwd(D(dq), D(dk), D(dv), D(dout), D(out), D(probs), D(q), D(k), D(v), B, T,
-                       H, KVH, hd, D(scratch));
+    CPU->attention_bwd(D(dq), D(dk), D(dv), D(dout), D(out), D(probs), D(q), D(k), D(v), D(span),
+                       B, T, H, KVH, hd, D(scratch));
 }
 
 static void mlp_act_fwd(pg_real *out, const pg_real *in, size_t n, int act)

@@ -199,6 +199,123 @@ START_TEST(test_sliding_matches_direct_forward)
 }
 END_TEST
 
+/* The records' document pieces: BOS starts a document, long ones are cut every max_len. */
+START_TEST(test_doc_spans)
+{
+    const int ids[] = {1, 5, 6, 1, 7, 8, 9, 9, 9, 9, 9, 1, 4};
+    int span[13];
+    pg_doc_spans(ids, 13, 1, 3, span);
+    const int want[] = {0, 0, 0, 3, 3, 3, 6, 6, 6, 9, 9, 11, 11};
+    ck_assert_mem_eq(span, want, sizeof want);
+    const int nobos[] = {4, 4, 4, 4, 4};
+    pg_doc_spans(nobos, 5, 1, 2, span);
+    const int want2[] = {0, 0, 2, 2, 4};
+    ck_assert_mem_eq(span, want2, sizeof want2);
+}
+END_TEST
+
+/* Documents mode: every target once, and each loss as if its document piece were scored
+ * alone (positions differ, so to float32 rounding). */
+START_TEST(test_documents_eval)
+{
+    pg_model_config c = pg_config_tiny();
+    c.num_layers = 3;
+    c.seq_len = 16;
+    c.tied_embed_init_std = 0.3f;
+    c.xsa_last_n = 2;
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &c), 0);
+    pg_model_init(&m, 4, PG_INIT_DENSE);
+    pg_tokenizer tok;
+    pg_bpb_lut lut;
+    ck_assert_int_eq(pg_tokenizer_load(t_repo_path("data/sample/sample_1024_bpe.model"), &tok), 0);
+    ck_assert_int_eq(pg_bpb_lut_build(&tok, 1024, &lut), 0);
+    uint16_t val[16 * 6 + 1];
+    for (int i = 0; i < 16 * 6 + 1; i++) /* documents of 5, 11, 30 (two pieces) and the rest */
+        val[i] = (uint16_t)(i == 0 || i == 5 || i == 16 || i == 46 ? 1 : 100 + (i * 37) % 800);
+    size_t n = 16 * 6 + 1, total = pg_eval_total_targets(n, 16);
+    double *docs = calloc(total, sizeof *docs), *std = calloc(total, sizeof *std);
+    pg_eval_opts o = {.mode = PG_EVAL_DOCUMENTS, .seq_len = 16, .pack = 4, .batch = 1};
+    pg_eval_result rd, rs;
+    ck_assert_int_eq(pg_eval_run(&m, val, n, &lut, &o, &rd, docs), 0);
+    o.mode = PG_EVAL_STANDARD;
+    ck_assert_int_eq(pg_eval_run(&m, val, n, &lut, &o, &rs, std), 0);
+    ck_assert(rd.tokens == rs.tokens && rd.bytes == rs.bytes && rd.windows == 2);
+    /* each piece alone */
+    int ids[64], tgt[64], span[64], in_row[64];
+    for (size_t w = 0; w < total; w += 64) {
+        int len = (int)(total - w < 64 ? total - w : 64);
+        for (int j = 0; j < len; j++)
+            in_row[j] = val[w + (size_t)j];
+        pg_doc_spans(in_row, len, 1, 16, span);
+        for (int s0 = 0; s0 < len;) {
+            int e = s0;
+            while (e < len && span[e] == s0)
+                e++;
+            pg_acts a;
+            ck_assert_int_eq(pg_acts_create(&a, &m, 1, e - s0, 0), 0);
+            for (int j = s0; j < e; j++) {
+                ids[j - s0] = val[w + (size_t)j];
+                tgt[j - s0] = val[w + (size_t)j + 1];
+            }
+            pg_model_forward(&m, &a, ids, tgt);
+            for (int j = s0; j < e; j++)
+                ck_assert_msg(fabs(a.losses[j - s0] - docs[w + (size_t)j]) <= 1e-5 * a.losses[j - s0],
+                              "target %zu: alone %.9g, packed %.9g", w + (size_t)j,
+                              a.losses[j - s0], docs[w + (size_t)j]);
+            pg_acts_free(&a);
+            s0 = e;
+        }
+    }
+    /* the first document's losses are the standard mode's (nothing before it) */
+    ck_assert_mem_eq(docs, std, 5 * sizeof(double));
+    free(docs);
+    free(std);
+    pg_bpb_lut_free(&lut);
+    pg_tokenizer_free(&tok);
+    pg_model_free(&m);
+}
+END_TEST
+
+/* The SmearGate BOS leak, caught by measurement: documents mode keeps every other
+ * document's losses bit-identical with the BOS mask, not without it; the standard mode
+ * never does (its attention crosses documents). */
+START_TEST(test_document_audit)
+{
+    const char *data = t_repo_path("data/sample");
+    const char *tok = t_repo_path("data/sample/sample_1024_bpe.model");
+    for (int mask = 1; mask >= 0; mask--) {
+        const char *ckpt = t_tmp_path(mask ? "smear_mask.ckpt" : "smear_leak.ckpt");
+        t_run_result r = t_pgolf("init --preset tiny --set SMEAR_GATE_ENABLED=1 "
+                                 "--set SMEAR_GATE_BOS_MASK=%d --set XSA_LAST_N=4 --init dense "
+                                 "--seed 3 --out '%s'", mask, ckpt);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode documents --pack 2 "
+                    "--audit-documents --quiet", ckpt, data, tok);
+        if (mask) {
+            ck_assert_msg(r.status == 0, "%s", r.err);
+            ck_assert_ptr_nonnull(strstr(r.out, "document_audit PASS mode:documents"));
+        } else {
+            ck_assert_int_eq(r.status, 1);
+            ck_assert_ptr_nonnull(strstr(r.out, "document_audit FAIL mode:documents"));
+            /* the next document's BOS took the altered last token */
+            ck_assert_ptr_nonnull(strstr(r.err, "target 7937 changed"));
+        }
+        r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --audit-documents --quiet --json",
+                    ckpt, data, tok);
+        ck_assert_int_eq(r.status, 1);
+        json_t *j = json_loads(r.out, 0, NULL);
+        ck_assert_ptr_nonnull(j);
+        ck_assert(json_is_false(json_object_get(json_object_get(j, "documents"), "independent")));
+        ck_assert(json_is_true(json_object_get(json_object_get(j, "documents"), "changed_inside")));
+        json_decref(j);
+    }
+    t_run_result r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode documents --ttt",
+                             t_tmp_path("smear_mask.ckpt"), data, tok);
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
 START_TEST(test_eval_cli)
 {
     const char *ckpt = t_tmp_path("eval.ckpt");
@@ -257,6 +374,9 @@ Suite *suite_eval(void)
     tcase_add_test(tc, test_window_coverage);
     tcase_add_test(tc, test_sliding_matches_direct_forward);
     tcase_add_test(tc, test_eval_cli);
+    tcase_add_test(tc, test_doc_spans);
+    tcase_add_test(tc, test_documents_eval);
+    tcase_add_test(tc, test_document_audit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,4 +24,21 @@ typedef struct {
 int pg_audit_causality(pg_scorer score, void *ctx, const uint16_t *stream, size_t n,
                        size_t targets, int vocab, size_t at, pg_audit_result *r);
 
+/* Document independence by measurement: documents are the spans between `bos` tokens
+ * (a document's targets are those at its positions, the last one predicting the next
+ * BOS). The document holding position `at` (or the next one with an interior) has every
+ * token between its BOS and the next altered to another non-BOS id; an evaluation that
+ * scores documents independently must give every other document's targets bit-identical
+ * losses. */
+typedef struct {
+    size_t doc_start, doc_end; /* the altered document's positions [start, end) */
+    size_t documents;          /* documents in the scored targets */
+    long first_diff;           /* first target outside it whose loss changed, -1 if none */
+    double before, after;
+    int changed_inside;        /* some target of the altered document changed */
+} pg_doc_audit_result;
+
+int pg_audit_documents(pg_scorer score, void *ctx, const uint16_t *stream, size_t n,
+                       size_t targets, int vocab, int bos, size_t at, pg_doc_audit_result *r);
+
 #endif

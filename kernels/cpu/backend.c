@@ -32,22 +32,23 @@ static void cpu_zero(void *p, size_t bytes)
 
 /* one sequence at a time: each has its own block of state (pg_attention_state_size) */
 static void cpu_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
-                              const pg_real *v, int B, int T, int H, int KVH, int hd)
+                              const pg_real *v, const int *span, int B, int T, int H, int KVH,
+                              int hd)
 {
     size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd, per = pg_attention_state_size(T, H, hd);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;
         pg_attention_fwd(out + row * D, state + b * per, q + row * D, k + row * kvd,
-                         v + row * kvd, T, H, KVH, hd);
+                         v + row * kvd, span ? span + row : NULL, T, H, KVH, hd);
     }
 }
 
 static void cpu_attention_bwd(pg_real *dq, pg_real *dk, pg_real *dv, const pg_real *dout,
                               const pg_real *out, const pg_real *state, const pg_real *q,
-                              const pg_real *k, const pg_real *v, int B, int T, int H, int KVH,
-                              int hd, pg_real *scratch)
+                              const pg_real *k, const pg_real *v, const int *span, int B, int T,
+                              int H, int KVH, int hd, pg_real *scratch)
 {
-    (void)out; /* the probabilities hold all the backward needs */
+    (void)out, (void)span; /* the probabilities (zero where masked) hold all it needs */
     size_t D = (size_t)H * hd, kvd = (size_t)KVH * hd, per = pg_attention_state_size(T, H, hd);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;

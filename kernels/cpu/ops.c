@@ -155,7 +155,7 @@ static void add_head(pg_real *x, const pg_real *src, int T, int heads, int h, in
 }
 
 void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
-                      const pg_real *v, int T, int H, int KVH, int hd)
+                      const pg_real *v, const int *span, int T, int H, int KVH, int hd)
 {
     pg_real scale = (pg_real)(1.0 / sqrt((double)hd));
     int group = H / KVH, Tp = padded_len(T);
@@ -175,21 +175,23 @@ void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_r
             for (int j = 0; j <= i; j++)
                 pg_gemm_block(0, 1, QB, QB, hd, scale, Q + (size_t)i * QB * hd, hd,
                               K + (size_t)j * QB * hd, hd, 0, Pi + (size_t)j * QB, Tp);
-            /* softmax over s <= t; zeros after t, and whole rows of padding */
+            /* softmax over lo <= s <= t (lo = span[t], else 0); zeros outside, and whole
+             * rows of padding */
             for (int t = i * QB; t < (i + 1) * QB; t++) {
                 pg_real *p = Pi + (size_t)(t - i * QB) * Tp;
-                int n = t < T ? t + 1 : 0;
+                int n = t < T ? t + 1 : 0, lo = span && t < T ? span[t] : 0;
                 pg_real mx = -INFINITY;
-                for (int s = 0; s < n; s++)
+                for (int s = lo; s < n; s++)
                     mx = p[s] > mx ? p[s] : mx;
                 double sum = 0;
-                for (int s = 0; s < n; s++) {
+                for (int s = lo; s < n; s++) {
                     p[s] = exp(p[s] - mx);
                     sum += p[s];
                 }
                 pg_real inv = (pg_real)(1.0 / sum);
-                for (int s = 0; s < n; s++)
+                for (int s = lo; s < n; s++)
                     p[s] *= inv;
+                memset(p, 0, (size_t)lo * sizeof *p);
                 memset(p + n, 0, (size_t)(Tp - n) * sizeof *p);
             }
             /* out_t = sum_s p_s v_s, key block by key block */

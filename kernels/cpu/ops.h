@@ -44,12 +44,13 @@ void pg_rope_bwd(pg_real *dx, const pg_real *cos_t, const pg_real *sin_t, int B,
                  int heads, int head_dim, int rot_dims);
 
 /* Causal softmax attention of one batch element with GQA: query head h reads KV head
- * h / (H / KVH). q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd]. Scale 1/sqrt(hd).
+ * h / (H / KVH); with span (may be NULL) query t reads keys span[t] .. t only (documents
+ * packed in one sequence), the masked probabilities exact zeros. q [T][H][hd], k and v [T][KVH][hd], out [T][H][hd]. Scale 1/sqrt(hd).
  * `state` (pg_attention_state_size reals) keeps the probabilities [H][Tp][Tp], Tp = T
  * rounded up to the block (row t holds the softmax over s <= t, zeros after), then
  * the forward's padded copies of each head. */
 void pg_attention_fwd(pg_real *out, pg_real *state, const pg_real *q, const pg_real *k,
-                      const pg_real *v, int T, int H, int KVH, int hd);
+                      const pg_real *v, const int *span, int T, int H, int KVH, int hd);
 size_t pg_attention_state_size(int T, int H, int hd);
 /* dq, dk, dv += gradients given dout and the forward's state. scratch holds
  * pg_attention_bwd_scratch(T, KVH, hd) reals. */

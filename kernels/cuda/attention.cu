@@ -2,7 +2,8 @@
 // with an online softmax and keeps only each row's log-sum-exp (never the T x T
 // probabilities); the backward recomputes the probabilities tile by tile from it.
 // Forward and backward side by side. q [B*T][H][hd], k and v [B*T][KVH][hd],
-// out [B*T][H][hd], state (the log-sum-exp) [B][H][T].
+// out [B*T][H][hd], state (the log-sum-exp) [B][H][T]. span (NULL: none) masks packed
+// documents: query t reads keys span[b*T + t] .. t only.
 //
 // One thread owns one query row (forward, dq) or one key row (dk, dv) and sums over the
 // other side in position order, so no result depends on scheduling and no atomics are
@@ -44,9 +45,15 @@ template <int HD> __device__ float dot_row(const float *reg, const float *tile_r
 }
 
 // One block per (query tile, head h, sequence b).
+// The first key query row t (of sequence row `row`) reads.
+__device__ inline int span_lo(const int *span, size_t row, int t)
+{
+    return span ? span[row + t] : 0;
+}
+
 template <int HD>
 __device__ void flash_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
-                          int T, int H, int KVH, int hd, float scale)
+                          const int *span, int T, int H, int KVH, int hd, float scale)
 {
     __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
     int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
@@ -54,6 +61,7 @@ __device__ void flash_fwd(float *out, float *lse, const float *q, const float *k
     int t_last = min(t0 + FA_ROWS, T) - 1;
     size_t row = (size_t)b * T;
     bool live = t < T;
+    int lo = live ? span_lo(span, row, t) : 0;
     float qr[HD], o[HD];
     load_row<HD>(qr, q + ((row + (live ? t : 0)) * H + h) * hd, hd, live);
 #pragma unroll
@@ -65,12 +73,12 @@ __device__ void flash_fwd(float *out, float *lse, const float *q, const float *k
         load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
         load_tile<HD>(vs, v, row, s0, T, KVH, g, hd);
         __syncthreads();
-        if (!live || s0 > t)
-            continue; // the whole tile is after this row
+        if (!live || s0 > t || s0 + FA_TILE <= lo)
+            continue; // the whole tile is after this row, or before its document
         float sc[FA_TILE], tile_max = -PG_INF;
 #pragma unroll
         for (int j = 0; j < FA_TILE; j++) {
-            sc[j] = s0 + j <= t ? dot_row<HD>(qr, ks[j]) * scale : -PG_INF;
+            sc[j] = s0 + j <= t && s0 + j >= lo ? dot_row<HD>(qr, ks[j]) * scale : -PG_INF;
             tile_max = fmaxf(tile_max, sc[j]);
         }
         float m_new = fmaxf(m, tile_max), corr = expf(m - m_new);
@@ -112,8 +120,8 @@ __device__ float row_delta(const float *dout_t, const float *out_t, int hd)
 // dq += scale sum_s p_s (dp_s - delta) k_s.
 template <int HD>
 __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, const float *lse,
-                             const float *q, const float *k, const float *v, int T, int H, int KVH,
-                             int hd, float scale)
+                             const float *q, const float *k, const float *v, const int *span,
+                             int T, int H, int KVH, int hd, float scale)
 {
     __shared__ float ks[FA_TILE][HD], vs[FA_TILE][HD];
     int h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
@@ -121,6 +129,7 @@ __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, con
     int t_last = min(t0 + FA_ROWS, T) - 1;
     size_t row = (size_t)b * T, at = ((row + (t < T ? t : 0)) * H + h) * hd;
     bool live = t < T;
+    int lo = live ? span_lo(span, row, t) : 0;
     float qr[HD], dor[HD], acc[HD];
     load_row<HD>(qr, q + at, hd, live);
     load_row<HD>(dor, dout + at, hd, live);
@@ -134,9 +143,11 @@ __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, con
         load_tile<HD>(ks, k, row, s0, T, KVH, g, hd);
         load_tile<HD>(vs, v, row, s0, T, KVH, g, hd);
         __syncthreads();
-        if (!live || s0 > t)
+        if (!live || s0 > t || s0 + FA_TILE <= lo)
             continue;
         for (int j = 0; j < FA_TILE && s0 + j <= t; j++) {
+            if (s0 + j < lo)
+                continue; // before this row's document
             float p = expf(dot_row<HD>(qr, ks[j]) * scale - L);
             float ds = p * (dot_row<HD>(dor, vs[j]) - dl) * scale;
 #pragma unroll
@@ -157,10 +168,11 @@ __device__ void flash_bwd_dq(float *dq, const float *dout, const float *out, con
 // Split in two launches (dv needs neither v nor delta) to keep fewer rows in registers.
 template <int HD, bool DK>
 __device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, const float *lse,
-                             const float *q, const float *k, const float *v, int T, int H, int KVH,
-                             int hd, float scale)
+                             const float *q, const float *k, const float *v, const int *span,
+                             int T, int H, int KVH, int hd, float scale)
 {
     __shared__ float qs[FA_TILE][HD], dos[FA_TILE][HD], ls[FA_TILE], dls[FA_TILE];
+    __shared__ int los[FA_TILE];
     int g = blockIdx.y, b = blockIdx.z, group = H / KVH;
     int s0 = blockIdx.x * FA_ROWS, s = s0 + threadIdx.x;
     size_t row = (size_t)b * T, at = ((row + (s < T ? s : 0)) * KVH + g) * hd;
@@ -182,6 +194,7 @@ __device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, co
                 size_t at_q = ((row + q0 + j) * H + h) * hd;
                 bool in = q0 + j < T;
                 ls[j] = in ? lse[bh + q0 + j] : 0.0f;
+                los[j] = in ? span_lo(span, row, q0 + j) : 0;
                 if (DK)
                     dls[j] = in ? row_delta(dout + at_q, out + at_q, hd) : 0.0f;
             }
@@ -189,8 +202,8 @@ __device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, co
             if (!live)
                 continue;
             for (int j = 0; j < FA_TILE && q0 + j < T; j++) {
-                if (q0 + j < s)
-                    continue; // the query precedes this key
+                if (q0 + j < s || s < los[j])
+                    continue; // the query precedes this key, or its document begins after it
                 float p = expf(dot_row<HD>(kr, qs[j]) * scale - ls[j]);
                 float c = DK ? p * (dot_row<HD>(vr, dos[j]) - dls[j]) * scale : p;
 #pragma unroll
@@ -211,21 +224,22 @@ __device__ void flash_bwd_kv(float *dkv, const float *dout, const float *out, co
 // and dk and dv apart. Each takes the same arguments as its device function.
 #define FA_ARGS(first)                                                                          \
     first, const float *a1, const float *a2, const float *a3, const float *q, const float *k, \
-        const float *v, int T, int H, int KVH, int hd, float scale
+        const float *v, const int *span, int T, int H, int KVH, int hd, float scale
 #define FA_ENTRY(name, call, HD)                                                             \
     PG_KERNEL __launch_bounds__(FA_ROWS) name##_##HD(FA_ARGS(float *d))                     \
     {                                                                                        \
-        call(d, a1, a2, a3, q, k, v, T, H, KVH, hd, scale);                                  \
+        call(d, a1, a2, a3, q, k, v, span, T, H, KVH, hd, scale);                            \
     }
 #define FA_ENTRIES(HD)                                                                       \
     FA_ENTRY(flash_bwd_dq, flash_bwd_dq<HD>, HD)                                             \
     FA_ENTRY(flash_bwd_dk, (flash_bwd_kv<HD, true>), HD)                                     \
     FA_ENTRY(flash_bwd_dv, (flash_bwd_kv<HD, false>), HD)                                    \
     PG_KERNEL __launch_bounds__(FA_ROWS) flash_fwd_##HD(float *out, float *lse, const float *q, \
-                                                        const float *k, const float *v, int T, \
-                                                        int H, int KVH, int hd, float scale)  \
+                                                        const float *k, const float *v,       \
+                                                        const int *span, int T, int H, int KVH, \
+                                                        int hd, float scale)                  \
     {                                                                                        \
-        flash_fwd<HD>(out, lse, q, k, v, T, H, KVH, hd, scale);                              \
+        flash_fwd<HD>(out, lse, q, k, v, span, T, H, KVH, hd, scale);                        \
     }
 // PG_FA_HD: only that padded head_dim's entries, or none (0): NVRTC and the box's nvcc
 // compile them on first use (kernels/cuda/module.c), as head_dim 128 alone takes most of

@@ -43,20 +43,20 @@ size_t pg_cuda_attention_bwd_scratch(int T, int KVH, int hd)
 }
 
 void pg_cuda_attention_fwd(float *out, float *lse, const float *q, const float *k, const float *v,
-                           int B, int T, int H, int KVH, int hd)
+                           const int *span, int B, int T, int H, int KVH, int hd)
 {
     if (B == 0 || T == 0)
         return;
     float scale = (float)(1.0 / sqrt((double)hd));
-    void *args[] = {&out, &lse, &q, &k, &v, &T, &H, &KVH, &hd, &scale};
+    void *args[] = {&out, &lse, &q, &k, &v, &span, &T, &H, &KVH, &hd, &scale};
     pg_cuda_launch(entry(FWD, hd), pg_blocks((size_t)T, PG_CU_FA_ROWS), (unsigned)H,
                    (unsigned)B, PG_CU_FA_ROWS, args);
 }
 
 /* dq over query tiles of each head; dk and dv over key tiles of each kv head. */
 void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                           const float *lse, const float *q, const float *k, const float *v, int B,
-                           int T, int H, int KVH, int hd, float *scratch)
+                           const float *lse, const float *q, const float *k, const float *v,
+                           const int *span, int B, int T, int H, int KVH, int hd, float *scratch)
 {
     (void)scratch;
     if (B == 0 || T == 0)
@@ -65,7 +65,7 @@ void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, c
     unsigned tiles = pg_blocks((size_t)T, PG_CU_FA_ROWS);
     float *grad[3] = {dq, dk, dv};
     for (int i = 0; i < 3; i++) {
-        void *args[] = {&grad[i], &dout, &out, &lse, &q, &k, &v, &T, &H, &KVH, &hd, &scale};
+        void *args[] = {&grad[i], &dout, &out, &lse, &q, &k, &v, &span, &T, &H, &KVH, &hd, &scale};
         pg_cuda_launch(entry(BWD_DQ + i, hd), tiles, (unsigned)(i == 0 ? H : KVH), (unsigned)B,
                        PG_CU_FA_ROWS, args);
     }

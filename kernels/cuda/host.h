@@ -84,10 +84,10 @@ void pg_cuda_rope_bwd(float *dx, const float *cos_t, const float *sin_t, int B, 
                       int head_dim, int rot_dims);
 /* state: the log-sum-exp of each row [B][H][T] (attention.cu) */
 void pg_cuda_attention_fwd(float *out, float *state, const float *q, const float *k, const float *v,
-                           int B, int T, int H, int KVH, int hd);
+                           const int *span, int B, int T, int H, int KVH, int hd);
 void pg_cuda_attention_bwd(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                           const float *state, const float *q, const float *k, const float *v, int B,
-                           int T, int H, int KVH, int hd, float *scratch);
+                           const float *state, const float *q, const float *k, const float *v,
+                           const int *span, int B, int T, int H, int KVH, int hd, float *scratch);
 size_t pg_cuda_attention_state_size(int B, int T, int H, int hd);
 size_t pg_cuda_attention_bwd_scratch(int T, int KVH, int hd);
 void pg_cuda_mlp_act_fwd(float *out, const float *in, size_t n, int act);

@@ -134,12 +134,22 @@ static void rope_b(const op_case *c, const double *x, const double *dy, double *
     free(sn);
 }
 
-/* attention: T=a, H=b, KVH=d, hd=e; x = [q (T H hd) | k (T KVH hd) | v (T KVH hd)] */
+/* attention: T=a, H=b, KVH=d, hd=e; x = [q (T H hd) | k (T KVH hd) | v (T KVH hd)]; f = 1:
+ * documents packed (kDocSpan: documents begin at 0, 3 and 7, and split every 64) */
+static int doc_span[128];
+static const int *span_of(const op_case *c)
+{
+    if (!c->f)
+        return NULL;
+    for (int t = 0; t < c->a; t++)
+        doc_span[t] = t < 3 ? 0 : t < 7 ? 3 : t < 64 ? 7 : 64;
+    return doc_span;
+}
 static void attn_f(const op_case *c, const double *x, double *y)
 {
     size_t nq = (size_t)c->a * c->b * c->e, nk = (size_t)c->a * c->d * c->e;
     double *p = malloc(pg_attention_state_size(c->a, c->b, c->e) * sizeof *p);
-    pg_attention_fwd(y, p, x, x + nq, x + nq + nk, c->a, c->b, c->d, c->e);
+    pg_attention_fwd(y, p, x, x + nq, x + nq + nk, span_of(c), c->a, c->b, c->d, c->e);
     free(p);
 }
 static void attn_b(const op_case *c, const double *x, const double *dy, double *dx)
@@ -147,7 +157,7 @@ static void attn_b(const op_case *c, const double *x, const double *dy, double *
     size_t nq = (size_t)c->a * c->b * c->e, nk = (size_t)c->a * c->d * c->e;
     double *p = malloc(pg_attention_state_size(c->a, c->b, c->e) * sizeof *p);
     double *y = malloc(nq * sizeof *y);
-    pg_attention_fwd(y, p, x, x + nq, x + nq + nk, c->a, c->b, c->d, c->e);
+    pg_attention_fwd(y, p, x, x + nq, x + nq + nk, span_of(c), c->a, c->b, c->d, c->e);
     double *ws = malloc(pg_attention_bwd_scratch(c->a, c->d, c->e) * sizeof *ws);
     pg_attention_bwd(dx, dx + nq, dx + nq + nk, dy, p, x, x + nq, x + nq + nk, c->a, c->b, c->d,
                      c->e, ws);
@@ -296,6 +306,8 @@ START_TEST(test_ops)
         {"head_gate_2sig", 3 * 4 * 5 + 3 * 8 + 4 * 6, 3 * 4 * 5, gate_f, gate_b, 3, 4, 5, 6, 1},
         {"smear", 2 * 6 * 5 + 3 + 1, 2 * 6 * 5, smear_f, smear_b, 2, 6, 5, 3, 1},
         {"smear_nomask", 2 * 6 * 5 + 3 + 1, 2 * 6 * 5, smear_f, smear_b, 2, 6, 5, 3, 0},
+        {"attention_docs", 10 * 4 * 3 + 2 * 10 * 2 * 3, 10 * 4 * 3, attn_f, attn_b, 10, 4, 2, 3, 1},
+        {"attention_docs_70", 70 * 2 * 3 + 2 * 70 * 3, 70 * 2 * 3, attn_f, attn_b, 70, 2, 1, 3, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_op(&cases[i]);
