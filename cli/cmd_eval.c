@@ -68,6 +68,7 @@ int cmd_eval(int argc, char **argv)
                                          {"audit-causality", no_argument, 0, 'A'},
                                          {"audit-documents", no_argument, 0, 'D'},
                                          {"pack", required_argument, 0, 'P'},
+                                         {"ranks", required_argument, 0, 'R'},
                                          {"at", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
@@ -82,7 +83,7 @@ int cmd_eval(int argc, char **argv)
     const char *backend = NULL;
     const char *model_sets[MAX_SETS];
     pg_import_hints hints = {.sets = model_sets};
-    long stride = 64, seq_len = 0, batch = 4, at = 0, pack = 1;
+    long stride = 64, seq_len = 0, batch = 4, at = 0, pack = 1, ranks = 0;
     int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, audit_docs = 0, nsets = 0, mode_given = 0;
     int stride_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
@@ -118,6 +119,7 @@ int cmd_eval(int argc, char **argv)
         case 'A': audit = 1; break;
         case 'D': audit_docs = 1; break;
         case 'P': bad = pg_parse_long(optarg, "--pack", 1, 4096, &pack); break;
+        case 'R': bad = pg_parse_long(optarg, "--ranks", 1, 4096, &ranks); break;
         case 'X': bad = pg_decode_limit_set(optarg); break;
         case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
@@ -143,6 +145,7 @@ int cmd_eval(int argc, char **argv)
         return pg_cli_usage_error("eval", "--ttt adapts over standard or sliding windows; "
                                           "--mode documents scores without it");
     o.pack = (int)pack;
+    o.ranks = (int)ranks;
     pg_ttt_opts tt;
     pg_ttt_opts_default(&tt);
     if (pg_ttt_from_env(&tt) != 0)

@@ -140,6 +140,7 @@ const pg_command pg_commands[] = {
     {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL\n"
      "                  [--mode standard|sliding|documents] [--stride N] [--pack N]\n"
+     "                  [--ranks N]\n"
      "                  [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
      "                  [--audit-causality] [--audit-documents] [--at T] [--tag NAME]\n"
      "                  [--json] [--quiet]\n"
@@ -155,7 +156,9 @@ const pg_command pg_commands[] = {
      "scored once with the most context; documents: the records' document-packed\n"
      "diagnostic eval, --pack N (1) windows in one sequence whose attention is masked to\n"
      "documents (cut at each BOS_ID and every seq_len tokens from a document's start),\n"
-     "every token scored once. --seq-len defaults to the checkpoint's TRAIN_SEQ_LEN.\n"
+     "every token scored once; --ranks N scores as the records' loop over N ranks does (each\n"
+     "rank's windows in whole packs only, the rest left out). --seq-len defaults to the\n"
+     "checkpoint's TRAIN_SEQ_LEN.\n"
      "--ttt adds legal score-first test-time training over the mode's windows (sliding by\n"
      "default): chunks of TTT_CHUNK_TOKENS (32768) scored first, then trained on (not the\n"
      "last) for TTT_EPOCHS (3) with SGD momentum TTT_MOMENTUM (0.9), lr TTT_LR (0.002)\n"

@@ -40,6 +40,19 @@ int pg_eval_windows(const pg_eval_opts *o, size_t total, pg_eval_window **out, s
     if (!w)
         return pg_fail("out of memory for %zu eval windows", cap);
     size_t n = 0;
+    if (o->mode == PG_EVAL_DOCUMENTS && o->ranks >= 1) {
+        /* rank r scores windows [total_w r / R, total_w (r+1) / R) of seq_len, in whole
+         * packs only */
+        size_t seq = (size_t)o->seq_len, pack = L / seq, tw = total / seq;
+        for (size_t r = 0; r < (size_t)o->ranks; r++) {
+            size_t s0 = tw * r / (size_t)o->ranks, s1 = tw * (r + 1) / (size_t)o->ranks;
+            for (size_t k = s0; k + pack <= s1; k += pack)
+                w[n++] = (pg_eval_window){k * seq, (int)L, 0};
+        }
+        *out = w;
+        *count = n;
+        return 0;
+    }
     for (size_t ws = 0; ws < total; ws += step) {
         size_t len = total - ws < L ? total - ws : L;
         size_t from = ws == 0 || o->mode != PG_EVAL_SLIDING ? 0 : L - step;

@@ -26,6 +26,9 @@ typedef struct {
     int stride;  /* sliding only: 1..seq_len */
     int batch;   /* windows per forward pass */
     int pack;    /* documents only: windows per packed sequence (0: 1) */
+    int ranks;   /* documents only: >= 1 splits the windows over that many ranks as the
+                    records' loop does, each rank's last partial pack left out; 0 scores
+                    every window (the last pack may be partial) */
     int progress; /* print progress on stderr */
 } pg_eval_opts;
 

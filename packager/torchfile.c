@@ -588,8 +588,159 @@ static int read_int8_clean(const char *path, const pg_py *root, const zip_files 
     return 0;
 }
 
-/* {"w": {NAME: t, NAME.q: int8, NAME.scale: scales}, "m": {NAME: "passthrough..." or
- * {"type": "int6"|"int8"|...}}}: one entry of m per model tensor. */
+/* An integer tensor's values as float32 (*out malloc'ed), each inside [lo, hi]. */
+static int int_values(const char *path, const char *what, const pg_py *t, const zip_files *z,
+                      int lo, int hi, float **out)
+{
+    if (!t || t->kind != PG_PY_TENSOR || t->u.tensor.dtype != PG_DT_I8)
+        return pg_fail("%s: %s is missing or not an int8 tensor", path, what);
+    if (tensor_values(path, what, t, z, out) != 0)
+        return -1;
+    size_t n = pg_py_numel(t);
+    for (size_t i = 0; i < n; i++)
+        if ((*out)[i] < lo || (*out)[i] > hi) {
+            pg_fail("%s: %s holds %g at %zu, outside its range [%d, %d]", path, what,
+                    (double)(*out)[i], i, lo, hi);
+            free(*out);
+            return -1;
+        }
+    return 0;
+}
+
+/* A float tensor of exactly n values (*out malloc'ed). */
+static int scale_values(const char *path, const char *what, const pg_py *t, const zip_files *z,
+                        size_t n, float **out)
+{
+    if (!t || t->kind != PG_PY_TENSOR || !is_float_dtype(t->u.tensor.dtype))
+        return pg_fail("%s: %s is missing or not a float tensor", path, what);
+    if (pg_py_numel(t) != n)
+        return pg_fail("%s: %s has %zu values, the tensor needs %zu", path, what, pg_py_numel(t), n);
+    return tensor_values(path, what, t, z, out);
+}
+
+/* The later records' low-rank correction (DESIGN §11): W += (qA sA)(qB sB), summed over
+ * the rank in order in float32. asym: A int2 [rows][r] with one scalar scale, B int4
+ * [r][cols] with one scale per `group` consecutive elements; else per-row scales of A's
+ * rows and B's rows (the records' symmetric form). */
+static int add_lqer(const char *path, const char *name, const pg_py *w, const zip_files *z,
+                    int asym, pg_named_tensor *nt)
+{
+    char ka[256], ksa[256], kb[256], ksb[256];
+    const char *sfx = asym ? "_a" : "";
+    snprintf(ka, sizeof ka, "%s.lqA%s", name, sfx);
+    snprintf(ksa, sizeof ksa, "%s.lqAs%s", name, sfx);
+    snprintf(kb, sizeof kb, "%s.lqB%s", name, sfx);
+    snprintf(ksb, sizeof ksb, "%s.lqBs%s", name, sfx);
+    const pg_py *qa = pg_py_get(w, ka), *qb = pg_py_get(w, kb);
+    if (nt->ndim != 2 || !qa || qa->kind != PG_PY_TENSOR || qa->u.tensor.ndim != 2 || !qb ||
+        qb->kind != PG_PY_TENSOR || qb->u.tensor.ndim != 2)
+        return pg_fail("%s: %s's low-rank factors %s / %s are missing or not matrices", path, name,
+                       ka, kb);
+    size_t rows = (size_t)nt->shape[0], cols = (size_t)nt->shape[1];
+    size_t r = (size_t)qa->u.tensor.shape[1];
+    if ((size_t)qa->u.tensor.shape[0] != rows || (size_t)qb->u.tensor.shape[0] != r ||
+        (size_t)qb->u.tensor.shape[1] != cols || r == 0)
+        return pg_fail("%s: %s's factors are [%lld, %lld] and [%lld, %lld], not [%zu, r] and "
+                       "[r, %zu]", path, name, (long long)qa->u.tensor.shape[0],
+                       (long long)qa->u.tensor.shape[1], (long long)qb->u.tensor.shape[0],
+                       (long long)qb->u.tensor.shape[1], rows, cols);
+    const pg_py *sbt = pg_py_get(w, ksb);
+    size_t nsb = sbt && sbt->kind == PG_PY_TENSOR ? pg_py_numel(sbt) : 0;
+    size_t group = asym && nsb ? r * cols / nsb : 0;
+    if (asym && (!nsb || group * nsb != r * cols))
+        return pg_fail("%s: %s has %zu B scales for %zu B values (not whole groups)", path, ksb,
+                       nsb, r * cols);
+    float *a = NULL, *b = NULL, *sa = NULL, *sb = NULL;
+    int rc = int_values(path, ka, qa, z, asym ? -2 : -128, asym ? 1 : 127, &a);
+    if (rc == 0)
+        rc = int_values(path, kb, qb, z, asym ? -8 : -128, asym ? 7 : 127, &b);
+    if (rc == 0)
+        rc = scale_values(path, ksa, pg_py_get(w, ksa), z, asym ? 1 : rows, &sa);
+    if (rc == 0)
+        rc = scale_values(path, ksb, sbt, z, asym ? nsb : r, &sb);
+    if (rc == 0) {
+        /* the factors' values, then W += sum_k A[i][k] B[k][j] */
+        for (size_t i = 0; i < rows * r; i++)
+            a[i] *= asym ? sa[0] : sa[i / r];
+        for (size_t i = 0; i < r * cols; i++)
+            b[i] *= asym ? sb[i / group] : sb[i / cols];
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) {
+                float acc = a[i * r] * b[j];
+                for (size_t k = 1; k < r; k++)
+                    acc += a[i * r + k] * b[k * cols + j];
+                nt->data[i * cols + j] += acc;
+            }
+    }
+    free(a);
+    free(b);
+    free(sa);
+    free(sb);
+    return rc;
+}
+
+/* The records' int8-per-row gate: W = gq * gs[row]. */
+static int take_gate_rows(const char *path, pg_torch_state *st, const char *name, const pg_py *w,
+                          const zip_files *z)
+{
+    char kq[256], ks[256];
+    snprintf(kq, sizeof kq, "%s.gq", name);
+    snprintf(ks, sizeof ks, "%s.gs", name);
+    const pg_py *q = pg_py_get(w, kq);
+    if (!q || q->kind != PG_PY_TENSOR || q->u.tensor.ndim != 2)
+        return pg_fail("%s: gate %s lacks its int8 rows %s", path, name, kq);
+    pg_named_tensor *nt = add_tensor(path, st, name, q);
+    float *s = NULL;
+    if (!nt || int_values(path, kq, q, z, -127, 127, &nt->data) != 0 ||
+        scale_values(path, ks, pg_py_get(w, ks), z, (size_t)q->u.tensor.shape[0], &s) != 0)
+        return -1;
+    size_t cols = (size_t)q->u.tensor.shape[1];
+    for (size_t i = 0; i < nt->numel; i++)
+        nt->data[i] *= s[i / cols];
+    free(s);
+    return 0;
+}
+
+/* One tensor of the April records' meta (strings): "passthrough (float16)",
+ * "gate_int8_row", "gptq (intN)" optionally "+lqer_asym" / "+lqer". The embedding is
+ * rounded to bfloat16 last, as their eval model keeps it. */
+static int take_april(const char *path, pg_torch_state *st, const char *name, const char *kind,
+                      const pg_py *w, const zip_files *z)
+{
+    const char *final = strcmp(name, "tok_emb.weight") == 0 ? "bfloat16" : "float32";
+    if (strcmp(kind, "passthrough (float16)") == 0)
+        return take_plain(path, st, name, pg_py_get(w, name), z, final);
+    if (strcmp(kind, "gate_int8_row") == 0)
+        return take_gate_rows(path, st, name, w, z);
+    int bits = 0, used = 0;
+    if (sscanf(kind, "gptq (int%d)%n", &bits, &used) != 1 || used == 0 || bits < 2 || bits > 8)
+        return pg_fail("%s: tensor %s has meta kind \"%.60s\", which pgolf does not know", path,
+                       name, kind);
+    const char *tail = kind + used;
+    int lqer = strcmp(tail, "+lqer_asym") == 0 ? 2 : strcmp(tail, "+lqer") == 0 ? 1 : 0;
+    if (*tail && !lqer)
+        return pg_fail("%s: tensor %s has meta kind \"%.60s\", which pgolf does not know", path,
+                       name, kind);
+    char qn[256], sn[256];
+    snprintf(qn, sizeof qn, "%s.q", name);
+    snprintf(sn, sizeof sn, "%s.scale", name);
+    const pg_py *q = pg_py_get(w, qn);
+    int qmax = (1 << (bits - 1)) - 1;
+    float *check = NULL;
+    if (int_values(path, qn, q, z, -qmax - 1, qmax, &check) != 0)
+        return -1;
+    free(check);
+    if (take_quantized(path, st, name, q, pg_py_get(w, sn), z, "float32") != 0)
+        return -1;
+    pg_named_tensor *nt = &st->t[st->n - 1];
+    if (lqer && add_lqer(path, name, w, z, lqer == 2, nt) != 0)
+        return -1;
+    return cast_to(path, name, final, nt->data, nt->numel);
+}
+
+/* {"w": {NAME: t, NAME.q: int8, NAME.scale: scales, ...}, "m": {NAME: kind}}: one entry
+ * of m per model tensor. Kinds: the March records' "passthrough..." strings and
+ * {"type": "int6"|"int8"|...} dicts, and the April records' strings (take_april). */
 static int read_w_m(const char *path, const pg_py *w, const pg_py *mm, const zip_files *z,
                     pg_torch_state *st)
 {
@@ -600,11 +751,22 @@ static int read_w_m(const char *path, const pg_py *w, const pg_py *mm, const zip
         const pg_py *info = mm->u.dict.vals[i];
         if (!name || strlen(name) > 200)
             return pg_fail("%s: a name in \"m\" is not a short string", path);
+        if (info->kind == PG_PY_STR &&
+            (strcmp(info->u.str.s, "passthrough (float16)") == 0 ||
+             strcmp(info->u.str.s, "gate_int8_row") == 0 ||
+             strncmp(info->u.str.s, "gptq (", 6) == 0)) {
+            if (take_april(path, st, name, info->u.str.s, w, z) != 0)
+                return -1;
+            continue;
+        }
         if (info->kind == PG_PY_STR && strncmp(info->u.str.s, "passthrough", 11) == 0) {
             if (take_plain(path, st, name, pg_py_get(w, name), z, "float32") != 0)
                 return -1;
             continue;
         }
+        if (info->kind == PG_PY_STR)
+            return pg_fail("%s: tensor %s has meta kind \"%.60s\", which pgolf does not know",
+                           path, name, info->u.str.s);
         if (info->kind != PG_PY_DICT || !str_or_null(pg_py_get(info, "type")))
             return pg_fail("%s: meta of %s is neither \"passthrough\" nor {\"type\": ...}", path, name);
         char qn[256], sn[256];

@@ -449,8 +449,9 @@ START_TEST(unknown_and_missing_tensors)
     snprintf(st.t[st.n - 1].name, sizeof st.t[0].name, "bigram.embed.weight");
     pg_model m;
     ck_assert_int_eq(pg_torch_to_model("x.pt", &st, &kHints, &m), -1);
-    expect_error(pg_errmsg(), "1 tensor pgolf's baseline model does not have (another "
-                              "architecture?): bigram.embed.weight");
+    expect_error(pg_errmsg(), "1 tensor pgolf's model of this config does not have (another "
+                              "architecture, or an option the log did not give?): "
+                              "bigram.embed.weight");
     st.n--; /* the renamed one was the last model tensor: now it is missing */
     ck_assert_int_eq(pg_torch_to_model("x.pt", &st, &kHints, &m), -1);
     expect_error(pg_errmsg(), "1 tensor of the model is missing: skip_weights");
@@ -483,6 +484,147 @@ START_TEST(nonfinite_weights_refused)
 }
 END_TEST
 
+/* The April records' artifact (tests/golden/make_records_artifact.py): every meta kind
+ * they write, read with weights bit-identical to the reference's dequantization, the
+ * run constants from their hyperparameter dump, and the diagnostic re-scored. */
+static const char *rec_file(const char *name)
+{
+    static char path[4][600];
+    static int k;
+    char rel[200];
+    snprintf(rel, sizeof rel, "tests/golden/records_artifact/%s", name);
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s", t_repo_path(rel));
+    return path[k];
+}
+
+START_TEST(records_artifact_read)
+{
+    json_t *exp = t_load_json(rec_file("expected.json"));
+    pg_import_hints h = {.log_path = rec_file("train_seed7.log")};
+    pg_model m;
+    char what[96];
+    ck_assert_msg(pg_model_file_load(rec_file("final_model.int6.ptz"), &h, &m, NULL, what,
+                                     sizeof what) == 0, "%s", pg_errmsg());
+    ck_assert_str_eq(what, "torch w_m_per_row (brotli+bshf)");
+    /* the dump's constants and the tensors' switches */
+    ck_assert(m.cfg.num_loops == 1 && m.cfg.loop_start == 1 && m.cfg.loop_end == 2);
+    ck_assert(m.cfg.parallel_start == 3 && m.cfg.xsa_last_n == 5 && m.cfg.ln_scale == 1);
+    ck_assert(m.cfg.rope_dims == 4 && m.cfg.skip_gates && m.cfg.sparse_gate && m.cfg.smear_gate);
+    ck_assert(m.cfg.gate_window == 8 && m.cfg.sparse_gate_scale == 0.5f);
+    ck_assert_int_eq(m.cfg.mlp_act, PG_MLP_LEAKY_RELU2);
+    uint8_t d[PG_SHA256_LEN];
+    char hex[PG_SHA256_HEX_LEN];
+    pg_sha256(m.params, m.num_params * sizeof(float), d);
+    pg_sha256_hex(d, hex);
+    ck_assert_str_eq(hex, json_string_value(json_object_get(exp, "dequantized_sha256")));
+    /* the embedding was rounded to bfloat16, as the records' eval model keeps it */
+    const pg_tensor_info *emb = pg_model_find_tensor(&m, "tok_emb.weight");
+    for (size_t i = 0; i < emb->numel; i++) {
+        uint32_t u;
+        memcpy(&u, &m.params[emb->offset + i], 4);
+        ck_assert_uint_eq(u & 0xffffu, 0);
+    }
+    pg_model_free(&m);
+    /* the document-packed diagnostic, as the reference computed it */
+    t_run_result r = t_pgolf("eval %s --log %s --data %s --tokenizer %s --mode documents "
+                             "--pack 2 --ranks 1 --quiet --json",
+                             rec_file("final_model.int6.ptz"), rec_file("train_seed7.log"),
+                             t_repo_path("data/sample"),
+                             t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    json_t *e = json_loads(r.out, 0, NULL);
+    double want = json_real_value(json_object_get(exp, "val_loss"));
+    double got = json_real_value(json_object_get(e, "val_loss"));
+    ck_assert_msg(fabs(got - want) <= 1e-6 * want, "val_loss %.10g, torch %.10g", got, want);
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "bytes")),
+                     json_integer_value(json_object_get(exp, "bytes")));
+    fprintf(stderr, "records artifact: weights bit-identical, diagnostic val_loss rel diff %.2e "
+                    "vs PyTorch\n", fabs(got - want) / want);
+    json_decref(e);
+    json_decref(exp);
+}
+END_TEST
+
+START_TEST(records_artifact_errors)
+{
+    const char *out = t_tmp_path("rec_bad.ckpt");
+    t_run_result r = t_pgolf("import %s --out %s", rec_file("bad_kind.pt"), out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "meta kind \"gptq (int6)+awq\", which pgolf does not know"));
+    /* without the dump, the lanes' start is unknown */
+    r = t_pgolf("import %s --out %s", rec_file("final_model.int6.ptz"), out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "PARALLEL_START_LAYER is 0"));
+    /* a constant pgolf's model does not compute, named */
+    char *log = t_read_text(rec_file("train_seed7.log"));
+    char *at = strstr(log, "rope_yarn: False");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at + 11, "True ", 5);
+    const char *bad_log = t_tmp_path("yarn.log");
+    t_write_bytes(bad_log, log, strlen(log));
+    free(log);
+    r = t_pgolf("import %s --log %s --out %s", rec_file("final_model.int6.ptz"), bad_log, out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "rope_yarn: True is a constant pgolf's model does not compute"));
+    /* a setting that contradicts the tensors */
+    r = t_pgolf("import %s --log %s --set SMEAR_GATE_ENABLED=0 --out %s",
+                rec_file("final_model.int6.ptz"), rec_file("train_seed7.log"), out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "SMEAR_GATE_ENABLED=0 was given but the file has"));
+}
+END_TEST
+
+/* verify --rerun on a records folder: PASS at the logged number, FAIL far from it, and
+ * undecided within the float32-vs-bfloat16 gap. */
+START_TEST(records_artifact_verify)
+{
+    json_t *exp = t_load_json(rec_file("expected.json"));
+    double loss = json_real_value(json_object_get(exp, "val_loss"));
+    double bpb = json_real_value(json_object_get(exp, "val_bpb"));
+    json_decref(exp);
+    const double shift[] = {0, 0.01, 1e-4};
+    const char *want[] = {"PASS", "FAIL", "UNKNOWN"};
+    char *dump = t_read_text(rec_file("train_seed7.log"));
+    *strstr(dump, "diagnostic quantized") = 0; /* the hyperparameters alone */
+    for (int k = 0; k < 3; k++) {
+        char dir[64], cmd[1200], path[600];
+        snprintf(dir, sizeof dir, "recfam%d", k);
+        const char *d = t_tmp_path(dir);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/", d, rec_file("final_model.int6.ptz"), d);
+        ck_assert_int_eq(system(cmd), 0);
+        char *text = malloc(strlen(dump) + 256);
+        sprintf(text, "%sdiagnostic quantized val_loss:%.8f val_bpb:%.8f eval_time:1000ms\n",
+                dump, loss, bpb + shift[k]);
+        snprintf(path, sizeof path, "%s/train_seed7.log", d);
+        t_write_bytes(path, text, strlen(text));
+        free(text);
+        t_run_result r = t_pgolf("verify %s --rerun --data %s --tokenizer %s --json", d,
+                                 t_repo_path("data/sample"),
+                                 t_repo_path("data/sample/sample_1024_bpe.model"));
+        json_t *v = json_loads(r.out, 0, NULL);
+        ck_assert_msg(v != NULL, "%s", r.err);
+        int found = 0;
+        size_t i;
+        json_t *chk;
+        json_array_foreach(json_object_get(v, "checks"), i, chk)
+        {
+            const char *name = json_string_value(json_object_get(chk, "name"));
+            if (name && strcmp(name, "rerun.final_model.int6.ptz") == 0) {
+                found = 1;
+                ck_assert_str_eq(json_string_value(json_object_get(chk, "status")), want[k]);
+                ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(chk, "evidence")),
+                                             "re-scored as the records' diagnostic (documents, "
+                                             "seq 64, 2 per packed row, 1 rank)"));
+            }
+        }
+        ck_assert_msg(found, "no rerun check in %s", r.out);
+        json_decref(v);
+    }
+    free(dump);
+}
+END_TEST
+
 Suite *suite_torch(void)
 {
     Suite *s = suite_create("torch");
@@ -494,6 +636,9 @@ Suite *suite_torch(void)
     tcase_add_test(tc, cli_import_eval_export);
     tcase_add_test(tc, log_and_set_hints);
     tcase_add_test(tc, verify_rerun_torch_artifact);
+    tcase_add_test(tc, records_artifact_read);
+    tcase_add_test(tc, records_artifact_errors);
+    tcase_add_test(tc, records_artifact_verify);
     tcase_add_test(tc, hostile_pickles);
     tcase_add_test(tc, hostile_wrappers);
     tcase_add_test(tc, unknown_and_missing_tensors);

@@ -41,6 +41,18 @@ $py $g/make_records_golden.py "$tmp/rec_dense.ckpt" $g/records_dense_smear_leak 
   --out "$tmp/rec_outgate.ckpt" >/dev/null
 $py $g/make_records_golden.py "$tmp/rec_outgate.ckpt" $g/records_attn_out_gate 1 16 9
 
+# A records folder in the April records' artifact format ({"w","m"} with gptq int6/int7,
+# LQER-asym, int8 gate rows and fp16 passthrough, BSHF + brotli) and their hyperparameter
+# dump, from a checkpoint of the family with every kind of tensor.
+./pgolf init --preset tiny $REC --set XSA_LAST_N=5 --set NUM_LOOPS=1 --set LOOP_START=1 --set LOOP_END=2 \
+  --set SKIP_GATES_ENABLED=1 --set GATE_WINDOW=8 --set SPARSE_ATTN_GATE_ENABLED=1 --set SPARSE_ATTN_GATE_SCALE=0.5 \
+  --set SMEAR_GATE_ENABLED=1 --set VOCAB_SIZE=1024 --set TRAIN_SEQ_LEN=64 --seed 36 --init dense \
+  --out "$tmp/rec_art.ckpt" >/dev/null
+$py $g/make_records_artifact.py "$tmp/rec_art.ckpt" data/sample/fineweb_val_000000.bin $g/sample_1024_lut.json \
+  $g/records_artifact 64 2
+brotli -f -q 11 -o $g/records_artifact/final_model.int6.ptz $g/records_artifact/final_model.int6.raw
+rm $g/records_artifact/final_model.int6.raw
+
 # BPB byte tables.
 $py $g/make_lut.py data/sample/sample_1024_bpe.model $g/sample_1024_lut.json
 if [ -f ../shared/data/fineweb_8192_bpe.model ]; then

@@ -63,7 +63,7 @@ def smear(e, ids, w, cfg):
     return torch.cat([e[:, :1], e[:, 1:] + g * e[:, :-1]], dim=1)
 
 
-def attention(a, w, p, cfg, xsa):
+def attention(a, w, p, cfg, xsa, span=None):
     B, T, D = a.shape
     H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
     hd = D // H
@@ -78,7 +78,10 @@ def attention(a, w, p, cfg, xsa):
     kk = k.repeat_interleave(g, dim=2).transpose(1, 2)
     vv = v.repeat_interleave(g, dim=2).transpose(1, 2)
     s = (q.transpose(1, 2) @ kk.transpose(-1, -2)) / math.sqrt(hd)
-    s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()[None, None]
+    if span is not None:  # documents packed in a row: key s >= the query's piece start
+        allowed = allowed & (torch.arange(T)[None, None, None, :] >= span[:, None, :, None])
+    s = s.masked_fill(~allowed, float("-inf"))
     y = (torch.softmax(s, dim=-1) @ vv).transpose(1, 2)  # [B, T, H, hd]
     if xsa:
         # each head loses its part along its KV head's unit value at the same position
@@ -104,19 +107,19 @@ def uses_xsa(cfg, i):
     return i >= cfg["num_layers"] - opt(cfg, "xsa_last_n")
 
 
-def seq_block(x, x0, w, i, cfg):
+def seq_block(x, x0, w, i, cfg, span):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
     u = mix[0] * x + mix[1] * x0
-    h = u + w[p + "attn_scale"] * attention(rms_norm(u) * s, w, p, cfg, uses_xsa(cfg, i))
+    h = u + w[p + "attn_scale"] * attention(rms_norm(u) * s, w, p, cfg, uses_xsa(cfg, i), span)
     return h + w[p + "mlp_scale"] * mlp(rms_norm(h) * s, w, p, cfg)
 
 
-def par_block(l0, l1, x0, w, i, cfg):
+def par_block(l0, l1, x0, w, i, cfg, span):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
     A = w[p + "attn_scale"] * attention(rms_norm(mix[0] * l0 + mix[1] * x0) * s, w, p, cfg,
-                                        uses_xsa(cfg, i))
+                                        uses_xsa(cfg, i), span)
     M = w[p + "mlp_scale"] * mlp(rms_norm(l1) * s, w, p, cfg)
     post = w["parallel_post_lambdas"].reshape(-1, 2, 2)[i]  # [branch][lane]
     resid = w["parallel_resid_lambdas"].reshape(-1, 2)[i]
@@ -124,7 +127,7 @@ def par_block(l0, l1, x0, w, i, cfg):
             resid[1] * l1 + post[0, 1] * A + post[1, 1] * M)
 
 
-def hidden(w, cfg, ids):
+def hidden(w, cfg, ids, span=None):
     x = rms_norm(smear(w["tok_emb.weight"][ids], ids, w, cfg))
     x0 = x
     steps = layer_list(cfg)
@@ -132,7 +135,7 @@ def hidden(w, cfg, ids):
     nskip = min(enc, len(steps) - enc)
     skips = []
     for i in steps[:enc]:
-        x = seq_block(x, x0, w, i, cfg)
+        x = seq_block(x, x0, w, i, cfg, span)
         skips.append(x)
     ps = opt(cfg, "parallel_start_layer")
     lanes = None
@@ -149,19 +152,33 @@ def hidden(w, cfg, ids):
             else:
                 cur = cur + sk
         if par:
-            lanes = list(par_block(cur, lanes[1], x0, w, i, cfg))
+            lanes = list(par_block(cur, lanes[1], x0, w, i, cfg, span))
         else:
-            x = seq_block(cur, x0, w, i, cfg)
+            x = seq_block(cur, x0, w, i, cfg, span)
     if lanes is not None:
         final = opt(cfg, "parallel_final_lane", "mean")
         x = {"mean": 0.5 * (lanes[0] + lanes[1]), "attn": lanes[0], "mlp": lanes[1]}[final]
     return rms_norm(x)
 
 
-def forward(w, cfg, ids, targets):
-    """ids, targets: int64 [B, T]. Returns (softcapped logits, per-token losses)."""
+def doc_spans(ids, bos, max_len):
+    """The records' document pieces of one packed row (their cu_seqlens): a piece begins
+    at 0, at every BOS and every max_len tokens into a document; each position's start."""
+    span, start = [], 0
+    for t, tok in enumerate(ids):
+        if t > 0 and tok == bos:
+            start = t
+        elif t - start >= max_len:
+            start += max_len
+        span.append(start)
+    return span
+
+
+def forward(w, cfg, ids, targets, span=None):
+    """ids, targets: int64 [B, T]; span (optional, int64 [B, T]) masks attention to each
+    position's document piece. Returns (softcapped logits, per-token losses)."""
     cap = cfg["logit_softcap"]
-    logits = cap * torch.tanh((hidden(w, cfg, ids) @ w["tok_emb.weight"].T) / cap)
+    logits = cap * torch.tanh((hidden(w, cfg, ids, span) @ w["tok_emb.weight"].T) / cap)
     losses = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
     ).reshape(targets.shape)

@@ -1,0 +1,193 @@
+"""Writes a records folder in the April records' artifact format from a pgolf checkpoint
+of their model family, for pgolf's import and verify tests (tests/test_records_artifact.c).
+
+usage: make_records_artifact.py CKPT VAL_SHARD LUT_JSON OUT_DIR SEQ PACK
+
+Written from a reading of the records' serialization and dequantization (openai/
+parameter-golf, records/track_10min_16mb/2026-04-27_*/train_gpt.py; no code of theirs):
+  final_model.int6.raw  torch.save({"w": tensors, "m": kinds}) byte-shuffled behind a
+                        BSHF header; make_golden.sh compresses it with brotli -q 11 into
+                        final_model.int6.ptz. Kinds: tok_emb "gptq (int7)" (+lqer_asym),
+                        block matrices "gptq (int6)" (two of them +lqer_asym, rank 4,
+                        B groups of 64), the attention gates "gate_int8_row", the rest
+                        "passthrough (float16)". The integers are rounded per row (the
+                        records pick them by GPTQ; any integers in range read the same).
+  train_seed7.log       the records' "Hyperparameters:" dump of the run constants, then
+                        "diagnostic quantized val_loss:X val_bpb:Y": the document-packed
+                        eval (PACK windows of SEQ per packed row, documents cut at BOS and
+                        every SEQ tokens) of the dequantized model over VAL_SHARD, float32.
+  expected.json         the dequantized weights' SHA-256 in pgolf's tensor order, and
+                        that evaluation's sums.
+  bad_kind.pt           a {"w","m"} file whose one tensor has a meta kind no record writes.
+The dequantization follows the records (q * scale per row; W += (qA sA)(qB sB) with the
+rank summed in order; the embedding rounded to bfloat16 last).
+"""
+import hashlib
+import io
+import json
+import math
+import os
+import sys
+
+import torch
+
+from records_model import doc_spans, forward
+from reference_model import read_checkpoint, read_shard
+
+MATRICES = ("attn.c_q.weight", "attn.c_k.weight", "attn.c_v.weight", "attn.proj.weight",
+            "mlp.fc.weight", "mlp.proj.weight")
+LQER_RANK, LQER_GROUP, LQER_TOP = 4, 64, 2
+
+
+def records_names(w):
+    """pgolf's tensors under the records' names and shapes (the lanes' [L][2][2])."""
+    out = {}
+    for name, t in w.items():
+        out[name] = t.reshape(-1, 2, 2) if name == "parallel_post_lambdas" else t
+    return out
+
+
+def quant_rows(t, qmax):
+    s = (t.abs().amax(dim=1).clamp_min(1e-10) / qmax).to(torch.float16)
+    q = torch.clamp(torch.round(t / s.float()[:, None]), -qmax, qmax).to(torch.int8)
+    return q, s
+
+
+def lqer_asym(err):
+    U, S, Vh = torch.linalg.svd(err, full_matrices=False)
+    A, B = (U[:, :LQER_RANK] * S[:LQER_RANK]).contiguous(), Vh[:LQER_RANK].contiguous()
+    sA = (A.abs().amax().clamp_min(1e-10) / 1.5).to(torch.float16)
+    qA = torch.clamp(torch.round(A / sA.float()), -2, 1).to(torch.int8)
+    Bg = B.reshape(-1, LQER_GROUP)
+    sB = (Bg.abs().amax(dim=1).clamp_min(1e-10) / 7.5).to(torch.float16)
+    qB = torch.clamp(torch.round(Bg / sB.float()[:, None]), -8, 7).to(torch.int8).reshape(B.shape)
+    return qA, sA, qB, sB
+
+
+def quantize(sd):
+    w, m, errs = {}, {}, {}
+    for name, t in sd.items():
+        if "attn_gate" in name:
+            q, s = quant_rows(t, 127)
+            w[name + ".gq"], w[name + ".gs"], m[name] = q, s, "gate_int8_row"
+        elif name == "tok_emb.weight" or name.endswith(MATRICES):
+            bits = 7 if name == "tok_emb.weight" else 6
+            q, s = quant_rows(t, 2 ** (bits - 1) - 1)
+            w[name + ".q"], w[name + ".scale"], m[name] = q, s, f"gptq (int{bits})"
+            errs[name] = t - q.float() * s.float()[:, None]
+        else:
+            w[name], m[name] = t.to(torch.float16), "passthrough (float16)"
+    top = sorted((n for n in errs if errs[n][0].numel() * LQER_RANK % LQER_GROUP == 0),
+                 key=lambda n: -float(errs[n].norm()))[:LQER_TOP]
+    for name in top:
+        qA, sA, qB, sB = lqer_asym(errs[name])
+        w[name + ".lqA_a"], w[name + ".lqAs_a"] = qA, sA
+        w[name + ".lqB_a"], w[name + ".lqBs_a"] = qB, sB
+        m[name] += "+lqer_asym"
+    return w, m
+
+
+def dequantize(w, m):
+    out = {}
+    for name, kind in m.items():
+        if kind.startswith("passthrough"):
+            W = w[name].float()
+        elif kind == "gate_int8_row":
+            W = w[name + ".gq"].float() * w[name + ".gs"].float()[:, None]
+        else:
+            W = w[name + ".q"].float() * w[name + ".scale"].float()[:, None]
+            if kind.endswith("+lqer_asym"):
+                A = w[name + ".lqA_a"].float() * w[name + ".lqAs_a"].float()
+                qB = w[name + ".lqB_a"]
+                B = (qB.reshape(-1, LQER_GROUP).float() * w[name + ".lqBs_a"].float()[:, None]).reshape(qB.shape)
+                ab = A[:, 0:1] * B[0:1]
+                for k in range(1, A.shape[1]):  # the rank in order, float32
+                    ab = ab + A[:, k:k + 1] * B[k:k + 1]
+                W = W + ab
+        if name == "tok_emb.weight":
+            W = W.to(torch.bfloat16).float()
+        out[name] = W
+    return out
+
+
+def documents_eval(w, cfg, tokens, lut, seq, pack):
+    """The records' diagnostic eval on one rank: the seq-windows of the stream, pack per
+    packed row, the windows past the last whole pack left out (as the records' loop)."""
+    total = (len(tokens) - 1) // seq // pack * pack * seq
+    loss_sum, nbytes = 0.0, 0
+    for start in range(0, total, seq * pack):
+        n = seq * pack
+        ids = tokens[start:start + n]
+        tgt = tokens[start + 1:start + n + 1]
+        span = torch.tensor([doc_spans(ids, cfg.get("bos_id", 1), seq)], dtype=torch.int64)
+        with torch.no_grad():
+            _, losses = forward(w, cfg, torch.tensor([ids]), torch.tensor([tgt]), span)
+        loss_sum += float(losses.double().sum())
+        for p in range(start, start + n):
+            prev, t = tokens[p], tokens[p + 1]
+            nbytes += lut["base_bytes"][t] + (1 if lut["has_leading_space"][t] and not lut["is_boundary"][prev] else 0)
+    return {"loss_sum": loss_sum, "tokens": total, "bytes": nbytes, "val_loss": loss_sum / total,
+            "val_bpb": loss_sum / total / math.log(2.0) * total / nbytes}
+
+
+def hyperparameters(cfg, seq, pack):
+    """The dump's lines for the constants the artifact does not carry (the records' keys
+    and Python spellings)."""
+    b = lambda key: "True" if cfg.get(key, 0) else "False"
+    rows = [("vocab_size", cfg["vocab_size"]), ("num_layers", cfg["num_layers"]),
+            ("model_dim", cfg["model_dim"]), ("num_heads", cfg["num_heads"]),
+            ("num_kv_heads", cfg["num_kv_heads"]), ("mlp_mult", float(cfg["mlp_mult"])),
+            ("rope_base", float(cfg["rope_base"])), ("rope_dims", cfg.get("rope_dims", 0)),
+            ("rope_yarn", "False"), ("ln_scale", b("ln_scale")),
+            ("logit_softcap", float(cfg["logit_softcap"])), ("qk_gain_init", float(cfg["qk_gain_init"])),
+            ("xsa_last_n", cfg.get("xsa_last_n", 0)), ("num_loops", cfg.get("num_loops", 0)),
+            ("loop_start", cfg.get("loop_start", 0)), ("loop_end", cfg.get("loop_end", 0)),
+            ("parallel_start_layer", cfg.get("parallel_start_layer", 0)),
+            ("parallel_final_lane", cfg.get("parallel_final_lane", "mean")),
+            ("skip_gates_enabled", b("skip_gates_enabled")), ("gate_window", cfg.get("gate_window", 12)),
+            ("sparse_attn_gate_enabled", b("sparse_attn_gate_enabled")),
+            ("sparse_attn_gate_scale", float(cfg.get("sparse_attn_gate_scale", 1.0))),
+            ("smear_gate_enabled", b("smear_gate_enabled")), ("tie_embeddings", "True"),
+            ("train_seq_len", cfg["seq_len"]), ("eval_seq_len", seq),
+            ("val_batch_tokens", seq * pack), ("world_size", 1), ("grad_accum_steps", 1),
+            ("seed", 7)]
+    return "Hyperparameters:\n" + "".join(f"  {k}: {v}\n" for k, v in sorted(rows))
+
+
+def main():
+    ckpt, shard, lut_path, out, seq, pack = sys.argv[1:7]
+    seq, pack = int(seq), int(pack)
+    cfg, w, _ = read_checkpoint(ckpt)
+    order = list(w)
+    w_rec, m_rec = quantize(records_names(w))
+    buf = io.BytesIO()
+    torch.save({"w": w_rec, "m": m_rec}, buf)
+    data = buf.getvalue()
+    os.makedirs(out, exist_ok=True)
+    open(f"{out}/final_model.int6.raw", "wb").write(
+        b"BSHF" + bytes([2]) + b"".join(data[k::2] for k in range(2)))
+    deq = dequantize(w_rec, m_rec)
+    deq = {n: (t.reshape(-1, 4) if n == "parallel_post_lambdas" else t) for n, t in deq.items()}
+    sha = hashlib.sha256(b"".join(deq[n].contiguous().numpy().astype("<f4").tobytes()
+                                  for n in order)).hexdigest()
+    lut = json.load(open(lut_path))
+    ev = documents_eval(deq, cfg, read_shard(shard), lut, seq, pack)
+    with open(f"{out}/train_seed7.log", "w") as f:
+        f.write(hyperparameters(cfg, seq, pack))
+        f.write("diagnostic quantized val_loss:%.8f val_bpb:%.8f eval_time:1000ms\n"
+                % (ev["val_loss"], ev["val_bpb"]))
+    bad = io.BytesIO()
+    torch.save({"w": {"tok_emb.weight.q": torch.zeros(4, 2, dtype=torch.int8),
+                      "tok_emb.weight.scale": torch.ones(4, dtype=torch.float16)},
+                "m": {"tok_emb.weight": "gptq (int6)+awq"}}, bad)
+    open(f"{out}/bad_kind.pt", "wb").write(bad.getvalue())
+    with open(f"{out}/expected.json", "w") as f:
+        json.dump({"generator": "tests/golden/make_records_artifact.py (torch %s)" % torch.__version__,
+                   "dequantized_sha256": sha, "kinds": m_rec, "seq": seq, "pack": pack, **ev},
+                  f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"{out}: diagnostic val_bpb {ev['val_bpb']:.8f} over {ev['tokens']} tokens")
+
+
+if __name__ == "__main__":
+    main()
