@@ -14,6 +14,7 @@
 #include "kernels/checkpoint.h"
 #include "cli/commands.h"
 #include "dataset/shard.h"
+#include "dataset/val.h"
 #include "verifier/audit.h"
 #include "kernels/eval.h"
 #include "kernels/ttt.h"
@@ -162,7 +163,7 @@ int cmd_eval(int argc, char **argv)
     pg_model m;
     pg_tokenizer tok;
     pg_bpb_lut lut = {0};
-    uint16_t *val = NULL;
+    uint16_t *val = NULL, *sidecar = NULL;
     size_t nval = 0;
     char what[96];
     if (pg_model_file_load(ckpt, &hints, &m, NULL, what, sizeof what) != 0)
@@ -185,7 +186,8 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     if (pg_bpb_lut_build(&tok, m.cfg.vocab_size, &lut) != 0 ||
-        pg_shards_load(data, "val", m.cfg.vocab_size, &val, &nval) != 0)
+        pg_shards_load(data, "val", m.cfg.vocab_size, &val, &nval) != 0 ||
+        pg_val_bytes_attach(data, nval, &lut, &sidecar) != 0)
         goto done;
     o.seq_len = seq_len ? (int)seq_len : m.cfg.seq_len;
     /* the usual stride is 64; a shorter context caps it */
@@ -196,6 +198,8 @@ int cmd_eval(int argc, char **argv)
     ok = ok && json_object_set_new(out, "model_format", json_string(what)) == 0 &&
          json_object_set_new(out, "mode", json_string(mode)) == 0 &&
          json_object_set_new(out, "seq_len", json_integer(o.seq_len)) == 0 &&
+         json_object_set_new(out, "byte_counts",
+                             json_string(sidecar ? "sidecar" : "tokenizer")) == 0 &&
          (o.mode != PG_EVAL_SLIDING ||
           json_object_set_new(out, "stride", json_integer(o.stride)) == 0) &&
          (o.mode != PG_EVAL_DOCUMENTS ||
@@ -212,8 +216,9 @@ int cmd_eval(int argc, char **argv)
                                              : o.mode == PG_EVAL_DOCUMENTS ? "documents"
                                                                            : "eval");
     if (!as_json) {
-        printf("eval model:%s mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f\n", what,
-               mode, o.seq_len, r.windows, r.tokens, r.bytes);
+        printf("eval model:%s mode:%s seq_len:%d windows:%zu tokens:%.0f bytes:%.0f%s\n", what,
+               mode, o.seq_len, r.windows, r.tokens, r.bytes,
+               sidecar ? " (byte sidecar)" : "");
         printf("%s val_loss:%.4f val_bpb:%.4f\n", tag, r.val_loss, r.val_bpb);
         printf("%s_exact val_loss:%.8f val_bpb:%.8f\n", tag, r.val_loss, r.val_bpb);
     }
@@ -324,6 +329,7 @@ int cmd_eval(int argc, char **argv)
     rc = 0;
 done:
     free(val);
+    free(sidecar);
     pg_bpb_lut_free(&lut);
     pg_tokenizer_free(&tok);
     pg_model_free(&m);

@@ -13,6 +13,7 @@
 #include "packager/artifact.h"
 #include "cli/commands.h"
 #include "dataset/shard.h"
+#include "dataset/val.h"
 #include "kernels/final_eval.h"
 #include "verifier/verify.h"
 #include "packager/torchimport.h"
@@ -151,7 +152,7 @@ static void rerun_records(const pg_model *m, const pg_log_summary *log, const ch
  * log of its seed (checkpoint metadata, or "seedN" in the file name), else to the
  * folder's only log; a PyTorch file's shape settings are read from that log. */
 static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val, size_t nval,
-                      const pg_tokenizer *tok, pg_checks *c)
+                      const uint16_t *sidecar, const pg_tokenizer *tok, pg_checks *c)
 {
     char name[160];
     const char *base = strrchr(ckpt, '/');
@@ -178,10 +179,14 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
         pg_checks_add(c, name, PG_CHECK_UNKNOWN, "%s: no log of seed %ld to compare with", ckpt, seed);
     } else if (!pg_config_is_baseline_graph(&m.cfg) &&
                pg_bpb_lut_build(tok, m.cfg.vocab_size, &lut) == 0) {
+        lut.sidecar = sidecar;
+        lut.sidecar_n = sidecar ? nval : 0;
         rerun_records(&m, log, ckpt, what, val, nval, &lut, name, c);
         pg_bpb_lut_free(&lut);
     } else if (pg_config_is_baseline_graph(&m.cfg) &&
                pg_bpb_lut_build(tok, m.cfg.vocab_size, &lut) == 0) {
+        lut.sidecar = sidecar;
+        lut.sidecar_n = sidecar ? nval : 0;
         pg_eval_opts eo = {.mode = strstr(log->final_tag, "sliding") ? PG_EVAL_SLIDING : PG_EVAL_STANDARD,
                            .seq_len = m.cfg.seq_len, .stride = m.cfg.seq_len < 64 ? m.cfg.seq_len : 64,
                            .batch = 4};
@@ -217,9 +222,15 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
     pg_tokenizer tok;
     if (pg_tokenizer_load(tok_path, &tok) != 0)
         return -1;
-    uint16_t *val;
+    uint16_t *val, *sidecar;
     size_t nval;
+    pg_bpb_lut counts = {0}; /* receives the sidecar; each model builds its own table */
     if (pg_shards_load(data, "val", tok.vocab_size > 0 ? 65536 : 0, &val, &nval) != 0) {
+        pg_tokenizer_free(&tok);
+        return -1;
+    }
+    if (pg_val_bytes_attach(data, nval, &counts, &sidecar) != 0) {
+        free(val);
         pg_tokenizer_free(&tok);
         return -1;
     }
@@ -241,7 +252,7 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
             found = -1;
             break;
         }
-        rerun_one(r, p, val, nval, &tok, c);
+        rerun_one(r, p, val, nval, sidecar, &tok, c);
         free(p);
         found = 1;
     }
@@ -253,6 +264,7 @@ static int rerun(const pg_record *r, const char *data, const char *tok_path, pg_
                       "final_model*.pt / *.ptz)",
                       r->dir);
     free(val);
+    free(sidecar);
     pg_tokenizer_free(&tok);
     return found < 0 ? -1 : 0;
 }

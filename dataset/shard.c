@@ -1,5 +1,6 @@
 #include "dataset/shard.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,16 +90,19 @@ int pg_shard_write(const char *path, const uint16_t *tokens, size_t num_tokens)
     return rc;
 }
 
+/* fineweb_<split>_<digits...>.bin; NULL split: train or val. The byte sidecar shards
+ * (fineweb_val_bytes_*.bin) are their own split, never val's. */
 static int name_matches(const char *name, const char *split)
 {
-    static const char *const splits[] = {"train", "val"};
-    for (int s = 0; s < 2; s++) {
-        if (split && strcmp(split, splits[s]) != 0)
+    static const char *const splits[] = {"train", "val", "val_bytes"};
+    for (int s = 0; s < 3; s++) {
+        if (split ? strcmp(split, splits[s]) != 0 : s == 2)
             continue;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "fineweb_%s_", splits[s]);
         size_t pl = strlen(prefix), nl = strlen(name);
-        if (nl > pl + 4 && strncmp(name, prefix, pl) == 0 && strcmp(name + nl - 4, ".bin") == 0)
+        if (nl > pl + 4 && strncmp(name, prefix, pl) == 0 && isdigit((unsigned char)name[pl]) &&
+            strcmp(name + nl - 4, ".bin") == 0)
             return 1;
     }
     return 0;

@@ -48,12 +48,17 @@ const char *pg_piece_type_name(int type);
 const char *pg_model_type_name(int model_type);
 
 /* Per token id: bytes the token contributes to the validation text. Bytes of target t
- * after previous token p = base_bytes[t] + (has_leading_space[t] && !is_boundary[p]). */
+ * after previous token p = base_bytes[t] + (has_leading_space[t] && !is_boundary[p]).
+ * With a byte sidecar (the records' CaseOps data, DESIGN §11) the bytes of the token at
+ * stream position i are sidecar[i] instead: the original text's UTF-8 bytes it stands
+ * for, whatever the tokenizer's pieces say. */
 typedef struct {
     int size; /* max(tokenizer vocab, model vocab) */
     int16_t *base_bytes;
     uint8_t *has_leading_space;
     uint8_t *is_boundary;
+    const uint16_t *sidecar; /* NULL, or one count per val stream position (not owned) */
+    size_t sidecar_n;
 } pg_bpb_lut;
 
 int pg_bpb_lut_build(const pg_tokenizer *tok, int vocab_size, pg_bpb_lut *lut);
@@ -62,6 +67,13 @@ void pg_bpb_lut_free(pg_bpb_lut *lut);
 static inline int pg_bpb_token_bytes(const pg_bpb_lut *lut, int prev, int target)
 {
     return lut->base_bytes[target] + (lut->has_leading_space[target] && !lut->is_boundary[prev]);
+}
+
+/* The bytes of target p of a val stream (the token at p + 1): the sidecar's when there is
+ * one, else the table's rule. */
+static inline int pg_bpb_target_bytes(const pg_bpb_lut *lut, const uint16_t *stream, size_t p)
+{
+    return lut->sidecar ? lut->sidecar[p + 1] : pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
 }
 
 #endif

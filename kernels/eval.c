@@ -73,6 +73,9 @@ int pg_eval_check_stream(const pg_model *m, const uint16_t *stream, size_t n,
         return pg_fail("validation stream of %zu tokens is too short for seq_len %d", n, seq_len);
     if (lut->size < m->cfg.vocab_size)
         return pg_fail("BPB table covers %d ids, the model has %d", lut->size, m->cfg.vocab_size);
+    if (lut->sidecar && lut->sidecar_n < *total + 1)
+        return pg_fail("the byte sidecar holds %zu counts, the stream's targets need %zu",
+                       lut->sidecar_n, *total + 1);
     for (size_t i = 0; i <= *total; i++)
         if (stream[i] >= m->cfg.vocab_size)
             return pg_fail("validation token %u at %zu is >= model vocab %d", stream[i], i,
@@ -119,7 +122,7 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
                 double l = losses[b * len + j];
                 r->loss_sum += l;
                 r->tokens += 1;
-                r->bytes += pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
+                r->bytes += pg_bpb_target_bytes(lut, stream, p);
                 if (per_token)
                     per_token[p] = l;
             }
@@ -188,7 +191,7 @@ static int score_documents(const pg_model *m, const uint16_t *stream, const pg_b
             size_t p = win[w].start + (size_t)j;
             r->loss_sum += losses[j];
             r->tokens += 1;
-            r->bytes += pg_bpb_token_bytes(lut, stream[p], stream[p + 1]);
+            r->bytes += pg_bpb_target_bytes(lut, stream, p);
             if (per_token)
                 per_token[p] = losses[j];
         }

@@ -316,6 +316,52 @@ START_TEST(test_document_audit)
 }
 END_TEST
 
+/* The records' CaseOps byte sidecar: BPB counts its bytes, not the tokenizer's; a
+ * sidecar of another length is refused; the sidecar is never read as val tokens. */
+START_TEST(test_byte_sidecar)
+{
+    const char *ckpt = t_tmp_path("sidecar.ckpt");
+    t_run_result r = t_pgolf("init --preset tiny --seed 3 --out '%s'", ckpt);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    uint16_t *val;
+    size_t n;
+    ck_assert_int_eq(pg_shards_load(t_repo_path("data/sample"), "val", 1024, &val, &n), 0);
+    const char *dir = t_tmp_path("sidecar_data");
+    char path[600];
+    snprintf(path, sizeof path, "mkdir -p '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
+    snprintf(path, sizeof path, "%s/fineweb_val_000000.bin", dir);
+    ck_assert_int_eq(pg_shard_write(path, val, n), 0);
+    uint16_t *bytes = malloc(n * sizeof *bytes);
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = (uint16_t)(val[i] == 1 ? 0 : 1 + i % 3); /* BOS counts 0, as CaseOps' */
+    snprintf(path, sizeof path, "%s/fineweb_val_bytes_000000.bin", dir);
+    ck_assert_int_eq(pg_shard_write(path, bytes, n), 0);
+    const char *tok = t_repo_path("data/sample/sample_1024_bpe.model");
+    r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --json --quiet", ckpt, dir, tok);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    size_t total = pg_eval_total_targets(n, 64);
+    double want = 0;
+    for (size_t p = 0; p < total; p++)
+        want += bytes[p + 1];
+    ck_assert_str_eq(json_string_value(json_object_get(j, "byte_counts")), "sidecar");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "tokens")), (json_int_t)total);
+    ck_assert(json_integer_value(json_object_get(j, "bytes")) == (json_int_t)want);
+    double loss = json_real_value(json_object_get(j, "val_loss"));
+    ck_assert_double_eq_tol(json_real_value(json_object_get(j, "val_bpb")),
+                            loss / log(2.0) * (double)total / want, 1e-12);
+    json_decref(j);
+    /* one count short */
+    ck_assert_int_eq(pg_shard_write(path, bytes, n - 1), 0);
+    r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --quiet", ckpt, dir, tok);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "byte sidecar (fineweb_val_bytes_*.bin) holds"));
+    free(bytes);
+    free(val);
+}
+END_TEST
+
 START_TEST(test_eval_cli)
 {
     const char *ckpt = t_tmp_path("eval.ckpt");
@@ -375,6 +421,7 @@ Suite *suite_eval(void)
     tcase_add_test(tc, test_sliding_matches_direct_forward);
     tcase_add_test(tc, test_eval_cli);
     tcase_add_test(tc, test_doc_spans);
+    tcase_add_test(tc, test_byte_sidecar);
     tcase_add_test(tc, test_documents_eval);
     tcase_add_test(tc, test_document_audit);
     suite_add_tcase(s, tc);
