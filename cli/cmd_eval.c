@@ -70,6 +70,7 @@ int cmd_eval(int argc, char **argv)
                                          {"audit-documents", no_argument, 0, 'D'},
                                          {"pack", required_argument, 0, 'P'},
                                          {"ranks", required_argument, 0, 'R'},
+                                         {"precision", required_argument, 0, 'Q'},
                                          {"at", required_argument, 0, 'a'},
                                          {"json", no_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
@@ -121,6 +122,11 @@ int cmd_eval(int argc, char **argv)
         case 'D': audit_docs = 1; break;
         case 'P': bad = pg_parse_long(optarg, "--pack", 1, 4096, &pack); break;
         case 'R': bad = pg_parse_long(optarg, "--ranks", 1, 4096, &ranks); break;
+        case 'Q':
+            if (strcmp(optarg, "fp32") != 0 && strcmp(optarg, "bf16") != 0)
+                return pg_cli_usage_error("eval", "--precision must be fp32 or bf16");
+            o.bf16 = strcmp(optarg, "bf16") == 0;
+            break;
         case 'X': bad = pg_decode_limit_set(optarg); break;
         case 'a': bad = pg_parse_long(optarg, "--at", 1, 0x7fffffffL, &at); break;
         case 'j': as_json = 1; break;
@@ -142,6 +148,9 @@ int cmd_eval(int argc, char **argv)
         return pg_cli_usage_error("eval", "needs MODEL, --data DIR and --tokenizer MODEL");
     if (use_ttt && !mode_given)
         o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
+    if (use_ttt && o.bf16)
+        return pg_cli_usage_error("eval", "--ttt trains in float32; --precision bf16 scores "
+                                          "forwards only");
     if (use_ttt && o.mode == PG_EVAL_DOCUMENTS)
         return pg_cli_usage_error("eval", "--ttt adapts over standard or sliding windows; "
                                           "--mode documents scores without it");
@@ -198,6 +207,7 @@ int cmd_eval(int argc, char **argv)
     ok = ok && json_object_set_new(out, "model_format", json_string(what)) == 0 &&
          json_object_set_new(out, "mode", json_string(mode)) == 0 &&
          json_object_set_new(out, "seq_len", json_integer(o.seq_len)) == 0 &&
+         json_object_set_new(out, "precision", json_string(o.bf16 ? "bf16" : "fp32")) == 0 &&
          json_object_set_new(out, "byte_counts",
                              json_string(sidecar ? "sidecar" : "tokenizer")) == 0 &&
          (o.mode != PG_EVAL_SLIDING ||

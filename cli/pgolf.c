@@ -140,7 +140,7 @@ const pg_command pg_commands[] = {
     {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL\n"
      "                  [--mode standard|sliding|documents] [--stride N] [--pack N]\n"
-     "                  [--ranks N]\n"
+     "                  [--ranks N] [--precision fp32|bf16]\n"
      "                  [--seq-len N] [--batch N] [--ttt [--ttt-set K=V]...]\n"
      "                  [--audit-causality] [--audit-documents] [--at T] [--tag NAME]\n"
      "                  [--json] [--quiet]\n"
@@ -156,7 +156,9 @@ const pg_command pg_commands[] = {
      "scored once with the most context; documents: the records' document-packed\n"
      "diagnostic eval, --pack N (1) windows in one sequence whose attention is masked to\n"
      "documents (cut at each BOS_ID and every seq_len tokens from a document's start),\n"
-     "every token scored once; --ranks N scores as the records' loop over N ranks does (each\n"
+     "every token scored once. --precision bf16 rounds to bfloat16 where the records'\n"
+     "autocast does (the parameters, each op's output; the cross-entropy in float32);\n"
+     "fp32 (the default) is the reference. --ranks N scores as the records' loop over N ranks does (each\n"
      "rank's windows in whole packs only, the rest left out). --seq-len defaults to the\n"
      "checkpoint's TRAIN_SEQ_LEN.\n"
      "--ttt adds legal score-first test-time training over the mode's windows (sliding by\n"
@@ -288,8 +290,8 @@ const pg_command pg_commands[] = {
      "--date) give the same files but for the measured eval times. `pgolf run` packages its\n"
      "own runs the same way, from their eval results.\n"},
     {"verify", cmd_verify, "audit a records folder (files, claims vs logs, limits)",
-     "usage: pgolf verify RECORD_DIR [--json] [--all] [--rerun --data DIR --tokenizer MODEL]\n"
-     "                    [--max-decoded-bytes N]\n"
+     "usage: pgolf verify RECORD_DIR [--json] [--all] [--rerun --data DIR --tokenizer MODEL\n"
+     "                    [--precision fp32|bf16]] [--max-decoded-bytes N]\n"
      "\n"
      "Audits any folder in the challenge's layout: README.md, submission.json (parses,\n"
      "required keys), train_gpt.py, every log parsed leniently (per-seed final val_loss and\n"
@@ -301,7 +303,13 @@ const pg_command pg_commands[] = {
      "scores in logs, and the README's val_bpb / val_loss / total bytes against\n"
      "submission.json. Each finding is PASS, FAIL, UNKNOWN or NOTE (shown with --all) with\n"
      "its evidence (file:line). Non-record tracks are not held to the record limits. --rerun re-evaluates the pgolf checkpoints (*.ckpt) and\n"
-     "artifacts (*.art) found in the folder with the eval their log names and compares.\n"
+     "artifacts (*.art) found in the folder with the eval their log names and compares;\n"
+     "a PyTorch final_model*.pt / *.ptz of the records' family (the April records: their\n"
+     "{\"w\",\"m\"} kinds, constants from the log's hyperparameter dump) is re-scored as\n"
+     "their diagnostic line (documents mode, the dump's pack and ranks), in float32 or\n"
+     "--precision bf16: PASS within 1e-6 BPB, undecided within the 2e-3 precision gap,\n"
+     "else FAIL; their final TTT score is named, not judged. A byte sidecar\n"
+     "(fineweb_val_bytes_*.bin) in DIR counts the bytes.\n"
      "Exit 1 when a check FAILs. --max-decoded-bytes N: as for pgolf eval.\n"},
     {"stats", cmd_stats, "significance of per-seed scores against the SOTA (0.005-nat rule)",
      "usage: pgolf stats SCORES|RECORD_DIR... [--losses L1,L2,..] [--sota X | --sota-scores A,B,..\n"

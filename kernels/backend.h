@@ -142,6 +142,9 @@ struct pg_backend {
                          const pg_real *s, size_t n, int dim);
     /* y += x */
     void (*add)(pg_real *y, const pg_real *x, size_t n);
+    /* x rounded to bfloat16 in place (nearest even; NaN and infinities kept): the bf16
+     * mode's rounding points (kernels/model.h) */
+    void (*round_bf16)(pg_real *x, size_t n);
     /* y = s (.) d, s [dim] broadcast over rows; its backward is scaled_add_bwd's */
     void (*col_scale_fwd)(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim);
 

@@ -83,9 +83,20 @@ int pg_eval_check_stream(const pg_model *m, const uint16_t *stream, size_t n,
     return 0;
 }
 
+static int score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                         const pg_eval_window *win, size_t nwin, int batch, int bf16,
+                         pg_eval_result *r, double *per_token);
+
 int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
                      const pg_eval_window *win, size_t nwin, int batch, pg_eval_result *r,
                      double *per_token)
+{
+    return score_windows(m, stream, lut, win, nwin, batch, 0, r, per_token);
+}
+
+static int score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
+                         const pg_eval_window *win, size_t nwin, int batch, int bf16,
+                         pg_eval_result *r, double *per_token)
 {
     if (nwin == 0)
         return 0;
@@ -101,6 +112,7 @@ int pg_score_windows(const pg_model *m, const uint16_t *stream, const pg_bpb_lut
         free(losses);
         return pg_fail("out of memory for an eval batch of %dx%d", B, T);
     }
+    pg_acts_set_bf16(&a, bf16);
     for (size_t w0 = 0; w0 < nwin;) {
         /* a batch holds consecutive windows of one length */
         int len = win[w0].len, nb = 0;
@@ -157,7 +169,7 @@ void pg_doc_spans(const int *ids, int n, int bos, int max_len, int *span)
 /* Documents mode: one packed sequence per window, its attention masked to the
  * documents' pieces; every target scored. */
 static int score_documents(const pg_model *m, const uint16_t *stream, const pg_bpb_lut *lut,
-                           const pg_eval_window *win, size_t nwin, int max_len,
+                           const pg_eval_window *win, size_t nwin, int max_len, int bf16,
                            pg_eval_result *r, double *per_token)
 {
     int T = 0;
@@ -176,6 +188,7 @@ static int score_documents(const pg_model *m, const uint16_t *stream, const pg_b
         free(losses);
         return pg_fail("out of memory for a packed eval sequence of %d", T);
     }
+    pg_acts_set_bf16(&a, bf16);
     for (size_t w = 0; w < nwin; w++) {
         int len = win[w].len;
         pg_acts_set_shape(&a, 1, len);
@@ -228,6 +241,15 @@ int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bp
     size_t nwin;
     if (pg_eval_windows(o, total, &win, &nwin) != 0)
         return -1;
+    pg_model rounded; /* the bf16 mode scores a bf16-rounded copy */
+    if (o->bf16) {
+        if (pg_model_clone(&rounded, m) != 0) {
+            free(win);
+            return -1;
+        }
+        pg_model_round_bf16(&rounded);
+        m = &rounded;
+    }
     pg_progress prog;
     if (o->progress)
         pg_progress_start(&prog, o->mode == PG_EVAL_SLIDING     ? "eval sliding"
@@ -240,8 +262,8 @@ int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bp
     for (size_t w0 = 0; w0 < nwin && rc == 0; w0 += slice) {
         size_t k = nwin - w0 < slice ? nwin - w0 : slice;
         rc = o->mode == PG_EVAL_DOCUMENTS
-                 ? score_documents(m, stream, lut, win + w0, k, o->seq_len, r, per_token)
-                 : pg_score_windows(m, stream, lut, win + w0, k, o->batch, r, per_token);
+                 ? score_documents(m, stream, lut, win + w0, k, o->seq_len, o->bf16, r, per_token)
+                 : score_windows(m, stream, lut, win + w0, k, o->batch, o->bf16, r, per_token);
         if (o->progress && rc == 0) {
             char extra[64];
             snprintf(extra, sizeof extra, "loss %.4f", r->loss_sum / r->tokens);
@@ -249,6 +271,8 @@ int pg_eval_run(const pg_model *m, const uint16_t *stream, size_t n, const pg_bp
         }
     }
     free(win);
+    if (o->bf16)
+        pg_model_free(&rounded);
     if (rc == 0)
         rc = pg_eval_finish(r);
     if (o->progress && rc == 0) {

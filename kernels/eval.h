@@ -29,6 +29,8 @@ typedef struct {
     int ranks;   /* documents only: >= 1 splits the windows over that many ranks as the
                     records' loop does, each rank's last partial pack left out; 0 scores
                     every window (the last pack may be partial) */
+    int bf16;    /* the bf16 mode (pg_acts_set_bf16) on a bf16-rounded copy of the model;
+                    0: float32 */
     int progress; /* print progress on stderr */
 } pg_eval_opts;
 

@@ -359,6 +359,8 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
     TAKE(lora_tmp, N * D);
     TAKE(scratch, ws - N * D);
 #undef TAKE
+    a->rope_rot = (int)rot;
+    a->rope_base = c->rope_base;
     a->be->rope_tables(a->rope_cos, a->rope_sin, T, (int)rot, c->rope_base);
     return 0;
 }
@@ -372,6 +374,19 @@ int pg_acts_set_shape(pg_acts *a, int B, int T)
     a->B = B;
     a->T = T;
     return 0;
+}
+
+void pg_acts_set_bf16(pg_acts *a, int on)
+{
+    a->bf16 = on;
+    a->be->rope_tables(a->rope_cos, a->rope_sin, a->T_cap, a->rope_rot, a->rope_base);
+    if (on) /* the records' tables are built in float32, then cast */
+        a->be->round_bf16(a->rope_cos, (size_t)a->T_cap * (size_t)a->rope_rot);
+}
+
+void pg_model_round_bf16(pg_model *m)
+{
+    m->be->round_bf16(m->params, m->num_params);
 }
 
 void pg_acts_set_spans(pg_acts *a, const int *span)

@@ -111,7 +111,9 @@ typedef struct {
     pg_real *x_final, *final_rstd; /* final rms_norm output [BT][D], [BT] */
     pg_real *logits;               /* softcapped [BT][V] */
     double *losses;              /* [BT] */
-    pg_real *rope_cos, *rope_sin;  /* [T][rope_dims/2] */
+    pg_real *rope_cos, *rope_sin;  /* [T][rope_dims/2], sin right after cos */
+    int rope_rot;                  /* rope_dims */
+    float rope_base;
     pg_real *skips;                /* encoder outputs kept for the U-Net skips [nskip][BT][D] */
     pg_real *lanes_out;            /* the parallel lanes combined [BT][D] (parallel only) */
     const pg_real *final_in;       /* the final norm's input (set by the forward) */
@@ -152,6 +154,7 @@ typedef struct {
     int *ids, *targets;         /* [BT] */
     int *span;                  /* [BT] the document masks (pg_acts_set_spans) */
     int span_on;
+    int bf16;                   /* the forward rounds to bfloat16 (pg_acts_set_bf16) */
     /* workspace, sized once here so no op allocates: LoRA's temporaries [BT][D], then the
      * largest scratch a backward op takes (keep_layers only) */
     pg_real *lora_tmp, *scratch;
@@ -167,6 +170,17 @@ int pg_acts_set_shape(pg_acts *a, int B, int T);
  * plain causal attention again. Only attention reads it: SmearGate still reaches across
  * (as the records' packed forward). */
 void pg_acts_set_spans(pg_acts *a, const int *span);
+/* The bf16 mode of the forwards that follow (1) or float32 (0). It rounds to bfloat16
+ * where the records' autocast leaves a bfloat16 tensor: each op's output (the linear
+ * layers', the norms', the RoPE tables and rotations, the attention's, the residual
+ * adds', the logits and the softcap), with the parameters rounded by the caller
+ * (pg_model_round_bf16); the cross-entropy stays float32 (double here). Each op rounds
+ * once where torch rounds after each of its elementary steps (x + s * d twice), so the two
+ * agree to bfloat16's rounding, not bit for bit. Forward only: a backward after a bf16
+ * forward is not defined. */
+void pg_acts_set_bf16(pg_acts *a, int on);
+/* Rounds every parameter of m to bfloat16 (the records' eval model casts each at use). */
+void pg_model_round_bf16(pg_model *m);
 
 /* Forward over ids [B*T]; with targets (may be NULL) fills losses and returns their sum,
  * else returns 0. Logits are always filled. */

@@ -18,12 +18,15 @@ static dims dims_of(const pg_model *m, const pg_acts *a)
 }
 
 /* out = rms_norm(in) * the step's LN scale (rstd kept for the backward) */
-static void norm_fwd(const pg_model *m, const pg_step *st, pg_real *out, pg_real *rstd,
-                     const pg_real *in, int N, int D)
+static void norm_fwd(const pg_model *m, const pg_acts *a, const pg_step *st, pg_real *out,
+                     pg_real *rstd, const pg_real *in, int N, int D)
 {
     m->be->rmsnorm_fwd(out, rstd, in, N, D, PG_RMS_EPS);
-    if (st->ln_scale != 1.0)
+    pg_bf16_point(a, out, (size_t)N * D);
+    if (st->ln_scale != 1.0) {
         m->be->scale(out, (size_t)N * D, st->ln_scale);
+        pg_bf16_point(a, out, (size_t)N * D);
+    }
 }
 
 /* din += the norm's backward of dout (dout is scaled in place by the LN scale first) */
@@ -42,28 +45,42 @@ static void attn_forward(const pg_model *m, pg_acts *a, const pg_step *st, const
     const pg_backend *be = m->be;
     const pg_block_views *w = &m->w.blocks[st->l];
     dims d = dims_of(m, a);
-    norm_fwd(m, st, s->attn_in, s->attn_rstd, s->x_mix, d.N, d.D);
+    size_t nd = (size_t)d.N * d.D, nkv = (size_t)d.N * d.kvd;
+    norm_fwd(m, a, st, s->attn_in, s->attn_rstd, s->x_mix, d.N, d.D);
     be->linear_fwd(s->q_lin, s->attn_in, w->c_q, d.N, d.D, d.D);
     be->linear_fwd(s->k_lin, s->attn_in, w->c_k, d.N, d.D, d.kvd);
     be->linear_fwd(s->v, s->attn_in, w->c_v, d.N, d.D, d.kvd);
     if (m->lora)
         pg_lora_forward(m, a, st->k, d.N, s->attn_in, s->q_lin, s->v);
+    pg_bf16_point(a, s->q_lin, nd);
+    pg_bf16_point(a, s->k_lin, nkv);
+    pg_bf16_point(a, s->v, nkv);
     be->rmsnorm_fwd(s->qn, s->q_rstd, s->q_lin, d.N * d.H, d.hd, PG_RMS_EPS);
     be->rmsnorm_fwd(s->k, s->k_rstd, s->k_lin, d.N * d.KVH, d.hd, PG_RMS_EPS);
+    pg_bf16_point(a, s->qn, nd);
+    pg_bf16_point(a, s->k, nkv);
     be->rope_fwd(s->qn, a->rope_cos, a->rope_sin, d.B, d.T, d.H, d.hd, d.rot);
     be->rope_fwd(s->k, a->rope_cos, a->rope_sin, d.B, d.T, d.KVH, d.hd, d.rot);
+    pg_bf16_point(a, s->qn, nd);
+    pg_bf16_point(a, s->k, nkv);
     be->q_gain_fwd(s->q, s->qn, w->q_gain, (size_t)d.N, d.H, d.hd);
+    pg_bf16_point(a, s->q, nd);
     be->attention_fwd(s->att_raw, s->att_state, s->q, s->k, s->v, a->span_on ? a->span : NULL,
                       d.B, d.T, d.H, d.KVH, d.hd);
-    size_t nd = (size_t)d.N * d.D;
+    pg_bf16_point(a, s->att_raw, nd);
     if (st->xsa)
         be->xsa_fwd(s->att_xsa, s->att_raw, s->v, (size_t)d.N, d.H, d.KVH, d.hd);
     else if (s->att_xsa != s->att_raw)
         be->copy(s->att_xsa, s->att_raw, nd * sizeof(pg_real));
-    if (st->gate.suffix)
+    if (st->xsa)
+        pg_bf16_point(a, s->att_xsa, nd);
+    if (st->gate.suffix) {
         be->head_gate_fwd(s->att, s->att_xsa, s->attn_in, w->attn_gate, (size_t)d.N, d.H, d.hd,
                           d.D, st->gate.win, st->gate.scale, st->gate.mult);
+        pg_bf16_point(a, s->att, nd);
+    }
     be->linear_fwd(s->attn_out, s->att, w->attn_proj, d.N, d.D, d.D);
+    pg_bf16_point(a, s->attn_out, nd);
 }
 
 /* g_attn_out (the gradient of attn_out; used as scratch) in; g_in += the gradient of
@@ -129,10 +146,14 @@ static void mlp_forward(const pg_model *m, pg_acts *a, const pg_step *st, const 
     const pg_backend *be = m->be;
     const pg_block_views *w = &m->w.blocks[st->l];
     dims d = dims_of(m, a);
-    norm_fwd(m, st, s->mlp_in, s->mlp_rstd, x, d.N, d.D);
+    size_t nf = (size_t)d.N * d.F;
+    norm_fwd(m, a, st, s->mlp_in, s->mlp_rstd, x, d.N, d.D);
     be->linear_fwd(s->fc_out, s->mlp_in, w->fc, d.N, d.D, d.F);
-    be->mlp_act_fwd(s->act, s->fc_out, (size_t)d.N * d.F, m->cfg.mlp_act);
+    pg_bf16_point(a, s->fc_out, nf);
+    be->mlp_act_fwd(s->act, s->fc_out, nf, m->cfg.mlp_act);
+    pg_bf16_point(a, s->act, nf);
     be->linear_fwd(s->mlp_out, s->act, w->mlp_proj, d.N, d.F, d.D);
+    pg_bf16_point(a, s->mlp_out, (size_t)d.N * d.D);
 }
 
 /* g_mlp_out (used as scratch) in; g_in += the gradient of x */
@@ -162,11 +183,15 @@ void pg_block_forward(const pg_model *m, pg_acts *a, const pg_step *st)
     const pg_block_views *w = &m->w.blocks[st->l];
     dims d = dims_of(m, a);
     pg_layer_acts s = pg_layer_at(a, st->k);
+    size_t nd = (size_t)d.N * d.D;
     be->resid_mix_fwd(s.x_mix, s.x_in, a->x0, w->resid_mix, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.x_mix, nd);
     attn_forward(m, a, st, &s);
     be->scaled_add_fwd(s.x_attn, s.x_mix, w->attn_scale, s.attn_out, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.x_attn, nd);
     mlp_forward(m, a, st, &s, s.x_attn);
     be->scaled_add_fwd(s.x_out, s.x_attn, w->mlp_scale, s.mlp_out, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.x_out, nd);
 }
 
 void pg_block_backward(const pg_model *m, pg_acts *a, const pg_step *st, const pg_block_views *gw,
@@ -215,14 +240,19 @@ void pg_parallel_block_forward(const pg_model *m, pg_acts *a, const pg_step *st)
     size_t nd = (size_t)d.N * d.D;
     pg_layer_acts s = pg_layer_at(a, st->k);
     be->resid_mix_fwd(s.x_mix, s.x_in, a->x0, w->resid_mix, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.x_mix, nd);
     attn_forward(m, a, st, &s);
     be->col_scale_fwd(s.x_attn, w->attn_scale, s.attn_out, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.x_attn, nd);
     mlp_forward(m, a, st, &s, s.lane1_in);
     be->col_scale_fwd(s.branch_m, w->mlp_scale, s.mlp_out, (size_t)d.N, d.D);
+    pg_bf16_point(a, s.branch_m, nd);
     lane_coefs c0 = coefs_at(m->w.par_post, m->w.par_resid, st->l, 0);
     lane_coefs c1 = coefs_at(m->w.par_post, m->w.par_resid, st->l, 1);
     be->lane_mix_fwd(s.x_out, s.x_in, s.x_attn, s.branch_m, c0.r, c0.pa, c0.pm, nd);
     be->lane_mix_fwd(s.lane1_out, s.lane1_in, s.x_attn, s.branch_m, c1.r, c1.pa, c1.pm, nd);
+    pg_bf16_point(a, s.x_out, nd);
+    pg_bf16_point(a, s.lane1_out, nd);
 }
 
 void pg_parallel_block_backward(const pg_model *m, pg_acts *a, const pg_step *st,

@@ -29,6 +29,13 @@ typedef struct {
 
 pg_layer_acts pg_layer_at(pg_acts *a, int k);
 
+/* A bf16-mode rounding point (pg_acts_set_bf16): x rounded when the mode is on. */
+static inline void pg_bf16_point(const pg_acts *a, pg_real *x, size_t n)
+{
+    if (a->bf16)
+        a->be->round_bf16(x, n);
+}
+
 /* One step of the layer list: physical layer l at virtual step k. */
 typedef struct {
     int k, l;

@@ -69,6 +69,7 @@ static const pg_real *lanes_final(const pg_model *m, pg_acts *a, const pg_real *
         m->be->copy(a->lanes_out, l0, nd * sizeof(pg_real));
         m->be->add(a->lanes_out, l1, nd);
         m->be->scale(a->lanes_out, nd, 0.5);
+        pg_bf16_point(a, a->lanes_out, nd);
         return a->lanes_out;
     }
 }
@@ -90,10 +91,12 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
         be->embedding_fwd(emb, m->w.tok_emb, a->ids, N, D);
         be->smear_fwd(a->x0, emb, a->ids, m->w.smear_w, m->w.smear_lambda, a->B, a->T, D,
                       c->gate_window, smear_bos(c));
+        pg_bf16_point(a, a->x0, nd);
     } else {
         be->embedding_fwd(a->x0, m->w.tok_emb, a->ids, N, D);
     }
     be->rmsnorm_fwd(a->x0, a->x0_rstd, a->x0, N, D, PG_RMS_EPS);
+    pg_bf16_point(a, a->x0, nd);
 
     const pg_real *prev = a->x0, *lane1 = NULL;
     for (int k = 0; k < V; k++) {
@@ -113,6 +116,7 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
                                   (size_t)N, D);
             else
                 be->scaled_add_fwd(s.x_in, prev, sw, skip, (size_t)N, D);
+            pg_bf16_point(a, s.x_in, nd);
         } else {
             be->copy(s.x_in, prev, nd * sizeof(pg_real));
         }
@@ -129,9 +133,13 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
     }
     a->final_in = lane1 ? lanes_final(m, a, prev, lane1, nd) : prev;
 
+    size_t nv = (size_t)N * c->vocab_size;
     be->rmsnorm_fwd(a->x_final, a->final_rstd, a->final_in, N, D, PG_RMS_EPS);
+    pg_bf16_point(a, a->x_final, nd);
     be->linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
-    be->softcap_fwd(a->logits, (size_t)N * c->vocab_size, c->logit_softcap);
+    pg_bf16_point(a, a->logits, nv);
+    be->softcap_fwd(a->logits, nv, c->logit_softcap);
+    pg_bf16_point(a, a->logits, nv);
     return targets ? be->xent_fwd(a->losses, a->logits, a->targets, N, c->vocab_size) : 0;
 }
 

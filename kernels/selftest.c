@@ -367,6 +367,9 @@ static void test_topology(ctx *c, const shape *s)
         c->ref->col_scale_fwd(y.h, w.h, x.h, (size_t)n, D);
         c->dev->col_scale_fwd(y.d, w.d, x.d, (size_t)n, D);
         check(c, "col_scale_fwd", &y, TOL_FP32);
+        c->ref->round_bf16(y.h, nd);
+        c->dev->round_bf16(y.d, nd);
+        check(c, "round_bf16", &y, 0);
         c->ref->skip_gate_fwd(y.h, x.h, skip.h, w.h, z.h, (size_t)n, D);
         c->dev->skip_gate_fwd(y.d, x.d, skip.d, w.d, z.d, (size_t)n, D);
         check(c, "skip_gate_fwd", &y, TOL_FP32);

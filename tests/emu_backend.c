@@ -157,6 +157,11 @@ static void smear_bwd(pg_real *de, pg_real *dw, pg_real *dlam, const pg_real *do
                    bos);
 }
 
+static void round_bf16(pg_real *x, size_t n)
+{
+    CPU->round_bf16(D(x), n);
+}
+
 static void col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim)
 {
     CPU->col_scale_fwd(D(y), D(s), D(d), n, dim);
@@ -364,6 +369,7 @@ static const pg_backend kEmu = {
     .smear_fwd = smear_fwd,
     .smear_bwd = smear_bwd,
     .col_scale_fwd = col_scale_fwd,
+    .round_bf16 = round_bf16,
     .skip_gate_fwd = skip_gate_fwd,
     .skip_gate_bwd = skip_gate_bwd,
     .lane_mix_fwd = lane_mix_fwd,

@@ -130,6 +130,7 @@ static const pg_backend kCpu = {
     .smear_fwd = pg_smear_fwd,
     .smear_bwd = pg_smear_bwd,
     .col_scale_fwd = pg_col_scale_fwd,
+    .round_bf16 = pg_round_bf16,
     .skip_gate_fwd = pg_skip_gate_fwd,
     .skip_gate_bwd = pg_skip_gate_bwd,
     .lane_mix_fwd = pg_lane_mix_fwd,

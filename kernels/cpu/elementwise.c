@@ -4,6 +4,7 @@
  * lanes), forward and backward side by side. Vectors of `dim` broadcast over rows;
  * every column sum runs over rows in order, so results are bit-reproducible. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/cpu/ops.h"
@@ -182,5 +183,20 @@ void pg_lane_mix_bwd(pg_real *dlane, pg_real *da, pg_real *dm, pg_real *dr, pg_r
         dlane[j] += *r * dy[j];
         da[j] += *pa * dy[j];
         dm[j] += *pm * dy[j];
+    }
+}
+
+void pg_round_bf16(pg_real *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= PG_OMP_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float f = (float)x[i];
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        if ((u & 0x7f800000u) != 0x7f800000u) /* finite: round the low 16 bits away */
+            u += 0x7fffu + ((u >> 16) & 1u);
+        u &= 0xffff0000u;
+        memcpy(&f, &u, 4);
+        x[i] = f;
     }
 }

@@ -132,6 +132,8 @@ void pg_skip_add_bwd(pg_real *dd, pg_real *ds, const pg_real *dy, const pg_real 
                      const pg_real *s, size_t n, int dim);
 /* y += x */
 void pg_add(pg_real *y, const pg_real *x, size_t n);
+/* x <- x rounded to bfloat16 (nearest even), kept in the compute type */
+void pg_round_bf16(pg_real *x, size_t n);
 /* y = s d, s [dim] broadcast over rows (its backward is pg_scaled_add_bwd's) */
 void pg_col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim);
 

@@ -109,6 +109,7 @@ static pg_backend make_table(void)
     b.skip_add_bwd = pg_cuda_skip_add_bwd;
     b.add = pg_cuda_add;
     b.col_scale_fwd = pg_cuda_col_scale_fwd;
+    b.round_bf16 = pg_cuda_round_bf16;
     b.skip_gate_fwd = pg_cuda_skip_gate_fwd;
     b.skip_gate_bwd = pg_cuda_skip_gate_bwd;
     b.lane_mix_fwd = pg_cuda_lane_mix_fwd;

@@ -307,3 +307,16 @@ PG_KERNEL smear_dw(float *dw, float *dlam, const double *rowv, const float *e, s
         acc += (float)(rowv[3 * r + 2] * e[r * dim + i]);
     dw[i] = acc;
 }
+
+// x rounded to bfloat16 in place, kept as float (the CPU's rule: finite values to nearest
+// even, NaN and infinities as they are)
+PG_KERNEL round_bf16(float *x, size_t n)
+{
+    size_t i = pg_thread_index();
+    if (i >= n)
+        return;
+    unsigned u = __float_as_uint(x[i]);
+    if ((u & 0x7f800000u) != 0x7f800000u)
+        u += 0x7fffu + ((u >> 16) & 1u);
+    x[i] = __uint_as_float(u & 0xffff0000u);
+}

@@ -169,3 +169,9 @@ void pg_cuda_smear_bwd(float *de, float *dw, float *dlam, const float *dout, con
         PG_LAUNCH_N(smear_de, total, &de, &rowv, &dout, &w, &n, &dim, &win);
     LAUNCH_COLS(smear_dw, win + 1, &dw, &dlam, &rowv, &e, &n, &dim, &win);
 }
+
+void pg_cuda_round_bf16(float *x, size_t n)
+{
+    if (n)
+        PG_LAUNCH_N(round_bf16, n, &x, &n);
+}

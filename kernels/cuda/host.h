@@ -109,6 +109,7 @@ void pg_cuda_scaled_add_bwd(float *dd, float *ds, const float *dy, const float *
 void pg_cuda_skip_add_bwd(float *dd, float *ds, const float *dy, const float *d, const float *s,
                           size_t n, int dim);
 void pg_cuda_add(float *y, const float *x, size_t n);
+void pg_cuda_round_bf16(float *x, size_t n);
 void pg_cuda_col_scale_fwd(float *y, const float *s, const float *d, size_t n, int dim);
 void pg_cuda_skip_gate_fwd(float *out, const float *x, const float *skip, const float *w,
                            const float *z, size_t n, int dim);

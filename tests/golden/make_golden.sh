@@ -40,6 +40,9 @@ $py $g/make_records_golden.py "$tmp/rec_dense.ckpt" $g/records_dense_smear_leak 
 ./pgolf init --preset tiny $REC --set ATTN_OUT_GATE_ENABLED=1 --set GATE_WINDOW=6 --seed 35 --init dense \
   --out "$tmp/rec_outgate.ckpt" >/dev/null
 $py $g/make_records_golden.py "$tmp/rec_outgate.ckpt" $g/records_attn_out_gate 1 16 9
+# The bf16 mode against the reference's bf16 variant, on the core and on the gates' case.
+$py $g/make_records_golden.py "$tmp/rec_core.ckpt" $g/records_core_bf16 2 24 5 0 bf16
+$py $g/make_records_golden.py "$tmp/rec_sparse.ckpt" $g/records_sparse_smear_bf16 2 16 7 4 bf16
 
 # A records folder in the April records' artifact format ({"w","m"} with gptq int6/int7,
 # LQER-asym, int8 gate rows and fp16 passthrough, BSHF + brotli) and their hyperparameter

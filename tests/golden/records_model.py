@@ -12,6 +12,19 @@ import torch
 
 from reference_model import rms_norm
 
+# The bf16 variant (set_bf16): every op's output rounded to bfloat16 where the records'
+# autocast leaves a bfloat16 tensor, the weights rounded by the caller; float32 otherwise.
+BF16 = False
+
+
+def set_bf16(on):
+    global BF16
+    BF16 = on
+
+
+def rb(t):
+    return t.to(torch.bfloat16).float() if BF16 else t
+
 
 def opt(cfg, key, default=0):
     return cfg.get(key, default)
@@ -30,10 +43,10 @@ def partial_rope(x, base, rot):
     T = x.shape[1]
     inv_freq = 1.0 / (base ** (torch.arange(0, rot, 2, dtype=torch.float32) / rot))
     ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
-    cos, sin = ang.cos()[None, :, None, :], ang.sin()[None, :, None, :]
+    cos, sin = rb(ang.cos())[None, :, None, :], rb(ang.sin())[None, :, None, :]
     half = rot // 2
     x1, x2, rest = x[..., :half], x[..., half:rot], x[..., rot:]
-    return torch.cat((x1 * cos + x2 * sin, -x1 * sin + x2 * cos, rest), dim=-1)
+    return rb(torch.cat((x1 * cos + x2 * sin, -x1 * sin + x2 * cos, rest), dim=-1))
 
 
 def output_gate(y, a, w, p, cfg):
@@ -48,7 +61,7 @@ def output_gate(y, a, w, p, cfg):
         g = 2.0 * torch.sigmoid(a[..., :win] @ w[p + "attn.attn_gate_proj.weight"].T)
     else:
         return y
-    return y * g[..., None]
+    return rb(y * g[..., None])
 
 
 def smear(e, ids, w, cfg):
@@ -60,7 +73,7 @@ def smear(e, ids, w, cfg):
     g = w["smear_lambda"] * torch.sigmoid(e[:, 1:, :win] @ w["smear_gate.weight"].T)
     if opt(cfg, "smear_gate_bos_mask", 1):
         g = g * (ids[:, 1:] != opt(cfg, "bos_id", 1)).to(e.dtype).unsqueeze(-1)
-    return torch.cat([e[:, :1], e[:, 1:] + g * e[:, :-1]], dim=1)
+    return rb(torch.cat([e[:, :1], e[:, 1:] + g * e[:, :-1]], dim=1))
 
 
 def attention(a, w, p, cfg, xsa, span=None):
@@ -68,12 +81,12 @@ def attention(a, w, p, cfg, xsa, span=None):
     H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
     hd = D // H
     rot = opt(cfg, "rope_dims") or hd
-    q = (a @ w[p + "attn.c_q.weight"].T).reshape(B, T, H, hd)
-    k = (a @ w[p + "attn.c_k.weight"].T).reshape(B, T, KVH, hd)
-    v = (a @ w[p + "attn.c_v.weight"].T).reshape(B, T, KVH, hd)
-    q = partial_rope(rms_norm(q), cfg["rope_base"], rot)
-    k = partial_rope(rms_norm(k), cfg["rope_base"], rot)
-    q = q * w[p + "attn.q_gain"][None, None, :, None]
+    q = rb(a @ w[p + "attn.c_q.weight"].T).reshape(B, T, H, hd)
+    k = rb(a @ w[p + "attn.c_k.weight"].T).reshape(B, T, KVH, hd)
+    v = rb(a @ w[p + "attn.c_v.weight"].T).reshape(B, T, KVH, hd)
+    q = partial_rope(rb(rms_norm(q)), cfg["rope_base"], rot)
+    k = partial_rope(rb(rms_norm(k)), cfg["rope_base"], rot)
+    q = rb(q * w[p + "attn.q_gain"][None, None, :, None])
     g = H // KVH
     kk = k.repeat_interleave(g, dim=2).transpose(1, 2)
     vv = v.repeat_interleave(g, dim=2).transpose(1, 2)
@@ -82,21 +95,27 @@ def attention(a, w, p, cfg, xsa, span=None):
     if span is not None:  # documents packed in a row: key s >= the query's piece start
         allowed = allowed & (torch.arange(T)[None, None, None, :] >= span[:, None, :, None])
     s = s.masked_fill(~allowed, float("-inf"))
-    y = (torch.softmax(s, dim=-1) @ vv).transpose(1, 2)  # [B, T, H, hd]
+    y = rb((torch.softmax(s, dim=-1) @ vv).transpose(1, 2))  # [B, T, H, hd]
     if xsa:
         # each head loses its part along its KV head's unit value at the same position
         vn = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         vn = vn.repeat_interleave(g, dim=2)
-        y = y - (y * vn).sum(-1, keepdim=True) * vn
+        y = rb(y - (y * vn).sum(-1, keepdim=True) * vn)
     y = output_gate(y, a, w, p, cfg)
-    return y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T
+    return rb(y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T)
 
 
 def mlp(a, w, p, cfg):
-    h = a @ w[p + "mlp.fc.weight"].T
+    h = rb(a @ w[p + "mlp.fc.weight"].T)
     slope = 0.5 if cfg["mlp_act"] == "leaky_relu2" else 0.0
-    h = torch.where(h > 0, h, slope * h).square()
-    return h @ w[p + "mlp.proj.weight"].T
+    h = rb(torch.where(h > 0, h, slope * h).square())
+    return rb(h @ w[p + "mlp.proj.weight"].T)
+
+
+def norm_scaled(x, s):
+    """The block's normed input times its LN scale, rounded at each step in bf16."""
+    y = rb(rms_norm(x))
+    return rb(y * s) if s != 1.0 else y
 
 
 def ln_factor(cfg, i):
@@ -110,25 +129,25 @@ def uses_xsa(cfg, i):
 def seq_block(x, x0, w, i, cfg, span):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
-    u = mix[0] * x + mix[1] * x0
-    h = u + w[p + "attn_scale"] * attention(rms_norm(u) * s, w, p, cfg, uses_xsa(cfg, i), span)
-    return h + w[p + "mlp_scale"] * mlp(rms_norm(h) * s, w, p, cfg)
+    u = rb(mix[0] * x + mix[1] * x0)
+    h = rb(u + w[p + "attn_scale"] * attention(norm_scaled(u, s), w, p, cfg, uses_xsa(cfg, i), span))
+    return rb(h + w[p + "mlp_scale"] * mlp(norm_scaled(h, s), w, p, cfg))
 
 
 def par_block(l0, l1, x0, w, i, cfg, span):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
-    A = w[p + "attn_scale"] * attention(rms_norm(mix[0] * l0 + mix[1] * x0) * s, w, p, cfg,
-                                        uses_xsa(cfg, i), span)
-    M = w[p + "mlp_scale"] * mlp(rms_norm(l1) * s, w, p, cfg)
+    A = rb(w[p + "attn_scale"] * attention(norm_scaled(rb(mix[0] * l0 + mix[1] * x0), s), w, p,
+                                           cfg, uses_xsa(cfg, i), span))
+    M = rb(w[p + "mlp_scale"] * mlp(norm_scaled(l1, s), w, p, cfg))
     post = w["parallel_post_lambdas"].reshape(-1, 2, 2)[i]  # [branch][lane]
     resid = w["parallel_resid_lambdas"].reshape(-1, 2)[i]
-    return (resid[0] * l0 + post[0, 0] * A + post[1, 0] * M,
-            resid[1] * l1 + post[0, 1] * A + post[1, 1] * M)
+    return (rb(resid[0] * l0 + post[0, 0] * A + post[1, 0] * M),
+            rb(resid[1] * l1 + post[0, 1] * A + post[1, 1] * M))
 
 
 def hidden(w, cfg, ids, span=None):
-    x = rms_norm(smear(w["tok_emb.weight"][ids], ids, w, cfg))
+    x = rb(rms_norm(smear(w["tok_emb.weight"][ids], ids, w, cfg)))
     x0 = x
     steps = layer_list(cfg)
     enc = len(steps) // 2
@@ -148,17 +167,17 @@ def hidden(w, cfg, ids, span=None):
             sk = w["skip_weights"][j] * skips.pop()
             if "skip_gates" in w:
                 g = torch.sigmoid(w["skip_gates"][j])
-                cur = g * cur + (1 - g) * sk
+                cur = rb(g * cur + (1 - g) * sk)
             else:
-                cur = cur + sk
+                cur = rb(cur + sk)
         if par:
             lanes = list(par_block(cur, lanes[1], x0, w, i, cfg, span))
         else:
             x = seq_block(cur, x0, w, i, cfg, span)
     if lanes is not None:
         final = opt(cfg, "parallel_final_lane", "mean")
-        x = {"mean": 0.5 * (lanes[0] + lanes[1]), "attn": lanes[0], "mlp": lanes[1]}[final]
-    return rms_norm(x)
+        x = {"mean": rb(0.5 * (lanes[0] + lanes[1])), "attn": lanes[0], "mlp": lanes[1]}[final]
+    return rb(rms_norm(x))
 
 
 def doc_spans(ids, bos, max_len):
@@ -178,7 +197,7 @@ def forward(w, cfg, ids, targets, span=None):
     """ids, targets: int64 [B, T]; span (optional, int64 [B, T]) masks attention to each
     position's document piece. Returns (softcapped logits, per-token losses)."""
     cap = cfg["logit_softcap"]
-    logits = cap * torch.tanh((hidden(w, cfg, ids, span) @ w["tok_emb.weight"].T) / cap)
+    logits = rb(cap * torch.tanh(rb(hidden(w, cfg, ids, span) @ w["tok_emb.weight"].T) / cap))
     losses = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
     ).reshape(targets.shape)
