@@ -1,6 +1,8 @@
 /* CPU forward throughput of the reference model: tokens/s for one batch of the tiny
- * config and of the 9x512 baseline shape, with the BLAS (impl=pgolf-c) and with the
- * hand-written product (impl=pgolf-c-handwritten). One line per shape:
+ * config, of the 9x512 baseline shape and of the records' 11x512 core (DESIGN §11: SP8192,
+ * MLP x4, 17 virtual layers, lanes from layer 8, XSA, gates, SmearGate), with the BLAS
+ * (impl=pgolf-c) and with the hand-written product (impl=pgolf-c-handwritten). One line
+ * per shape:
  *   bench_forward impl=<impl> shape=<name> B=<b> T=<t> params=<n> best_s=<s> tokens_per_s=<r> */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,24 @@ int main(void)
         bench(impl[k], "tiny", tiny, 8, tiny.seq_len, 5);
         pg_model_config base = pg_config_baseline();
         bench(impl[k], "baseline_9x512", base, 1, base.seq_len, 2);
+        pg_model_config rec = base;
+        rec.vocab_size = 8192;
+        rec.num_layers = 11;
+        rec.mlp_mult = 4;
+        rec.mlp_act = PG_MLP_LEAKY_RELU2;
+        rec.rope_dims = 16;
+        rec.ln_scale = 1;
+        rec.xsa_last_n = 11;
+        rec.num_loops = 2;
+        rec.loop_start = 3;
+        rec.loop_end = 5;
+        rec.parallel_start = 8;
+        rec.skip_gates = 1;
+        rec.sparse_gate = 1;
+        rec.sparse_gate_scale = 0.5f;
+        rec.smear_gate = 1;
+        rec.seq_len = 2048;
+        bench(impl[k], "records_11x512", rec, 1, 512, 2);
     }
     return 0;
 }
