@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "kernels/config.h"
 #include "pipeline/runconfig.h"
 #include "tests/util.h"
 
@@ -117,6 +118,39 @@ START_TEST(test_errors)
 END_TEST
 
 /* preset < config file < environment < set */
+/* Settings added later (omit_default): out of the JSON at their default, so the
+ * baseline's config JSON is what it was, read back as the default when absent, present
+ * when set; each such row's default is written as pgolf prints it. */
+START_TEST(test_omit_default)
+{
+    char text[PG_SETTING_TEXT_MAX];
+    pg_model_config c = pg_config_baseline();
+    for (size_t i = 0; i < pg_model_settings.n; i++) {
+        const pg_setting *s = &pg_model_settings.rows[i];
+        if (!s->omit_default)
+            continue;
+        pg_settings_format(s, &c, text, sizeof text);
+        ck_assert_msg(strcmp(text, s->def) == 0, "%s: default %s prints as %s", s->name, s->def,
+                      text);
+    }
+    json_t *j = pg_config_to_json(&c);
+    ck_assert_int_eq(json_object_size(j), 12); /* the baseline's twelve keys */
+    ck_assert_ptr_null(json_object_get(j, "rope_dims"));
+    pg_model_config back;
+    ck_assert_int_eq(pg_config_from_json(j, &back, "baseline"), 0);
+    ck_assert_mem_eq(&back, &c, sizeof c);
+    json_decref(j);
+    ck_assert_int_eq(pg_config_set(&c, "ROPE_DIMS", "16"), 0);
+    ck_assert_int_eq(pg_config_set(&c, "SPARSE_ATTN_GATE_SCALE", "0.5"), 0);
+    j = pg_config_to_json(&c);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "rope_dims")), 16);
+    ck_assert(json_real_value(json_object_get(j, "sparse_attn_gate_scale")) == 0.5);
+    ck_assert_int_eq(pg_config_from_json(j, &back, "family"), 0);
+    ck_assert_int_eq(back.rope_dims, 16);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(test_precedence)
 {
     pg_run_config c;
@@ -147,6 +181,7 @@ Suite *suite_settings(void)
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_precedence);
+    tcase_add_test(tc, test_omit_default);
     suite_add_tcase(s, tc);
     return s;
 }
