@@ -203,6 +203,73 @@ START_TEST(test_graph_on_device)
 }
 END_TEST
 
+/* The records' family on the device: every option at once (partial RoPE, LN scale, XSA,
+ * a loop, lanes, gated skips, the sparse gate, SmearGate), documents packed in the
+ * sequences; forward, backward, and the bf16 mode's forward (bits on the emulated
+ * device; on the CUDA backend a float32 difference can flip a bfloat16 rounding, so there
+ * the bf16 losses are held to 1e-2). */
+START_TEST(test_records_graph_on_device)
+{
+    pg_model_config c = small_config();
+    c.num_layers = 4;
+    c.mlp_act = PG_MLP_LEAKY_RELU2;
+    c.rope_dims = 4;
+    c.ln_scale = 1;
+    c.xsa_last_n = 4;
+    c.num_loops = 1;
+    c.loop_start = 1;
+    c.loop_end = 2;
+    c.parallel_start = 2;
+    c.skip_gates = 1;
+    c.sparse_gate = 1;
+    c.sparse_gate_scale = 0.5f;
+    c.gate_window = 8;
+    c.smear_gate = 1;
+    pg_model a, b;
+    ck_assert_int_eq(pg_model_create(&a, &c), 0);
+    ck_assert_int_eq(pg_model_init(&a, 12, PG_INIT_DENSE), 0);
+    ck_assert_int_eq(pg_model_clone(&b, &a), 0);
+    ck_assert_msg(pg_model_to_backend(&b, device()) == 0, "%s", pg_errmsg());
+    int B = 2, T = 32, N = B * T;
+    int ids[64], tgt[64], span[64];
+    for (int i = 0; i < N; i++) {
+        ids[i] = i % 13 == 4 ? c.bos_id : (i * 37 + 5) % c.vocab_size;
+        tgt[i] = (i * 11 + 3) % c.vocab_size;
+    }
+    for (int s = 0; s < B; s++)
+        pg_doc_spans(ids + s * T, T, c.bos_id, 20, span + s * T);
+    pg_acts xa, xb;
+    ck_assert_int_eq(pg_acts_create(&xa, &a, B, T, 1), 0);
+    ck_assert_int_eq(pg_acts_create(&xb, &b, B, T, 1), 0);
+    pg_acts_set_spans(&xa, span);
+    pg_acts_set_spans(&xb, span);
+    double la = pg_model_forward(&a, &xa, ids, tgt), lb = pg_model_forward(&b, &xb, ids, tgt);
+    assert_close_doubles(&la, &lb, 1, "records' loss");
+    assert_close(a.be, xa.logits, b.be, xb.logits, (size_t)N * c.vocab_size, 0, "records' logits");
+    size_t gb = a.num_params * sizeof(pg_real);
+    pg_real *ga = a.be->alloc(gb), *gd = b.be->alloc(gb);
+    pg_model_backward(&a, &xa, ids, tgt, ga, 1.0 / N);
+    pg_model_backward(&b, &xb, ids, tgt, gd, 1.0 / N);
+    assert_close(a.be, ga, b.be, gd, a.num_params, 0, "records' gradient");
+    a.be->free(ga);
+    b.be->free(gd);
+    pg_model_round_bf16(&a);
+    pg_model_round_bf16(&b);
+    pg_acts_set_bf16(&xa, 1);
+    pg_acts_set_bf16(&xb, 1);
+    la = pg_model_forward(&a, &xa, ids, tgt);
+    lb = pg_model_forward(&b, &xb, ids, tgt);
+    if (exact())
+        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "bf16 loss differs on the device");
+    else
+        ck_assert_msg(fabs(la - lb) <= 1e-2 * fabs(la), "bf16 loss %.9g vs the CPU's %.9g", lb, la);
+    pg_acts_free(&xa);
+    pg_acts_free(&xb);
+    pg_model_free(&a);
+    pg_model_free(&b);
+}
+END_TEST
+
 typedef struct {
     pg_bpb_lut lut;
     uint16_t *val;
@@ -650,6 +717,7 @@ Suite *suite_device(void)
     TCase *tc = tcase_create("emulated device");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_graph_on_device);
+    tcase_add_test(tc, test_records_graph_on_device);
     tcase_add_test(tc, test_eval_and_ttt_on_device);
     tcase_add_test(tc, test_causality_audit_on_device);
     tcase_add_test(tc, test_training_on_device);
