@@ -99,7 +99,9 @@ static long log_long(const pg_log_summary *log, const char *key, long def)
 /* A model of the records' family (DESIGN §11): re-scores the log's "diagnostic
  * quantized" line, their document-packed eval, with the constants of its hyperparameter
  * dump (eval_seq_len; val_batch_tokens over world_size x grad_accum_steps sequences per
- * packed row; the windows each rank's loop scores). Their final score is a test-time
+ * packed row; the windows each rank's loop scores). On the CPU the attention keeps a
+ * packed row's T x T probabilities, so a real record's rows (32 x 2048 tokens) need the
+ * CUDA backend's memory. Their final score is a test-time
  * training pgolf does not run here, so it is named, not judged. */
 static void rerun_records(const pg_model *m, const pg_log_summary *log, const char *ckpt,
                           const char *what, const uint16_t *val, size_t nval,
@@ -116,7 +118,9 @@ static void rerun_records(const pg_model *m, const pg_log_summary *log, const ch
         return;
     }
     long seq = log_long(log, "eval_seq_len", m->cfg.seq_len);
-    long ranks = log_long(log, "world_size", 1), accum = log_long(log, "grad_accum_steps", 1);
+    /* the records derive grad_accum_steps as 8 // world_size when they do not print it */
+    long ranks = log_long(log, "world_size", 1);
+    long accum = log_long(log, "grad_accum_steps", ranks <= 8 ? 8 / ranks : 1);
     long pack = log_long(log, "val_batch_tokens", seq) / (ranks * accum) / seq;
     pg_eval_opts eo = {.mode = PG_EVAL_DOCUMENTS, .seq_len = (int)seq, .pack = pack > 0 ? (int)pack : 1,
                        .ranks = (int)ranks, .batch = 1, .bf16 = bf16};

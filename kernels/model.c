@@ -214,9 +214,11 @@ int pg_model_init(pg_model *m, uint64_t seed, int mode)
             for (size_t j = 0; j < t->numel; j++)
                 p[j] = (pg_real)(c->tied_embed_init_std * pg_rng_normal(&rng));
         } else if (strstr(n, "attn_gate") || strncmp(n, "smear_", 6) == 0) {
-            /* the records' gates and SmearGate start transparent (zero) */
+            /* the records' gates and SmearGate start transparent (zero), but for the dense
+             * gate's N(0, 0.01) (their GATED_ATTN_INIT_STD) */
+            double std = dense ? 0.5 : c->gated_attn && strstr(n, "attn_gate_w") ? 0.01 : 0.0;
             for (size_t j = 0; j < t->numel; j++)
-                p[j] = dense ? (pg_real)(0.5 * pg_rng_normal(&rng)) : 0.0f;
+                p[j] = std > 0 ? (pg_real)(std * pg_rng_normal(&rng)) : 0.0f;
         } else if (t->ndim == 2 && ends_with(n, ".weight")) {
             /* nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
              * output projections are zero-initialized by the reference. */

@@ -602,6 +602,7 @@ static int int_values(const char *path, const char *what, const pg_py *t, const 
             pg_fail("%s: %s holds %g at %zu, outside its range [%d, %d]", path, what,
                     (double)(*out)[i], i, lo, hi);
             free(*out);
+            *out = NULL; /* the caller frees what it holds */
             return -1;
         }
     return 0;

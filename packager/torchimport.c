@@ -3,6 +3,7 @@
 #include "packager/torchimport.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +70,17 @@ static void normalize_value(const pg_setting *s, const char *value, char *out, s
     double d = strtod(value, &end);
     if (strcmp(value, "True") == 0 || strcmp(value, "False") == 0)
         snprintf(out, cap, "%d", value[0] == 'T');
-    else if (s->type == PG_SET_INT && end != value && *end == 0 && d == (double)(long)d)
-        snprintf(out, cap, "%ld", (long)d);
+    else if (s->type == PG_SET_INT && end != value && *end == 0 && fabs(d) < 1e15 &&
+             d == floor(d))
+        snprintf(out, cap, "%.0f", d);
     else
-        snprintf(out, cap, "%s", value);
+        snprintf(out, cap, "%s", value); /* as it is: the setting's parser names what is wrong */
 }
 
 static int apply_log_token(const char *log, int line, const char *key, const char *value,
                            pg_model_config *c, given_set *g)
 {
-    char up[32], norm[64];
+    char up[32], norm[PG_SETTING_TEXT_MAX];
     size_t n = strlen(key);
     if (n == 0 || n >= sizeof up || !value[0])
         return 0;

@@ -552,6 +552,10 @@ START_TEST(records_artifact_errors)
     t_run_result r = t_pgolf("import %s --out %s", rec_file("bad_kind.pt"), out);
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "meta kind \"gptq (int6)+awq\", which pgolf does not know"));
+    r = t_pgolf("import %s --out %s", rec_file("bad_range.pt"), out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "blocks.0.attn.attn_gate_w.gq holds -128 at 6, outside "
+                                        "its range [-127, 127]"));
     /* without the dump, the lanes' start is unknown */
     r = t_pgolf("import %s --out %s", rec_file("final_model.int6.ptz"), out);
     ck_assert_int_eq(r.status, 1);

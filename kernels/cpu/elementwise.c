@@ -126,14 +126,18 @@ static pg_real sigmoid(pg_real z)
     return (pg_real)(1.0 / (1.0 + exp(-(double)z)));
 }
 
+/* torch.lerp(start, end, g): from the nearer end, as torch computes it */
+static pg_real lerp(pg_real start, pg_real end, pg_real g)
+{
+    return g < (pg_real)0.5 ? start + g * (end - start) : end - (end - start) * (1 - g);
+}
+
 void pg_skip_gate_fwd(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,
                       const pg_real *z, size_t n, int dim)
 {
 #pragma omp parallel for schedule(static) if (n * dim >= PG_OMP_MIN)
-    for (size_t j = 0; j < n * (size_t)dim; j++) {
-        pg_real k = w[j % dim] * skip[j];
-        out[j] = k + sigmoid(z[j % dim]) * (x[j] - k);
-    }
+    for (size_t j = 0; j < n * (size_t)dim; j++)
+        out[j] = lerp(w[j % dim] * skip[j], x[j], sigmoid(z[j % dim]));
 }
 
 void pg_skip_gate_bwd(pg_real *dx, pg_real *dskip, pg_real *dw, pg_real *dz, const pg_real *dout,

@@ -137,8 +137,8 @@ void pg_round_bf16(pg_real *x, size_t n);
 /* y = s d, s [dim] broadcast over rows (its backward is pg_scaled_add_bwd's) */
 void pg_col_scale_fwd(pg_real *y, const pg_real *s, const pg_real *d, size_t n, int dim);
 
-/* Gated U-Net skip: with g = sig(z) and k = w (.) skip, out = k + g (x - k), i.e.
- * g x + (1 - g) w skip; w, z [dim] broadcast over rows. Backward: dskip += (1 - g) w dout,
+/* Gated U-Net skip: with g = sig(z) and k = w (.) skip, out = lerp(k, x, g) as torch
+ * computes it (k + g (x - k) for g < 0.5, else x - (x - k)(1 - g)), i.e. g x + (1 - g) k; w, z [dim] broadcast over rows. Backward: dskip += (1 - g) w dout,
  * dw += colsum((1 - g) skip dout), dz += colsum(g (1 - g) (x - k) dout), and writes
  * dx = g dout (dx may alias dout). */
 void pg_skip_gate_fwd(pg_real *out, const pg_real *x, const pg_real *skip, const pg_real *w,

@@ -137,13 +137,14 @@ __device__ inline float pg_sigmoid(float z)
     return (float)(1.0 / (1.0 + exp(-(double)z)));
 }
 
+// torch.lerp(k, x, g) from the nearer end, as the CPU
 PG_KERNEL skip_gate_fwd(float *out, const float *x, const float *skip, const float *w,
                         const float *z, size_t total, int dim)
 {
     size_t j = pg_thread_index();
     if (j < total) {
-        float k = w[j % dim] * skip[j];
-        out[j] = k + pg_sigmoid(z[j % dim]) * (x[j] - k);
+        float k = w[j % dim] * skip[j], g = pg_sigmoid(z[j % dim]);
+        out[j] = g < 0.5f ? k + g * (x[j] - k) : x[j] - (x[j] - k) * (1 - g);
     }
 }
 

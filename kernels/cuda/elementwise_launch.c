@@ -164,6 +164,8 @@ void pg_cuda_smear_bwd(float *de, float *dw, float *dlam, const float *dout, con
     if (!n)
         return;
     double *rowv = pg_cuda_workspace(3 * n * sizeof(double));
+    if (!rowv)
+        return;
     PG_LAUNCH_N(smear_rows, n, &rowv, &dout, &e, &ids, &w, &lam, &n, &T, &dim, &win, &bos);
     if (total)
         PG_LAUNCH_N(smear_de, total, &de, &rowv, &dout, &w, &n, &dim, &win);

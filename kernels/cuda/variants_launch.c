@@ -39,6 +39,8 @@ void pg_cuda_head_gate_bwd(float *dy, float *dsrc, float *dw, const float *dout,
     if (!total)
         return;
     double *dz = pg_cuda_workspace(total * sizeof(double));
+    if (!dz)
+        return;
     PG_LAUNCH_N(head_gate_dy, total, &dy, &dz, &dout, &y, &src, &w, &n, &H, &hd, &src_dim, &win,
                 &scale, &mult);
     size_t cells = n * (size_t)win, wn = (size_t)H * win;

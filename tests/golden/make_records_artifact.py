@@ -19,6 +19,7 @@ parameter-golf, records/track_10min_16mb/2026-04-27_*/train_gpt.py; no code of t
   expected.json         the dequantized weights' SHA-256 in pgolf's tensor order, and
                         that evaluation's sums.
   bad_kind.pt           a {"w","m"} file whose one tensor has a meta kind no record writes.
+  bad_range.pt          a gate's int8 rows holding -128, outside the records' [-127, 127].
 The dequantization follows the records (q * scale per row; W += (qA sA)(qB sB) with the
 rank summed in order; the embedding rounded to bfloat16 last).
 """
@@ -181,6 +182,13 @@ def main():
                       "tok_emb.weight.scale": torch.ones(4, dtype=torch.float16)},
                 "m": {"tok_emb.weight": "gptq (int6)+awq"}}, bad)
     open(f"{out}/bad_kind.pt", "wb").write(bad.getvalue())
+    bad = io.BytesIO()
+    gq = torch.zeros(2, 4, dtype=torch.int8)
+    gq[1, 2] = -128
+    torch.save({"w": {"blocks.0.attn.attn_gate_w.gq": gq,
+                      "blocks.0.attn.attn_gate_w.gs": torch.ones(2, dtype=torch.float16)},
+                "m": {"blocks.0.attn.attn_gate_w": "gate_int8_row"}}, bad)
+    open(f"{out}/bad_range.pt", "wb").write(bad.getvalue())
     with open(f"{out}/expected.json", "w") as f:
         json.dump({"generator": "tests/golden/make_records_artifact.py (torch %s)" % torch.__version__,
                    "dequantized_sha256": sha, "kinds": m_rec, "seq": seq, "pack": pack, **ev},

@@ -166,8 +166,7 @@ def hidden(w, cfg, ids, span=None):
         if j < nskip:
             sk = w["skip_weights"][j] * skips.pop()
             if "skip_gates" in w:
-                g = torch.sigmoid(w["skip_gates"][j])
-                cur = rb(g * cur + (1 - g) * sk)
+                cur = rb(torch.lerp(sk, cur, torch.sigmoid(w["skip_gates"][j])))
             else:
                 cur = rb(cur + sk)
         if par:
