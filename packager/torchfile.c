@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "packager/artifact.h"
+#include "packager/lrzip.h"
 #include "packager/quantize.h"
 
 #define MAX_ZIP_ENTRIES 65536
@@ -791,9 +792,246 @@ static int read_state_dict(const char *path, const pg_py *root, const zip_files 
     return 0;
 }
 
+/* ---- the best record's per-group container (PGRP, DESIGN §11) ------------------------ */
+
+/* Its seven groups of int8 matrices, in stream order; those whose rows were reordered. */
+static const char *const kPgrpGroups[] = {"_tok_emb.weight.q", "attn.c_k.weight.q",
+                                          "attn.c_q.weight.q", "attn.c_v.weight.q",
+                                          "attn.proj.weight.q", "mlp.fc.weight.q",
+                                          "mlp.proj.weight.q"};
+enum { PGRP_GROUPS = 7, PGRP_STREAMS = PGRP_GROUPS + 2 };
+static int pgrp_sorted(int g) { return g == 0 || g == 2 || g == 5; }
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A [rows][cols] int8 tensor named name, appended to z (its storage) and to the dict w
+ * (its description, allocated in keep, freed by the caller). */
+static int pgrp_tensor(const char *path, const char *name, uint8_t *data, int64_t rows,
+                       int64_t cols, zip_files *z, pg_py *w, pg_pickle *keep)
+{
+    char key[32], member[48];
+    snprintf(key, sizeof key, "pgrp%zu", z->n);
+    snprintf(member, sizeof member, "data/%s", key);
+    zip_entry *e = realloc(z->e, (z->n + 1) * sizeof *e);
+    pg_py **kv = realloc(keep->all, (keep->n + 2) * sizeof *kv);
+    if (e)
+        z->e = e;
+    if (kv)
+        keep->all = kv;
+    pg_py *k = calloc(1, sizeof *k), *t = calloc(1, sizeof *t);
+    char *kname = strdup(name), *mname = strdup(member);
+    pg_py **keys = realloc(w->u.dict.keys, (w->u.dict.n + 1) * sizeof *keys);
+    if (keys)
+        w->u.dict.keys = keys;
+    pg_py **vals = realloc(w->u.dict.vals, (w->u.dict.n + 1) * sizeof *vals);
+    if (vals)
+        w->u.dict.vals = vals;
+    if (!e || !kv || !k || !t || !kname || !mname || !keys || !vals) {
+        free(k), free(t), free(kname), free(mname), free(data);
+        return pg_fail("%s: out of memory", path);
+    }
+    z->e[z->n++] = (zip_entry){mname, data, (size_t)(rows * cols)};
+    k->kind = PG_PY_STR;
+    k->u.str.s = kname;
+    k->u.str.n = strlen(kname);
+    t->kind = PG_PY_TENSOR;
+    t->u.tensor.dtype = PG_DT_I8;
+    snprintf(t->u.tensor.key, sizeof t->u.tensor.key, "%s", key);
+    t->u.tensor.storage_numel = rows * cols;
+    t->u.tensor.ndim = 2;
+    t->u.tensor.shape[0] = rows;
+    t->u.tensor.shape[1] = cols;
+    t->u.tensor.stride[0] = cols;
+    t->u.tensor.stride[1] = 1;
+    keep->all[keep->n++] = k;
+    keep->all[keep->n++] = t;
+    w->u.dict.keys[w->u.dict.n] = k;
+    w->u.dict.vals[w->u.dict.n++] = t;
+    return 0;
+}
+
+/* One group's stream: for each of its shapes in s (layer order), the matrix transposed
+ * (column-major), rows in the order the perm stream gives for the sorted groups; undone
+ * into row-major tensors blocks.{i}.<group> (or the group's own name). */
+static int pgrp_group(const char *path, int g, const uint8_t *raw, size_t n, const pg_py *shapes,
+                      const uint8_t *perm, size_t perm_n, size_t *perm_at, zip_files *z,
+                      pg_py *w, pg_pickle *keep)
+{
+    const char *gk = kPgrpGroups[g];
+    if (!shapes || shapes->kind != PG_PY_LIST)
+        return pg_fail("%s: the PGRP shape list of %s is missing", path, gk);
+    size_t at = 0;
+    for (size_t i = 0; i < shapes->u.seq.n; i++) {
+        const pg_py *sh = shapes->u.seq.items[i];
+        if (sh->kind != PG_PY_TUPLE || sh->u.seq.n != 2 || sh->u.seq.items[0]->kind != PG_PY_INT ||
+            sh->u.seq.items[1]->kind != PG_PY_INT)
+            return pg_fail("%s: PGRP shape %zu of %s is not (rows, cols)", path, i, gk);
+        int64_t rows = sh->u.seq.items[0]->u.i, cols = sh->u.seq.items[1]->u.i;
+        if (rows < 1 || cols < 1 || rows > 65536 || cols > (1 << 24) ||
+            (size_t)(rows * cols) > n - at || n < at)
+            return pg_fail("%s: PGRP %s shape [%lld, %lld] does not fit its %zu bytes", path, gk,
+                           (long long)rows, (long long)cols, n);
+        const uint8_t *src = raw + at;
+        at += (size_t)(rows * cols);
+        int sorted = pgrp_sorted(g);
+        if (sorted && *perm_at + 2 * (size_t)rows > perm_n)
+            return pg_fail("%s: the PGRP row orders end before %s", path, gk);
+        uint8_t *dst = malloc((size_t)(rows * cols));
+        uint8_t *seen = calloc((size_t)rows, 1);
+        if (!dst || !seen) {
+            free(dst), free(seen);
+            return pg_fail("%s: out of memory", path);
+        }
+        /* stored row k (column-major) is the matrix's row order[k] */
+        for (int64_t k = 0; k < rows; k++) {
+            const uint8_t *p = perm + *perm_at + 2 * (size_t)k;
+            int64_t r = sorted ? (int64_t)(p[0] | p[1] << 8) : k;
+            if (r >= rows || seen[r]) {
+                free(dst), free(seen);
+                return pg_fail("%s: the PGRP row order of %s is not a permutation of %lld rows",
+                               path, gk, (long long)rows);
+            }
+            seen[r] = 1;
+            for (int64_t c = 0; c < cols; c++)
+                dst[r * cols + c] = src[c * rows + k];
+        }
+        free(seen);
+        if (sorted)
+            *perm_at += 2 * (size_t)rows;
+        char name[PG_TENSOR_NAME_MAX];
+        if (gk[0] == '_')
+            snprintf(name, sizeof name, "%s", gk + 1);
+        else
+            snprintf(name, sizeof name, "blocks.%zu.%s", i, gk);
+        if (pgrp_tensor(path, name, dst, rows, cols, z, w, keep) != 0)
+            return -1;
+    }
+    return at == n ? 0 : pg_fail("%s: PGRP %s holds %zu bytes past its matrices", path, gk, n - at);
+}
+
+/* "PGRP", u32 9, nine u32 stream lengths, the streams: seven lrzip groups, the brotli of
+ * torch.save({"r": the other tensors, "m": meta, "s": the groups' shapes}), the brotli of
+ * the sorted groups' row orders (uint16). Read into the {"w","m"} reader. */
+static int read_pgrp(const char *path, const uint8_t *buf, size_t len, pg_torch_state *st)
+{
+    if (len < 8 || le32(buf + 4) != PGRP_STREAMS || len < 8 + 4 * (size_t)PGRP_STREAMS)
+        return pg_fail("%s: a PGRP header needs %d streams", path, PGRP_STREAMS);
+    const uint8_t *s[PGRP_STREAMS];
+    size_t sn[PGRP_STREAMS], at = 8 + 4 * (size_t)PGRP_STREAMS;
+    for (int i = 0; i < PGRP_STREAMS; i++) {
+        sn[i] = le32(buf + 8 + 4 * i);
+        if (sn[i] > len - at)
+            return pg_fail("%s: PGRP stream %d (%zu bytes) runs past the file's end", path, i,
+                           sn[i]);
+        s[i] = buf + at;
+        at += sn[i];
+    }
+    pg_decode_bound bound = pg_decode_bound_for(len);
+    outbuf perm = {.limit = bound.bytes, .why = bound.why};
+    char where[PG_PATH_MAX + 48];
+    snprintf(where, sizeof where, "%s: the PGRP row orders", path);
+    if (sn[PGRP_GROUPS + 1] &&
+        decode_brotli(where, s[PGRP_GROUPS + 1], sn[PGRP_GROUPS + 1], &perm) != 0) {
+        free(perm.p);
+        return -1;
+    }
+    const uint8_t *zip;
+    size_t zip_len;
+    uint8_t *owned;
+    snprintf(where, sizeof where, "%s: the PGRP remainder", path);
+    if (unwrap(where, s[PGRP_GROUPS], sn[PGRP_GROUPS], st, &zip, &zip_len, &owned) != 0) {
+        free(perm.p);
+        return -1;
+    }
+    zip_files z;
+    int rc = read_zip(path, zip, zip_len, &z);
+    free(owned);
+    if (rc != 0) {
+        free(perm.p);
+        return -1;
+    }
+    st->numel_left = bound.bytes;
+    const zip_entry *pkl = zip_find(&z, "data.pkl");
+    pg_pickle p = {0}, keep = {0};
+    pg_py w = {.kind = PG_PY_DICT};
+    rc = -1;
+    if (!pkl)
+        pg_fail("%s: the PGRP remainder holds no data.pkl", path);
+    else if (pg_pickle_load(path, pkl->data, pkl->n, &p) == 0) {
+        const pg_py *r = pg_py_get(p.root, "r"), *m = pg_py_get(p.root, "m"),
+                    *sh = pg_py_get(p.root, "s");
+        if (!r || r->kind != PG_PY_DICT || !m || !sh || sh->kind != PG_PY_DICT) {
+            pg_fail("%s: the PGRP remainder is not {\"r\", \"m\", \"s\"}", path);
+        } else {
+            rc = 0;
+            /* w: the remainder's tensors, then the groups' */
+            for (size_t i = 0; i < r->u.dict.n && rc == 0; i++) {
+                pg_py **keys = realloc(w.u.dict.keys, (w.u.dict.n + 1) * sizeof *keys);
+                pg_py **vals = keys ? realloc(w.u.dict.vals, (w.u.dict.n + 1) * sizeof *vals) : NULL;
+                if (keys)
+                    w.u.dict.keys = keys;
+                if (vals)
+                    w.u.dict.vals = vals;
+                if (!keys || !vals) {
+                    rc = pg_fail("%s: out of memory", path);
+                    break;
+                }
+                w.u.dict.keys[w.u.dict.n] = r->u.dict.keys[i];
+                w.u.dict.vals[w.u.dict.n++] = r->u.dict.vals[i];
+            }
+            size_t perm_at = 0;
+            for (int g = 0; g < PGRP_GROUPS && rc == 0; g++) {
+                if (!sn[g])
+                    continue;
+                uint8_t *raw;
+                size_t rn;
+                char what[PG_PATH_MAX + 48];
+                snprintf(what, sizeof what, "%s: PGRP group %s", path, kPgrpGroups[g]);
+                rc = pg_lrzip_decode(what, s[g], sn[g], bound.bytes, &raw, &rn);
+                if (rc == 0) {
+                    rc = pgrp_group(path, g, raw, rn, pg_py_get(sh, kPgrpGroups[g]), perm.p,
+                                    perm.n, &perm_at, &z, &w, &keep);
+                    free(raw);
+                }
+            }
+            if (rc == 0 && perm_at != perm.n)
+                rc = pg_fail("%s: the PGRP row orders hold %zu bytes past the groups' rows",
+                             path, perm.n - perm_at);
+            if (rc == 0) {
+                snprintf(st->format, sizeof st->format, "pergroup");
+                snprintf(st->wrapper, sizeof st->wrapper, "pgrp (lrzip+brotli)");
+                rc = read_w_m(path, &w, m, &z, st);
+            }
+        }
+    }
+    free(w.u.dict.keys);
+    free(w.u.dict.vals);
+    for (size_t i = 0; i < keep.n; i++) {
+        if (keep.all[i]->kind == PG_PY_STR)
+            free(keep.all[i]->u.str.s);
+        free(keep.all[i]);
+    }
+    free(keep.all);
+    pg_pickle_free(&p);
+    zip_free(&z);
+    free(perm.p);
+    return rc;
+}
+
 int pg_torch_decode(const char *path, const uint8_t *buf, size_t len, pg_torch_state *st)
 {
     memset(st, 0, sizeof *st);
+    if (len >= 4 && memcmp(buf, "PGRP", 4) == 0) {
+        int rc = read_pgrp(path, buf, len, st);
+        if (rc == 0 && st->n == 0)
+            rc = pg_fail("%s: no tensors", path);
+        if (rc != 0)
+            pg_torch_state_free(st);
+        return rc;
+    }
     const uint8_t *zip = NULL;
     size_t zip_len = 0;
     uint8_t *owned = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -504,6 +505,16 @@ START_TEST(records_artifact_read)
     pg_import_hints h = {.log_path = rec_file("train_seed7.log")};
     pg_model m;
     char what[96];
+    /* the per-group container holds the same tensors: the same weights, bit for bit */
+    ck_assert_msg(pg_model_file_load(rec_file("final_model.pgrp.ptz"), &h, &m, NULL, what,
+                                     sizeof what) == 0, "%s", pg_errmsg());
+    ck_assert_str_eq(what, "torch pergroup (pgrp (lrzip+brotli))");
+    uint8_t d[PG_SHA256_LEN];
+    char hex[PG_SHA256_HEX_LEN];
+    pg_sha256(m.params, m.num_params * sizeof(float), d);
+    pg_sha256_hex(d, hex);
+    ck_assert_str_eq(hex, json_string_value(json_object_get(exp, "dequantized_sha256")));
+    pg_model_free(&m);
     ck_assert_msg(pg_model_file_load(rec_file("final_model.int6.ptz"), &h, &m, NULL, what,
                                      sizeof what) == 0, "%s", pg_errmsg());
     ck_assert_str_eq(what, "torch w_m_per_row (brotli+bshf)");
@@ -513,8 +524,6 @@ START_TEST(records_artifact_read)
     ck_assert(m.cfg.rope_dims == 4 && m.cfg.skip_gates && m.cfg.sparse_gate && m.cfg.smear_gate);
     ck_assert(m.cfg.gate_window == 8 && m.cfg.sparse_gate_scale == 0.5f);
     ck_assert_int_eq(m.cfg.mlp_act, PG_MLP_LEAKY_RELU2);
-    uint8_t d[PG_SHA256_LEN];
-    char hex[PG_SHA256_HEX_LEN];
     pg_sha256(m.params, m.num_params * sizeof(float), d);
     pg_sha256_hex(d, hex);
     ck_assert_str_eq(hex, json_string_value(json_object_get(exp, "dequantized_sha256")));
@@ -552,6 +561,26 @@ START_TEST(records_artifact_errors)
     t_run_result r = t_pgolf("import %s --out %s", rec_file("bad_kind.pt"), out);
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "meta kind \"gptq (int6)+awq\", which pgolf does not know"));
+    /* the per-group container: lrzip missing, and a row order that is not a permutation */
+    const char *bin = getenv("PGOLF_BIN");
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "PATH=/nonexistent %s import %s --log %s --out %s 2>%s",
+             bin && *bin ? bin : "./pgolf", rec_file("final_model.pgrp.ptz"),
+             rec_file("train_seed7.log"), out, t_tmp_path("nolrzip.err"));
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *err = t_read_text(t_tmp_path("nolrzip.err"));
+    ck_assert_msg(strstr(err, "an lrzip stream needs the lrzip program") != NULL, "%s", err);
+    free(err);
+    size_t len;
+    unsigned char *pgrp = t_read_bytes(rec_file("final_model.pgrp.ptz"), &len);
+    memcpy(pgrp + 8 + 4 * 7, "\0\0\0\0", 4); /* the row orders' stream emptied */
+    const char *cut = t_tmp_path("cut.pgrp.ptz");
+    t_write_bytes(cut, pgrp, len);
+    free(pgrp);
+    r = t_pgolf("import %s --log %s --out %s", cut, rec_file("train_seed7.log"), out);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "PGRP") != NULL, "%s", r.err);
     r = t_pgolf("import %s --out %s", rec_file("bad_range.pt"), out);
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "blocks.0.attn.attn_gate_w.gq holds -128 at 6, outside "

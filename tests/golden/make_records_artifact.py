@@ -20,6 +20,13 @@ parameter-golf, records/track_10min_16mb/2026-04-27_*/train_gpt.py; no code of t
                         that evaluation's sums.
   bad_kind.pt           a {"w","m"} file whose one tensor has a meta kind no record writes.
   bad_range.pt          a gate's int8 rows holding -128, outside the records' [-127, 127].
+  final_model.pgrp.ptz  the same {"w","m"} in the best record's per-group container: "PGRP",
+                        u32 9, nine u32 lengths, then seven groups of int6/int7 matrices
+                        (each one lrzip -z -L 9 stream of the layers' matrices, rows of
+                        tok_emb, c_q and mlp.fc in a greedy L1 nearest-neighbour order,
+                        each matrix transposed), the rest as brotli (-q 11 -w 24) of
+                        torch.save({"r", "m", "s": shapes}), and brotli of the orders
+                        (uint16). Needs the lrzip and brotli programs.
 The dequantization follows the records (q * scale per row; W += (qA sA)(qB sB) with the
 rank summed in order; the embedding rounded to bfloat16 last).
 """
@@ -28,7 +35,10 @@ import io
 import json
 import math
 import os
+import struct
+import subprocess
 import sys
+import tempfile
 
 import torch
 
@@ -86,6 +96,65 @@ def quantize(sd):
         w[name + ".lqB_a"], w[name + ".lqBs_a"] = qB, sB
         m[name] += "+lqer_asym"
     return w, m
+
+
+GROUPS = ["_tok_emb.weight.q", "attn.c_k.weight.q", "attn.c_q.weight.q", "attn.c_v.weight.q",
+          "attn.proj.weight.q", "mlp.fc.weight.q", "mlp.proj.weight.q"]
+SORTED_GROUPS = {"_tok_emb.weight.q", "attn.c_q.weight.q", "mlp.fc.weight.q"}
+
+
+def l1_order(a):
+    """Rows in greedy nearest-neighbour order by L1 distance, from row 0."""
+    a = a.float()
+    order, left = [0], set(range(1, a.shape[0]))
+    while left:
+        cur = a[order[-1]]
+        nxt = min(left, key=lambda j: (float((a[j] - cur).abs().sum()), j))
+        order.append(nxt)
+        left.remove(nxt)
+    return order
+
+
+def program(args, data):
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "in"), os.path.join(d, "out")
+        open(src, "wb").write(data)
+        subprocess.run(args(src, dst), check=True, capture_output=True)
+        return open(dst, "rb").read()
+
+
+def pergroup(w, m):
+    groups, rest = {}, {}
+    for name, t in sorted(w.items()):
+        parts = name.split(".")
+        key = ".".join(parts[2:]) if parts[0] == "blocks" and parts[1].isdigit() else "_" + name
+        if t.dtype == torch.int8 and key in GROUPS:
+            groups.setdefault(key, []).append((int(parts[1]) if key[0] != "_" else 0, t))
+        else:
+            rest[name] = t
+    streams, orders, shapes = [], b"", {}
+    for g in GROUPS:
+        if g not in groups:
+            streams.append(b"")
+            continue
+        blob = b""
+        shapes[g] = []
+        for _, t in sorted(groups[g], key=lambda it: it[0]):
+            a = t
+            if g in SORTED_GROUPS:
+                order = l1_order(a)
+                orders += struct.pack(f"<{len(order)}H", *order)
+                a = a[order]
+            blob += a.t().contiguous().numpy().tobytes()
+            shapes[g].append(tuple(t.shape))
+        streams.append(program(lambda s, d: ["lrzip", "-q", "-z", "-L", "9", "-o", d, s], blob))
+    buf = io.BytesIO()
+    torch.save({"r": rest, "m": m, "s": shapes}, buf)
+    brotli = lambda s, d: ["brotli", "-q", "11", "-w", "24", "-o", d, s]
+    streams.append(program(brotli, buf.getvalue()))
+    streams.append(program(brotli, orders) if orders else b"")
+    return (b"PGRP" + struct.pack("<I", len(streams)) +
+            b"".join(struct.pack("<I", len(s)) for s in streams) + b"".join(streams))
 
 
 def dequantize(w, m):
@@ -167,6 +236,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     open(f"{out}/final_model.int6.raw", "wb").write(
         b"BSHF" + bytes([2]) + b"".join(data[k::2] for k in range(2)))
+    open(f"{out}/final_model.pgrp.ptz", "wb").write(pergroup(w_rec, m_rec))
     deq = dequantize(w_rec, m_rec)
     deq = {n: (t.reshape(-1, 4) if n == "parallel_post_lambdas" else t) for n, t in deq.items()}
     sha = hashlib.sha256(b"".join(deq[n].contiguous().numpy().astype("<f4").tobytes()
