@@ -34,6 +34,63 @@ static void load_golden_model(json_t *g, pg_model *m)
                   "init changed: regenerate tests/golden with make golden");
 }
 
+/* The golden's batch: B x T ids and targets. */
+typedef struct {
+    int B, T, N;
+    int *ids, *tgt;
+} golden_batch;
+
+static golden_batch golden_batch_of(json_t *g)
+{
+    golden_batch b;
+    b.B = (int)json_integer_value(json_object_get(g, "batch"));
+    b.T = (int)json_integer_value(json_object_get(g, "seq"));
+    b.N = b.B * b.T;
+    b.ids = malloc(b.N * sizeof *b.ids);
+    b.tgt = malloc(b.N * sizeof *b.tgt);
+    ck_assert(b.ids && b.tgt);
+    for (int i = 0; i < b.N; i++) {
+        b.ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
+        b.tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
+    }
+    return b;
+}
+
+static void golden_batch_free(golden_batch *b)
+{
+    free(b->ids);
+    free(b->tgt);
+}
+
+/* Each per-token loss within tol of the golden's, relative; returns the worst. */
+static double check_losses(json_t *g, const double *losses, int N, double tol, const char *name)
+{
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
+        double rel = fabs(losses[i] - r) / fabs(r);
+        worst = fmax(worst, rel);
+        ck_assert_msg(rel <= tol, "%s loss[%d] %.9g vs torch %.9g (rel %.3g)", name, i, losses[i],
+                      r, rel);
+    }
+    return worst;
+}
+
+/* n logits against the golden's: max |c - r| within tol * max |r|; returns max |c - r|
+ * and *max_ref = max |r|. */
+static double check_logits(const float *ref, const pg_real *got, size_t n, double tol,
+                           const char *name, double *max_ref)
+{
+    double max_diff = 0;
+    *max_ref = 0;
+    for (size_t i = 0; i < n; i++) {
+        *max_ref = fmax(*max_ref, fabs(ref[i]));
+        max_diff = fmax(max_diff, fabs(ref[i] - got[i]));
+    }
+    ck_assert_msg(max_diff <= tol * *max_ref, "%s logits differ by %g", name, max_diff);
+    return max_diff;
+}
+
 static void check_golden(const char *name, int with_logits)
 {
     char path[256];
@@ -41,46 +98,27 @@ static void check_golden(const char *name, int with_logits)
     json_t *g = t_load_json(t_repo_path(path));
     pg_model m;
     load_golden_model(g, &m);
-    int B = (int)json_integer_value(json_object_get(g, "batch"));
-    int T = (int)json_integer_value(json_object_get(g, "seq"));
-    int N = B * T, V = m.cfg.vocab_size;
-    int *ids = malloc(N * sizeof *ids), *tgt = malloc(N * sizeof *tgt);
-    for (int i = 0; i < N; i++) {
-        ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
-        tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
-    }
+    golden_batch b = golden_batch_of(g);
+    int V = m.cfg.vocab_size;
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
-    pg_model_forward(&m, &a, ids, tgt);
-    double worst = 0;
-    for (int i = 0; i < N; i++) {
-        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
-        double rel = fabs(a.losses[i] - r) / fabs(r);
-        worst = rel > worst ? rel : worst;
-        ck_assert_msg(rel <= GOLDEN_RTOL, "%s loss[%d] %.9g vs torch %.9g (rel %.3g)", name, i,
-                      a.losses[i], r, rel);
-    }
+    ck_assert_int_eq(pg_acts_create(&a, &m, b.B, b.T, 1), 0);
+    pg_model_forward(&m, &a, b.ids, b.tgt);
+    double worst = check_losses(g, a.losses, b.N, GOLDEN_RTOL, name);
     fprintf(stderr, "golden %s: max loss rel err %.3g", name, worst);
     if (with_logits) {
         snprintf(path, sizeof path, "tests/golden/%s_logits.f32", name);
         size_t len;
         unsigned char *raw = t_read_bytes(t_repo_path(path), &len);
-        ck_assert_uint_eq(len, (size_t)T * V * 4);
-        const float *ref = (const float *)raw;
-        double max_ref = 0, max_diff = 0;
-        for (size_t i = 0; i < (size_t)T * V; i++) {
-            max_ref = fmax(max_ref, fabs(ref[i]));
-            max_diff = fmax(max_diff, fabs(ref[i] - a.logits[i]));
-        }
+        ck_assert_uint_eq(len, (size_t)b.T * V * 4);
+        double max_ref, max_diff = check_logits((const float *)raw, a.logits, (size_t)b.T * V,
+                                                GOLDEN_RTOL, name, &max_ref);
         fprintf(stderr, ", logits max abs err %.3g (max |logit| %.3g)", max_diff, max_ref);
-        ck_assert_msg(max_diff <= GOLDEN_RTOL * max_ref, "%s logits differ by %g", name, max_diff);
         free(raw);
     }
     fputc('\n', stderr);
     pg_acts_free(&a);
     pg_model_free(&m);
-    free(ids);
-    free(tgt);
+    golden_batch_free(&b);
     json_decref(g);
 }
 
@@ -97,38 +135,21 @@ static void check_records_golden(const char *name)
     pg_model m;
     load_golden_model(g, &m);
     ck_assert(!pg_config_is_baseline_graph(&m.cfg));
-    int B = (int)json_integer_value(json_object_get(g, "batch"));
-    int T = (int)json_integer_value(json_object_get(g, "seq"));
-    int N = B * T, V = m.cfg.vocab_size;
-    int *ids = malloc(N * sizeof *ids), *tgt = malloc(N * sizeof *tgt);
-    for (int i = 0; i < N; i++) {
-        ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
-        tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
-    }
+    golden_batch b = golden_batch_of(g);
+    int T = b.T, V = m.cfg.vocab_size;
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 1), 0);
-    pg_model_forward(&m, &a, ids, tgt);
-    double worst = 0;
-    for (int i = 0; i < N; i++) {
-        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
-        double rel = fabs(a.losses[i] - r) / fabs(r);
-        worst = fmax(worst, rel);
-        ck_assert_msg(rel <= GOLDEN_RTOL, "%s loss[%d] %.9g vs torch %.9g", name, i, a.losses[i],
-                      r);
-    }
+    ck_assert_int_eq(pg_acts_create(&a, &m, b.B, T, 1), 0);
+    pg_model_forward(&m, &a, b.ids, b.tgt);
+    double worst = check_losses(g, a.losses, b.N, GOLDEN_RTOL, name);
     snprintf(path, sizeof path, "tests/golden/%s.f32", name);
     size_t len;
     unsigned char *raw = t_read_bytes(t_repo_path(path), &len);
     ck_assert_uint_eq(len, ((size_t)T * V + m.num_params) * 4);
     const float *ref = (const float *)raw;
-    double max_ref = 0, max_diff = 0;
-    for (size_t i = 0; i < (size_t)T * V; i++) {
-        max_ref = fmax(max_ref, fabs(ref[i]));
-        max_diff = fmax(max_diff, fabs(ref[i] - a.logits[i]));
-    }
-    ck_assert_msg(max_diff <= GOLDEN_RTOL * max_ref, "%s logits differ by %g", name, max_diff);
+    double max_ref, max_diff = check_logits(ref, a.logits, (size_t)T * V, GOLDEN_RTOL, name,
+                                            &max_ref);
     float *grad = calloc(m.num_params, sizeof *grad);
-    pg_model_backward(&m, &a, ids, tgt, grad, 1.0 / N);
+    pg_model_backward(&m, &a, b.ids, b.tgt, grad, 1.0 / b.N);
     const float *gref = ref + (size_t)T * V;
     double worst_grad = 0, floor = 0;
     for (size_t j = 0; j < m.num_params; j++)
@@ -152,8 +173,7 @@ static void check_records_golden(const char *name)
     free(raw);
     pg_acts_free(&a);
     pg_model_free(&m);
-    free(ids);
-    free(tgt);
+    golden_batch_free(&b);
     json_decref(g);
 }
 
@@ -174,39 +194,23 @@ static void check_records_golden_bf16(const char *name)
     load_golden_model(g, &m);
     ck_assert_str_eq(json_string_value(json_object_get(g, "precision")), "bf16");
     pg_model_round_bf16(&m);
-    int B = (int)json_integer_value(json_object_get(g, "batch"));
-    int T = (int)json_integer_value(json_object_get(g, "seq"));
-    int N = B * T, V = m.cfg.vocab_size;
-    int *ids = malloc(N * sizeof *ids), *tgt = malloc(N * sizeof *tgt);
-    for (int i = 0; i < N; i++) {
-        ids[i] = (int)json_integer_value(json_array_get(json_object_get(g, "ids"), i));
-        tgt[i] = (int)json_integer_value(json_array_get(json_object_get(g, "targets"), i));
-    }
+    golden_batch b = golden_batch_of(g);
+    int T = b.T, V = m.cfg.vocab_size;
     pg_acts a;
-    ck_assert_int_eq(pg_acts_create(&a, &m, B, T, 0), 0);
+    ck_assert_int_eq(pg_acts_create(&a, &m, b.B, T, 0), 0);
     pg_acts_set_bf16(&a, 1);
-    pg_model_forward(&m, &a, ids, tgt);
-    double worst = 0, sum = 0, ref_sum = 0;
-    for (int i = 0; i < N; i++) {
-        double r = json_real_value(json_array_get(json_object_get(g, "losses"), i));
-        double rel = fabs(a.losses[i] - r) / fabs(r);
-        worst = fmax(worst, rel);
+    pg_model_forward(&m, &a, b.ids, b.tgt);
+    double worst = check_losses(g, a.losses, b.N, BF16_RTOL, name), sum = 0, ref_sum = 0;
+    for (int i = 0; i < b.N; i++) {
         sum += a.losses[i];
-        ref_sum += r;
-        ck_assert_msg(rel <= BF16_RTOL, "%s loss[%d] %.9g vs torch bf16 %.9g", name, i,
-                      a.losses[i], r);
+        ref_sum += json_real_value(json_array_get(json_object_get(g, "losses"), i));
     }
     snprintf(path, sizeof path, "tests/golden/%s.f32", name);
     size_t len;
     unsigned char *raw = t_read_bytes(t_repo_path(path), &len);
     ck_assert_uint_eq(len, (size_t)T * V * 4);
-    const float *ref = (const float *)raw;
-    double max_ref = 0, max_diff = 0;
-    for (size_t i = 0; i < (size_t)T * V; i++) {
-        max_ref = fmax(max_ref, fabs(ref[i]));
-        max_diff = fmax(max_diff, fabs(ref[i] - a.logits[i]));
-    }
-    ck_assert_msg(max_diff <= BF16_RTOL * max_ref, "%s logits differ by %g", name, max_diff);
+    double max_ref, max_diff = check_logits((const float *)raw, a.logits, (size_t)T * V, BF16_RTOL,
+                                            name, &max_ref);
     fprintf(stderr,
             "golden %s: max loss rel err %.3g, mean loss rel err %.3g, logits %.3g of max "
             "|logit| %.3g\n",
@@ -214,8 +218,7 @@ static void check_records_golden_bf16(const char *name)
     free(raw);
     pg_acts_free(&a);
     pg_model_free(&m);
-    free(ids);
-    free(tgt);
+    golden_batch_free(&b);
     json_decref(g);
 }
 

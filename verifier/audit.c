@@ -5,6 +5,41 @@
 
 #include "common/err.h"
 
+/* The stream's per-token losses and those of an altered copy: what every audit compares. */
+typedef struct {
+    uint16_t *alt; /* the copy, for the caller to alter */
+    double *base, *again;
+} scored_pair;
+
+static int pair_alloc(scored_pair *p, const uint16_t *stream, size_t n, size_t targets,
+                      const char *audit)
+{
+    p->alt = malloc(n * sizeof *p->alt);
+    p->base = malloc(targets * sizeof *p->base);
+    p->again = malloc(targets * sizeof *p->again);
+    if (!p->alt || !p->base || !p->again)
+        return pg_fail("out of memory for the %s audit", audit);
+    memcpy(p->alt, stream, n * sizeof *p->alt);
+    return 0;
+}
+
+static int pair_score(scored_pair *p, pg_scorer score, void *ctx, const uint16_t *stream, size_t n)
+{
+    return score(ctx, stream, n, p->base) != 0 || score(ctx, p->alt, n, p->again) != 0 ? -1 : 0;
+}
+
+static int same_loss(const scored_pair *p, size_t i)
+{
+    return memcmp(&p->base[i], &p->again[i], sizeof p->base[i]) == 0;
+}
+
+static void pair_free(scored_pair *p)
+{
+    free(p->alt);
+    free(p->base);
+    free(p->again);
+}
+
 int pg_audit_causality(pg_scorer score, void *ctx, const uint16_t *stream, size_t n,
                        size_t targets, int vocab, size_t at, pg_audit_result *r)
 {
@@ -16,33 +51,23 @@ int pg_audit_causality(pg_scorer score, void *ctx, const uint16_t *stream, size_
         return pg_fail("audit position %zu must be inside the %zu scored targets", at, targets);
     if (vocab < 2)
         return pg_fail("audit needs a vocabulary of at least 2 tokens");
-    uint16_t *alt = malloc(n * sizeof *alt);
-    double *base = malloc(targets * sizeof *base), *again = malloc(targets * sizeof *again);
-    int rc = -1;
-    if (!alt || !base || !again) {
-        pg_fail("out of memory for the causality audit");
-        goto out;
-    }
-    memcpy(alt, stream, n * sizeof *alt);
+    scored_pair p = {0};
+    int rc = pair_alloc(&p, stream, n, targets, "causality");
     /* every token after `at` becomes a different, valid id */
-    for (size_t j = at + 1; j < n; j++)
-        alt[j] = (uint16_t)((stream[j] + 1 + (j * 7919) % (size_t)(vocab - 1)) % (size_t)vocab);
-    if (score(ctx, stream, n, base) != 0 || score(ctx, alt, n, again) != 0)
-        goto out;
-    for (size_t i = 0; i < at; i++)
-        if (memcmp(&base[i], &again[i], sizeof base[i]) != 0) {
+    for (size_t j = at + 1; rc == 0 && j < n; j++)
+        p.alt[j] = (uint16_t)((stream[j] + 1 + (j * 7919) % (size_t)(vocab - 1)) % (size_t)vocab);
+    if (rc == 0)
+        rc = pair_score(&p, score, ctx, stream, n);
+    for (size_t i = 0; rc == 0 && i < at; i++)
+        if (!same_loss(&p, i)) {
             r->first_diff = (long)i;
-            r->before = base[i];
-            r->after = again[i];
+            r->before = p.base[i];
+            r->after = p.again[i];
             break;
         }
-    for (size_t i = at; i < targets && !r->changed_after; i++)
-        r->changed_after = memcmp(&base[i], &again[i], sizeof base[i]) != 0;
-    rc = 0;
-out:
-    free(alt);
-    free(base);
-    free(again);
+    for (size_t i = at; rc == 0 && i < targets && !r->changed_after; i++)
+        r->changed_after = !same_loss(&p, i);
+    pair_free(&p);
     return rc;
 }
 
@@ -75,37 +100,27 @@ int pg_audit_documents(pg_scorer score, void *ctx, const uint16_t *stream, size_
                        r->documents, at);
     r->doc_start = s;
     r->doc_end = e;
-    uint16_t *alt = malloc(n * sizeof *alt);
-    double *base = malloc(targets * sizeof *base), *again = malloc(targets * sizeof *again);
-    int rc = -1;
-    if (!alt || !base || !again) {
-        pg_fail("out of memory for the document audit");
-        goto out;
-    }
-    memcpy(alt, stream, n * sizeof *alt);
+    scored_pair p = {0};
+    int rc = pair_alloc(&p, stream, n, targets, "document");
     /* the interior s+1 .. e-1 becomes other ids, none of them BOS */
-    for (size_t j = s + 1; j < e; j++) {
+    for (size_t j = s + 1; rc == 0 && j < e; j++) {
         size_t v = (stream[j] + 1 + (j * 7919) % (size_t)(vocab - 1)) % (size_t)vocab;
         while (v == (size_t)bos || v == stream[j])
             v = (v + 1) % (size_t)vocab;
-        alt[j] = (uint16_t)v;
+        p.alt[j] = (uint16_t)v;
     }
-    if (score(ctx, stream, n, base) != 0 || score(ctx, alt, n, again) != 0)
-        goto out;
-    for (size_t i = 0; i < targets; i++) {
-        int same = memcmp(&base[i], &again[i], sizeof base[i]) == 0;
+    if (rc == 0)
+        rc = pair_score(&p, score, ctx, stream, n);
+    for (size_t i = 0; rc == 0 && i < targets; i++) {
+        int same = same_loss(&p, i);
         if (i >= s && i < e)
             r->changed_inside |= !same;
         else if (!same && r->first_diff < 0) {
             r->first_diff = (long)i;
-            r->before = base[i];
-            r->after = again[i];
+            r->before = p.base[i];
+            r->after = p.again[i];
         }
     }
-    rc = 0;
-out:
-    free(alt);
-    free(base);
-    free(again);
+    pair_free(&p);
     return rc;
 }
