@@ -283,8 +283,11 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
                        att_state;
     size_t nd_bwd = 2 + nskip + 5 + 4 * par + 2 * gate;
     size_t backward = keep_layers ? N * V + nd_bwd * N * D + 3 * N * kvd + 2 * N * F : 0;
-    /* workspace: LoRA's rank-r and [N][D] temporaries, then the ops' scratch */
-    size_t ws = N * D + (keep_layers ? op_scratch(a->be, c, T) : 0);
+    /* workspace: LoRA's output temporary ([N][V] with a head adapter, else [N][D]) and
+     * its kept input gradient, then the ops' scratch */
+    size_t lora_w = m->lora && m->lora->spec.head && V > D ? V : D;
+    size_t lora_ws = m->lora ? N * (lora_w + D) : N * D;
+    size_t ws = lora_ws + (keep_layers ? op_scratch(a->be, c, T) : 0);
     size_t total = (2 + par) * N * D + 2 * N + N * V + (size_t)T * rot + L * per_layer +
                    nskip * N * D + backward + ws;
     a->buf = a->be->alloc(total * sizeof(pg_real));
@@ -358,8 +361,10 @@ int pg_acts_create(pg_acts *a, const pg_model *m, int B, int T, int keep_layers)
         TAKE(g_f[0], N * F);
         TAKE(g_f[1], N * F);
     }
-    TAKE(lora_tmp, N * D);
-    TAKE(scratch, ws - N * D);
+    TAKE(lora_tmp, m->lora ? N * lora_w : N * D);
+    a->lora_dx = m->lora ? p : NULL;
+    p += m->lora ? N * D : 0;
+    TAKE(scratch, ws - lora_ws);
 #undef TAKE
     a->rope_rot = (int)rot;
     a->rope_base = c->rope_base;
@@ -396,6 +401,11 @@ void pg_acts_set_spans(pg_acts *a, const int *span)
     a->span_on = span != NULL;
     if (span)
         a->be->to_device(a->span, span, (size_t)a->B * a->T * sizeof(int));
+}
+
+void pg_acts_set_loss_from(pg_acts *a, int from)
+{
+    a->loss_from = from;
 }
 
 void pg_acts_free(pg_acts *a)

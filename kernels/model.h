@@ -49,18 +49,32 @@ typedef struct {
     pg_block_views *blocks;
 } pg_param_views;
 
-/* Low-rank adapters on each block's c_q and c_v (LoRA TTT): q += (x A_q^T) B_q^T,
- * v += (x A_v^T) B_v^T. The adapter tensors live in one array `p` (gradients in `g`):
- * per virtual layer (one set per step of the layer list, as the records') A_q [r][D],
- * B_q [D][r], A_v [r][D], B_v [KVD][r]. `h` keeps the rank-r activations x A^T of each
- * step for the backward pass. */
+/* Low-rank adapters (LoRA TTT), one set per step of the virtual layer list (as the
+ * records'): out += scale * (x A^T) B^T on c_q, c_v and, as chosen, c_k, the attention's
+ * output (reading the normed block input, as the records' o adapter), the MLP (a parallel
+ * adapter on its normed input) and the head (on the final normed x, before the softcap).
+ * The tensors live in one array `p` (gradients in `g`): per step, for each present target
+ * in the order q, k, v, o, mlp, A [r][D] then B [out][r]; then the head's A [r][D] and
+ * B [V][r]. `h` keeps each target's scale * x A^T for the backward pass. */
+enum { PG_LORA_Q, PG_LORA_K, PG_LORA_V, PG_LORA_O, PG_LORA_MLP, PG_LORA_TARGETS };
+
+typedef struct {
+    int rank;
+    int k, o, mlp, head; /* adapters besides q and v (which always have one) */
+    double scale;        /* alpha / rank in the records; 1 for the March q/v adapters */
+} pg_lora_spec;
+
 typedef struct {
     const pg_backend *be;
+    pg_lora_spec spec;
     int rank, max_rows;
     size_t per_layer, n;
+    long off[PG_LORA_TARGETS]; /* offset of the target's A inside a step's set; -1: none */
+    int out[PG_LORA_TARGETS];  /* the target's output width */
+    size_t head_off;           /* the head's A, after every step's set */
     pg_real *p, *g;
     int steps;  /* virtual layers */
-    pg_real *h; /* [steps][2][max_rows][rank] */
+    pg_real *h; /* [steps * PG_LORA_TARGETS + 1][max_rows][rank] */
 } pg_lora;
 
 typedef struct {
@@ -154,10 +168,12 @@ typedef struct {
     int *ids, *targets;         /* [BT] */
     int *span;                  /* [BT] the document masks (pg_acts_set_spans) */
     int span_on;
+    int loss_from;              /* pg_acts_set_loss_from */
     int bf16;                   /* the forward rounds to bfloat16 (pg_acts_set_bf16) */
-    /* workspace, sized once here so no op allocates: LoRA's temporaries [BT][D], then the
-     * largest scratch a backward op takes (keep_layers only) */
-    pg_real *lora_tmp, *scratch;
+    /* workspace, sized once here so no op allocates: LoRA's output temporary ([BT][V] with
+     * a head adapter, else [BT][D]) and input gradient [BT][D] (NULL without adapters),
+     * then the largest scratch a backward op takes (keep_layers only) */
+    pg_real *lora_tmp, *lora_dx, *scratch;
 } pg_acts;
 
 /* Activations for passes of m (on m's backend) over up to B x T positions. */
@@ -170,6 +186,9 @@ int pg_acts_set_shape(pg_acts *a, int B, int T);
  * plain causal attention again. Only attention reads it: SmearGate still reaches across
  * (as the records' packed forward). */
 void pg_acts_set_spans(pg_acts *a, const int *span);
+/* The backwards that follow count only each sequence's positions >= from (the records'
+ * TTT trains on the last chunk of a window); 0: every position. */
+void pg_acts_set_loss_from(pg_acts *a, int from);
 /* The bf16 mode of the forwards that follow (1) or float32 (0). It rounds to bfloat16
  * where the records' autocast leaves a bfloat16 tensor: each op's output (the linear
  * layers', the norms', the RoPE tables and rotations, the attention's, the residual
@@ -186,10 +205,13 @@ void pg_model_round_bf16(pg_model *m);
  * else returns 0. Logits are always filled. */
 double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets);
 
-/* Adapters for m with rank r over up to max_rows positions per pass; A random (seeded),
- * B zero, so a fresh adapter changes nothing. */
-int pg_lora_create(pg_lora *l, const pg_model *m, int rank, int max_rows);
+/* Adapters for m as spec says over up to max_rows positions per pass; pg_lora_reset
+ * draws every A (seeded: per step q and v interleaved, then k, o, mlp; the head's last)
+ * and zeroes B, so a fresh adapter changes nothing; pg_lora_zero_b keeps A (the records'
+ * warm start). */
+int pg_lora_create(pg_lora *l, const pg_model *m, const pg_lora_spec *spec, int max_rows);
 int pg_lora_reset(pg_lora *l, const pg_model *m, uint64_t seed);
+void pg_lora_zero_b(pg_lora *l, const pg_model *m);
 void pg_lora_free(pg_lora *l);
 
 /* Backward of sum_r dloss * loss[r] after a forward with targets on acts made with

@@ -50,8 +50,11 @@ static void attn_forward(const pg_model *m, pg_acts *a, const pg_step *st, const
     be->linear_fwd(s->q_lin, s->attn_in, w->c_q, d.N, d.D, d.D);
     be->linear_fwd(s->k_lin, s->attn_in, w->c_k, d.N, d.D, d.kvd);
     be->linear_fwd(s->v, s->attn_in, w->c_v, d.N, d.D, d.kvd);
-    if (m->lora)
-        pg_lora_forward(m, a, st->k, d.N, s->attn_in, s->q_lin, s->v);
+    if (m->lora) {
+        pg_lora_forward(m, a, st->k, PG_LORA_Q, d.N, s->attn_in, s->q_lin);
+        pg_lora_forward(m, a, st->k, PG_LORA_K, d.N, s->attn_in, s->k_lin);
+        pg_lora_forward(m, a, st->k, PG_LORA_V, d.N, s->attn_in, s->v);
+    }
     pg_bf16_point(a, s->q_lin, nd);
     pg_bf16_point(a, s->k_lin, nkv);
     pg_bf16_point(a, s->v, nkv);
@@ -80,6 +83,8 @@ static void attn_forward(const pg_model *m, pg_acts *a, const pg_step *st, const
         pg_bf16_point(a, s->att, nd);
     }
     be->linear_fwd(s->attn_out, s->att, w->attn_proj, d.N, d.D, d.D);
+    if (m->lora)
+        pg_lora_forward(m, a, st->k, PG_LORA_O, d.N, s->attn_in, s->attn_out);
     pg_bf16_point(a, s->attn_out, nd);
 }
 
@@ -95,6 +100,10 @@ static void attn_backward(const pg_model *m, pg_acts *a, const pg_step *st,
     size_t nd = (size_t)d.N * d.D, nkv = (size_t)d.N * d.kvd;
     pg_real *t_att = a->g_d[2], *t_q = a->g_d[3], *t_qlin = a->g_d[4];
     pg_real *t_k = a->g_kv[0], *t_v = a->g_kv[1], *t_klin = a->g_kv[2];
+    if (m->lora) { /* the o adapter's input gradient, kept apart until the end */
+        be->zero(a->lora_dx, nd * sizeof(pg_real));
+        pg_lora_backward(m, a, st->k, PG_LORA_O, d.N, s->attn_in, g_attn_out, a->lora_dx);
+    }
     be->zero(t_att, nd * sizeof(pg_real));
     be->linear_bwd(t_att, gw->attn_proj, g_attn_out, s->att, w->attn_proj, d.N, d.D, d.D);
     be->zero(t_q, nd * sizeof(pg_real));
@@ -131,8 +140,12 @@ static void attn_backward(const pg_model *m, pg_acts *a, const pg_step *st,
     be->linear_bwd(t_branch, gw->c_q, t_qlin, s->attn_in, w->c_q, d.N, d.D, d.D);
     be->linear_bwd(t_branch, gw->c_k, t_klin, s->attn_in, w->c_k, d.N, d.D, d.kvd);
     be->linear_bwd(t_branch, gw->c_v, t_v, s->attn_in, w->c_v, d.N, d.D, d.kvd);
-    if (m->lora)
-        pg_lora_backward(m, a, st->k, d.N, s->attn_in, t_qlin, t_v, t_branch);
+    if (m->lora) {
+        pg_lora_backward(m, a, st->k, PG_LORA_Q, d.N, s->attn_in, t_qlin, t_branch);
+        pg_lora_backward(m, a, st->k, PG_LORA_K, d.N, s->attn_in, t_klin, t_branch);
+        pg_lora_backward(m, a, st->k, PG_LORA_V, d.N, s->attn_in, t_v, t_branch);
+        be->add(t_branch, a->lora_dx, nd);
+    }
     if (st->gate.suffix)
         be->add(t_branch, a->g_gate[1], nd);
     norm_bwd(m, st, g_in, t_branch, s->x_mix, s->attn_rstd, d.N, d.D);
@@ -153,6 +166,8 @@ static void mlp_forward(const pg_model *m, pg_acts *a, const pg_step *st, const 
     be->mlp_act_fwd(s->act, s->fc_out, nf, m->cfg.mlp_act);
     pg_bf16_point(a, s->act, nf);
     be->linear_fwd(s->mlp_out, s->act, w->mlp_proj, d.N, d.F, d.D);
+    if (m->lora)
+        pg_lora_forward(m, a, st->k, PG_LORA_MLP, d.N, s->mlp_in, s->mlp_out);
     pg_bf16_point(a, s->mlp_out, (size_t)d.N * d.D);
 }
 
@@ -166,12 +181,18 @@ static void mlp_backward(const pg_model *m, pg_acts *a, const pg_step *st, const
     dims d = dims_of(m, a);
     size_t nd = (size_t)d.N * d.D, nf = (size_t)d.N * d.F;
     pg_real *t_f = a->g_f[0], *t_fc = a->g_f[1];
+    if (m->lora) {
+        be->zero(a->lora_dx, nd * sizeof(pg_real));
+        pg_lora_backward(m, a, st->k, PG_LORA_MLP, d.N, s->mlp_in, g_mlp_out, a->lora_dx);
+    }
     be->zero(t_f, nf * sizeof(pg_real));
     be->linear_bwd(t_f, gw->mlp_proj, g_mlp_out, s->act, w->mlp_proj, d.N, d.F, d.D);
     be->zero(t_fc, nf * sizeof(pg_real));
     be->mlp_act_bwd(t_fc, t_f, s->fc_out, nf, m->cfg.mlp_act);
     be->zero(g_mlp_out, nd * sizeof(pg_real));
     be->linear_bwd(g_mlp_out, gw->fc, t_fc, s->mlp_in, w->fc, d.N, d.D, d.F);
+    if (m->lora)
+        be->add(g_mlp_out, a->lora_dx, nd);
     norm_bwd(m, st, g_in, g_mlp_out, x, s->mlp_rstd, d.N, d.D);
 }
 

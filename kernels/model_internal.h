@@ -58,11 +58,12 @@ void pg_parallel_block_backward(const pg_model *m, pg_acts *a, const pg_step *st
                                 const pg_block_views *gw, pg_real *grad, pg_real *g0,
                                 pg_real *g1);
 
-/* LoRA (model_lora.c): q += (x A_q^T) B_q^T and v += (x A_v^T) B_v^T of step k; the
- * backward accumulates the adapters' gradients and dx. */
-void pg_lora_forward(const pg_model *m, pg_acts *a, int k, int N, const pg_real *x, pg_real *q,
-                     pg_real *v);
-void pg_lora_backward(const pg_model *m, pg_acts *a, int k, int N, const pg_real *x,
-                      const pg_real *dq, const pg_real *dv, pg_real *dx);
+/* LoRA (model_lora.c): out [N][width] += step k's adapter `t` (PG_LORA_*) of x [N][D];
+ * k = -1 with t = PG_LORA_TARGETS is the head's. The backward accumulates the adapter's
+ * gradients and dx += its input gradient; no-ops where that adapter is absent. */
+void pg_lora_forward(const pg_model *m, pg_acts *a, int k, int t, int N, const pg_real *x,
+                     pg_real *out);
+void pg_lora_backward(const pg_model *m, pg_acts *a, int k, int t, int N, const pg_real *x,
+                      const pg_real *dout, pg_real *dx);
 
 #endif

@@ -137,6 +137,8 @@ double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int
     be->rmsnorm_fwd(a->x_final, a->final_rstd, a->final_in, N, D, PG_RMS_EPS);
     pg_bf16_point(a, a->x_final, nd);
     be->linear_fwd(a->logits, a->x_final, m->w.tok_emb, N, D, c->vocab_size);
+    if (m->lora)
+        pg_lora_forward(m, a, -1, PG_LORA_TARGETS, N, a->x_final, a->logits);
     pg_bf16_point(a, a->logits, nv);
     be->softcap_fwd(a->logits, nv, c->logit_softcap);
     pg_bf16_point(a, a->logits, nv);
@@ -159,9 +161,14 @@ void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int 
     load_tokens(a, ids, targets);
     /* head: logits = softcap(x_final @ tok_emb^T) */
     be->softcap_xent_bwd(a->g_logits, a->logits, a->targets, N, V, c->logit_softcap, dloss);
+    for (int b = 0; a->loss_from > 0 && b < a->B; b++) /* positions that count no loss */
+        be->zero(a->g_logits + (size_t)b * a->T * V,
+                 (size_t)(a->loss_from < a->T ? a->loss_from : a->T) * V * sizeof(pg_real));
     pg_real *g_final = a->g_d[0];
     be->zero(g_final, nd * sizeof(pg_real));
     be->linear_bwd(g_final, g_tok_emb, a->g_logits, a->x_final, m->w.tok_emb, N, D, V);
+    if (m->lora)
+        pg_lora_backward(m, a, -1, PG_LORA_TARGETS, N, a->x_final, a->g_logits, g_final);
     be->zero(a->g_x, nd * sizeof(pg_real));
     be->rmsnorm_bwd(a->g_x, g_final, a->final_in, a->final_rstd, N, D);
 

@@ -224,7 +224,8 @@ static int lora_state_create(pg_model *m, const uint16_t *stream, size_t total,
     const pg_backend *be = m->be;
     int B = eo->batch > 0 ? eo->batch : 1, L = eo->seq_len;
     memset(st, 0, sizeof *st);
-    if (pg_lora_create(&st->lo, m, o->lora_rank, B * L) != 0)
+    pg_lora_spec spec = {.rank = o->lora_rank, .scale = 1.0}; /* March: q and v only */
+    if (pg_lora_create(&st->lo, m, &spec, B * L) != 0)
         return -1;
     m->lora = &st->lo; /* attached before the activations, which size its workspace */
     st->pieces = lora_pieces(stream, total, (size_t)o->lora_chunk, &st->npieces);
@@ -319,6 +320,8 @@ int pg_ttt_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *
     size_t nwin;
     if (pg_eval_windows(eo, total, &win, &nwin) != 0)
         return -1;
+    if (o->optimizer == PG_TTT_PHASED)
+        return pg_ttt_phased_run(m, stream, n, lut, eo, o, r, per_token, NULL);
     if (o->optimizer == PG_TTT_LORA) {
         int rc = lora_run(m, stream, lut, eo, o, total, win, nwin, r, per_token);
         free(win);

@@ -76,14 +76,23 @@ def smear(e, ids, w, cfg):
     return rb(torch.cat([e[:, :1], e[:, 1:] + g * e[:, :-1]], dim=1))
 
 
-def attention(a, w, p, cfg, xsa, span=None):
+def adapt(lo, name, slot, x):
+    """The LoRA adapter `name` of virtual step `slot` on x (0 without one): the records'
+    batched adapters, one per sequence of the batch (A [B, r, in], B [B, out, r])."""
+    if lo is None or (name, slot) not in lo["ad"]:
+        return 0
+    A, B = lo["ad"][(name, slot)]
+    return ((x @ A.transpose(1, 2)) @ B.transpose(1, 2)) * lo["scale"]
+
+
+def attention(a, w, p, cfg, xsa, span=None, lo=None, slot=None):
     B, T, D = a.shape
     H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
     hd = D // H
     rot = opt(cfg, "rope_dims") or hd
-    q = rb(a @ w[p + "attn.c_q.weight"].T).reshape(B, T, H, hd)
-    k = rb(a @ w[p + "attn.c_k.weight"].T).reshape(B, T, KVH, hd)
-    v = rb(a @ w[p + "attn.c_v.weight"].T).reshape(B, T, KVH, hd)
+    q = rb(a @ w[p + "attn.c_q.weight"].T + adapt(lo, "q", slot, a)).reshape(B, T, H, hd)
+    k = rb(a @ w[p + "attn.c_k.weight"].T + adapt(lo, "k", slot, a)).reshape(B, T, KVH, hd)
+    v = rb(a @ w[p + "attn.c_v.weight"].T + adapt(lo, "v", slot, a)).reshape(B, T, KVH, hd)
     q = partial_rope(rb(rms_norm(q)), cfg["rope_base"], rot)
     k = partial_rope(rb(rms_norm(k)), cfg["rope_base"], rot)
     q = rb(q * w[p + "attn.q_gain"][None, None, :, None])
@@ -102,14 +111,14 @@ def attention(a, w, p, cfg, xsa, span=None):
         vn = vn.repeat_interleave(g, dim=2)
         y = rb(y - (y * vn).sum(-1, keepdim=True) * vn)
     y = output_gate(y, a, w, p, cfg)
-    return rb(y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T)
+    return rb(y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T + adapt(lo, "o", slot, a))
 
 
-def mlp(a, w, p, cfg):
+def mlp(a, w, p, cfg, lo=None, slot=None):
     h = rb(a @ w[p + "mlp.fc.weight"].T)
     slope = 0.5 if cfg["mlp_act"] == "leaky_relu2" else 0.0
     h = rb(torch.where(h > 0, h, slope * h).square())
-    return rb(h @ w[p + "mlp.proj.weight"].T)
+    return rb(h @ w[p + "mlp.proj.weight"].T + adapt(lo, "mlp", slot, a))
 
 
 def norm_scaled(x, s):
@@ -126,35 +135,36 @@ def uses_xsa(cfg, i):
     return i >= cfg["num_layers"] - opt(cfg, "xsa_last_n")
 
 
-def seq_block(x, x0, w, i, cfg, span):
+def seq_block(x, x0, w, i, cfg, span, lo=None, slot=None):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
     u = rb(mix[0] * x + mix[1] * x0)
-    h = rb(u + w[p + "attn_scale"] * attention(norm_scaled(u, s), w, p, cfg, uses_xsa(cfg, i), span))
-    return rb(h + w[p + "mlp_scale"] * mlp(norm_scaled(h, s), w, p, cfg))
+    h = rb(u + w[p + "attn_scale"] * attention(norm_scaled(u, s), w, p, cfg, uses_xsa(cfg, i), span,
+                                               lo, slot))
+    return rb(h + w[p + "mlp_scale"] * mlp(norm_scaled(h, s), w, p, cfg, lo, slot))
 
 
-def par_block(l0, l1, x0, w, i, cfg, span):
+def par_block(l0, l1, x0, w, i, cfg, span, lo=None, slot=None):
     p, s = f"blocks.{i}.", ln_factor(cfg, i)
     mix = w[p + "resid_mix"]
     A = rb(w[p + "attn_scale"] * attention(norm_scaled(rb(mix[0] * l0 + mix[1] * x0), s), w, p,
-                                           cfg, uses_xsa(cfg, i), span))
-    M = rb(w[p + "mlp_scale"] * mlp(norm_scaled(l1, s), w, p, cfg))
+                                           cfg, uses_xsa(cfg, i), span, lo, slot))
+    M = rb(w[p + "mlp_scale"] * mlp(norm_scaled(l1, s), w, p, cfg, lo, slot))
     post = w["parallel_post_lambdas"].reshape(-1, 2, 2)[i]  # [branch][lane]
     resid = w["parallel_resid_lambdas"].reshape(-1, 2)[i]
     return (rb(resid[0] * l0 + post[0, 0] * A + post[1, 0] * M),
             rb(resid[1] * l1 + post[0, 1] * A + post[1, 1] * M))
 
 
-def hidden(w, cfg, ids, span=None):
+def hidden(w, cfg, ids, span=None, lo=None):
     x = rb(rms_norm(smear(w["tok_emb.weight"][ids], ids, w, cfg)))
     x0 = x
     steps = layer_list(cfg)
     enc = len(steps) // 2
     nskip = min(enc, len(steps) - enc)
     skips = []
-    for i in steps[:enc]:
-        x = seq_block(x, x0, w, i, cfg, span)
+    for slot, i in enumerate(steps[:enc]):
+        x = seq_block(x, x0, w, i, cfg, span, lo, slot)
         skips.append(x)
     ps = opt(cfg, "parallel_start_layer")
     lanes = None
@@ -170,9 +180,9 @@ def hidden(w, cfg, ids, span=None):
             else:
                 cur = rb(cur + sk)
         if par:
-            lanes = list(par_block(cur, lanes[1], x0, w, i, cfg, span))
+            lanes = list(par_block(cur, lanes[1], x0, w, i, cfg, span, lo, enc + j))
         else:
-            x = seq_block(cur, x0, w, i, cfg, span)
+            x = seq_block(cur, x0, w, i, cfg, span, lo, enc + j)
     if lanes is not None:
         final = opt(cfg, "parallel_final_lane", "mean")
         x = {"mean": rb(0.5 * (lanes[0] + lanes[1])), "attn": lanes[0], "mlp": lanes[1]}[final]
@@ -192,11 +202,14 @@ def doc_spans(ids, bos, max_len):
     return span
 
 
-def forward(w, cfg, ids, targets, span=None):
+def forward(w, cfg, ids, targets, span=None, lo=None):
     """ids, targets: int64 [B, T]; span (optional, int64 [B, T]) masks attention to each
-    position's document piece. Returns (softcapped logits, per-token losses)."""
+    position's document piece; lo (optional) the LoRA adapters ({"ad": {(name, step):
+    (A, B)}, "scale": s}, names q k v o mlp and ("head", None)). Returns (softcapped
+    logits, per-token losses)."""
     cap = cfg["logit_softcap"]
-    logits = rb(cap * torch.tanh(rb(hidden(w, cfg, ids, span) @ w["tok_emb.weight"].T) / cap))
+    h = hidden(w, cfg, ids, span, lo)
+    logits = rb(cap * torch.tanh(rb(h @ w["tok_emb.weight"].T + adapt(lo, "head", None, h)) / cap))
     losses = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
     ).reshape(targets.shape)

@@ -410,7 +410,7 @@ static void check_model(int layers, int act, uint64_t seed)
 
 /* LoRA adapters on Q and V: the adapter gradients against finite differences, on the
  * baseline graph and on the records' looped one (a set per virtual layer). */
-static void check_lora(const pg_model_config *cfg, const char *what)
+static void check_lora(const pg_model_config *cfg, const pg_lora_spec *spec, const char *what)
 {
     pg_model_config c = *cfg;
     c.logit_softcap = 30.0f;
@@ -423,7 +423,7 @@ static void check_lora(const pg_model_config *cfg, const char *what)
         tgt[i] = (int)(pg_rng_u64(&g_rng) % 24);
     }
     pg_lora lo;
-    ck_assert_int_eq(pg_lora_create(&lo, &m, 2, N), 0);
+    ck_assert_int_eq(pg_lora_create(&lo, &m, spec, N), 0);
     pg_lora_reset(&lo, &m, 3);
     for (size_t j = 0; j < lo.n; j++) /* B nonzero too, so every path is live */
         lo.p[j] += 0.3 * pg_rng_normal(&g_rng);
@@ -457,8 +457,11 @@ START_TEST(test_lora)
 {
     pg_rng_seed(&g_rng, 91);
     pg_model_config base = tiny_config(3, PG_MLP_RELU2), rec = record_config(PG_LANE_MEAN);
-    check_lora(&base, "baseline L=3");
-    check_lora(&rec, "records' core (7 steps)");
+    pg_lora_spec march = {.rank = 2, .scale = 1.0};
+    pg_lora_spec all = {.rank = 2, .k = 1, .o = 1, .mlp = 1, .head = 1, .scale = 1.5};
+    check_lora(&base, &march, "baseline L=3, q and v");
+    check_lora(&rec, &march, "records' core (7 steps), q and v");
+    check_lora(&rec, &all, "records' core (7 steps), q k v o mlp head, scale 1.5");
 }
 END_TEST
 
