@@ -44,6 +44,92 @@ static int score(void *vctx, const uint16_t *stream, size_t n, double *per_token
     return rc;
 }
 
+/* The same with each target's place in the evaluation's order: the records' TTT's
+ * schedule, the stream's order for every other evaluation. */
+static int score_ordered(void *vctx, const uint16_t *stream, size_t n, double *per_token,
+                         uint64_t *order)
+{
+    scorer_ctx *c = vctx;
+    if (c->ttt && c->ttt->optimizer == PG_TTT_PHASED) {
+        pg_model copy;
+        pg_eval_result r;
+        if (pg_model_clone(&copy, c->m) != 0)
+            return -1;
+        int rc = pg_ttt_phased_run(&copy, stream, n, c->lut, &c->eo, c->ttt, &r, per_token, order);
+        pg_model_free(&copy);
+        return rc;
+    }
+    if (score(vctx, stream, n, per_token) != 0)
+        return -1;
+    size_t total = pg_eval_total_targets(n, c->eo.seq_len);
+    for (size_t i = 0; i < total; i++)
+        order[i] = i;
+    return 0;
+}
+
+static json_t *order_json(const pg_order_audit_result *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:b, s:o, s:I, s:I, s:b}", "altered_start",
+                     (json_int_t)r->alt_start, "altered_end", (json_int_t)r->alt_end,
+                     "protected_targets", (json_int_t)r->protected_targets, "identical",
+                     r->first_diff < 0, "first_diff",
+                     r->first_diff < 0 ? json_null() : json_integer(r->first_diff),
+                     "later_changed", (json_int_t)r->later_changed, "later_documents",
+                     (json_int_t)r->later_docs, "changed_inside", r->changed_inside);
+}
+
+/* The future-perturbation audit of an evaluation in its own order (the records' TTT). */
+static int audit_future(scorer_ctx *sc, const uint16_t *val, size_t nval, size_t total,
+                        size_t pos, const char *mode, int as_json, json_t *out, int *ok)
+{
+    pg_order_audit_result ar;
+    if (pg_audit_future(score_ordered, sc, val, nval, total, sc->m->cfg.vocab_size,
+                        sc->m->cfg.bos_id, pos, &ar) != 0)
+        return -1;
+    *ok = *ok && json_object_set_new(out, "causality", order_json(&ar)) == 0;
+    if (!as_json && ar.first_diff < 0)
+        printf("causality_audit PASS mode:%s at:%zu: altering the rest of its document "
+               "(%zu..%zu) left the %zu targets scored before it could be seen bit-identical\n",
+               mode, pos, ar.alt_start, ar.alt_end - 1, ar.protected_targets);
+    if (ar.first_diff < 0)
+        return 0;
+    if (!as_json)
+        printf("causality_audit FAIL mode:%s at:%zu: target %ld changed (%.17g -> %.17g)\n", mode,
+               pos, ar.first_diff, ar.before, ar.after);
+    if (as_json && *ok)
+        pg_cli_print_json(json_incref(out));
+    return pg_fail("causality audit failed: the loss of target %ld, scored before the tokens "
+                   "after %zu in its document could be seen, changed", ar.first_diff, pos);
+}
+
+/* The document-order audit: documents scored before an altered one keep their losses. */
+static int audit_order(scorer_ctx *sc, const uint16_t *val, size_t nval, size_t total,
+                       size_t pos, const char *mode, int as_json, json_t *out, int *ok)
+{
+    pg_order_audit_result dr;
+    if (pg_audit_order(score_ordered, sc, val, nval, total, sc->m->cfg.vocab_size,
+                       sc->m->cfg.bos_id, pos, &dr) != 0)
+        return -1;
+    *ok = *ok && json_object_set_new(out, "document_order", order_json(&dr)) == 0;
+    if (!as_json && dr.first_diff < 0)
+        printf("order_audit PASS mode:%s: altering the document at %zu..%zu left the %zu targets "
+               "scored no later than it bit-identical; %zu targets scored later in %zu documents "
+               "changed (a dependence on earlier documents, allowed)\n",
+               mode, dr.alt_start - 1, dr.alt_end - 1, dr.protected_targets, dr.later_changed,
+               dr.later_docs);
+    if (dr.first_diff < 0)
+        return 0;
+    if (!as_json)
+        printf("order_audit FAIL mode:%s: altering the document at %zu..%zu changed target %ld, "
+               "scored no later than it (%.17g -> %.17g)\n",
+               mode, dr.alt_start - 1, dr.alt_end - 1, dr.first_diff, dr.before, dr.after);
+    if (as_json && *ok)
+        pg_cli_print_json(json_incref(out));
+    return pg_fail("document order audit failed: target %ld changed though it was scored before "
+                   "the altered document at %zu..%zu", dr.first_diff, dr.alt_start - 1,
+                   dr.alt_end - 1);
+}
+
 static json_t *result_json(const pg_eval_result *r)
 {
     return json_pack("{s:f, s:f, s:I, s:I, s:f, s:I}", "val_loss", r->val_loss, "val_bpb",
@@ -68,6 +154,7 @@ int cmd_eval(int argc, char **argv)
                                          {"ttt-set", required_argument, 0, 'S'},
                                          {"audit-causality", no_argument, 0, 'A'},
                                          {"audit-documents", no_argument, 0, 'D'},
+                                         {"audit-order", no_argument, 0, 'O'},
                                          {"pack", required_argument, 0, 'P'},
                                          {"ranks", required_argument, 0, 'R'},
                                          {"precision", required_argument, 0, 'Q'},
@@ -86,7 +173,8 @@ int cmd_eval(int argc, char **argv)
     const char *model_sets[MAX_SETS];
     pg_import_hints hints = {.sets = model_sets};
     long stride = 64, seq_len = 0, batch = 4, at = 0, pack = 1, ranks = 0;
-    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, audit_docs = 0, nsets = 0, mode_given = 0;
+    int as_json = 0, quiet = 0, use_ttt = 0, audit = 0, audit_docs = 0, audit_ord = 0, nsets = 0;
+    int mode_given = 0;
     int stride_given = 0, c;
     pg_eval_opts o = {.mode = PG_EVAL_STANDARD};
     optind = 1;
@@ -120,6 +208,7 @@ int cmd_eval(int argc, char **argv)
             break;
         case 'A': audit = 1; break;
         case 'D': audit_docs = 1; break;
+        case 'O': audit_ord = 1; break;
         case 'P': bad = pg_parse_long(optarg, "--pack", 1, 4096, &pack); break;
         case 'R': bad = pg_parse_long(optarg, "--ranks", 1, 4096, &ranks); break;
         case 'Q':
@@ -146,16 +235,6 @@ int cmd_eval(int argc, char **argv)
     }
     if (optind + 1 != argc || !data || !tok_path)
         return pg_cli_usage_error("eval", "needs MODEL, --data DIR and --tokenizer MODEL");
-    if (use_ttt && !mode_given)
-        o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
-    if (use_ttt && o.bf16)
-        return pg_cli_usage_error("eval", "--ttt trains in float32; --precision bf16 scores "
-                                          "forwards only");
-    if (use_ttt && o.mode == PG_EVAL_DOCUMENTS)
-        return pg_cli_usage_error("eval", "--ttt adapts over standard or sliding windows; "
-                                          "--mode documents scores without it");
-    o.pack = (int)pack;
-    o.ranks = (int)ranks;
     pg_ttt_opts tt;
     pg_ttt_opts_default(&tt);
     if (pg_ttt_from_env(&tt) != 0)
@@ -163,6 +242,18 @@ int cmd_eval(int argc, char **argv)
     int set_rc = pg_cli_apply_sets("eval", "--ttt-set", sets, nsets, set_ttt, &tt);
     if (set_rc != 0)
         return set_rc;
+    /* the records' TTT scores documents in its own schedule; --mode is the eval before it */
+    int phased = use_ttt && tt.optimizer == PG_TTT_PHASED;
+    if (use_ttt && !mode_given && !phased)
+        o.mode = PG_EVAL_SLIDING; /* the seeds' recipe scores sliding windows */
+    if (use_ttt && o.bf16)
+        return pg_cli_usage_error("eval", "--ttt trains in float32; --precision bf16 scores "
+                                          "forwards only");
+    if (use_ttt && !phased && o.mode == PG_EVAL_DOCUMENTS)
+        return pg_cli_usage_error("eval", "--ttt adapts over standard or sliding windows; "
+                                          "--mode documents scores without it");
+    o.pack = (int)pack;
+    o.ranks = (int)ranks;
     tt.progress = !quiet;
     const pg_backend *be;
     int brc = pg_cli_backend("eval", backend, &be);
@@ -249,7 +340,8 @@ int cmd_eval(int argc, char **argv)
         }
         if (!as_json) {
             printf("pre_ttt val_loss:%.8f val_bpb:%.8f\n", r.val_loss, r.val_bpb);
-            printf("legal_ttt_exact val_loss:%.8f val_bpb:%.8f\n", tr.val_loss, tr.val_bpb);
+            printf("%s val_loss:%.8f val_bpb:%.8f\n", phased ? "ttt_phased_exact" : "legal_ttt_exact",
+                   tr.val_loss, tr.val_bpb);
         }
         ok = ok && json_object_set_new(out, "pre_ttt", result_json(&r)) == 0;
         ok = ok && json_object_set_new(out, "ttt", pg_ttt_report(&tt)) == 0;
@@ -257,7 +349,21 @@ int cmd_eval(int argc, char **argv)
         ok = ok && json_object_update(out, res) == 0; /* the headline numbers are post-TTT */
         json_decref(res);
     }
-    if (audit) {
+    char label[64]; /* the evaluation the audits name */
+    snprintf(label, sizeof label, "%s%s", phased ? "phased-ttt" : mode,
+             use_ttt && !phased ? "+ttt" : "");
+    if ((audit && phased) || audit_ord) {
+        size_t total = pg_eval_total_targets(nval, o.seq_len);
+        size_t pos = at ? (size_t)at : total / 2;
+        scorer_ctx sc = {&m, &lut, o, use_ttt ? &tt : NULL};
+        sc.eo.progress = 0;
+        tt.progress = 0;
+        if (audit && audit_future(&sc, val, nval, total, pos, label, as_json, out, &ok) != 0)
+            goto done;
+        if (audit_ord && audit_order(&sc, val, nval, total, pos, label, as_json, out, &ok) != 0)
+            goto done;
+    }
+    if (audit && !phased) {
         size_t total = pg_eval_total_targets(nval, o.seq_len);
         size_t pos = at ? (size_t)at : total / 2;
         scorer_ctx sc = {&m, &lut, o, use_ttt ? &tt : NULL};
@@ -276,13 +382,13 @@ int cmd_eval(int argc, char **argv)
                                                  "changed_after", ar.changed_after)) == 0;
         if (!as_json) {
             if (ar.first_diff < 0)
-                printf("causality_audit PASS mode:%s%s at:%zu: every loss of targets < %zu is "
+                printf("causality_audit PASS mode:%s at:%zu: every loss of targets < %zu is "
                        "bit-identical after altering tokens > %zu\n",
-                       mode, use_ttt ? "+ttt" : "", ar.at, ar.at, ar.at);
+                       label, ar.at, ar.at, ar.at);
             else
-                printf("causality_audit FAIL mode:%s%s at:%zu: target %ld changed (%.17g -> "
+                printf("causality_audit FAIL mode:%s at:%zu: target %ld changed (%.17g -> "
                        "%.17g)\n",
-                       mode, use_ttt ? "+ttt" : "", ar.at, ar.first_diff, ar.before, ar.after);
+                       label, ar.at, ar.first_diff, ar.before, ar.after);
         }
         if (ar.first_diff >= 0) {
             if (as_json && ok)
@@ -313,14 +419,14 @@ int cmd_eval(int argc, char **argv)
                                  "changed_inside", dr.changed_inside)) == 0;
         if (!as_json) {
             if (dr.first_diff < 0)
-                printf("document_audit PASS mode:%s%s: altering the document at positions "
+                printf("document_audit PASS mode:%s: altering the document at positions "
                        "%zu..%zu left every loss of the other %zu documents bit-identical\n",
-                       mode, use_ttt ? "+ttt" : "", dr.doc_start, dr.doc_end - 1,
+                       label, dr.doc_start, dr.doc_end - 1,
                        dr.documents - 1);
             else
-                printf("document_audit FAIL mode:%s%s: altering the document at positions "
+                printf("document_audit FAIL mode:%s: altering the document at positions "
                        "%zu..%zu changed target %ld outside it (%.17g -> %.17g)\n",
-                       mode, use_ttt ? "+ttt" : "", dr.doc_start, dr.doc_end - 1, dr.first_diff,
+                       label, dr.doc_start, dr.doc_end - 1, dr.first_diff,
                        dr.before, dr.after);
         }
         if (dr.first_diff >= 0) {

@@ -374,7 +374,7 @@ json_t *pg_settings_report(const pg_settings_bind *b, int n)
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < b[i].table->n; k++) {
             const pg_setting *s = &b[i].table->rows[k];
-            if (pg_settings_applies(b, n, s) && !omitted(s, b[i].obj))
+            if (pg_settings_applies(b, n, s))
                 json_object_set_new(o, s->name, typed(s, b[i].obj));
         }
     return o;

@@ -35,6 +35,7 @@ typedef struct {
     int seq_len;  /* the global phases' sequences (the eval's seq_len) */
     doc_span *docs;
     int ndocs;
+    size_t to_score; /* the documents' targets */
     doc_batch *queue;
     int nbatches;
     /* the adapters of the document in hand, their AdamW moments, one pass's buffers */
@@ -70,8 +71,10 @@ static int find_docs(phased *s, int bos)
         while (e < n && s->stream[e] != bos)
             e++;
         size_t len = e < n ? e + 1 - i : n - i;
-        if (len >= 2) /* a final lone BOS has no target */
+        if (len >= 2) { /* a final lone BOS has no target */
             s->docs[s->ndocs++] = (doc_span){i, len};
+            s->to_score += len - 1;
+        }
     }
     return 0;
 }
@@ -388,6 +391,7 @@ static int run_phase(phased *s, const scored_doc *sd, int count)
         for (int ep = 0; ep < o->global_epochs; ep++)
             for (int bs = 0; bs < longest; bs += BS) {
                 be->zero(p.grad, m->num_params * sizeof(pg_real));
+                int ranks_in = 0;
                 for (int r = 0; r < W; r++) {
                     int my_s = seqs * r / W, mine = seqs * (r + 1) / W - my_s;
                     if (bs >= mine)
@@ -397,7 +401,10 @@ static int run_phase(phased *s, const scored_doc *sd, int count)
                     if (en > ntok)
                         continue;
                     phase_rank_grad(s, &p, tok, st, (int)(en - st - 1));
+                    ranks_in++;
                 }
+                if (ranks_in == 0) /* torch's SGD steps no tensor without a gradient */
+                    continue;
                 pg_clip_grad(be, p.grad, &p.all, 1, o->global_grad_clip);
                 be->sgd_update(m->params, p.grad, p.buf, m->num_params,
                                (pg_real)o->global_momentum, (pg_real)lr);
@@ -481,6 +488,9 @@ int pg_ttt_phased_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bp
                 .r = r, .per_token = per_token, .order = order};
     if (pg_eval_check_stream(m, stream, n, lut, eo->seq_len, &s.total) != 0)
         return -1;
+    if (o->eval_seq_len < o->chunk_size)
+        return pg_fail("TTT_EVAL_SEQ_LEN=%d must be at least TTT_CHUNK_SIZE=%d (a chunk's "
+                       "window holds the chunk)", o->eval_seq_len, o->chunk_size);
     for (size_t i = 0; i < s.total; i++) {
         if (per_token)
             per_token[i] = 0;
@@ -525,10 +535,13 @@ int pg_ttt_phased_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bp
             done = phase >= o->num_phases;
             boundary_hit = 0;
         }
-        if (o->progress && rc == 0)
-            fprintf(stderr, "ttp: b%d/%d rb:%.6f t:%.1fs\n", q1, s.nbatches,
-                    r->bytes > 0 ? pg_bpb(r->loss_sum, r->tokens, r->bytes) : 0.0,
-                    pg_now_seconds() - t0);
+        if (o->progress && rc == 0) {
+            double dt = pg_now_seconds() - t0;
+            fprintf(stderr, "ttp: b%d/%d rb:%.6f %.0f tokens/s t:%.1fs ETA %.0fs\n", q1,
+                    s.nbatches, r->bytes > 0 ? pg_bpb(r->loss_sum, r->tokens, r->bytes) : 0.0,
+                    dt > 0 ? r->tokens / dt : 0.0, dt,
+                    r->tokens > 0 ? dt / r->tokens * ((double)s.to_score - r->tokens) : 0.0);
+        }
     }
     free(sd);
     free(pick);

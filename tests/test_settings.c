@@ -87,7 +87,7 @@ START_TEST(test_errors)
     ck_assert_int_eq(pg_run_config_set(&c, "TTT_EPOCHS", "2e1"), 0); /* 3e4-style integers */
     ck_assert_int_eq(c.fin.ttt_opts.epochs, 20);
     expect_error(pg_run_config_set(&c, "TTT_OPTIMIZER", "adam"),
-                 "TTT_OPTIMIZER=adam must be sgd, muon or lora");
+                 "TTT_OPTIMIZER=adam must be sgd, muon, lora or phased");
     expect_error(pg_run_config_set(&c, "RUN_QUANT", "int3"), "RUN_QUANT=int3 must be int8 or mixed");
     expect_error(pg_run_config_set(&c, "RUN_NAME", "two\nlines"), "RUN_NAME must be one line");
     expect_error(pg_run_config_set(&c, "RUN_DATE", "2026-1-1"), "RUN_DATE=2026-1-1 is not YYYY-MM-DD");

@@ -309,9 +309,9 @@ START_TEST(test_ttt_report_names_optimizer)
     ck_assert_msg(r.status == 0, "%s", r.err);
     const pg_setting *opt = &pg_ttt_settings.rows[0];
     ck_assert_str_eq(opt->name, "TTT_OPTIMIZER");
-    ck_assert_str_eq(opt->choices, "sgd|muon|lora"); /* a new optimizer joins the list below */
-    static const char *const optimizers[] = {"sgd", "muon", "lora"};
-    for (int i = 0; i < 3; i++) {
+    ck_assert_str_eq(opt->choices, "sgd|muon|lora|phased"); /* a new one joins the list below */
+    static const char *const optimizers[] = {"sgd", "muon", "lora", "phased"};
+    for (int i = 0; i < 4; i++) {
         r = t_pgolf("eval '%s' --data '%s' --tokenizer '%s' --mode standard --ttt --ttt-set "
                     "TTT_OPTIMIZER=%s --ttt-set TTT_EPOCHS=1 --ttt-set TTT_CHUNK_TOKENS=8192 "
                     "--ttt-set TTT_FREEZE_BLOCKS=0 --ttt-set TTT_LORA_RANK=2 --json --quiet",
@@ -336,7 +336,8 @@ START_TEST(test_ttt_report_names_optimizer)
         }
         ck_assert_uint_eq(json_object_size(rep), reads);
         ck_assert_int_eq(json_integer_value(json_object_get(rep, "TTT_EPOCHS")), 1);
-        if (i == 2) {
+        ck_assert(!json_object_get(rep, "TTT_CHUNK_SIZE") == (i != 3)); /* phased only */
+        if (i >= 2) {
             ck_assert_int_eq(json_integer_value(json_object_get(rep, "TTT_LORA_RANK")), 2);
             ck_assert(json_is_real(json_object_get(rep, "TTT_LORA_LR")));
             ck_assert_ptr_null(json_object_get(rep, "TTT_MOMENTUM"));

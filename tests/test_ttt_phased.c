@@ -136,6 +136,160 @@ END_TEST
 START_TEST(test_golden_phased_3) { check_case("phased_3"); }
 END_TEST
 
+/* ---- determinism and the audits ---- */
+
+typedef struct {
+    const golden *f;
+    pg_ttt_opts o;
+} scorer_ctx;
+
+static int score_ordered(void *ctx, const uint16_t *stream, size_t n, double *loss, uint64_t *order)
+{
+    scorer_ctx *c = ctx;
+    pg_model copy;
+    if (pg_model_clone(&copy, &c->f->m) != 0)
+        return -1;
+    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = c->f->seq_len, .batch = 1};
+    pg_eval_result r;
+    int rc = pg_ttt_phased_run(&copy, stream, n, &c->f->lut, &eo, &c->o, &r, loss, order);
+    pg_model_free(&copy);
+    return rc;
+}
+
+static int score_plain(void *ctx, const uint16_t *stream, size_t n, double *loss)
+{
+    uint64_t *order = malloc((n - 1) * sizeof *order);
+    int rc = order ? score_ordered(ctx, stream, n, loss, order) : -1;
+    free(order);
+    return rc;
+}
+
+/* The stream position of document k's BOS. */
+static size_t doc_start(const golden *f, int k)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->stream[i] == f->m.cfg.bos_id && k-- == 0)
+            return i;
+    ck_abort_msg("no document %d", k);
+    return 0;
+}
+
+/* A position in the middle of a chunk of the stream's last document. */
+static size_t mid_last_doc(const golden *f)
+{
+    size_t s = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->stream[i] == f->m.cfg.bos_id)
+            s = i;
+    return s + 6; /* chunks of 4: target 6 of the document is inside its second chunk */
+}
+
+START_TEST(test_same_inputs_same_bits)
+{
+    golden f;
+    golden_load(&f);
+    scorer_ctx c = {&f, {0}};
+    case_opts(&f, "phased_3", &c.o);
+    size_t total = f.n - 1;
+    double *a = malloc(total * sizeof *a), *b = malloc(total * sizeof *b);
+    uint64_t *oa = malloc(total * sizeof *oa), *ob = malloc(total * sizeof *ob);
+    ck_assert_int_eq(score_ordered(&c, f.stream, f.n, a, oa), 0);
+    ck_assert_int_eq(score_ordered(&c, f.stream, f.n, b, ob), 0);
+    ck_assert(memcmp(a, b, total * sizeof *a) == 0);
+    ck_assert(memcmp(oa, ob, total * sizeof *oa) == 0);
+    free(a);
+    free(b);
+    free(oa);
+    free(ob);
+    golden_free(&f);
+}
+END_TEST
+
+START_TEST(test_audits_pass_legal)
+{
+    golden f;
+    golden_load(&f);
+    int V = f.m.cfg.vocab_size, bos = f.m.cfg.bos_id;
+    size_t total = f.n - 1;
+    const char *cases[] = {"lora_fresh", "phased_1"};
+    for (int k = 0; k < 2; k++) {
+        scorer_ctx c = {&f, {0}};
+        case_opts(&f, cases[k], &c.o);
+        pg_order_audit_result fr, orr;
+        ck_assert_msg(pg_audit_future(score_ordered, &c, f.stream, f.n, total, V, bos,
+                                      mid_last_doc(&f), &fr) == 0, "%s", pg_errmsg());
+        ck_assert_msg(fr.first_diff < 0, "%s: future audit: target %ld changed", cases[k],
+                      fr.first_diff);
+        ck_assert(fr.changed_inside && fr.protected_targets > 0);
+        /* the stream's second document: scored in a later round, after others */
+        ck_assert_msg(pg_audit_order(score_ordered, &c, f.stream, f.n, total, V, bos,
+                                     doc_start(&f, 1), &orr) == 0, "%s", pg_errmsg());
+        ck_assert_msg(orr.first_diff < 0, "%s: order audit: target %ld changed", cases[k],
+                      orr.first_diff);
+        ck_assert(orr.changed_inside);
+        pg_doc_audit_result dr;
+        ck_assert_int_eq(pg_audit_documents(score_plain, &c, f.stream, f.n, total, V, bos,
+                                            doc_start(&f, 1), &dr), 0);
+        if (k == 0) { /* fresh adapters, no phase: documents are independent */
+            ck_assert_uint_eq(orr.later_changed, 0);
+            ck_assert_msg(dr.first_diff < 0, "independence: target %ld changed", dr.first_diff);
+        } else { /* warm A and a phase: later documents depend on earlier ones, reported */
+            ck_assert(orr.later_changed > 0 && orr.later_docs > 0);
+            ck_assert(dr.first_diff >= 0);
+        }
+        fprintf(stderr, "records TTT %s audits: future PASS (%zu protected), order PASS (%zu "
+                "protected, %zu later targets in %zu documents depend on it)\n", cases[k],
+                fr.protected_targets, orr.protected_targets, orr.later_changed, orr.later_docs);
+    }
+    golden_free(&f);
+}
+END_TEST
+
+START_TEST(test_audits_catch_leaks)
+{
+    golden f;
+    golden_load(&f);
+    int V = f.m.cfg.vocab_size, bos = f.m.cfg.bos_id;
+    size_t total = f.n - 1;
+    scorer_ctx c = {&f, {0}};
+    /* a chunk trained on before it is scored */
+    case_opts(&f, "lora_fresh", &c.o);
+    c.o.leak = PG_LEAK_TRAIN_FIRST;
+    pg_order_audit_result r;
+    ck_assert_int_eq(pg_audit_future(score_ordered, &c, f.stream, f.n, total, V, bos,
+                                     mid_last_doc(&f), &r), 0);
+    ck_assert_msg(r.first_diff >= 0, "training before scoring was not caught");
+    fprintf(stderr, "leak train-first: future audit FAIL at target %ld\n", r.first_diff);
+    /* a cross-document path: windows reaching into the previous document */
+    case_opts(&f, "lora_fresh", &c.o);
+    c.o.leak = PG_LEAK_CROSS_DOC;
+    pg_doc_audit_result dr;
+    ck_assert_int_eq(pg_audit_documents(score_plain, &c, f.stream, f.n, total, V, bos,
+                                        doc_start(&f, 1), &dr), 0);
+    ck_assert_msg(dr.first_diff >= 0, "a cross-document window was not caught");
+    fprintf(stderr, "leak cross-doc: independence audit FAIL at target %ld\n", dr.first_diff);
+    /* a phase that trains on documents not scored yet: some document among the stream's
+     * first eight (trained on by the leaky phase) is scored after the phase */
+    int caught = 0;
+    for (int k = 0; k < 8 && !caught; k++) {
+        case_opts(&f, "phased_1", &c.o);
+        ck_assert_int_eq(pg_audit_order(score_ordered, &c, f.stream, f.n, total, V, bos,
+                                        doc_start(&f, k), &r), 0);
+        ck_assert_msg(r.first_diff < 0, "legal phase: document %d changed target %ld", k,
+                      r.first_diff);
+        c.o.leak = PG_LEAK_PHASE_UNSCORED;
+        ck_assert_int_eq(pg_audit_order(score_ordered, &c, f.stream, f.n, total, V, bos,
+                                        doc_start(&f, k), &r), 0);
+        caught = r.first_diff >= 0;
+        if (caught)
+            fprintf(stderr, "leak phase-unscored: order audit FAIL on document %d at target %ld\n",
+                    k, r.first_diff);
+    }
+    ck_assert_msg(caught, "a phase on unscored documents was not caught");
+    golden_free(&f);
+}
+END_TEST
+
 Suite *suite_ttt_phased(void)
 {
     Suite *s = suite_create("ttt_phased");
@@ -145,6 +299,9 @@ Suite *suite_ttt_phased(void)
     tcase_add_test(tc, test_golden_lora_warm);
     tcase_add_test(tc, test_golden_phased_1);
     tcase_add_test(tc, test_golden_phased_3);
+    tcase_add_test(tc, test_same_inputs_same_bits);
+    tcase_add_test(tc, test_audits_pass_legal);
+    tcase_add_test(tc, test_audits_catch_leaks);
     suite_add_tcase(s, tc);
     return s;
 }

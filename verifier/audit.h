@@ -41,4 +41,38 @@ typedef struct {
 int pg_audit_documents(pg_scorer score, void *ctx, const uint16_t *stream, size_t n,
                        size_t targets, int vocab, int bos, size_t at, pg_doc_audit_result *r);
 
+/* Audits of an evaluation that scores in its own order (the records' TTT): the scorer also
+ * fills order[0 .. targets), each target's place in its schedule (smaller: scored
+ * earlier; UINT64_MAX: not scored). The schedule may depend on the documents' lengths (the
+ * records sort by them), so the alterations keep every BOS where it is, other tokens
+ * become other non-BOS ids, and both runs must give the same order.
+ *
+ * pg_audit_future: the tokens after `at` in its document are altered (other documents
+ * are the order audit's). The alteration is first seen when the earliest-scored target
+ * of them is scored; every target before `at` scored earlier, or in that same step when
+ * it is `at`'s own, must keep its loss bit-identical.
+ *
+ * pg_audit_order: the document holding `at` (or the next with an interior) is altered.
+ * Every other target scored no later than the document's first scored target must keep
+ * its loss; targets scored after it that changed are counted (a dependence on documents
+ * scored earlier, as a warm-started A or a global phase makes), not failed. */
+typedef int (*pg_order_scorer)(void *ctx, const uint16_t *stream, size_t n, double *per_token,
+                               uint64_t *order);
+
+typedef struct {
+    size_t alt_start, alt_end; /* the altered positions [start, end) */
+    uint64_t first_seen;       /* the schedule's place where the alteration is first seen */
+    size_t protected_targets;  /* targets that must not change */
+    long first_diff;           /* first of them whose loss changed, -1 if none */
+    double before, after;
+    size_t later_changed;      /* changed targets scored later, outside the altered tokens */
+    size_t later_docs;         /* documents they belong to */
+    int changed_inside;        /* some target whose tokens were altered changed */
+} pg_order_audit_result;
+
+int pg_audit_future(pg_order_scorer score, void *ctx, const uint16_t *stream, size_t n,
+                    size_t targets, int vocab, int bos, size_t at, pg_order_audit_result *r);
+int pg_audit_order(pg_order_scorer score, void *ctx, const uint16_t *stream, size_t n,
+                   size_t targets, int vocab, int bos, size_t at, pg_order_audit_result *r);
+
 #endif

@@ -44,6 +44,9 @@ $py $g/make_records_golden.py "$tmp/rec_outgate.ckpt" $g/records_attn_out_gate 1
 $py $g/make_records_golden.py "$tmp/rec_core.ckpt" $g/records_core_bf16 2 24 5 0 bf16
 $py $g/make_records_golden.py "$tmp/rec_sparse.ckpt" $g/records_sparse_smear_bf16 2 16 7 4 bf16
 
+# The records' TTT (per-document LoRA TTT, global phases) on the core's checkpoint.
+$py $g/make_records_ttt.py "$tmp/rec_core.ckpt" $g/records_ttt.json
+
 # A records folder in the April records' artifact format ({"w","m"} with gptq int6/int7,
 # LQER-asym, int8 gate rows and fp16 passthrough, BSHF + brotli) and their hyperparameter
 # dump, from a checkpoint of the family with every kind of tensor.
