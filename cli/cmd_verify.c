@@ -96,13 +96,96 @@ static long log_long(const pg_log_summary *log, const char *key, long def)
 #define RECORDS_EXACT_BPB 1e-6
 #define RECORDS_BF16_GAP_BPB 2e-3
 
+/* The records' TTT settings from the log's hyperparameter dump: each key in upper case
+ * is a pgolf setting of the same meaning (True/False as 1/0), world_size the ranks the
+ * schedule emulates. Their LoRA optimizer must be AdamW and every document scored
+ * (val_doc_fraction 1). TTT_LORA_ALPHA and TTT_WARM_START_A are read by their code from
+ * the environment and not dumped: the code's defaults (144, 1) stand. */
+static int ttt_from_dump(const pg_log_summary *log, pg_ttt_opts *o)
+{
+    pg_ttt_opts_default(o);
+    o->optimizer = PG_TTT_PHASED;
+    o->ranks = (int)log_long(log, "world_size", 1);
+    pg_settings_bind b = {&pg_ttt_settings, o};
+    for (int i = 0; i < log->nconfig; i++) {
+        char key[48], value[80];
+        size_t k = 0;
+        for (; log->config[i].key[k] && k + 1 < sizeof key; k++)
+            key[k] = (char)(log->config[i].key[k] >= 'a' && log->config[i].key[k] <= 'z'
+                                ? log->config[i].key[k] - 'a' + 'A'
+                                : log->config[i].key[k]);
+        key[k] = '\0';
+        const char *v = log->config[i].value;
+        snprintf(value, sizeof value, "%s", strcmp(v, "True") == 0 ? "1" : strcmp(v, "False") == 0 ? "0" : v);
+        void *obj;
+        if (strcmp(key, "TTT_OPTIMIZER") == 0) {
+            if (strcmp(value, "adam") != 0)
+                return pg_fail("%s:%d: TTT_OPTIMIZER=%s: pgolf re-runs the records' AdamW LoRA "
+                               "TTT only", log->path, log->config[i].line, value);
+        } else if (strcmp(key, "VAL_DOC_FRACTION") == 0) {
+            if (strtod(value, NULL) < 1.0)
+                return pg_fail("%s:%d: val_doc_fraction %s scores a sample of the documents; "
+                               "pgolf re-runs the full evaluation only", log->path,
+                               log->config[i].line, value);
+        } else if (strcmp(key, "TTT_CHUNK_TOKENS") != 0 && pg_settings_find(&b, 1, key, &obj) &&
+                   pg_settings_set(&b, 1, key, value) != 0) {
+            return pg_fail("%s:%d: %s", log->path, log->config[i].line, pg_errmsg());
+        }
+    }
+    return 0;
+}
+
+/* The log's phased TTT line re-run with its dump's settings, in pgolf's canonical
+ * schedule (float32), against the same bands as the diagnostic with the reasons. */
+static void rerun_records_ttt(const pg_model *m, const pg_log_summary *log, const char *ckpt,
+                              const pg_log_eval *line, long seq, const uint16_t *val,
+                              size_t nval, const pg_bpb_lut *lut, const char *name, pg_checks *c)
+{
+    char fname[200];
+    snprintf(fname, sizeof fname, "%s.ttt", name);
+    pg_ttt_opts to;
+    pg_model copy;
+    pg_eval_result res;
+    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = (int)seq, .batch = 1};
+    if (ttt_from_dump(log, &to) != 0 || pg_model_clone(&copy, m) != 0) {
+        pg_checks_add(c, fname, PG_CHECK_UNKNOWN, "%s: the log's %s line is not re-run: %s",
+                      ckpt, line->tag, pg_errmsg());
+        return;
+    }
+    int rc = pg_ttt_phased_run(&copy, val, nval, lut, &eo, &to, &res, NULL, NULL);
+    pg_model_free(&copy);
+    if (rc != 0) {
+        pg_checks_add(c, fname, PG_CHECK_FAIL, "%s: %s", ckpt, pg_errmsg());
+        return;
+    }
+    double diff = fabs(res.val_bpb - line->val_bpb);
+    int status = diff <= RECORDS_EXACT_BPB      ? PG_CHECK_PASS
+                 : diff <= RECORDS_BF16_GAP_BPB ? PG_CHECK_UNKNOWN
+                                                : PG_CHECK_FAIL;
+    pg_checks_add(c, fname, status,
+                  "%s re-scored with the records' phased TTT (rank %d, chunk %d, %d phase%s on "
+                  "%d documents, %d rank%s in pgolf's canonical schedule, float32): val_bpb "
+                  "%.8f; logged %.8f (%s) at %s:%d; difference %.2e; tolerance: %s",
+                  ckpt, to.lora_rank, to.chunk_size, to.prefix_docs > 0 ? to.num_phases : 0,
+                  to.prefix_docs > 0 && to.num_phases > 1 ? "s" : "", to.prefix_docs, to.ranks,
+                  to.ranks == 1 ? "" : "s", res.val_bpb, line->val_bpb, line->tag, log->path,
+                  line->line, diff,
+                  status == PG_CHECK_PASS
+                      ? "1e-6, met"
+                      : status == PG_CHECK_UNKNOWN
+                            ? "within 2e-3 (float32 against their bf16 autocast, and their "
+                              "schedule, which depends on timing: batches claimed from a shared "
+                              "counter, phases begun when a rank notices a flag): undecided"
+                            : "beyond 2e-3, more than precision and schedule explain");
+}
+
 /* A model of the records' family (DESIGN §11): re-scores the log's "diagnostic
  * quantized" line, their document-packed eval, with the constants of its hyperparameter
  * dump (eval_seq_len; val_batch_tokens over world_size x grad_accum_steps sequences per
  * packed row; the windows each rank's loop scores). On the CPU the attention keeps a
  * packed row's T x T probabilities, so a real record's rows (32 x 2048 tokens) need the
- * CUDA backend's memory. Their final score is a test-time
- * training pgolf does not run here, so it is named, not judged. */
+ * CUDA backend's memory. A phased TTT line (quantized_ttt_phased) is re-run too (its
+ * settings from the same dump); another final line is named, not judged. */
 static void rerun_records(const pg_model *m, const pg_log_summary *log, const char *ckpt,
                           const char *what, const uint16_t *val, size_t nval,
                           const pg_bpb_lut *lut, int bf16, const char *name, pg_checks *c)
@@ -145,7 +228,13 @@ static void rerun_records(const pg_model *m, const pg_log_summary *log, const ch
                       ? "within 2e-3, the gap of float32 and of pgolf's bf16 mode to the "
                         "records' autocast: undecided"
                       : "beyond the 2e-3 precision gap");
-    if (strcmp(log->final_tag, "diagnostic") != 0) {
+    const pg_log_eval *ttt = NULL;
+    for (int i = 0; i < log->nevals; i++)
+        if (strstr(log->evals[i].tag, "ttt_phased"))
+            ttt = &log->evals[i];
+    if (ttt) {
+        rerun_records_ttt(m, log, ckpt, ttt, seq, val, nval, lut, name, c);
+    } else if (strcmp(log->final_tag, "diagnostic") != 0) {
         char fname[200];
         snprintf(fname, sizeof fname, "%s.final", name);
         pg_checks_add(c, fname, PG_CHECK_UNKNOWN,

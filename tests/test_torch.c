@@ -608,13 +608,16 @@ START_TEST(records_artifact_errors)
 }
 END_TEST
 
-/* verify --rerun on a records folder: PASS at the logged number, FAIL far from it, and
+/* verify --rerun on a records folder, its diagnostic and its phased TTT line (re-run
+ * with the dump's TTT settings): PASS at the logged number, FAIL far from it, and
  * undecided within the float32-vs-bfloat16 gap. */
 START_TEST(records_artifact_verify)
 {
     json_t *exp = t_load_json(rec_file("expected.json"));
     double loss = json_real_value(json_object_get(exp, "val_loss"));
     double bpb = json_real_value(json_object_get(exp, "val_bpb"));
+    double ttt_loss = json_real_value(json_object_get(exp, "ttt_val_loss"));
+    double ttt_bpb = json_real_value(json_object_get(exp, "ttt_val_bpb"));
     json_decref(exp);
     const double shift[] = {0, 0.01, 1e-4};
     const char *want[] = {"PASS", "FAIL", "UNKNOWN"};
@@ -626,9 +629,10 @@ START_TEST(records_artifact_verify)
         const char *d = t_tmp_path(dir);
         snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/", d, rec_file("final_model.int6.ptz"), d);
         ck_assert_int_eq(system(cmd), 0);
-        char *text = malloc(strlen(dump) + 256);
-        sprintf(text, "%sdiagnostic quantized val_loss:%.8f val_bpb:%.8f eval_time:1000ms\n",
-                dump, loss, bpb + shift[k]);
+        char *text = malloc(strlen(dump) + 512);
+        sprintf(text, "%sdiagnostic quantized val_loss:%.8f val_bpb:%.8f eval_time:1000ms\n"
+                "quantized_ttt_phased val_loss:%.8f val_bpb:%.8f eval_time:2000ms\n",
+                dump, loss, bpb + shift[k], ttt_loss, ttt_bpb + shift[k]);
         snprintf(path, sizeof path, "%s/train_seed7.log", d);
         t_write_bytes(path, text, strlen(text));
         free(text);
@@ -637,7 +641,7 @@ START_TEST(records_artifact_verify)
                                  t_repo_path("data/sample/sample_1024_bpe.model"));
         json_t *v = json_loads(r.out, 0, NULL);
         ck_assert_msg(v != NULL, "%s", r.err);
-        int found = 0;
+        int found = 0, found_ttt = 0;
         size_t i;
         json_t *chk;
         json_array_foreach(json_object_get(v, "checks"), i, chk)
@@ -650,8 +654,17 @@ START_TEST(records_artifact_verify)
                                              "re-scored as the records' diagnostic (documents, "
                                              "seq 64, 2 per packed row, 1 rank)"));
             }
+            if (name && strcmp(name, "rerun.final_model.int6.ptz.ttt") == 0) {
+                found_ttt = 1;
+                const char *ev = json_string_value(json_object_get(chk, "evidence"));
+                ck_assert_msg(strcmp(json_string_value(json_object_get(chk, "status")), want[k]) == 0,
+                              "ttt %s: %s", want[k], ev);
+                ck_assert_ptr_nonnull(strstr(ev, "phased TTT (rank 4, chunk 32, 1 phase on 4 "
+                                                 "documents, 1 rank in pgolf's canonical schedule"));
+                ck_assert_ptr_nonnull(strstr(ev, "tolerance: "));
+            }
         }
-        ck_assert_msg(found, "no rerun check in %s", r.out);
+        ck_assert_msg(found && found_ttt, "no rerun check in %s", r.out);
         json_decref(v);
     }
     free(dump);

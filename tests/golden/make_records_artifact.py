@@ -15,7 +15,9 @@ parameter-golf, records/track_10min_16mb/2026-04-27_*/train_gpt.py; no code of t
   train_seed7.log       the records' "Hyperparameters:" dump of the run constants, then
                         "diagnostic quantized val_loss:X val_bpb:Y": the document-packed
                         eval (PACK windows of SEQ per packed row, documents cut at BOS and
-                        every SEQ tokens) of the dequantized model over VAL_SHARD, float32.
+                        every SEQ tokens) of the dequantized model over VAL_SHARD, float32;
+                        then "quantized_ttt_phased val_loss:X val_bpb:Y": the records' TTT
+                        (tests/golden/records_ttt.py) with the dump's TTT constants.
   expected.json         the dequantized weights' SHA-256 in pgolf's tensor order, and
                         that evaluation's sums.
   bad_kind.pt           a {"w","m"} file whose one tensor has a meta kind no record writes.
@@ -43,6 +45,7 @@ import tempfile
 import torch
 
 from records_model import doc_spans, forward
+from records_ttt import evaluate
 from reference_model import read_checkpoint, read_shard
 
 MATRICES = ("attn.c_q.weight", "attn.c_k.weight", "attn.c_v.weight", "attn.proj.weight",
@@ -200,6 +203,40 @@ def documents_eval(w, cfg, tokens, lut, seq, pack):
             "val_bpb": loss_sum / total / math.log(2.0) * total / nbytes}
 
 
+# The records' TTT constants as their dump prints them (TTT_LORA_ALPHA and TTT_WARM_START_A
+# are not dumped: their code's defaults, 144 and 1, apply).
+TTT_DUMP = {"ttt_enabled": "True", "ttt_lora_rank": 4, "ttt_lora_lr": 0.0001, "ttt_chunk_size": 32,
+            "ttt_eval_seq_len": 128, "ttt_batch_size": 4, "ttt_grad_steps": 1,
+            "ttt_weight_decay": 1.0, "ttt_beta1": 0.0, "ttt_beta2": 0.999, "ttt_k_lora": "True",
+            "ttt_mlp_lora": "True", "ttt_o_lora": "True", "ttt_optimizer": "adam",
+            "val_doc_fraction": 1.0, "phased_ttt_prefix_docs": 4, "phased_ttt_num_phases": 1,
+            "global_ttt_lr": 0.001, "global_ttt_momentum": 0.9, "global_ttt_epochs": 1,
+            "global_ttt_chunk_tokens": 1024, "global_ttt_batch_seqs": 2,
+            "global_ttt_warmup_start_lr": 0.0, "global_ttt_warmup_chunks": 0,
+            "global_ttt_grad_clip": 1.0, "global_ttt_respect_doc_boundaries": "True"}
+
+
+def ttt_eval(w, cfg, tokens, lut, seq):
+    """The records' phased TTT (records_ttt.py) with the dump's constants, one rank."""
+    d = TTT_DUMP
+    S = {"rank": d["ttt_lora_rank"], "lr": d["ttt_lora_lr"], "chunk": d["ttt_chunk_size"],
+         "eval_seq_len": d["ttt_eval_seq_len"], "batch": d["ttt_batch_size"],
+         "grad_steps": d["ttt_grad_steps"], "wd": d["ttt_weight_decay"], "beta1": d["ttt_beta1"],
+         "beta2": d["ttt_beta2"], "k": 1, "o": 1, "mlp": 1, "alpha": 144.0, "warm": 1, "seed": 0,
+         "ranks": 1, "prefix_docs": d["phased_ttt_prefix_docs"],
+         "phases": d["phased_ttt_num_phases"], "g_lr": d["global_ttt_lr"],
+         "g_momentum": d["global_ttt_momentum"], "g_epochs": d["global_ttt_epochs"],
+         "g_chunk": d["global_ttt_chunk_tokens"], "g_batch_seqs": d["global_ttt_batch_seqs"],
+         "g_warmup_start_lr": d["global_ttt_warmup_start_lr"],
+         "g_warmup_chunks": d["global_ttt_warmup_chunks"], "g_clip": d["global_ttt_grad_clip"],
+         "g_doc_masked": 1}
+    stream = tokens[:(len(tokens) - 1) // seq * seq + 1]
+    nb = lambda prev, t: lut["base_bytes"][t] + (1 if lut["has_leading_space"][t] and not lut["is_boundary"][prev] else 0)
+    w = {n: t.clone() for n, t in w.items()}
+    _, _, loss, bpb = evaluate(w, cfg, S, stream, nb, seq)
+    return loss, bpb
+
+
 def hyperparameters(cfg, seq, pack):
     """The dump's lines for the constants the artifact does not carry (the records' keys
     and Python spellings)."""
@@ -220,7 +257,7 @@ def hyperparameters(cfg, seq, pack):
             ("smear_gate_enabled", b("smear_gate_enabled")), ("tie_embeddings", "True"),
             ("train_seq_len", cfg["seq_len"]), ("eval_seq_len", seq),
             ("val_batch_tokens", seq * pack), ("world_size", 1), ("grad_accum_steps", 1),
-            ("seed", 7)]
+            ("seed", 7)] + list(TTT_DUMP.items())
     return "Hyperparameters:\n" + "".join(f"  {k}: {v}\n" for k, v in sorted(rows))
 
 
@@ -243,10 +280,12 @@ def main():
                                   for n in order)).hexdigest()
     lut = json.load(open(lut_path))
     ev = documents_eval(deq, cfg, read_shard(shard), lut, seq, pack)
+    tl, tb = ttt_eval(deq, cfg, read_shard(shard), lut, seq)
     with open(f"{out}/train_seed7.log", "w") as f:
         f.write(hyperparameters(cfg, seq, pack))
         f.write("diagnostic quantized val_loss:%.8f val_bpb:%.8f eval_time:1000ms\n"
                 % (ev["val_loss"], ev["val_bpb"]))
+        f.write("quantized_ttt_phased val_loss:%.8f val_bpb:%.8f eval_time:2000ms\n" % (tl, tb))
     bad = io.BytesIO()
     torch.save({"w": {"tok_emb.weight.q": torch.zeros(4, 2, dtype=torch.int8),
                       "tok_emb.weight.scale": torch.ones(4, dtype=torch.float16)},
@@ -261,10 +300,12 @@ def main():
     open(f"{out}/bad_range.pt", "wb").write(bad.getvalue())
     with open(f"{out}/expected.json", "w") as f:
         json.dump({"generator": "tests/golden/make_records_artifact.py (torch %s)" % torch.__version__,
-                   "dequantized_sha256": sha, "kinds": m_rec, "seq": seq, "pack": pack, **ev},
+                   "dequantized_sha256": sha, "kinds": m_rec, "seq": seq, "pack": pack,
+                   "ttt_val_loss": tl, "ttt_val_bpb": tb, **ev},
                   f, indent=1, sort_keys=True)
         f.write("\n")
-    print(f"{out}: diagnostic val_bpb {ev['val_bpb']:.8f} over {ev['tokens']} tokens")
+    print(f"{out}: diagnostic val_bpb {ev['val_bpb']:.8f} over {ev['tokens']} tokens, "
+          f"phased TTT val_bpb {tb:.8f}")
 
 
 if __name__ == "__main__":
