@@ -3,7 +3,7 @@
 # product it replaced) and, when Debian's python3-torch is installed, the PyTorch
 # reference on the same shapes in the same run, then prints the ratio of pgolf's tokens/s
 # to the hand-written path's (before/after) and to PyTorch's (the named baseline).
-# usage: bench/run.sh BENCH_FORWARD BENCH_TRAIN
+# usage: bench/run.sh BENCH_FORWARD BENCH_TRAIN BENCH_TTT
 set -eu
 root=${PGOLF_ROOT:-.}
 tmp=$(mktemp)
@@ -21,6 +21,7 @@ run() { # kind binary script
 }
 run "forward pass" "$1" bench_forward.py
 run "training step (forward + backward, optimizer)" "$2" bench_train.py
+run "the records' phased TTT eval (and the plain eval it adds to)" "$3" bench_ttt.py
 awk '
   /tokens_per_s=/ {
     delete f

@@ -323,12 +323,25 @@ START_TEST(test_eval_and_ttt_on_device)
     lora = sgd;
     lora.optimizer = PG_TTT_LORA;
     lora.lora_chunk = exact() ? 256 : 128;
+    pg_ttt_opts phased; /* the records' TTT: every adapter, AdamW, one global phase */
+    pg_ttt_opts_default(&phased);
+    phased.optimizer = PG_TTT_PHASED;
+    phased.lora_rank = 4;
+    phased.lora_lr = 0.0001;
+    phased.lora_alpha = 8;
+    phased.chunk_size = 64;
+    phased.eval_seq_len = 96;
+    phased.batch_size = 1;
+    phased.ranks = 2;
+    phased.prefix_docs = 1;
+    phased.global_chunk_tokens = 256;
+    phased.global_batch_seqs = 2;
     struct {
         const char *name;
         const pg_eval_opts *eo;
         const pg_ttt_opts *o;
     } cases[] = {{"standard", &std, NULL}, {"sliding", &sl, NULL}, {"ttt sgd", &sl, &sgd},
-                 {"ttt muon", &sl, &muon}, {"ttt lora", &sl, &lora}};
+                 {"ttt muon", &sl, &muon}, {"ttt lora", &sl, &lora}, {"ttt phased", &std, &phased}};
     double plain = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pg_eval_result ra = score(&a, &v, cases[i].eo, cases[i].o, pa);

@@ -6,6 +6,8 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "common/text.h"
+#include "kernels/final_eval.h"
 #include "kernels/ttt.h"
 #include "verifier/audit.h"
 #include "tests/util.h"
@@ -290,6 +292,38 @@ START_TEST(test_audits_catch_leaks)
 }
 END_TEST
 
+/* RUN_TTT=1 with TTT_OPTIMIZER=phased: the final evaluations run the records' TTT (a
+ * pgolf submission can claim it) and name every setting it read in their config lines. */
+START_TEST(test_final_evals_run_it)
+{
+    golden f;
+    golden_load(&f);
+    pg_final_opts fo;
+    pg_final_opts_default(&fo);
+    fo.ttt = 1;
+    case_opts(&f, "phased_1", &fo.ttt_opts);
+    pg_final_scores fs;
+    ck_assert_msg(pg_final_evals(&f.m, f.stream, f.n, &f.lut, &fo, 0, &fs) == 0, "%s", pg_errmsg());
+    ck_assert(fs.has_ttt);
+    pg_model copy;
+    ck_assert_int_eq(pg_model_clone(&copy, &f.m), 0);
+    pg_eval_opts eo = {.mode = PG_EVAL_STANDARD, .seq_len = f.m.cfg.seq_len, .batch = 1};
+    pg_eval_result r;
+    ck_assert_int_eq(pg_ttt_phased_run(&copy, f.stream, f.n, &f.lut, &eo, &fo.ttt_opts, &r, NULL,
+                                       NULL), 0);
+    pg_model_free(&copy);
+    ck_assert(fs.ttt.val_bpb == r.val_bpb && fs.ttt.val_bpb != fs.standard.val_bpb);
+    pg_text t = {0};
+    pg_final_settings_lines(&t, &fo, "config:");
+    ck_assert_ptr_nonnull(strstr(t.s, "config:TTT_OPTIMIZER=phased\n"));
+    ck_assert_ptr_nonnull(strstr(t.s, "config:PHASED_TTT_PREFIX_DOCS=8\n"));
+    ck_assert_ptr_nonnull(strstr(t.s, "config:TTT_CHUNK_SIZE=4\n"));
+    ck_assert_ptr_null(strstr(t.s, "config:TTT_CHUNK_TOKENS="));
+    pg_text_free(&t);
+    golden_free(&f);
+}
+END_TEST
+
 Suite *suite_ttt_phased(void)
 {
     Suite *s = suite_create("ttt_phased");
@@ -302,6 +336,7 @@ Suite *suite_ttt_phased(void)
     tcase_add_test(tc, test_same_inputs_same_bits);
     tcase_add_test(tc, test_audits_pass_legal);
     tcase_add_test(tc, test_audits_catch_leaks);
+    tcase_add_test(tc, test_final_evals_run_it);
     suite_add_tcase(s, tc);
     return s;
 }
