@@ -15,6 +15,7 @@
 #include "dataset/shard.h"
 #include "dataset/val.h"
 #include "kernels/final_eval.h"
+#include "verifier/audit.h"
 #include "verifier/verify.h"
 #include "packager/torchimport.h"
 
@@ -135,6 +136,73 @@ static int ttt_from_dump(const pg_log_summary *log, pg_ttt_opts *o)
     return 0;
 }
 
+/* The phased TTT of a model for the audits: each call adapts a fresh copy; the
+ * unaltered stream's results are the re-score's own (base), not computed again. */
+typedef struct {
+    const pg_model *m;
+    const pg_bpb_lut *lut;
+    pg_eval_opts eo;
+    const pg_ttt_opts *o;
+    const uint16_t *base;
+    const double *base_loss;
+    const uint64_t *base_order;
+    size_t total;
+} ttt_scorer;
+
+static int score_ttt(void *ctx, const uint16_t *stream, size_t n, double *loss, uint64_t *order)
+{
+    ttt_scorer *s = ctx;
+    if (stream == s->base) {
+        memcpy(loss, s->base_loss, s->total * sizeof *loss);
+        memcpy(order, s->base_order, s->total * sizeof *order);
+        return 0;
+    }
+    pg_model copy;
+    pg_eval_result r;
+    if (pg_model_clone(&copy, s->m) != 0)
+        return -1;
+    int rc = pg_ttt_phased_run(&copy, stream, n, s->lut, &s->eo, s->o, &r, loss, order);
+    pg_model_free(&copy);
+    return rc;
+}
+
+/* The re-scored TTT's legality by measurement: the future-perturbation and
+ * document-order audits at the middle of the stream (pgolf eval's audits). */
+static void audit_records_ttt(const ttt_scorer *sc, const uint16_t *val, size_t nval,
+                              const char *ckpt, const char *name, pg_checks *c)
+{
+    size_t total = pg_eval_total_targets(nval, sc->eo.seq_len), at = total / 2;
+    int bos = sc->m->cfg.bos_id;
+    while (at + 2 < total && (val[at] == bos || val[at + 1] == bos))
+        at++; /* inside a document, with tokens of it after */
+    static const char *const kind[2] = {"causality", "order"};
+    for (int k = 0; k < 2; k++) {
+        char cname[220];
+        snprintf(cname, sizeof cname, "%s.ttt.%s", name, kind[k]);
+        pg_order_audit_result a;
+        int rc = k == 0 ? pg_audit_future(score_ttt, (void *)sc, val, nval, total,
+                                          sc->m->cfg.vocab_size, bos, at, &a)
+                        : pg_audit_order(score_ttt, (void *)sc, val, nval, total,
+                                         sc->m->cfg.vocab_size, bos, at, &a);
+        if (rc != 0)
+            pg_checks_add(c, cname, PG_CHECK_UNKNOWN, "%s: the %s audit did not run: %s", ckpt,
+                          kind[k], pg_errmsg());
+        else if (a.first_diff >= 0)
+            pg_checks_add(c, cname, PG_CHECK_FAIL,
+                          "%s: the phased TTT's %s audit: altering positions %zu..%zu changed "
+                          "target %ld (%.17g -> %.17g), scored before the alteration could be "
+                          "seen", ckpt, kind[k], a.alt_start, a.alt_end - 1, a.first_diff,
+                          a.before, a.after);
+        else
+            pg_checks_add(c, cname, PG_CHECK_PASS,
+                          "%s: the phased TTT's %s audit: altering positions %zu..%zu left the "
+                          "%zu targets scored before it could be seen bit-identical; %zu later "
+                          "targets in %zu documents changed (a dependence on earlier documents)",
+                          ckpt, kind[k], a.alt_start, a.alt_end - 1, a.protected_targets,
+                          a.later_changed, a.later_docs);
+    }
+}
+
 /* The log's phased TTT line re-run with its dump's settings, in pgolf's canonical
  * schedule (float32), against the same bands as the diagnostic with the reasons. */
 static void rerun_records_ttt(const pg_model *m, const pg_log_summary *log, const char *ckpt,
@@ -152,10 +220,16 @@ static void rerun_records_ttt(const pg_model *m, const pg_log_summary *log, cons
                       ckpt, line->tag, pg_errmsg());
         return;
     }
-    int rc = pg_ttt_phased_run(&copy, val, nval, lut, &eo, &to, &res, NULL, NULL);
+    size_t total = pg_eval_total_targets(nval, (int)seq);
+    double *loss = malloc((total ? total : 1) * sizeof *loss);
+    uint64_t *order = malloc((total ? total : 1) * sizeof *order);
+    int rc = loss && order ? pg_ttt_phased_run(&copy, val, nval, lut, &eo, &to, &res, loss, order)
+                           : pg_fail("out of memory for %zu targets' losses", total);
     pg_model_free(&copy);
     if (rc != 0) {
         pg_checks_add(c, fname, PG_CHECK_FAIL, "%s: %s", ckpt, pg_errmsg());
+        free(loss);
+        free(order);
         return;
     }
     double diff = fabs(res.val_bpb - line->val_bpb);
@@ -177,6 +251,10 @@ static void rerun_records_ttt(const pg_model *m, const pg_log_summary *log, cons
                               "schedule, which depends on timing: batches claimed from a shared "
                               "counter, phases begun when a rank notices a flag): undecided"
                             : "beyond 2e-3, more than precision and schedule explain");
+    ttt_scorer sc = {m, lut, eo, &to, val, loss, order, total};
+    audit_records_ttt(&sc, val, nval, ckpt, name, c);
+    free(loss);
+    free(order);
 }
 
 /* A model of the records' family (DESIGN §11): re-scores the log's "diagnostic

@@ -312,6 +312,8 @@ int pg_ttt_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *
                const pg_eval_opts *eo, const pg_ttt_opts *o, pg_eval_result *r,
                double *per_token)
 {
+    if (o->optimizer == PG_TTT_PHASED) /* scores documents in its own schedule */
+        return pg_ttt_phased_run(m, stream, n, lut, eo, o, r, per_token, NULL);
     memset(r, 0, sizeof *r);
     size_t total;
     if (pg_eval_check_stream(m, stream, n, lut, eo->seq_len, &total) != 0)
@@ -320,8 +322,6 @@ int pg_ttt_run(pg_model *m, const uint16_t *stream, size_t n, const pg_bpb_lut *
     size_t nwin;
     if (pg_eval_windows(eo, total, &win, &nwin) != 0)
         return -1;
-    if (o->optimizer == PG_TTT_PHASED)
-        return pg_ttt_phased_run(m, stream, n, lut, eo, o, r, per_token, NULL);
     if (o->optimizer == PG_TTT_LORA) {
         int rc = lora_run(m, stream, lut, eo, o, total, win, nwin, r, per_token);
         free(win);

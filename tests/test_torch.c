@@ -663,8 +663,13 @@ START_TEST(records_artifact_verify)
                                                  "documents, 1 rank in pgolf's canonical schedule"));
                 ck_assert_ptr_nonnull(strstr(ev, "tolerance: "));
             }
+            if (name && (strcmp(name, "rerun.final_model.int6.ptz.ttt.causality") == 0 ||
+                         strcmp(name, "rerun.final_model.int6.ptz.ttt.order") == 0)) {
+                found_ttt++; /* the re-scored TTT's legality, whatever the claim */
+                ck_assert_str_eq(json_string_value(json_object_get(chk, "status")), "PASS");
+            }
         }
-        ck_assert_msg(found && found_ttt, "no rerun check in %s", r.out);
+        ck_assert_msg(found && found_ttt == 3, "no rerun or audit check in %s", r.out);
         json_decref(v);
     }
     free(dump);
@@ -675,7 +680,7 @@ Suite *suite_torch(void)
 {
     Suite *s = suite_create("torch");
     TCase *tc = tcase_create("torch");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 400);
     tcase_add_test(tc, golden_files_match_torch);
     tcase_add_test(tc, export_import_round_trip);
     tcase_add_test(tc, zstd_wrapper);
