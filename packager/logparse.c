@@ -108,12 +108,19 @@ static const char *digits(const char *p, int n)
 }
 
 /* A leading timestamp: "[anything] ", "2026-04-01 12:00:00[.123][Z] ", "12:00:00[.1] ",
- * with an optional " - " / " | " after it. */
+ * a unix time "1776142348[.135] " (ten digits: never a step line's "N/M"), with an
+ * optional " - " / " | " after it. */
 static char *strip_stamp(char *line)
 {
     char *p = line;
+    const char *unix_end = digits(p, 10);
+    if (unix_end && *unix_end == '.')
+        while (isdigit((unsigned char)*++unix_end))
+            ;
     if (*p == '[' && strchr(p, ']')) {
         p = strchr(p, ']') + 1;
+    } else if (unix_end && (*unix_end == ' ' || *unix_end == '\t')) {
+        p = (char *)unix_end;
     } else {
         const char *q = digits(p, 4);
         if (q && q[0] == '-' && digits(q + 1, 2) && q[3] == '-' && digits(q + 4, 2) &&
@@ -399,6 +406,11 @@ static void parse_line(pg_log_summary *s, char *raw, int ln)
         parse_step(s, line, ln);
         s->training_started = 1;
     }
+    /* the configuration ends where warmup, training or an evaluation begins: progress
+     * and timing values after it are not settings */
+    if (strncmp(line, "warmup_step", 11) == 0 ||
+        (find_num(line, "val_loss:", &v) && find_num(line, "val_bpb:", &w)))
+        s->training_started = 1;
     double u;
     if (!s->nan_line && ((find_num(line, "train_loss:", &v) && !isfinite(v)) ||
                          (find_num(line, "val_loss:", &v) && !isfinite(v)) ||

@@ -469,6 +469,85 @@ START_TEST(test_impossible_values)
 END_TEST
 
 /* The README's numbers against submission.json, and work after the training cap. */
+/* Reviewer round 2 (findings on real folders): a signed gain is not impossible; a per-seed
+ * field its own log contradicts FAILs; a val_bpb no evidence supports FAILs when every
+ * claimed seed has its log; unix-time prefixed logs parse, and progress or timing lines
+ * after training are not settings. */
+START_TEST(test_round2_findings)
+{
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "signed_gain"));
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.2010,"
+               "\"val_loss\":2.1,\"seed_results\":{\"1\":{\"val_bpb\":1.2,\"ttt_gain_bpb\":-0.0123,"
+               "\"delta_nats\":-0.02}}}");
+    ck_assert_int_eq(status_of(dir, "submission.values"), PG_CHECK_PASS);
+
+    /* artifact_bytes 15000000 claimed for all three seeds; the logs say ...000, ...100, ...200 */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "seed_bytes"));
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.2010,"
+               "\"val_loss\":2.1,\"seed_results\":{"
+               "\"1\":{\"val_bpb\":1.2,\"artifact_bytes\":15000000},"
+               "\"2\":{\"val_bpb\":1.201,\"artifact_bytes\":15000000},"
+               "\"3\":{\"val_bpb\":1.202,\"artifact_bytes\":15000000}}}");
+    ck_assert_int_eq(status_of(dir, "claim.seed_results.1"), PG_CHECK_PASS);
+    const char *ev = evidence_of(dir, "claim.seed_results.2", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "artifact_bytes 15000000 vs 15000100"), "%s", ev);
+    ck_assert_int_eq(status_of(dir, "claim.seed_results.3"), PG_CHECK_FAIL);
+
+    /* 1.2050: no run, no mean over the logged seeds, not better than all; every claimed
+     * seed has its log -> FAIL (UNKNOWN while a claimed seed's log is missing) */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "unsupported"));
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.2050,"
+               "\"val_loss\":2.1,\"seed_results\":{\"1\":{\"val_bpb\":1.2},\"2\":{\"val_bpb\":1.201}}}");
+    ev = evidence_of(dir, "claim.val_bpb", PG_CHECK_FAIL);
+    ck_assert_msg(strstr(ev, "supported by none of the evidence"), "%s", ev);
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.2050,"
+               "\"val_loss\":2.1,\"seed_results\":{\"1\":{\"val_bpb\":1.2},\"9\":{\"val_bpb\":1.21}}}");
+    ck_assert_int_eq(status_of(dir, "claim.val_bpb"), PG_CHECK_UNKNOWN);
+
+    /* logs as the April records keep them in logs/: every line after a unix time; their
+     * hyperparameter dump agrees, their TTT progress and timings differ */
+    snprintf(dir, sizeof dir, "%s", make_folder("track_10min_16mb", "unix_time"));
+    for (int seed = 1; seed <= 3; seed++) {
+        char name[64], text[2048];
+        snprintf(name, sizeof name, "train_seed%d.log", seed);
+        snprintf(text, sizeof text,
+                 "1776142360.540 Hyperparameters:\n1776142360.540   seed: %d\n"
+                 "1776142360.540   num_layers: 11\n1776142360.541   ttt_lora_rank: 96\n"
+                 "1776142684.924 warmup_step: 1/20\n"
+                 "1776142690.001 1/20000 train_loss: 9.0089 train_time: 0.0m tok/s: 16515307\n"
+                 "1776143349.278 stopping_early: wallclock_cap train_time: 58709%dms step: 483%d/20000\n"
+                 "1776143349.300 Total submission size quantized+brotli: 1500000%d bytes\n"
+                 "1776143501.933 diagnostic quantized val_loss:2.79852399 val_bpb:1.%d0000000 eval_time:55851ms\n"
+                 "1776143600.000 ttpp: phase:1/1 pd:2000 gd:2000 t:25%d.3s\n"
+                 "1776144156.999 quantized_ttt_phased val_loss:2.76951521 val_bpb:1.20%d00000 eval_time:500104ms\n"
+                 "1776144157.000 total_eval_time:41%d.5s\n",
+                 seed, seed, seed, seed, seed, seed, seed - 1, seed);
+        write_file(dir, name, text);
+    }
+    write_file(dir, "submission.json",
+               "{\"name\":\"fx\",\"author\":\"me\",\"date\":\"2026-05-01\",\"val_bpb\":1.201,"
+               "\"seed_results\":{\"1\":{\"val_bpb\":1.2},\"2\":{\"val_bpb\":1.201},\"3\":{\"val_bpb\":1.202}}}");
+    pg_record r;
+    pg_checks c;
+    ck_assert_int_eq(pg_verify_record(dir, &r, &c), 0);
+    for (size_t i = 0; i < r.nlogs; i++) {
+        ck_assert_msg(r.logs[i].train_ms.line > 0 && r.logs[i].steps.line > 0,
+                      "%s: no train_time or steps", r.logs[i].path);
+        ck_assert_int_eq(r.logs[i].nconfig, 3); /* seed, num_layers, ttt_lora_rank */
+    }
+    ck_assert_int_eq(find_check(&c, "claim.val_bpb")->status, PG_CHECK_PASS);
+    const pg_check *same = find_check(&c, "runs.same_config");
+    ck_assert_msg(same && same->status == PG_CHECK_PASS, "%s", same ? same->evidence : "none");
+    pg_checks_free(&c);
+    pg_record_free(&r);
+}
+END_TEST
+
 START_TEST(test_readme_and_work_after_cap)
 {
     char dir[1100];
@@ -568,6 +647,7 @@ Suite *suite_verify(void)
     tcase_add_test(tc, test_planted_problems);
     tcase_add_test(tc, test_wrong_finding_classes);
     tcase_add_test(tc, test_impossible_values);
+    tcase_add_test(tc, test_round2_findings);
     tcase_add_test(tc, test_readme_and_work_after_cap);
     tcase_add_test(tc, test_rerun);
     suite_add_tcase(s, tc);

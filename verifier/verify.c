@@ -148,8 +148,11 @@ static const char *impossible(const char *key, double v)
 {
     if (!isfinite(v))
         return "not finite";
-    if (strstr(key, "delta"))
-        return NULL;
+    /* differences are signed: a gain, delta, change or improvement may be negative */
+    static const char *const signed_words[] = {"delta", "gain", "diff", "change", "improvement"};
+    for (size_t i = 0; i < sizeof signed_words / sizeof *signed_words; i++)
+        if (strstr(key, signed_words[i]))
+            return NULL;
     if (strstr(key, "std"))
         return v >= 0 ? NULL : "a standard deviation below 0";
     if (strstr(key, "bpb"))
@@ -248,6 +251,20 @@ static size_t seed_groups(const pg_record *r)
     return n;
 }
 
+/* Every seed submission.json claims has its log (and it claims at least one). */
+static int all_seeds_logged(const pg_record *r)
+{
+    size_t seeds = 0;
+    for (size_t i = 0; i < r->nseed_claims; i++) {
+        if (strncmp(r->seed_claims[i].name, "seed_results.", 13) != 0)
+            continue;
+        if (r->seed_claims[i].how == PG_SEED_NOT_LOGGED)
+            return 0;
+        seeds++;
+    }
+    return seeds > 0;
+}
+
 static void check_claim(const pg_record *r, pg_checks *c, int loss)
 {
     const pg_claim_match *m = loss ? &r->loss_match : &r->bpb_match;
@@ -276,6 +293,12 @@ static void check_claim(const pg_record *r, pg_checks *c, int loss)
                       "%s %s %.8g is contradicted: better than every final evaluation in %zu "
                       "log(s); the best is %s",
                       r->submission_path, key, m->claim, r->nlogs, one);
+    else if (all_seeds_logged(r))
+        pg_checks_add(c, name, PG_CHECK_FAIL,
+                      "%s %s %.8g is supported by none of the evidence: every claimed seed has "
+                      "its log, and it equals no final evaluation and no mean over them; the "
+                      "best is %s",
+                      r->submission_path, key, m->claim, one);
     else
         pg_checks_add(c, name, PG_CHECK_UNKNOWN,
                       "%s %s %.8g equals no final evaluation and no per-seed mean; the best is %s",
@@ -333,8 +356,8 @@ static void check_seed_claim(const pg_record *r, const pg_seed_claim *s, pg_chec
     }
     char bad[600] = "";
     seed_extras(l, seed_entry(r, s), bad, sizeof bad);
-    if (bad[0])
-        pg_checks_add(c, name, PG_CHECK_UNKNOWN, "seed %s: val_bpb matches %s, but%s", s->key,
+    if (bad[0]) /* the seed's own log contradicts the claim */
+        pg_checks_add(c, name, PG_CHECK_FAIL, "seed %s: val_bpb matches %s, but%s", s->key,
                       where, bad);
     else if (s->how == PG_SEED_UNPRINTED)
         pg_checks_add(c, name, PG_CHECK_NOTE,
