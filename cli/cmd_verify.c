@@ -15,6 +15,7 @@
 #include "dataset/shard.h"
 #include "dataset/val.h"
 #include "kernels/final_eval.h"
+#include "stats/judge.h"
 #include "verifier/audit.h"
 #include "verifier/verify.h"
 #include "packager/torchimport.h"
@@ -392,6 +393,29 @@ static void rerun_one(const pg_record *r, const char *ckpt, const uint16_t *val,
     pg_model_free(&m);
 }
 
+/* A claim over a subset of the logged seeds (runs.seed_selection): the significance test
+ * against the README's stated SOTA on every logged seed, as a reviewer would run it. */
+static void seed_selection_test(const pg_record *r, pg_checks *c)
+{
+    double bpb[64], loss[64];
+    size_t n = pg_verify_all_seed_scores(r, bpb, loss, 64);
+    if (n <= r->bpb_match.nrefs || n < 2 || !isfinite(r->readme.stated_sota))
+        return;
+    pg_judge_opts o;
+    pg_judge_opts_default(&o);
+    pg_judgement j;
+    if (pg_judge(bpb, loss, n, r->readme.stated_sota, NULL, 0, &o, &j) != 0) {
+        pg_checks_add(c, "runs.seed_selection.significance", PG_CHECK_NOTE,
+                      "the test on all %zu logged seeds did not run: %s", n, pg_errmsg());
+        return;
+    }
+    pg_checks_add(c, "runs.seed_selection.significance", PG_CHECK_NOTE,
+                  "on all %zu logged seeds against the README's SOTA %.8g (%s:%d): mean %.8g, "
+                  "std %.3g, t %.3f, p %.3g at the %s threshold: %s",
+                  n, r->readme.stated_sota, r->readme.path, r->readme.stated_sota_line, j.s.mean,
+                  j.s.std, j.one.t, j.one.p, j.threshold_note, pg_verdict_name(j.verdict));
+}
+
 static int rerun(const pg_record *r, const char *data, const char *tok_path, int bf16,
                  pg_checks *c)
 {
@@ -488,6 +512,7 @@ int cmd_verify(int argc, char **argv)
     pg_checks checks;
     if (pg_verify_record(argv[optind], &rec, &checks) != 0)
         return pg_cli_error();
+    seed_selection_test(&rec, &checks);
     if (do_rerun && rerun(&rec, data, tok, bf16, &checks) != 0) {
         pg_record_free(&rec);
         pg_checks_free(&checks);

@@ -1,5 +1,6 @@
 #include "verifier/verify.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -674,6 +675,59 @@ static void check_world(const pg_record *r, const pg_log_summary *l, pg_checks *
                   l->world_size.value);
 }
 
+/* The line of text where the number appears printed with `decimals` digits (not inside
+ * a longer number), or 0. */
+static int number_line(const char *text, double v, int decimals)
+{
+    char want[64];
+    snprintf(want, sizeof want, "%.*f", decimals, v);
+    size_t k = strlen(want);
+    for (const char *p = strstr(text, want); p; p = strstr(p + 1, want)) {
+        int before = p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.');
+        if (before || isdigit((unsigned char)p[k]))
+            continue;
+        int line = 1;
+        for (const char *q = text; q < p; q++)
+            line += *q == '\n';
+        return line;
+    }
+    return 0;
+}
+
+/* A run no claim rests on whose final score the README quotes (a per-seed table, a
+ * p-value list) is evidence too: it is held to the track's limits like a claimed one. */
+static void mark_readme_evidence(pg_record *r, pg_checks *c)
+{
+    if (!r->readme.present || !any_claimed(r))
+        return; /* with no claimed run every run is held to the limits already */
+    unsigned char *text;
+    size_t len;
+    if (pg_read_file(r->readme.path, 1 << 22, &text, &len) != 0)
+        return;
+    for (size_t i = 0; i < r->nlogs; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        if (r->log_claimed[i] || !l->nevals)
+            continue;
+        double v = l->evals[l->nevals - 1].val_bpb;
+        static const int decimals[] = {8, 6, 5, 4};
+        for (size_t d = 0; d < sizeof decimals / sizeof *decimals; d++) {
+            int line = number_line((const char *)text, v, decimals[d]);
+            if (!line)
+                continue;
+            r->log_claimed[i] = 1;
+            char name[96];
+            snprintf(name, sizeof name, "runs.evidence.%.70s", base_of(l->path));
+            pg_checks_add(c, name, PG_CHECK_NOTE,
+                          "%s:%d quotes %.*f, the final score of %s (line %d, seed %.0f, "
+                          "world_size %.0f): held to the track's limits as evidence",
+                          r->readme.path, line, decimals[d], v, l->path,
+                          l->evals[l->nevals - 1].line, l->seed.value, l->world_size.value);
+            break;
+        }
+    }
+    free(text);
+}
+
 static void check_limits(const pg_record *r, pg_checks *c)
 {
     check_bytes(r, c);
@@ -770,6 +824,57 @@ static void check_config(const pg_record *r, pg_checks *c)
                       "the %zu claimed runs print the same settings (seed aside)", m->nrefs);
 }
 
+size_t pg_verify_all_seed_scores(const pg_record *r, double *bpb, double *loss, size_t cap)
+{
+    const pg_claim_match *m = &r->bpb_match;
+    if (m->kind != PG_CLAIM_MEAN || m->nrefs < 1)
+        return 0;
+    const char *tag = ref_eval(r, m->refs[0])->tag;
+    size_t n = 0;
+    double seen[PG_MAX_REFS * 4];
+    for (size_t i = 0; i < r->nlogs && n < cap && n < sizeof seen / sizeof *seen; i++) {
+        const pg_log_summary *l = &r->logs[i];
+        const pg_log_eval *last = NULL;
+        for (int e = 0; e < l->nevals; e++)
+            if (strcmp(l->evals[e].tag, tag) == 0)
+                last = &l->evals[e];
+        if (!last || !l->seed.line)
+            continue;
+        size_t j = 0;
+        while (j < n && seen[j] != l->seed.value)
+            j++;
+        if (j < n)
+            continue; /* one score per seed */
+        seen[n] = l->seed.value;
+        bpb[n] = last->val_bpb;
+        loss[n++] = last->val_loss;
+    }
+    return n;
+}
+
+/* A claim over a subset of the logged seeds: which ones, and the mean over all. */
+static void check_seed_selection(const pg_record *r, pg_checks *c)
+{
+    double bpb[64], loss[64];
+    size_t n = pg_verify_all_seed_scores(r, bpb, loss, 64), k = r->bpb_match.nrefs;
+    if (n <= k)
+        return;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += bpb[i] / (double)n;
+    char used[300] = "";
+    for (size_t i = 0; i < k && strlen(used) + 80 < sizeof used; i++) {
+        const pg_log_summary *l = &r->logs[r->bpb_match.refs[i].log];
+        snprintf(used + strlen(used), sizeof used - strlen(used), "%s%.0f", i ? ", " : "",
+                 l->seed.value);
+    }
+    pg_checks_add(c, "runs.seed_selection", PG_CHECK_NOTE,
+                  "val_bpb %.8g is the mean of %zu of the %zu seeds logged (seeds %s; the "
+                  "claimed evaluation %s); the mean over all %zu would be %.8g",
+                  r->bpb_match.claim, k, n, used, ref_eval(r, r->bpb_match.refs[0])->tag, n,
+                  mean);
+}
+
 /* Whether a README number is the json's number at the README's precision. */
 static int readme_agrees(const pg_readme_number *x, double json)
 {
@@ -831,11 +936,13 @@ int pg_verify_record(const char *dir, pg_record *rec, pg_checks *c)
         check_seed_claim(rec, &rec->seed_claims[i], c);
     check_std(rec, c);
     check_readme(rec, c);
+    mark_readme_evidence(rec, c);
     check_runs(rec, c);
     check_limits(rec, c);
     check_hardware(rec, c);
     check_tokenizer(rec, c);
     check_config(rec, c);
+    check_seed_selection(rec, c);
     if (c->out_of_memory)
         return pg_fail("%s: out of memory for the audit's findings", dir);
     return 0;

@@ -41,6 +41,11 @@ size_t pg_checks_count(const pg_checks *c, pg_check_status s);
 /* Loads dir and runs every static check. Fails only when dir cannot be read. */
 int pg_verify_record(const char *dir, pg_record *rec, pg_checks *checks);
 
+/* The claimed evaluation's score of every logged seed (the last line of the tag the
+ * val_bpb claim rests on, one per seed): bpb[] and loss[] up to cap; returns how many,
+ * 0 when the claim is not a per-seed mean. */
+size_t pg_verify_all_seed_scores(const pg_record *r, double *bpb, double *loss, size_t cap);
+
 /* {"record","seeds":[...],"checks":[...],"summary":{...}}; NOTE findings are listed only
  * with all (always counted in the summary). */
 json_t *pg_verify_json(const pg_record *rec, const pg_checks *checks, int all);
