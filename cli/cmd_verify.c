@@ -15,6 +15,7 @@
 #include "dataset/shard.h"
 #include "dataset/val.h"
 #include "kernels/final_eval.h"
+#include "records/reproduce.h"
 #include "stats/judge.h"
 #include "verifier/audit.h"
 #include "verifier/verify.h"
@@ -416,6 +417,51 @@ static void seed_selection_test(const pg_record *r, pg_checks *c)
                   j.s.std, j.one.t, j.one.p, j.threshold_note, pg_verdict_name(j.verdict));
 }
 
+/* Re-run logs made elsewhere (pgolf rerun's DIR/seed_N.log, or any *.log / *.txt in DIR),
+ * matched to the claimed seeds by the seed they state. */
+static int judge_rerun_logs(const pg_record *r, const char *dir, pg_checks *c)
+{
+    long seeds[64];
+    size_t n = pg_reproduce_claimed_seeds(r, seeds, 64);
+    if (n == 0)
+        return pg_fail("%s: no claimed seed to compare re-runs with", r->dir);
+    pg_rerun_seed *runs = calloc(n, sizeof *runs);
+    if (!runs)
+        return pg_fail("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        runs[i].seed = seeds[i];
+        snprintf(runs[i].failure, sizeof runs[i].failure, "left no log stating seed %ld in %s",
+                 seeds[i], dir);
+    }
+    DIR *top = opendir(dir);
+    if (!top) {
+        free(runs);
+        return pg_fail("%s: cannot read the re-run logs' folder", dir);
+    }
+    struct dirent *d;
+    while ((d = readdir(top)) != NULL) {
+        const char *nm = d->d_name;
+        size_t k = strlen(nm);
+        if (nm[0] == '.' || k < 5 || (strcmp(nm + k - 4, ".log") != 0 && strcmp(nm + k - 4, ".txt") != 0))
+            continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        pg_log_summary *s = malloc(sizeof *s);
+        if (s && pg_log_parse(path, s) == 0 && s->seed.line)
+            for (size_t i = 0; i < n; i++)
+                if ((long)s->seed.value == runs[i].seed && !runs[i].parsed) {
+                    runs[i].s = *s;
+                    runs[i].parsed = runs[i].ran = 1;
+                    snprintf(runs[i].log, sizeof runs[i].log, "%.590s", path);
+                }
+        free(s);
+    }
+    closedir(top);
+    pg_reproduce_report(r, runs, n, c);
+    free(runs);
+    return 0;
+}
+
 static int rerun(const pg_record *r, const char *data, const char *tok_path, int bf16,
                  pg_checks *c)
 {
@@ -473,6 +519,7 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"rerun", no_argument, 0, 'r'},
+                                         {"rerun-logs", required_argument, 0, 'R'},
                                          {"data", required_argument, 0, 'd'},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"all", no_argument, 0, 'a'},
@@ -480,7 +527,7 @@ int cmd_verify(int argc, char **argv)
                                          PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
     int as_json = 0, do_rerun = 0, all = 0, bf16 = 0, c;
-    const char *data = NULL, *tok = NULL;
+    const char *data = NULL, *tok = NULL, *rerun_logs = NULL;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
         if (c == 'j')
@@ -489,6 +536,8 @@ int cmd_verify(int argc, char **argv)
             do_rerun = 1;
         else if (c == 'd')
             data = optarg;
+        else if (c == 'R')
+            rerun_logs = optarg;
         else if (c == 't')
             tok = optarg;
         else if (c == 'a')
@@ -513,6 +562,11 @@ int cmd_verify(int argc, char **argv)
     if (pg_verify_record(argv[optind], &rec, &checks) != 0)
         return pg_cli_error();
     seed_selection_test(&rec, &checks);
+    if (rerun_logs && judge_rerun_logs(&rec, rerun_logs, &checks) != 0) {
+        pg_record_free(&rec);
+        pg_checks_free(&checks);
+        return pg_cli_error();
+    }
     if (do_rerun && rerun(&rec, data, tok, bf16, &checks) != 0) {
         pg_record_free(&rec);
         pg_checks_free(&checks);

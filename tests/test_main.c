@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, suite_train());
     srunner_add_suite(sr, suite_ttt());
     srunner_add_suite(sr, suite_ttt_phased());
+    srunner_add_suite(sr, suite_rerun());
     srunner_add_suite(sr, suite_verify());
     srunner_add_suite(sr, suite_packager());
     srunner_add_suite(sr, suite_package());

@@ -700,7 +700,22 @@ START_TEST(test_package)
              a, copy, a, a);
     ck_assert_msg(system(cmd) == 0, "train_gpt.py, the log and submission.json tell different "
                                     "scores");
-    unsetenv("TTT_EPOCHS");
+    /* pgolf rerun: both seeds re-run from scratch copies with the environment the logs and
+     * the README give reproduce their claims bit for bit; the folder is not written */
+    char rerun_out[1100], before[1100];
+    snprintf(rerun_out, sizeof rerun_out, "%s", t_tmp_path("pkg_rerun"));
+    snprintf(before, sizeof before, "%s", t_tmp_path("pkg_before_rerun"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' && cp -r '%s' '%s'", rerun_out, before, a, before);
+    ck_assert_int_eq(system(cmd), 0);
+    unsetenv("TTT_EPOCHS"); /* from the log's settings this time */
+    r = t_pgolf("rerun '%s' --out '%s' --launcher %s --env DATA_PATH='%s' --env TOKENIZER_PATH='%s' "
+                "--timeout 600",
+                a, rerun_out, py, t_repo_path("data/sample"),
+                t_repo_path("data/sample/sample_1024_bpe.model"));
+    ck_assert_msg(r.status == 0 && strstr(r.out, "reproduced bit for bit: 2 of 2 seeds"),
+                  "%.3000s\n%.2000s", r.out, r.err);
+    snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' > /dev/null", before, a);
+    ck_assert_msg(system(cmd) == 0, "pgolf rerun wrote into the records folder");
 }
 END_TEST
 
@@ -708,7 +723,7 @@ Suite *suite_packager(void)
 {
     Suite *s = suite_create("packager");
     TCase *tc = tcase_create("packager");
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_int8_matches_torch);
     tcase_add_test(tc, test_fp16_roundtrip);
     tcase_add_test(tc, test_int6_int5_search);
