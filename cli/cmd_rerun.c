@@ -213,11 +213,31 @@ static int rerun_seed(const char *dir, const char *out, long seed, const char *l
     return 0;
 }
 
-static int make_out(const char *out)
+/* DIR for the re-runs: created, or an existing one without a report; never inside the
+ * records folder (which is not written). */
+static int make_out(const char *out, const char *dir)
 {
-    if (mkdir(out, 0755) == 0)
-        return 0;
-    if (errno != EEXIST)
+    /* where out is or would be: its parent's real path and its last part */
+    char parent[1200], *slash;
+    snprintf(parent, sizeof parent, "%s", out);
+    while ((slash = strrchr(parent, '/')) && slash[1] == '\0' && slash != parent)
+        *slash = '\0';
+    slash = strrchr(parent, '/');
+    const char *last = slash ? slash + 1 : parent;
+    char base[1200];
+    snprintf(base, sizeof base, "%s", slash ? (slash == parent ? "/" : parent) : ".");
+    if (slash && slash != parent)
+        base[slash - parent] = '\0';
+    char *rp = realpath(base, NULL), *rd = realpath(dir, NULL);
+    char where[2600];
+    snprintf(where, sizeof where, "%s/%s", rp ? rp : base, last);
+    size_t k = rd ? strlen(rd) : 0;
+    int inside = rd && strncmp(where, rd, k) == 0 && (where[k] == '/' || where[k] == '\0');
+    free(rp);
+    free(rd);
+    if (inside)
+        return pg_fail("--out %s is inside %s: the records folder is never written", out, dir);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
         return pg_fail("%s: cannot create: %s", out, strerror(errno));
     char probe[1200];
     snprintf(probe, sizeof probe, "%s/report.json", out);
@@ -284,7 +304,7 @@ int cmd_rerun(int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < nextra; i++)
         rc = env_put_pair(&env, extra[i]);
     if (rc == 0)
-        rc = make_out(out);
+        rc = make_out(out, dir);
     pg_rerun_seed *runs = rc == 0 ? calloc(nseeds, sizeof *runs) : NULL;
     if (rc == 0 && !runs)
         rc = pg_fail("out of memory");

@@ -71,11 +71,10 @@ int pg_spawn_shell(const char *command, const char *dir, char *const *env, size_
             killed = 1;
         }
         if (t >= next) {
-            fprintf(stderr, "%s: running %.0f s%s\n", label, t,
-                    timeout_s > 0 ? "" : " (no timeout)");
             if (timeout_s > 0)
-                fprintf(stderr, "%s: %.0f s left before the timeout\n", label,
-                        timeout_s - t > 0 ? timeout_s - t : 0);
+                fprintf(stderr, "%s: running %.0f s of at most %.0f s\n", label, t, timeout_s);
+            else
+                fprintf(stderr, "%s: running %.0f s (no timeout)\n", label, t);
             next += 30;
         }
         nap(0.05);

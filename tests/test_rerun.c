@@ -152,6 +152,9 @@ START_TEST(test_rerun_timeout_and_crash)
     r = t_pgolf("rerun '%s' --out '%s' --seeds 3 --launcher python3 --env CRASH=1", dir, out);
     ck_assert_int_eq(r.status, 1);
     ck_assert_msg(strstr(r.out, "crashed: exit status 3"), "%.2000s", r.out);
+    r = t_pgolf("rerun '%s' --out '%s/inner' --launcher python3", dir, dir);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "the records folder is never written"));
     assert_unchanged(dir, before);
     /* usage errors: no --out, a bad --env, a bad seed list */
     r = t_pgolf("rerun '%s'", dir);
