@@ -109,16 +109,10 @@ static int env_from_log(const pg_log_summary *l, env_list *e)
     char **set;
     int n, rc = 0;
     for (int i = 0; i < l->nconfig && rc == 0; i++) {
-        char name[48];
-        size_t k = 0;
-        for (; l->config[i].key[k] && k + 1 < sizeof name; k++)
-            name[k] = (char)(l->config[i].key[k] >= 'a' && l->config[i].key[k] <= 'z'
-                                 ? l->config[i].key[k] - 'a' + 'A'
-                                 : l->config[i].key[k]);
-        name[k] = '\0';
-        const char *v = l->config[i].value;
-        if (strcmp(name, "SEED") != 0 && !machine_bound(name) && !strchr(v, ' '))
-            rc = env_put(e, name, k, strcmp(v, "True") == 0 ? "1" : strcmp(v, "False") == 0 ? "0" : v);
+        char name[48], value[80];
+        pg_log_config_setting(&l->config[i], name, sizeof name, value, sizeof value);
+        if (strcmp(name, "SEED") != 0 && !machine_bound(name) && !strchr(value, ' '))
+            rc = env_put(e, name, strlen(name), value);
     }
     if (rc == 0 && pg_log_settings(l->path, &set, &n) == 0) {
         for (int i = 0; i < n && rc == 0; i++) {
@@ -129,14 +123,6 @@ static int env_from_log(const pg_log_summary *l, env_list *e)
         pg_log_settings_free(set, n);
     }
     return rc;
-}
-
-static const pg_log_summary *log_of_seed(const pg_record *r, long seed)
-{
-    for (size_t i = 0; i < r->nlogs; i++)
-        if (r->logs[i].seed.line && (long)r->logs[i].seed.value == seed && r->logs[i].nevals)
-            return &r->logs[i];
-    return NULL;
 }
 
 /* torchrun over the logged world size when torchrun is on PATH, else one python3 */
@@ -296,7 +282,7 @@ int cmd_rerun(int argc, char **argv)
         default_launcher(&rec, launch, sizeof launch);
     /* the environment: the README's command, the first seed's log, then --env */
     env_list env = {{0}, 0};
-    const pg_log_summary *l0 = rc == 0 ? log_of_seed(&rec, seeds[0]) : NULL;
+    const pg_log_summary *l0 = rc == 0 ? pg_reproduce_log_of(&rec, seeds[0]) : NULL;
     if (rc == 0)
         rc = env_from_readme(&rec, &env);
     if (rc == 0 && l0)

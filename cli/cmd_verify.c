@@ -112,14 +112,7 @@ static int ttt_from_dump(const pg_log_summary *log, pg_ttt_opts *o)
     pg_settings_bind b = {&pg_ttt_settings, o};
     for (int i = 0; i < log->nconfig; i++) {
         char key[48], value[80];
-        size_t k = 0;
-        for (; log->config[i].key[k] && k + 1 < sizeof key; k++)
-            key[k] = (char)(log->config[i].key[k] >= 'a' && log->config[i].key[k] <= 'z'
-                                ? log->config[i].key[k] - 'a' + 'A'
-                                : log->config[i].key[k]);
-        key[k] = '\0';
-        const char *v = log->config[i].value;
-        snprintf(value, sizeof value, "%s", strcmp(v, "True") == 0 ? "1" : strcmp(v, "False") == 0 ? "0" : v);
+        pg_log_config_setting(&log->config[i], key, sizeof key, value, sizeof value);
         void *obj;
         if (strcmp(key, "TTT_OPTIMIZER") == 0) {
             if (strcmp(value, "adam") != 0)

@@ -568,3 +568,14 @@ void pg_log_curves_free(pg_log_curves *c)
     free(c->val.loss);
     memset(c, 0, sizeof *c);
 }
+
+void pg_log_config_setting(const pg_log_config *c, char *name, size_t ncap, char *value,
+                           size_t vcap)
+{
+    size_t k = 0;
+    for (; c->key[k] && k + 1 < ncap; k++)
+        name[k] = (char)toupper((unsigned char)c->key[k]);
+    name[k] = '\0';
+    const char *v = c->value;
+    snprintf(value, vcap, "%s", strcmp(v, "True") == 0 ? "1" : strcmp(v, "False") == 0 ? "0" : v);
+}

@@ -74,6 +74,10 @@ int pg_log_parse_text(const char *name, const char *text, size_t len, pg_log_sum
 /* The resolved configuration a pgolf train log opens with: its "config:NAME=VALUE" lines,
  * as malloc'ed "NAME=VALUE" strings in order. Fails naming the log when it has none. */
 int pg_log_settings(const char *path, char ***settings, int *n);
+/* A hyperparameter dump entry as a setting: the key upper-cased (ttt_lora_rank ->
+ * TTT_LORA_RANK), Python's True/False as 1/0. */
+void pg_log_config_setting(const pg_log_config *c, char *name, size_t ncap, char *value,
+                           size_t vcap);
 void pg_log_settings_free(char **settings, int n);
 
 /* A log's loss curves: the train_loss and the periodic val_loss of its step lines, in

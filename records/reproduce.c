@@ -47,7 +47,7 @@ static const pg_log_eval *last_eval(const pg_log_summary *l, const char *tag)
     return e;
 }
 
-static const pg_log_summary *log_of(const pg_record *r, long seed)
+const pg_log_summary *pg_reproduce_log_of(const pg_record *r, long seed)
 {
     const pg_log_summary *found = NULL;
     for (size_t i = 0; i < r->nlogs; i++)
@@ -95,7 +95,7 @@ void pg_reproduce_report(const pg_record *r, const pg_rerun_seed *runs, size_t n
         const pg_rerun_seed *s = &runs[i];
         char name[64], ev[700] = "";
         snprintf(name, sizeof name, "reproduce.seed.%ld", s->seed);
-        const pg_log_summary *l = log_of(r, s->seed);
+        const pg_log_summary *l = pg_reproduce_log_of(r, s->seed);
         const char *tag = l ? claimed_tag(r, l) : "";
         const pg_log_eval *want = l ? last_eval(l, tag) : NULL;
         const pg_log_eval *got = s->parsed ? last_eval(&s->s, tag) : NULL;

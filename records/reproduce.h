@@ -23,6 +23,9 @@ typedef struct {
  * cap; returns how many. */
 size_t pg_reproduce_claimed_seeds(const pg_record *r, long *seeds, size_t cap);
 
+/* The folder's log of a seed (a claimed one first), or NULL. */
+const pg_log_summary *pg_reproduce_log_of(const pg_record *r, long seed);
+
 /* Adds reproduce.seed.<N> and reproduce.verdict findings. */
 void pg_reproduce_report(const pg_record *r, const pg_rerun_seed *runs, size_t n, pg_checks *c);
 
