@@ -99,6 +99,13 @@ static long log_long(const pg_log_summary *log, const char *key, long def)
 #define RECORDS_EXACT_BPB 1e-6
 #define RECORDS_BF16_GAP_BPB 2e-3
 
+static int records_status(double diff)
+{
+    return diff <= RECORDS_EXACT_BPB ? PG_CHECK_PASS
+           : diff <= RECORDS_BF16_GAP_BPB ? PG_CHECK_UNKNOWN
+                                          : PG_CHECK_FAIL;
+}
+
 /* The records' TTT settings from the log's hyperparameter dump: each key in upper case
  * is a pgolf setting of the same meaning (True/False as 1/0), world_size the ranks the
  * schedule emulates. Their LoRA optimizer must be AdamW and every document scored
@@ -228,9 +235,7 @@ static void rerun_records_ttt(const pg_model *m, const pg_log_summary *log, cons
         return;
     }
     double diff = fabs(res.val_bpb - line->val_bpb);
-    int status = diff <= RECORDS_EXACT_BPB      ? PG_CHECK_PASS
-                 : diff <= RECORDS_BF16_GAP_BPB ? PG_CHECK_UNKNOWN
-                                                : PG_CHECK_FAIL;
+    int status = records_status(diff);
     pg_checks_add(c, fname, status,
                   "%s re-scored with the records' phased TTT (rank %d, chunk %d, %d phase%s on "
                   "%d documents, %d rank%s in pgolf's canonical schedule, float32): val_bpb "
@@ -286,9 +291,7 @@ static void rerun_records(const pg_model *m, const pg_log_summary *log, const ch
         return;
     }
     double diff = fabs(res.val_bpb - diag->val_bpb);
-    int status = diff <= RECORDS_EXACT_BPB      ? PG_CHECK_PASS
-                 : diff <= RECORDS_BF16_GAP_BPB ? PG_CHECK_UNKNOWN
-                                                : PG_CHECK_FAIL;
+    int status = records_status(diff);
     pg_checks_add(c, name, status,
                   "%s (%s) re-scored as the records' diagnostic (documents, seq %ld, %ld per "
                   "packed row, %ld rank%s) in %s: val_bpb %.8f; logged %.8f at %s:%d; "

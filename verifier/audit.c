@@ -205,6 +205,26 @@ static int protect_order(const pg_order_audit_result *r, const uint64_t *order, 
     return (i + 1 < r->alt_start || i >= r->alt_end) && order[i] <= r->first_seen;
 }
 
+/* Alters stream positions [a0, a1) (never to BOS), scores both streams and sets
+ * r->first_seen to the earliest schedule place among targets [a0 - 1, a1): where an
+ * altered token can first be seen. */
+static int alter_and_run(ordered_pair *o, pg_order_scorer score, void *ctx, const uint16_t *stream,
+                         size_t n, size_t targets, int vocab, int bos, size_t a0, size_t a1,
+                         const char *audit, pg_order_audit_result *r)
+{
+    int rc = pair_alloc(&o->p, stream, n, targets, audit);
+    r->alt_start = a0;
+    r->alt_end = a1;
+    for (size_t j = a0; rc == 0 && j < a1; j++)
+        o->p.alt[j] = other_id(stream, j, vocab, bos);
+    if (rc == 0)
+        rc = ordered_run(o, score, ctx, stream, n, targets, audit);
+    r->first_seen = UINT64_MAX;
+    for (size_t i = a0 - 1; rc == 0 && i < a1 && i < targets; i++)
+        r->first_seen = o->order[i] < r->first_seen ? o->order[i] : r->first_seen;
+    return rc;
+}
+
 static int ordered_check(size_t targets, int vocab, int bos, size_t at, const char *audit)
 {
     if (vocab < 3 || bos < 0 || bos >= vocab)
@@ -229,19 +249,9 @@ int pg_audit_future(pg_order_scorer score, void *ctx, const uint16_t *stream, si
         return pg_fail("future audit: position %zu ends its document; no later token of it "
                        "to alter", at);
     ordered_pair o = {0};
-    int rc = pair_alloc(&o.p, stream, n, targets, "future");
-    r->alt_start = at + 1;
-    r->alt_end = e;
-    for (size_t j = at + 1; rc == 0 && j < e; j++)
-        o.p.alt[j] = other_id(stream, j, vocab, bos);
+    int rc = alter_and_run(&o, score, ctx, stream, n, targets, vocab, bos, at + 1, e, "future", r);
     if (rc == 0)
-        rc = ordered_run(&o, score, ctx, stream, n, targets, "future");
-    if (rc == 0) {
-        r->first_seen = UINT64_MAX; /* the earliest-scored target that sees an altered token */
-        for (size_t i = at; i < e && i < targets; i++)
-            r->first_seen = o.order[i] < r->first_seen ? o.order[i] : r->first_seen;
         ordered_compare(&o, stream, targets, bos, protect_future, r);
-    }
     ordered_free(&o);
     return rc;
 }
@@ -267,17 +277,9 @@ int pg_audit_order(pg_order_scorer score, void *ctx, const uint16_t *stream, siz
         return pg_fail("document order audit: no document at or after position %zu has "
                        "tokens to alter", at);
     ordered_pair o = {0};
-    int rc = pair_alloc(&o.p, stream, n, targets, "document order");
-    r->alt_start = s + 1;
-    r->alt_end = e;
-    for (size_t j = s + 1; rc == 0 && j < e; j++)
-        o.p.alt[j] = other_id(stream, j, vocab, bos);
-    if (rc == 0)
-        rc = ordered_run(&o, score, ctx, stream, n, targets, "document order");
+    int rc = alter_and_run(&o, score, ctx, stream, n, targets, vocab, bos, s + 1, e,
+                           "document order", r);
     if (rc == 0) {
-        r->first_seen = UINT64_MAX; /* the altered document's first scored target */
-        for (size_t i = s; i < e; i++)
-            r->first_seen = o.order[i] < r->first_seen ? o.order[i] : r->first_seen;
         if (r->first_seen == UINT64_MAX)
             rc = pg_fail("document order audit: the document at %zu..%zu is not scored", s, e);
         else
