@@ -90,7 +90,7 @@ static double bench_train(pg_model *m, const char *impl, const char *shape, int 
     int N = B * T;
     pg_real *grad = be->alloc(m->num_params * sizeof *grad), probe;
     int *ids = malloc((size_t)N * sizeof *ids), *tgt = malloc((size_t)N * sizeof *tgt);
-    if (!grad || !ids || !tgt || pg_acts_create(&a, m, B, T, 1) != 0 || pg_optim_create(&o, m) != 0)
+    if (!grad || !ids || !tgt || pg_acts_create(&a, m, B, T, 1) != 0 || pg_optim_create(&o, m, 0) != 0)
         die();
     for (int i = 0; i < N; i++) {
         ids[i] = (i * 7919) % m->cfg.vocab_size;

@@ -20,7 +20,7 @@ static void bench(const char *impl, const char *name, pg_model_config c, int B, 
     pg_acts a;
     pg_optim o;
     if (pg_model_create(&m, &c) != 0 || pg_acts_create(&a, &m, B, T, 1) != 0 ||
-        pg_optim_create(&o, &m) != 0) {
+        pg_optim_create(&o, &m, 0) != 0) {
         fprintf(stderr, "bench_train: %s\n", pg_errmsg());
         exit(1);
     }
@@ -32,7 +32,7 @@ static void bench(const char *impl, const char *name, pg_model_config c, int B, 
         tgt[i] = (i * 104729 + 1) % c.vocab_size;
     }
     pg_real *grad = calloc(m.num_params, sizeof *grad);
-    pg_optim_config oc = {0.05, 0.04, 0.04, 0.9, 0.95, 1e-8, 5, 0};
+    pg_optim_config oc = {0.05, 0.04, 0.04, 0.9, 0.95, 1e-8, {5, PG_NS_CLASSIC, 0}, 0};
     double best = 1e30, best_opt = 1e30;
     for (int r = 0; r < reps; r++) {
         memset(grad, 0, m.num_params * sizeof *grad);

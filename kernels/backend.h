@@ -15,7 +15,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "kernels/newton_schulz.h"
 #include "kernels/real.h"
+
+/* How Muon orthogonalizes an update (muon_update). */
+typedef struct {
+    int steps;         /* MUON_BACKEND_STEPS */
+    int coeffs;        /* PG_NS_CLASSIC or PG_NS_POLAR_EXPRESS */
+    int row_normalize; /* MUON_ROW_NORMALIZE */
+} pg_muon_ns;
 
 typedef struct pg_backend pg_backend;
 struct pg_backend {
@@ -185,13 +193,19 @@ struct pg_backend {
     void (*adam_update)(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t n,
                         double beta1, double beta2, double eps, double lr, double bc1,
                         double bc2_sqrt);
-    /* Muon on one [rows][cols] matrix: buf = mu buf + g; u = NS5(g + mu buf) with
-     * `ns_steps` Newton-Schulz-5 iterations; p -= lr u (lr already shape-scaled). */
+    /* Muon on one [rows][cols] matrix: buf = mu buf + g; u = g + mu buf; with
+     * ns->row_normalize (MuonEq-R) each row of u divided by max(|row|_2, 1e-7) (the norm
+     * summed in double, rounded to float); u = NS(u) with ns->steps iterations of the
+     * ns->coeffs schedule (kernels/newton_schulz.h); p -= lr u (lr already shape-scaled). */
     void (*muon_update)(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
-                        pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch);
+                        pg_real momentum, pg_real lr, const pg_muon_ns *ns, pg_real *scratch);
     size_t (*muon_scratch)(int rows, int cols);
     /* The orthogonalization alone, in place on x [rows][cols]. */
-    void (*newton_schulz5)(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
+    void (*newton_schulz5)(pg_real *x, int rows, int cols, int steps, int coeffs,
+                           pg_real *scratch);
+    /* The weights' exponential moving average: ema = p (1 - decay) + ema decay, as one
+     * fused multiply-add over ema rounded times decay (both factors rounded to float). */
+    void (*ema_update)(pg_real *ema, const pg_real *p, size_t n, double decay);
 
     /* ---- multi-process ---- */
     /* A launched run's group. group_id (rank 0, before the rendezvous) draws the id the

@@ -86,6 +86,9 @@ typedef struct {
     pg_real *params;
     pg_param_views w;
     pg_lora *lora; /* NULL unless LoRA adapters are attached */
+    /* 1: the NUM_LOOPS recurrence is skipped (the physical layers once, as the records
+     * train before ENABLE_LOOPING_AT); a state of training, never saved */
+    int loops_off;
 } pg_model;
 
 enum {

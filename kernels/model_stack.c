@@ -37,6 +37,17 @@ pg_step pg_model_step(const pg_model *m, int k, int l)
     return st;
 }
 
+/* The configuration the pass's layer list comes from: without the recurrence while
+ * loops_off (its list, encoder half and skips are the physical layers'; the skip
+ * weights past those go unused, as in the records). */
+static pg_model_config layer_view(const pg_model *m)
+{
+    pg_model_config c = m->cfg;
+    if (m->loops_off)
+        c.num_loops = 0;
+    return c;
+}
+
 /* Whether decoder step k (physical l) runs in the parallel lanes. */
 static int in_lanes(const pg_model_config *c, int k, int l)
 {
@@ -77,7 +88,7 @@ static const pg_real *lanes_final(const pg_model *m, pg_acts *a, const pg_real *
 double pg_model_forward(const pg_model *m, pg_acts *a, const int *ids, const int *targets)
 {
     const pg_backend *be = m->be;
-    const pg_model_config *c = &m->cfg;
+    const pg_model_config view = layer_view(m), *c = &view;
     int N = a->B * a->T, D = c->model_dim;
     int list[PG_MAX_VIRTUAL_LAYERS], V = pg_config_layer_list(c, list, PG_MAX_VIRTUAL_LAYERS);
     int enc = pg_config_encoder_steps(c), nskip = pg_config_num_skips(c);
@@ -149,7 +160,7 @@ void pg_model_backward(const pg_model *m, pg_acts *a, const int *ids, const int 
                        pg_real *grad, double dloss)
 {
     const pg_backend *be = m->be;
-    const pg_model_config *c = &m->cfg;
+    const pg_model_config view = layer_view(m), *c = &view;
     int N = a->B * a->T, D = c->model_dim, V = c->vocab_size;
     int list[PG_MAX_VIRTUAL_LAYERS], S = pg_config_layer_list(c, list, PG_MAX_VIRTUAL_LAYERS);
     int enc = pg_config_encoder_steps(c), nskip = pg_config_num_skips(c);

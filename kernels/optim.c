@@ -6,7 +6,7 @@
 
 #include "common/err.h"
 
-int pg_optim_create(pg_optim *o, const pg_model *m)
+int pg_optim_create(pg_optim *o, const pg_model *m, int ema)
 {
     memset(o, 0, sizeof *o);
     o->be = m->be;
@@ -22,11 +22,18 @@ int pg_optim_create(pg_optim *o, const pg_model *m)
     o->adam_v = o->be->alloc(o->n * sizeof(pg_real));
     o->muon_buf = o->be->alloc(o->n * sizeof(pg_real));
     o->scratch = o->be->alloc(big * sizeof(pg_real));
-    if (!o->adam_m || !o->adam_v || !o->muon_buf || !o->scratch) {
+    o->ema = ema ? o->be->alloc(o->n * sizeof(pg_real)) : NULL;
+    if (!o->adam_m || !o->adam_v || !o->muon_buf || !o->scratch || (ema && !o->ema)) {
         pg_optim_free(o);
         return pg_fail("out of memory for optimizer state (%zu parameters)", m->num_params);
     }
     return 0;
+}
+
+void pg_optim_ema_start(pg_optim *o, const pg_model *m)
+{
+    if (o->ema)
+        o->be->copy(o->ema, m->params, o->n * sizeof(pg_real));
 }
 
 void pg_optim_free(pg_optim *o)
@@ -36,6 +43,7 @@ void pg_optim_free(pg_optim *o)
         o->be->free(o->adam_v);
         o->be->free(o->muon_buf);
         o->be->free(o->scratch);
+        o->be->free(o->ema);
     }
     memset(o, 0, sizeof *o);
 }
@@ -80,16 +88,20 @@ double pg_optim_step(pg_optim *o, pg_model *m, pg_real *grad, const pg_optim_con
     for (int ti = 0; ti < m->num_tensors; ti++) {
         const pg_tensor_info *t = &m->tensors[ti];
         pg_real *p = m->params + t->offset, *g = grad + t->offset;
-        if (t->group == PG_GROUP_MATRIX) {
+        int matrix = t->group == PG_GROUP_MATRIX, embed = t->group == PG_GROUP_EMBED;
+        double lr = (matrix ? c->matrix_lr : embed ? c->embed_lr : c->scalar_lr) * lr_scale;
+        double wd = matrix ? c->muon_wd : embed ? c->embed_wd : c->adam_wd;
+        if (wd > 0)
+            be->scale(p, t->numel, 1.0 - lr * wd);
+        if (matrix)
             be->muon_update(p, g, o->muon_buf + t->offset, t->shape[0], t->shape[1],
-                            (pg_real)momentum, pg_muon_lr(c->matrix_lr * lr_scale, t->shape[0],
-                                                          t->shape[1]),
-                            c->ns_steps, o->scratch);
-        } else {
-            double lr = (t->group == PG_GROUP_EMBED ? c->embed_lr : c->scalar_lr) * lr_scale;
+                            (pg_real)momentum, pg_muon_lr(lr, t->shape[0], t->shape[1]), &c->ns,
+                            o->scratch);
+        else
             pg_adam_step(be, p, g, o->adam_m + t->offset, o->adam_v + t->offset, t->numel, &adam,
                          lr, o->step);
-        }
     }
+    if (o->ema)
+        be->ema_update(o->ema, m->params, o->n, c->ema_decay);
     return norm;
 }

@@ -1,7 +1,11 @@
-/* The reference's optimizers (DESIGN §4): Adam for the embedding and the scalar group,
- * Muon (momentum, Nesterov, Newton-Schulz-5 orthogonalization, shape scale) for the 2-D
- * block matrices; optional global grad-norm clipping. State is laid out like the
- * parameters so checkpoints store it as whole arrays. */
+/* The training optimizers: Adam (AdamW with a decay) for the embedding and the scalar
+ * group, Muon (momentum, Nesterov, Newton-Schulz orthogonalization, shape scale) for the
+ * 2-D block matrices, optional global grad-norm clipping, and optionally the weights'
+ * EMA. The March reference (DESIGN §4) runs classic Newton-Schulz-5 and no decay; the
+ * April records run MuonEq-R (rows normalized), Polar Express coefficients, decoupled
+ * decays (p *= 1 - lr wd before each update, lr the group's scheduled lr) and an EMA
+ * updated after every step. State is laid out like the parameters so checkpoints store
+ * it as whole arrays. */
 #ifndef PG_OPTIM_H
 #define PG_OPTIM_H
 
@@ -10,24 +14,31 @@
 typedef struct {
     double embed_lr, matrix_lr, scalar_lr; /* TIED_EMBED_LR, MATRIX_LR, SCALAR_LR */
     double beta1, beta2, adam_eps;         /* BETA1, BETA2, ADAM_EPS */
-    int ns_steps;                          /* MUON_BACKEND_STEPS */
+    pg_muon_ns ns;                         /* MUON_BACKEND_STEPS, MUON_NS_COEFFS, MUON_ROW_NORMALIZE */
     double grad_clip;                      /* GRAD_CLIP_NORM, 0 = off */
+    double embed_wd, muon_wd, adam_wd;     /* EMBED_WD, MUON_WD, ADAM_WD (decoupled) */
+    double ema_decay;                      /* EMA_DECAY, 0 = no EMA */
 } pg_optim_config;
 
 typedef struct {
     const pg_backend *be;
     pg_real *adam_m, *adam_v; /* Adam moments (embedding and scalar groups) */
     pg_real *muon_buf;        /* Muon momentum (matrix group) */
+    pg_real *ema;             /* the weights' EMA (NULL without one) */
     long step;                /* optimizer steps taken (Adam bias correction) */
     size_t n;
     pg_real *scratch;         /* Muon's workspace (the largest matrix's) */
 } pg_optim;
 
-int pg_optim_create(pg_optim *o, const pg_model *m);
+/* With `ema`, room for the weights' EMA, which pg_optim_ema_start sets to the model's
+ * current weights. */
+int pg_optim_create(pg_optim *o, const pg_model *m, int ema);
+void pg_optim_ema_start(pg_optim *o, const pg_model *m);
 void pg_optim_free(pg_optim *o);
 
 /* One step: lr = group lr * lr_scale, Muon momentum `momentum`. Clips grad in place
- * when configured. Returns the gradient's global L2 norm before clipping. */
+ * when configured; decays, updates, then moves the EMA when there is one. Returns the
+ * gradient's global L2 norm before clipping. */
 double pg_optim_step(pg_optim *o, pg_model *m, pg_real *grad, const pg_optim_config *c,
                      double lr_scale, double momentum);
 

@@ -522,13 +522,25 @@ static void test_optim(ctx *c, const shape *s)
         check(c, "adam_update p", &p, TOL_FP32);
         check(c, "adam_update m", &m, TOL_FP32);
         check(c, "adam_update v", &v, TOL_FP32);
-        c->ref->muon_update(p.h, g.h, buf.h, rows, cols, 0.95f, 0.02f, 5, rs.h);
-        c->dev->muon_update(p.d, g.d, buf.d, rows, cols, 0.95f, 0.02f, 5, ds.d);
+        pg_muon_ns classic = {5, PG_NS_CLASSIC, 0}, eq_r = {5, PG_NS_POLAR_EXPRESS, 1};
+        c->ref->muon_update(p.h, g.h, buf.h, rows, cols, 0.95f, 0.02f, &classic, rs.h);
+        c->dev->muon_update(p.d, g.d, buf.d, rows, cols, 0.95f, 0.02f, &classic, ds.d);
         check(c, "muon_update p", &p, TOL_ITER);
         check(c, "muon_update buf", &buf, TOL_FP32);
-        c->ref->newton_schulz5(g.h, cols, rows, 5, rs.h); /* the wide orientation too */
-        c->dev->newton_schulz5(g.d, cols, rows, 5, ds.d);
+        /* MuonEq-R with Polar Express, on the transposed shape */
+        c->ref->muon_update(p.h, g.h, buf.h, cols, rows, 0.9f, 0.03f, &eq_r, rs.h);
+        c->dev->muon_update(p.d, g.d, buf.d, cols, rows, 0.9f, 0.03f, &eq_r, ds.d);
+        check(c, "muon_update MuonEq-R p", &p, TOL_ITER);
+        check(c, "muon_update MuonEq-R buf", &buf, TOL_FP32);
+        c->ref->ema_update(m.h, p.h, n, 0.9965);
+        c->dev->ema_update(m.d, p.d, n, 0.9965);
+        check(c, "ema_update", &m, TOL_FP32);
+        c->ref->newton_schulz5(g.h, cols, rows, 5, PG_NS_CLASSIC, rs.h); /* wide too */
+        c->dev->newton_schulz5(g.d, cols, rows, 5, PG_NS_CLASSIC, ds.d);
         check(c, "newton_schulz5", &g, TOL_ITER);
+        c->ref->newton_schulz5(g.h, rows, cols, 7, PG_NS_POLAR_EXPRESS, rs.h);
+        c->dev->newton_schulz5(g.d, rows, cols, 7, PG_NS_POLAR_EXPRESS, ds.d);
+        check(c, "newton_schulz5 polar", &g, TOL_ITER);
     }
     free(rs.h);
     pair *all[] = {&p, &g, &buf, &m, &v, &ds};

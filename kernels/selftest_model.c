@@ -45,7 +45,7 @@ static int side_open(side *s, const pg_backend *be, const pg_model_config *cfg, 
     memset(s, 0, sizeof *s);
     s->be = be;
     if (pg_model_create_on(&s->m, cfg, be) != 0 || pg_model_init(&s->m, 7, PG_INIT_DENSE) != 0 ||
-        pg_acts_create(&s->a, &s->m, B, T, 1) != 0 || pg_optim_create(&s->opt, &s->m) != 0)
+        pg_acts_create(&s->a, &s->m, B, T, 1) != 0 || pg_optim_create(&s->opt, &s->m, 1) != 0)
         return -1;
     s->grad = be->alloc(s->m.num_params * sizeof(pg_real));
     return s->grad ? 0 : pg_fail("selftest: out of memory for a gradient");
@@ -132,8 +132,8 @@ static void model_case(rows *w, const pg_backend *rb, const pg_backend *db,
 
     /* the reference's optimizers at its default rates, from the same state */
     pg_optim_config oc = {.embed_lr = 0.05, .matrix_lr = 0.04, .scalar_lr = 0.04,
-                          .beta1 = 0.9, .beta2 = 0.95, .adam_eps = 1e-8, .ns_steps = 5,
-                          .grad_clip = 0};
+                          .beta1 = 0.9, .beta2 = 0.95, .adam_eps = 1e-8,
+                          .ns = {5, PG_NS_CLASSIC, 0}, .grad_clip = 0};
     for (int step = 0; step < TRAIN_STEPS; step++) {
         draw_tokens(&rng, ids, tgt, N, V);
         lr = pass(&ref, ids, tgt, N);
@@ -143,6 +143,26 @@ static void model_case(rows *w, const pg_backend *rb, const pg_backend *db,
     }
     compare_value(w, "train 5 steps loss", lr, ld, PG_SELFTEST_TOL_ITER);
     compare(w, "train 5 steps params", &ref, ref.m.params, &dev, dev.m.params, ref.m.num_params,
+            PG_SELFTEST_TOL_ITER);
+    /* the April records' optimizers: MuonEq-R with Polar Express, decoupled decays, clipping
+     * and the EMA, two steps on */
+    pg_optim_config rec = {.embed_lr = 0.03, .matrix_lr = 0.026, .scalar_lr = 0.02,
+                           .beta1 = 0.9, .beta2 = 0.95, .adam_eps = 1e-8,
+                           .ns = {5, PG_NS_POLAR_EXPRESS, 1}, .grad_clip = 0.3,
+                           .embed_wd = 0.085, .muon_wd = 0.095, .adam_wd = 0.02,
+                           .ema_decay = 0.9965};
+    pg_optim_ema_start(&ref.opt, &ref.m);
+    pg_optim_ema_start(&dev.opt, &dev.m);
+    for (int step = 0; step < 2; step++) {
+        draw_tokens(&rng, ids, tgt, N, V);
+        pass(&ref, ids, tgt, N);
+        pass(&dev, ids, tgt, N);
+        pg_optim_step(&ref.opt, &ref.m, ref.grad, &rec, 0.5, 0.97);
+        pg_optim_step(&dev.opt, &dev.m, dev.grad, &rec, 0.5, 0.97);
+    }
+    compare(w, "records optimizer params", &ref, ref.m.params, &dev, dev.m.params,
+            ref.m.num_params, PG_SELFTEST_TOL_ITER);
+    compare(w, "records optimizer ema", &ref, ref.opt.ema, &dev, dev.opt.ema, ref.m.num_params,
             PG_SELFTEST_TOL_ITER);
 
     /* one chunk of legal TTT: SGD over B sequences of the stream, then the next loss */

@@ -100,6 +100,7 @@ void pg_ttt_end(pg_ttt_state *s)
  * rest. */
 static void ttt_step(pg_ttt_state *s, double lr)
 {
+    static const pg_muon_ns kLaCT = {5, PG_NS_CLASSIC, 0};
     pg_model *m = s->m;
     const pg_backend *be = m->be;
     pg_clip_grad(be, s->grad, s->spans, s->nspans, s->o.grad_clip);
@@ -111,7 +112,7 @@ static void ttt_step(pg_ttt_state *s, double lr)
         pg_real *p = m->params + t->offset, *g = s->grad + t->offset;
         if (s->o.optimizer == PG_TTT_MUON && t->group == PG_GROUP_MATRIX)
             be->muon_update(p, g, s->muon_buf + t->offset, t->shape[0], t->shape[1], mu,
-                            pg_muon_lr(lr * s->mult[i], t->shape[0], t->shape[1]), 5,
+                            pg_muon_lr(lr * s->mult[i], t->shape[0], t->shape[1]), &kLaCT,
                             s->scratch);
         else
             be->sgd_update(p, g, s->buf + t->offset, t->numel, mu, (pg_real)(lr * s->mult[i]));

@@ -315,14 +315,20 @@ static void adam_update(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, si
 }
 
 static void muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
-                        pg_real mu, pg_real lr, int steps, pg_real *scratch)
+                        pg_real mu, pg_real lr, const pg_muon_ns *ns, pg_real *scratch)
 {
-    CPU->muon_update(D(p), D(g), D(buf), rows, cols, mu, lr, steps, D(scratch));
+    CPU->muon_update(D(p), D(g), D(buf), rows, cols, mu, lr, ns, D(scratch));
 }
 
-static void newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch)
+static void newton_schulz5(pg_real *x, int rows, int cols, int steps, int coeffs,
+                           pg_real *scratch)
 {
-    CPU->newton_schulz5(D(x), rows, cols, steps, D(scratch));
+    CPU->newton_schulz5(D(x), rows, cols, steps, coeffs, D(scratch));
+}
+
+static void ema_update(pg_real *ema, const pg_real *p, size_t n, double decay)
+{
+    CPU->ema_update(D(ema), D(p), n, decay);
 }
 
 static int all_reduce_sum(pg_real *x, size_t n)
@@ -400,6 +406,7 @@ static const pg_backend kEmu = {
     .muon_update = muon_update,
     .muon_scratch = muon_scratch,
     .newton_schulz5 = newton_schulz5,
+    .ema_update = ema_update,
     .all_reduce_sum = all_reduce_sum,
 };
 

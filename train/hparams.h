@@ -33,6 +33,14 @@ typedef struct {
     double tied_embed_lr, matrix_lr, scalar_lr;
     double muon_momentum, muon_momentum_warmup_start;
     double beta1, beta2, adam_eps, grad_clip_norm;
+    /* The April records' recipe (omitted from JSON at their defaults, which keep the
+     * March reference's training) */
+    double warmdown_frac, min_lr;     /* WARMDOWN_FRAC (0: WARMDOWN_ITERS), MIN_LR */
+    double enable_looping_at;         /* ENABLE_LOOPING_AT: when NUM_LOOPS switches on */
+    long muon_row_normalize;          /* MUON_ROW_NORMALIZE (MuonEq-R) */
+    int muon_ns_coeffs;               /* MUON_NS_COEFFS: PG_NS_CLASSIC or PG_NS_POLAR_EXPRESS */
+    double muon_wd, embed_wd, adam_wd; /* MUON_WD, EMBED_WD, ADAM_WD (decoupled) */
+    double ema_decay;                 /* EMA_DECAY (0: no EMA; else the EMA is exported) */
 } pg_hparams;
 
 /* DATA_PATH, SEED, ITERATIONS, ...: one row per field but the model (pg_model_settings). */

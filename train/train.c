@@ -20,8 +20,21 @@
 #include "kernels/eval.h"
 
 
+double pg_train_frac(const pg_hparams *h, long step, double elapsed_ms)
+{
+    if (h->max_wallclock_seconds > 0)
+        return elapsed_ms / (1000.0 * h->max_wallclock_seconds);
+    return (double)step / (double)(h->iterations > 1 ? h->iterations : 1);
+}
+
 double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)
 {
+    if (h->warmdown_frac > 0) {
+        double frac = pg_train_frac(h, step, elapsed_ms);
+        if (frac >= 1.0 - h->warmdown_frac)
+            return fmax((1.0 - frac) / h->warmdown_frac, h->min_lr);
+        return 1.0;
+    }
     if (h->warmdown_iters <= 0)
         return 1.0;
     if (h->max_wallclock_seconds <= 0) {
@@ -34,6 +47,11 @@ double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)
     double warmdown_ms = (double)h->warmdown_iters * step_ms;
     double remaining_ms = fmax(1000.0 * h->max_wallclock_seconds - elapsed_ms, 0.0);
     return remaining_ms <= warmdown_ms ? remaining_ms / fmax(warmdown_ms, 1e-9) : 1.0;
+}
+
+int pg_loops_on(const pg_hparams *h, long step, double elapsed_ms)
+{
+    return pg_train_frac(h, step, elapsed_ms) >= h->enable_looping_at;
 }
 
 double pg_muon_momentum(const pg_hparams *h, long step)
@@ -96,21 +114,24 @@ static int save_state(trainer *t)
 {
     if (t->rank != 0)
         return 0;
-    pg_ckpt_extra ex[3] = {{"optim.adam_m", t->opt.adam_m},
+    pg_ckpt_extra ex[4] = {{"optim.adam_m", t->opt.adam_m},
                            {"optim.adam_v", t->opt.adam_v},
-                           {"optim.muon_buf", t->opt.muon_buf}};
+                           {"optim.muon_buf", t->opt.muon_buf},
+                           {"optim.ema", t->opt.ema}};
     json_t *meta = state_meta(t);
-    int rc = pg_checkpoint_save(t->state_path, &t->m, meta, ex, 3);
+    int rc = pg_checkpoint_save(t->state_path, &t->m, meta, ex, t->opt.ema ? 4 : 3);
     json_decref(meta);
     return rc;
 }
 
 static int load_state(trainer *t)
 {
-    pg_ckpt_extra ex[3] = {{"optim.adam_m", NULL}, {"optim.adam_v", NULL}, {"optim.muon_buf", NULL}};
+    pg_ckpt_extra ex[4] = {{"optim.adam_m", NULL}, {"optim.adam_v", NULL},
+                           {"optim.muon_buf", NULL}, {"optim.ema", NULL}};
+    int nex = t->opt.ema ? 4 : 3;
     pg_model loaded;
     json_t *meta;
-    if (pg_checkpoint_load_with(t->state_path, &loaded, &meta, ex, 3) != 0)
+    if (pg_checkpoint_load_with(t->state_path, &loaded, &meta, ex, nex) != 0)
         return -1;
     int rc = -1;
     json_t *want = pg_hparams_to_json(t->h), *have = json_object_get(meta, "hparams");
@@ -141,6 +162,8 @@ static int load_state(trainer *t)
     t->m.be->to_device(t->opt.adam_m, ex[0].data, bytes);
     t->m.be->to_device(t->opt.adam_v, ex[1].data, bytes);
     t->m.be->to_device(t->opt.muon_buf, ex[2].data, bytes);
+    if (t->opt.ema)
+        t->m.be->to_device(t->opt.ema, ex[3].data, bytes);
     t->step = (long)json_integer_value(json_object_get(meta, "step"));
     t->train_ms = json_number_value(json_object_get(meta, "train_ms"));
     t->opt.step = (long)json_integer_value(json_object_get(meta, "optim_step"));
@@ -148,7 +171,7 @@ static int load_state(trainer *t)
 out:
     json_decref(want);
     json_decref(meta);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < nex; i++)
         free(ex[i].data);
     pg_model_free(&loaded);
     return rc;
@@ -190,7 +213,7 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
         return pg_fail("%s: the train split has %zu tokens, fewer than one micro-batch (%ld)",
                        h->data_path, train_tokens, chunk);
     const pg_backend *be = o->backend ? o->backend : pg_backend_cpu();
-    if (pg_model_create_on(&t->m, &h->model, be) != 0 || pg_optim_create(&t->opt, &t->m) != 0 ||
+    if (pg_model_create_on(&t->m, &h->model, be) != 0 || pg_optim_create(&t->opt, &t->m, h->ema_decay > 0) != 0 ||
         pg_model_init(&t->m, (uint64_t)h->seed, PG_INIT_REFERENCE) != 0)
         return -1;
     if (h->init_checkpoint[0]) {
@@ -205,6 +228,7 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
             return pg_fail("%s: INIT_CHECKPOINT has a different model shape than the settings",
                            h->init_checkpoint);
     }
+    pg_optim_ema_start(&t->opt, &t->m); /* a resumed run's EMA is loaded over it */
     return 0;
 }
 
@@ -290,7 +314,7 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *
 /* What rank 0 decides for every rank of a launched run, sent after each step's gradient. */
 typedef struct {
     double scale, train_loss;
-    int32_t interrupted, pad;
+    int32_t interrupted, loops_next; /* loops_next: the recurrence runs at the next step */
 } step_control;
 
 /* An earlier run's files are continued (resume, from its state), replaced (force) or a
@@ -392,6 +416,8 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     if (bar)
         pg_progress_start(&prog, "train", "steps", (size_t)h->iterations);
     double t0 = pg_now_seconds();
+    int loops = h->model.num_loops > 0 ? pg_loops_on(h, t.step, t.train_ms) : 1;
+    t.m.loops_off = !loops;
     for (;;) {
         int last = t.step == h->iterations || (stop_after >= 0 && t.step >= stop_after);
         if (last || (h->val_loss_every > 0 && t.step % h->val_loss_every == 0)) {
@@ -416,12 +442,18 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         double scale = pg_lr_scale(h, t.step, elapsed), train_loss;
         if (train_step(&t, &a, grad, tmp, ids, tgt, chunk, dist, &train_loss) != 0)
             goto done;
+        /* the recurrence switches on between steps, decided on rank 0 from the next step's
+         * fraction (by the clock now when a cap is set) */
+        int loops_next = h->model.num_loops > 0
+                             ? pg_loops_on(h, t.step + 1, t.train_ms + 1000.0 * (pg_now_seconds() - t0))
+                             : 1;
         if (dist) {
-            step_control sc = {scale, train_loss, o->stop && *o->stop, 0};
+            step_control sc = {scale, train_loss, o->stop && *o->stop, loops_next};
             if (pg_dist_broadcast(dist, &sc, sizeof sc) != 0)
                 goto done;
             scale = sc.scale;
             train_loss = sc.train_loss;
+            loops_next = sc.loops_next;
             /* the other ranks stop when rank 0 does, and only then */
             if (o->stop && (sc.interrupted || dist->rank != 0))
                 *o->stop = sc.interrupted;
@@ -438,6 +470,11 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         }
         pg_optim_step(&t.opt, &t.m, grad, &oc, scale, pg_muon_momentum(h, t.step));
         t.step++;
+        if (loops_next && t.m.loops_off) {
+            t.m.loops_off = 0;
+            logf_(&lg, "layer_loop:enabled step:%ld frac:%.3f", t.step,
+                  pg_train_frac(h, t.step, t.train_ms + 1000.0 * (pg_now_seconds() - t0)));
+        }
         if (o->on_step)
             o->on_step(o->ctx, t.step, train_loss);
         double approx_ms = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
@@ -478,6 +515,11 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         pg_progress_finish(&prog, NULL);
     if (save_state(&t) != 0)
         goto done;
+    t.m.loops_off = 0; /* the model is exported and scored with its recurrence */
+    if (t.opt.ema) {
+        logf_(&lg, "ema:applying EMA weights (EMA_DECAY=%g)", h->ema_decay);
+        t.m.be->copy(t.m.params, t.opt.ema, t.m.num_params * sizeof(pg_real));
+    }
     json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train",
                              "step", (json_int_t)t.step, "seed", (json_int_t)h->seed);
     rc = rank == 0 ? pg_checkpoint_save(t.final_path, &t.m, meta, NULL, 0) : 0;

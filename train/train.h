@@ -41,9 +41,16 @@ typedef struct {
  * unless resume (continue it) or force (start over) says so. */
 int pg_train(const pg_hparams *h, const pg_train_opts *o);
 
-/* lr multiplier of the reference: linear warmdown over the last WARMDOWN_ITERS steps,
- * or by wall clock (remaining / (warmdown_iters * avg step)) when a cap is set. */
+/* The fraction of training done before `step`: of the wall clock when a cap is set
+ * (elapsed / cap), else of the steps (step / ITERATIONS), as the records count it. */
+double pg_train_frac(const pg_hparams *h, long step, double elapsed_ms);
+/* lr multiplier. With WARMDOWN_FRAC, the records': 1, then over the last WARMDOWN_FRAC
+ * of training (pg_train_frac) max((1 - frac) / WARMDOWN_FRAC, MIN_LR). Otherwise the
+ * March reference's: linear warmdown over the last WARMDOWN_ITERS steps, or by wall clock
+ * (remaining / (warmdown_iters * avg step)) when a cap is set. */
 double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms);
+/* Whether the NUM_LOOPS recurrence runs at `step`: from ENABLE_LOOPING_AT of training on. */
+int pg_loops_on(const pg_hparams *h, long step, double elapsed_ms);
 /* Muon momentum warm-up from MUON_MOMENTUM_WARMUP_START to MUON_MOMENTUM. */
 double pg_muon_momentum(const pg_hparams *h, long step);
 

@@ -148,6 +148,7 @@ static const pg_backend kCpu = {
     .muon_update = pg_muon_update,
     .muon_scratch = cpu_muon_scratch,
     .newton_schulz5 = pg_newton_schulz5,
+    .ema_update = pg_ema_update,
     .all_reduce_sum = cpu_all_reduce_sum,
 };
 

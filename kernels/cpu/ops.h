@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "kernels/backend.h"
 #include "kernels/real.h"
 
 /* Elementwise and row-wise ops split their rows over OpenMP threads from this many
@@ -172,12 +173,14 @@ void pg_adam_update(pg_real *p, const pg_real *g, pg_real *m, pg_real *v, size_t
                     double beta1, double beta2, double eps, double lr, double bc1,
                     double bc2_sqrt);
 /* Orthogonalizes X [rows][cols] in place: X/(||X||_F + 1e-7), transposed when
- * rows > cols, then `steps` iterations of X <- aX + (bA + cA^2)X with A = X X^T and
- * (a, b, c) = (3.4445, -4.7750, 2.0315). scratch holds 3*m*m + 3*m*n reals for
- * m = min(rows, cols), n = max(rows, cols). */
-void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch);
+ * rows > cols, then pg_ns_iterations(coeffs, steps) iterations of
+ * X <- aX + (bA + cA^2)X with A = X X^T and iteration i's (a, b, c) from
+ * kernels/newton_schulz.h. scratch holds 3*m*m + 2*m*n reals for m = min(rows, cols),
+ * n = max(rows, cols). */
+void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, int coeffs, pg_real *scratch);
 size_t pg_muon_scratch(int rows, int cols);
 void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
-                    pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch);
+                    pg_real momentum, pg_real lr, const pg_muon_ns *ns, pg_real *scratch);
+void pg_ema_update(pg_real *ema, const pg_real *p, size_t n, double decay);
 
 #endif

@@ -1,6 +1,7 @@
 /* CPU reference of the optimizer updates every pgolf optimizer is built from (training's
  * Muon + Adam, TTT's SGD / Muon, LoRA's Adam): gradient norm and clipping, SGD with
- * momentum, Adam, and Muon with Newton-Schulz-5. */
+ * momentum, Adam, Muon with Newton-Schulz (classic or Polar Express, rows normalized
+ * first for MuonEq-R), and the weights' EMA. */
 #include <math.h>
 #include <string.h>
 
@@ -50,9 +51,8 @@ static void transpose(pg_real *dst, const pg_real *src, int rows, int cols)
             dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
-void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scratch)
+void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, int coeffs, pg_real *scratch)
 {
-    const pg_real a = (pg_real)3.4445, b = (pg_real)-4.7750, c = (pg_real)2.0315;
     int tr = rows > cols;
     int m = tr ? cols : rows, n = tr ? rows : cols; /* X is m x n with m <= n */
     size_t mn = (size_t)m * n, mm = (size_t)m * m;
@@ -67,7 +67,10 @@ void pg_newton_schulz5(pg_real *x, int rows, int cols, int steps, pg_real *scrat
         memcpy(X, x, mn * sizeof *X);
     for (size_t i = 0; i < mn; i++)
         X[i] *= inv;
-    for (int s = 0; s < steps; s++) {
+    for (int s = 0, iters = pg_ns_iterations(coeffs, steps); s < iters; s++) {
+        float abc[3];
+        pg_ns_coeffs(coeffs, s, abc);
+        const pg_real a = abc[0], b = abc[1], c = abc[2];
         pg_gemm_fixed(0, 1, m, m, n, 1, X, n, X, n, 0, A, m);  /* A = X X^T */
         pg_gemm_fixed(0, 0, m, m, m, 1, A, m, A, m, 0, AA, m); /* A A */
         for (size_t i = 0; i < mm; i++)
@@ -89,8 +92,22 @@ size_t pg_muon_scratch(int rows, int cols)
     return 3 * lo * lo + 2 * lo * hi + (size_t)rows * cols;
 }
 
+/* u's rows divided by their L2 norms, clamped at 1e-7 (MuonEq-R) */
+static void normalize_rows(pg_real *u, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        pg_real *row = u + (size_t)r * cols;
+        double ss = 0;
+        for (int c = 0; c < cols; c++)
+            ss += (double)row[c] * row[c];
+        pg_real norm = (pg_real)fmax(sqrt(ss), 1e-7);
+        for (int c = 0; c < cols; c++)
+            row[c] /= norm;
+    }
+}
+
 void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int cols,
-                    pg_real momentum, pg_real lr, int ns_steps, pg_real *scratch)
+                    pg_real momentum, pg_real lr, const pg_muon_ns *ns, pg_real *scratch)
 {
     size_t n = (size_t)rows * cols;
     pg_real *u = scratch + pg_muon_scratch(rows, cols) - n;
@@ -99,7 +116,16 @@ void pg_muon_update(pg_real *p, const pg_real *g, pg_real *buf, int rows, int co
         buf[j] = momentum * buf[j] + g[j];
         u[j] = g[j] + momentum * buf[j];
     }
-    pg_newton_schulz5(u, rows, cols, ns_steps, scratch);
+    if (ns->row_normalize)
+        normalize_rows(u, rows, cols);
+    pg_newton_schulz5(u, rows, cols, ns->steps, ns->coeffs, scratch);
     for (size_t j = 0; j < n; j++)
         p[j] -= lr * u[j];
+}
+
+void pg_ema_update(pg_real *ema, const pg_real *p, size_t n, double decay)
+{
+    float keep = (float)decay, take = (float)(1.0 - decay);
+    for (size_t j = 0; j < n; j++)
+        ema[j] = fmaf(p[j], take, ema[j] * keep);
 }

@@ -129,6 +129,7 @@ static pg_backend make_table(void)
     b.muon_update = pg_cuda_muon_update;
     b.muon_scratch = pg_cuda_muon_scratch;
     b.newton_schulz5 = pg_cuda_newton_schulz5;
+    b.ema_update = pg_cuda_ema_update;
     b.group_id = pg_cuda_group_id;
     b.group_join = pg_cuda_group_join;
     b.all_reduce_sum = pg_cuda_all_reduce_sum;

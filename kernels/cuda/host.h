@@ -147,9 +147,10 @@ void pg_cuda_scale(float *g, size_t n, double coef);
 void pg_cuda_sgd_update(float *p, const float *g, float *buf, size_t n, float momentum, float lr);
 void pg_cuda_adam_update(float *p, const float *g, float *m, float *v, size_t n, double beta1,
                          double beta2, double eps, double lr, double bc1, double bc2_sqrt);
-void pg_cuda_newton_schulz5(float *x, int rows, int cols, int steps, float *scratch);
+void pg_cuda_newton_schulz5(float *x, int rows, int cols, int steps, int coeffs, float *scratch);
 void pg_cuda_muon_update(float *p, const float *g, float *buf, int rows, int cols, float momentum,
-                         float lr, int ns_steps, float *scratch);
+                         float lr, const pg_muon_ns *ns, float *scratch);
+void pg_cuda_ema_update(float *ema, const float *p, size_t n, double decay);
 size_t pg_cuda_muon_scratch(int rows, int cols);
 
 /* The process group (nccl.c; pg_cuda_group_id and the NCCL version in backend_cuda.h):

@@ -1,6 +1,7 @@
 // The optimizer updates (kernels/cpu/optim_ops.c is the definition; optim_launch.c
-// launches them): gradient norm and scaling, SGD with momentum, Adam, and the elementwise
-// parts of Muon's Newton-Schulz-5 (its products go through cuBLASLt). The norm is summed
+// launches them): gradient norm and scaling, SGD with momentum, Adam, the elementwise
+// parts of Muon (its rows normalized for MuonEq-R; Newton-Schulz's products go through
+// cuBLASLt), and the weights' EMA. The norm is summed
 // in double in a fixed two-level order (per block, then the blocks in order).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/sizes.h"
@@ -88,6 +89,28 @@ PG_KERNEL muon_momentum(float *u, float *buf, const float *g, size_t n, float mu
         buf[j] = mu * buf[j] + g[j];
         u[j] = g[j] + mu * buf[j];
     }
+}
+
+// MuonEq-R: each row (one block) divided by max(its L2 norm, 1e-7), summed in double
+PG_KERNEL normalize_rows(float *u, int cols)
+{
+    __shared__ double sh[PG_CU_ROW_THREADS];
+    float *row = u + (size_t)blockIdx.x * cols;
+    double ss = 0;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        ss += (double)row[c] * row[c];
+    ss = pg_block_sum(ss, sh);
+    float norm = (float)fmax(sqrt(ss), 1e-7);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        row[c] /= norm;
+}
+
+// ema = p take + ema keep, one fused multiply-add as on the CPU
+PG_KERNEL ema_kernel(float *ema, const float *p, size_t n, float keep, float take)
+{
+    size_t j = pg_thread_index();
+    if (j < n)
+        ema[j] = fmaf(p[j], take, ema[j] * keep);
 }
 
 PG_KERNEL apply_update(float *p, const float *u, size_t n, float lr)

@@ -1,6 +1,6 @@
 /* Launches the kernels of optim.cu: the gradient norm (two levels in a fixed order),
- * scaling, SGD, Adam and Muon, whose Newton-Schulz-5 products go through cuBLASLt
- * (kernels/cpu/optim_ops.c is the definition). */
+ * scaling, SGD, Adam, Muon (whose Newton-Schulz products go through cuBLASLt) and the
+ * weights' EMA (kernels/cpu/optim_ops.c is the definition). */
 #include "kernels/cuda/host.h"
 
 const double *pg_cuda_sumsq_device(const float *x, size_t n)
@@ -51,9 +51,8 @@ static void axpby(float *out, float a, const float *x, float b, const float *y, 
     PG_LAUNCH_N(axpby, n, &out, &a, &x, &b, &y, &n);
 }
 
-void pg_cuda_newton_schulz5(float *x, int rows, int cols, int steps, float *scratch)
+void pg_cuda_newton_schulz5(float *x, int rows, int cols, int steps, int coeffs, float *scratch)
 {
-    const float a = 3.4445f, b = -4.7750f, c = 2.0315f;
     int tr = rows > cols;
     int m = tr ? cols : rows, n = tr ? rows : cols; /* X is m x n with m <= n */
     size_t mn = (size_t)m * n, mm = (size_t)m * m;
@@ -65,12 +64,14 @@ void pg_cuda_newton_schulz5(float *x, int rows, int cols, int steps, float *scra
         src = T;
     }
     PG_LAUNCH_N(scale_by_inv_norm, mn, &X, &src, &ss, &mn);
-    for (int s = 0; s < steps; s++) {
+    for (int s = 0, iters = pg_ns_iterations(coeffs, steps); s < iters; s++) {
+        float abc[3];
+        pg_ns_coeffs(coeffs, s, abc);
         pg_cuda_linear_fwd(A, X, X, m, n, m);  /* A = X X^T */
         pg_cuda_linear_fwd(AA, A, A, m, m, m); /* A A^T = A A */
-        axpby(Bm, b, A, c, AA, mm);
+        axpby(Bm, abc[1], A, abc[2], AA, mm);
         pg_cuda_matmul_nn(BX, Bm, X, m, m, n); /* B X */
-        axpby(X, a, X, 1.0f, BX, mn);
+        axpby(X, abc[0], X, 1.0f, BX, mn);
     }
     if (tr)
         transpose(x, X, m, n);
@@ -85,13 +86,22 @@ size_t pg_cuda_muon_scratch(int rows, int cols)
 }
 
 void pg_cuda_muon_update(float *p, const float *g, float *buf, int rows, int cols, float momentum,
-                         float lr, int ns_steps, float *scratch)
+                         float lr, const pg_muon_ns *ns, float *scratch)
 {
     size_t n = (size_t)rows * cols;
     if (!n)
         return;
     float *u = scratch + pg_cuda_muon_scratch(rows, cols) - n;
     PG_LAUNCH_N(muon_momentum, n, &u, &buf, &g, &n, &momentum);
-    pg_cuda_newton_schulz5(u, rows, cols, ns_steps, scratch);
+    if (ns->row_normalize)
+        PG_LAUNCH(normalize_rows, (unsigned)rows, 1, 1, PG_CU_ROW_THREADS, &u, &cols);
+    pg_cuda_newton_schulz5(u, rows, cols, ns->steps, ns->coeffs, scratch);
     PG_LAUNCH_N(apply_update, n, &p, &u, &n, &lr);
+}
+
+void pg_cuda_ema_update(float *ema, const float *p, size_t n, double decay)
+{
+    float keep = (float)decay, take = (float)(1.0 - decay);
+    if (n)
+        PG_LAUNCH_N(ema_kernel, n, &ema, &p, &n, &keep, &take);
 }

@@ -1,0 +1,286 @@
+/* The April records' training recipe against tests/golden/records_train.json (made by
+ * make_records_train.py from the torch reference records_optim.py): one MuonEq-R /
+ * Polar Express step, AdamW with decay, the EMA, the schedule and loop switch, then a
+ * 12-step training trace whose losses, final weights and exported EMA must agree; and
+ * a resumed run that must give the same bits as an uninterrupted one. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/sha256.h"
+#include "kernels/checkpoint.h"
+#include "kernels/optim.h"
+#include "train/train.h"
+#include "tests/util.h"
+
+static json_t *golden(void)
+{
+    return t_load_json(t_repo_path("tests/golden/records_train.json"));
+}
+
+static pg_real *reals(const json_t *a, size_t *n)
+{
+    *n = json_array_size(a);
+    pg_real *v = malloc((*n ? *n : 1) * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = (pg_real)json_real_value(json_array_get(a, i));
+    return v;
+}
+
+/* max |got - want| over n, checked against tol */
+static double check_close(const char *what, const pg_real *got, const json_t *want, double tol)
+{
+    size_t n;
+    pg_real *w = reals(want, &n);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)got[i] - w[i]));
+    free(w);
+    ck_assert_msg(worst <= tol, "%s: max |pgolf - torch| %.3e > %.1e", what, worst, tol);
+    return worst;
+}
+
+START_TEST(test_muon_eq_r_polar_express_step)
+{
+    json_t *g = golden();
+    const pg_backend *be = pg_backend_cpu();
+    pg_muon_ns ns = {5, PG_NS_POLAR_EXPRESS, 1};
+    json_t *c;
+    size_t i, n;
+    json_array_foreach(json_object_get(json_object_get(g, "pieces"), "muon"), i, c)
+    {
+        int rows = (int)json_integer_value(json_object_get(c, "rows"));
+        int cols = (int)json_integer_value(json_object_get(c, "cols"));
+        double lr = json_real_value(json_object_get(c, "lr"));
+        double wd = json_real_value(json_object_get(c, "wd"));
+        pg_real *p = reals(json_object_get(c, "p"), &n), *gr = reals(json_object_get(c, "g"), &n);
+        pg_real *buf = reals(json_object_get(c, "buf"), &n);
+        pg_real *scratch = calloc(be->muon_scratch(rows, cols), sizeof *scratch);
+        /* as pg_optim_step runs a matrix: decay with the group lr, then the update */
+        be->scale(p, n, 1.0 - lr * wd);
+        be->muon_update(p, gr, buf, rows, cols,
+                        (pg_real)json_real_value(json_object_get(c, "momentum")),
+                        pg_muon_lr(lr, rows, cols), &ns, scratch);
+        double dp = check_close("muon p", p, json_object_get(c, "p_out"), 2e-6);
+        double db = check_close("muon buf", buf, json_object_get(c, "buf_out"), 1e-6);
+        fprintf(stderr, "MuonEq-R/Polar Express [%d][%d] vs torch: p %.1e, buf %.1e\n", rows,
+                cols, dp, db);
+        free(p), free(gr), free(buf), free(scratch);
+    }
+    json_decref(g);
+}
+END_TEST
+
+START_TEST(test_adamw_and_ema)
+{
+    json_t *g = golden(), *pieces = json_object_get(g, "pieces");
+    const pg_backend *be = pg_backend_cpu();
+    json_t *a = json_object_get(pieces, "adamw"), *st;
+    size_t n, k;
+    pg_real *p = reals(json_object_get(a, "p"), &n);
+    pg_real *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
+    double lr = json_real_value(json_object_get(a, "lr")), wd = json_real_value(json_object_get(a, "wd"));
+    pg_adam_config ac = {0.9, 0.95, 1e-8};
+    json_array_foreach(json_object_get(a, "steps"), k, st)
+    {
+        pg_real *gr = reals(json_object_get(st, "g"), &n);
+        be->scale(p, n, 1.0 - lr * wd);
+        pg_adam_step(be, p, gr, m, v, n, &ac, lr, (long)k + 1);
+        check_close("adamw p", p, json_object_get(st, "p_out"), 1e-6);
+        free(gr);
+    }
+    json_t *e = json_object_get(pieces, "ema");
+    pg_real *ema = reals(json_object_get(e, "ema"), &n), *w = reals(json_object_get(e, "p"), &n);
+    be->ema_update(ema, w, n, json_real_value(json_object_get(e, "decay")));
+    /* one fused multiply-add as torch's vectorized add: the same float, or one ulp */
+    check_close("ema", ema, json_object_get(e, "ema_out"), 1e-6);
+    free(p), free(m), free(v), free(ema), free(w);
+    json_decref(g);
+}
+END_TEST
+
+/* The trace's settings on the tiny preset, with the model of its checkpoint. */
+static void trace_hparams(const json_t *g, pg_hparams *h)
+{
+    pg_hparams_tiny(h, t_root());
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(g, "settings"), key, v)
+        ck_assert_msg(pg_hparams_set(h, key, json_string_value(v)) == 0, "%s", pg_errmsg());
+    json_t *tr = json_object_get(g, "trace");
+    ck_assert_msg(pg_config_from_json(json_object_get(tr, "config"), &h->model, "golden") == 0,
+                  "%s", pg_errmsg());
+    ck_assert_int_eq(pg_hparams_set(h, "VAL_LOSS_EVERY", "0"), 0);
+    ck_assert_int_eq(pg_hparams_set(h, "MAX_WALLCLOCK_SECONDS", "0"), 0);
+}
+
+START_TEST(test_schedule_and_loop_switch)
+{
+    json_t *g = golden(), *row;
+    pg_hparams h;
+    trace_hparams(g, &h);
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(g, "pieces"), "schedule"), i, row)
+    {
+        long step = (long)json_integer_value(json_object_get(row, "step"));
+        ck_assert_double_eq_tol(pg_lr_scale(&h, step, 0),
+                                json_real_value(json_object_get(row, "lr_mul")), 1e-15);
+        ck_assert_int_eq(pg_loops_on(&h, step, 0), json_is_true(json_object_get(row, "loops")));
+    }
+    /* with a cap, the fraction is the wall clock's */
+    h.max_wallclock_seconds = 100;
+    ck_assert_double_eq(pg_lr_scale(&h, 1, 20000), 1.0);
+    ck_assert_double_eq_tol(pg_lr_scale(&h, 1, 75000), 0.5, 1e-12);
+    ck_assert_double_eq(pg_lr_scale(&h, 1, 99000), 0.1); /* MIN_LR */
+    ck_assert_int_eq(pg_loops_on(&h, 1, 34000), 0);
+    ck_assert_int_eq(pg_loops_on(&h, 1, 35000), 1);
+    json_decref(g);
+}
+END_TEST
+
+typedef struct {
+    double loss[64];
+    long n, stop_at;
+    volatile sig_atomic_t *stop;
+} trace;
+
+static void on_step(void *ctx, long step, double loss)
+{
+    trace *t = ctx;
+    if (step <= 64)
+        t->loss[step - 1] = loss;
+    t->n = step;
+    if (t->stop && step == t->stop_at)
+        *t->stop = 1;
+}
+
+static const char *fresh(const char *name)
+{
+    static char cmd[1200], dir[1100];
+    snprintf(dir, sizeof dir, "%s", t_tmp_path(name));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    return dir;
+}
+
+static pg_real *ckpt_params(const char *dir, const char *file, size_t *n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    pg_model m;
+    ck_assert_msg(pg_checkpoint_load(path, &m, NULL) == 0, "%s", pg_errmsg());
+    *n = m.num_params;
+    pg_real *p = malloc(*n * sizeof *p);
+    memcpy(p, m.params, *n * sizeof *p);
+    pg_model_free(&m);
+    return p;
+}
+
+START_TEST(test_trace_matches_torch)
+{
+    json_t *g = golden(), *tr = json_object_get(g, "trace");
+    pg_hparams h;
+    trace_hparams(g, &h);
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
+    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(tr, "init_seed")),
+                  PG_INIT_DENSE);
+    uint8_t d[PG_SHA256_LEN];
+    char hex[PG_SHA256_HEX_LEN];
+    pg_sha256(m.params, m.num_params * sizeof(pg_real), d);
+    pg_sha256_hex(d, hex);
+    ck_assert_str_eq(hex, json_string_value(json_object_get(tr, "params_sha256")));
+    size_t n = m.num_params;
+    char init_path[1100];
+    snprintf(init_path, sizeof init_path, "%s", t_tmp_path("recipe_init.ckpt"));
+    ck_assert_int_eq(pg_checkpoint_save(init_path, &m, NULL, NULL, 0), 0);
+    pg_model_free(&m);
+    ck_assert_int_eq(pg_hparams_set(&h, "INIT_CHECKPOINT", init_path), 0);
+
+    const char *dir = fresh("recipe");
+    trace t = {0};
+    pg_train_opts o = {.out_dir = dir, .quiet = 1, .on_step = on_step, .ctx = &t};
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    json_t *want = json_object_get(tr, "losses");
+    ck_assert_int_eq(t.n, (long)json_array_size(want));
+    double worst = 0;
+    for (long i = 0; i < t.n; i++) {
+        double w = json_real_value(json_array_get(want, (size_t)i));
+        worst = fmax(worst, fabs(t.loss[i] - w) / fabs(w));
+        ck_assert_msg(worst <= 5e-6, "step %ld: pgolf %.8f torch %.8f", i + 1, t.loss[i], w);
+    }
+    /* the golden's blob: the final weights, then their EMA */
+    size_t bytes, nlive, nema;
+    unsigned char *blob = t_read_bytes(t_repo_path("tests/golden/records_train.f32"), &bytes);
+    ck_assert_uint_eq(bytes, 2 * n * sizeof(float));
+    pg_real *live = ckpt_params(dir, "state.ckpt", &nlive), *ema = ckpt_params(dir, "final.ckpt", &nema);
+    double dl = 0, de = 0, span = 0;
+    for (size_t i = 0; i < n; i++) {
+        float wl, we;
+        memcpy(&wl, blob + 4 * i, 4);
+        memcpy(&we, blob + 4 * (n + i), 4);
+        dl = fmax(dl, fabs(live[i] - wl));
+        de = fmax(de, fabs(ema[i] - we));
+        span = fmax(span, fabs(we - live[i]));
+    }
+    ck_assert_msg(dl <= 1e-4 && de <= 1e-4, "weights %.2e, EMA %.2e from torch", dl, de);
+    ck_assert_msg(span > 1e-3, "the exported EMA equals the live weights (%.2e)", span);
+    char *log = t_read_text(t_tmp_path("recipe/train.log"));
+    char line[96];
+    snprintf(line, sizeof line, "layer_loop:enabled step:%lld ",
+             (long long)json_integer_value(json_object_get(tr, "loops_enabled_at")));
+    ck_assert_msg(strstr(log, line), "no '%s' in train.log", line);
+    ck_assert_ptr_nonnull(strstr(log, "ema:applying EMA weights"));
+    fprintf(stderr, "records recipe vs torch: %ld steps, loss rel %.1e (%.4f -> %.4f), weights "
+                    "%.1e, EMA %.1e (EMA-live %.1e)\n",
+            t.n, worst, t.loss[0], t.loss[t.n - 1], dl, de, span);
+    free(blob), free(live), free(ema), free(log);
+    json_decref(g);
+}
+END_TEST
+
+START_TEST(test_resume_gives_the_same_bits)
+{
+    json_t *g = golden();
+    pg_hparams h;
+    trace_hparams(g, &h);
+    json_decref(g);
+    const char *straight = fresh("recipe_straight");
+    pg_train_opts o = {.out_dir = straight, .quiet = 1};
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    size_t n, n2;
+    pg_real *want = ckpt_params(straight, "final.ckpt", &n);
+    /* interrupted after step 3 (loops still off), then resumed */
+    volatile sig_atomic_t stop = 0;
+    trace t = {.stop_at = 3, .stop = &stop};
+    const char *dir = fresh("recipe_resumed");
+    pg_train_opts o2 = {.out_dir = dir, .quiet = 1, .on_step = on_step, .ctx = &t, .stop = &stop};
+    ck_assert_int_ne(pg_train(&h, &o2), 0);
+    ck_assert_int_eq(t.n, 3);
+    stop = 0;
+    t.stop = NULL;
+    o2.resume = 1;
+    ck_assert_msg(pg_train(&h, &o2) == 0, "%s", pg_errmsg());
+    pg_real *got = ckpt_params(dir, "final.ckpt", &n2);
+    ck_assert_uint_eq(n, n2);
+    ck_assert_msg(memcmp(want, got, n * sizeof *got) == 0, "the resumed run's EMA differs");
+    free(want), free(got);
+}
+END_TEST
+
+Suite *suite_recipe(void)
+{
+    Suite *s = suite_create("recipe");
+    TCase *tc = tcase_create("recipe");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_muon_eq_r_polar_express_step);
+    tcase_add_test(tc, test_adamw_and_ema);
+    tcase_add_test(tc, test_schedule_and_loop_switch);
+    tcase_add_test(tc, test_trace_matches_torch);
+    tcase_add_test(tc, test_resume_gives_the_same_bits);
+    suite_add_tcase(s, tc);
+    return s;
+}
