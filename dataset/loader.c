@@ -24,6 +24,7 @@ int pg_stream_open(pg_token_stream *s, const char *dir, int vocab)
 {
     memset(s, 0, sizeof *s);
     s->vocab = vocab;
+    s->bos = -1;
     if (pg_shard_list(dir, "train", &s->paths, &s->nfiles) != 0)
         return -1;
     if (load_file(s, 0) != 0) {
@@ -65,5 +66,40 @@ int pg_stream_take(pg_token_stream *s, size_t n, uint16_t *out)
         s->pos += k;
         n -= k;
     }
+    return 0;
+}
+
+/* The position of the shard's first BOS, or its end when it has none (nothing of it is
+ * read then, as no micro-step fits). */
+static void to_first_bos(pg_token_stream *s)
+{
+    size_t i = 0;
+    while (i < s->ntokens && s->tokens[i] != s->bos)
+        i++;
+    s->pos = i;
+}
+
+int pg_stream_pack_documents(pg_token_stream *s, int bos)
+{
+    if (bos < 0 || bos >= s->vocab)
+        return pg_fail("document packing: BOS_ID=%d is outside the vocabulary (%d)", bos, s->vocab);
+    s->bos = bos;
+    to_first_bos(s);
+    return 0;
+}
+
+int pg_stream_take_packed(pg_token_stream *s, size_t n, uint16_t *out)
+{
+    for (size_t moved = 0; s->pos + n > s->ntokens; moved++) {
+        if (moved == s->nfiles)
+            return pg_fail("%s: no train shard holds %zu tokens after its first BOS (%d), the "
+                           "tokens of one micro-step of every rank",
+                           s->paths[s->file_idx], n, s->bos);
+        if (load_file(s, (s->file_idx + 1) % s->nfiles) != 0)
+            return -1;
+        to_first_bos(s);
+    }
+    memcpy(out, s->tokens + s->pos, n * sizeof *out);
+    s->pos += n;
     return 0;
 }

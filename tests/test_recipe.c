@@ -1,8 +1,9 @@
 /* The April records' training recipe against tests/golden/records_train.json (made by
  * make_records_train.py from the torch reference records_optim.py): one MuonEq-R /
- * Polar Express step, AdamW with decay, the EMA, the schedule and loop switch, then a
- * 12-step training trace whose losses, final weights and exported EMA must agree; and
- * a resumed run that must give the same bits as an uninterrupted one. */
+ * Polar Express step, AdamW with decay, the EMA, the schedule and loop switch, the
+ * document-packing loader's rows and attention pieces, then a 12-step training trace
+ * (document-packed) whose losses, final weights and exported EMA must agree; and a
+ * resumed run that must give the same bits as an uninterrupted one. */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "dataset/loader.h"
 #include "kernels/checkpoint.h"
+#include "kernels/eval.h"
 #include "kernels/optim.h"
 #include "train/train.h"
 #include "tests/util.h"
@@ -98,6 +101,54 @@ START_TEST(test_adamw_and_ema)
     /* one fused multiply-add as torch's vectorized add: the same float, or one ulp */
     check_close("ema", ema, json_object_get(e, "ema_out"), 1e-6);
     free(p), free(m), free(v), free(ema), free(w);
+    json_decref(g);
+}
+END_TEST
+
+START_TEST(test_document_packing_loader)
+{
+    json_t *g = golden(), *l = json_object_get(json_object_get(g, "pieces"), "loader"), *st;
+    int bos = (int)json_integer_value(json_object_get(l, "bos"));
+    int local = (int)json_integer_value(json_object_get(l, "local"));
+    int world = (int)json_integer_value(json_object_get(l, "world"));
+    int max_len = (int)json_integer_value(json_object_get(l, "max_len"));
+    pg_token_stream s;
+    ck_assert_msg(pg_stream_open(&s, t_repo_path("tests/golden/packing_shards"),
+                                 (int)json_integer_value(json_object_get(l, "vocab"))) == 0,
+                  "%s", pg_errmsg());
+    ck_assert_int_eq(pg_stream_pack_documents(&s, bos), 0);
+    size_t per = (size_t)(local + 1) * world, k;
+    uint16_t *chunk = malloc(per * sizeof *chunk);
+    int *ids = malloc((size_t)local * sizeof *ids), *span = malloc((size_t)local * sizeof *span);
+    json_array_foreach(json_object_get(l, "steps"), k, st)
+    {
+        ck_assert_msg(pg_stream_take_packed(&s, per, chunk) == 0, "%s", pg_errmsg());
+        ck_assert_uint_eq(s.file_idx, (size_t)json_integer_value(json_object_get(st, "shard")));
+        for (int r = 0; r < world; r++) {
+            json_t *row = json_array_get(json_object_get(st, "rows"), (size_t)r);
+            const uint16_t *sl = chunk + (size_t)r * (local + 1);
+            for (int t = 0; t < local; t++) {
+                ids[t] = sl[t];
+                ck_assert_int_eq(sl[t], json_integer_value(json_array_get(json_object_get(row, "inputs"), (size_t)t)));
+                ck_assert_int_eq(sl[t + 1], json_integer_value(json_array_get(json_object_get(row, "targets"), (size_t)t)));
+            }
+            /* pgolf's spans are the reference's piece bounds, one start per position */
+            pg_doc_spans(ids, local, bos, max_len, span);
+            json_t *b = json_object_get(row, "bounds");
+            for (size_t p = 0; p + 1 < json_array_size(b); p++) {
+                int lo = (int)json_integer_value(json_array_get(b, p));
+                int hi = (int)json_integer_value(json_array_get(b, p + 1));
+                for (int t = lo; t < hi; t++)
+                    ck_assert_msg(span[t] == lo, "step %zu rank %d position %d: span %d, piece %d",
+                                  k, r, t, span[t], lo);
+            }
+        }
+    }
+    /* every shard too short for one micro-step: a clear error, not a loop */
+    ck_assert_int_ne(pg_stream_take_packed(&s, 1000, chunk), 0);
+    ck_assert_ptr_nonnull(strstr(pg_errmsg(), "no train shard holds 1000 tokens"));
+    pg_stream_close(&s);
+    free(chunk), free(ids), free(span);
     json_decref(g);
 }
 END_TEST
@@ -279,6 +330,7 @@ Suite *suite_recipe(void)
     tcase_add_test(tc, test_muon_eq_r_polar_express_step);
     tcase_add_test(tc, test_adamw_and_ema);
     tcase_add_test(tc, test_schedule_and_loop_switch);
+    tcase_add_test(tc, test_document_packing_loader);
     tcase_add_test(tc, test_trace_matches_torch);
     tcase_add_test(tc, test_resume_gives_the_same_bits);
     suite_add_tcase(s, tc);

@@ -72,6 +72,12 @@ static const pg_setting kRows[] = {
     RDBL("MUON_WD", muon_wd, "0", 0, INF, 0, "Muon's decoupled weight decay"),
     RDBL("EMBED_WD", embed_wd, "0", 0, INF, 0, "the embedding's AdamW weight decay"),
     RDBL("ADAM_WD", adam_wd, "0", 0, INF, 0, "the scalar group's AdamW weight decay"),
+    {.name = "TRAIN_LOADER", .type = PG_SET_ENUM, .offset = offsetof(pg_hparams, train_loader),
+     .size = sizeof(int), .def = "sequential", .choices = "sequential|document_packing",
+     .readers = PG_READ_TRAIN, .omit_default = 1,
+     .help = "training data: the March reference's sequential stream of TRAIN_SEQ_LEN rows, or "
+             "the records' document packing (one row per rank and micro-step from a shard's "
+             "documents, attention cut at each BOS_ID and every TRAIN_SEQ_LEN tokens)"},
     RDBL("EMA_DECAY", ema_decay, "0", 0, 1, PG_SET_MAX_OPEN,
          "decay of the weights' EMA, updated every step and exported (0: no EMA)"),
 };

@@ -41,7 +41,10 @@ typedef struct {
     int muon_ns_coeffs;               /* MUON_NS_COEFFS: PG_NS_CLASSIC or PG_NS_POLAR_EXPRESS */
     double muon_wd, embed_wd, adam_wd; /* MUON_WD, EMBED_WD, ADAM_WD (decoupled) */
     double ema_decay;                 /* EMA_DECAY (0: no EMA; else the EMA is exported) */
+    int train_loader;                 /* TRAIN_LOADER: PG_LOADER_SEQUENTIAL or _DOCUMENTS */
 } pg_hparams;
+
+enum { PG_LOADER_SEQUENTIAL = 0, PG_LOADER_DOCUMENTS = 1 };
 
 /* DATA_PATH, SEED, ITERATIONS, ...: one row per field but the model (pg_model_settings). */
 extern const pg_settings_table pg_train_settings;

@@ -200,7 +200,9 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
     if (pg_eval_total_targets(t->nval, h->model.seq_len) == 0)
         return pg_fail("%s: validation split (%zu tokens) is shorter than TRAIN_SEQ_LEN=%d",
                        h->data_path, t->nval, h->model.seq_len);
-    if (pg_stream_open(&t->stream, h->data_path, h->model.vocab_size) != 0)
+    if (pg_stream_open(&t->stream, h->data_path, h->model.vocab_size) != 0 ||
+        (h->train_loader == PG_LOADER_DOCUMENTS &&
+         pg_stream_pack_documents(&t->stream, h->model.bos_id) != 0))
         return -1;
     size_t train_tokens = 0;
     for (size_t i = 0; i < t->stream.nfiles; i++) {
@@ -255,6 +257,9 @@ static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
     fprintf(lg->log, "== end of configuration ==\n");
     logf_(lg, "val_bpb:enabled tokenizer_kind=sentencepiece tokenizer_path=%s", h->tokenizer_path);
     logf_(lg, "train_loader:dataset:%s train_shards:%zu", h->data_path, t->stream.nfiles);
+    if (h->train_loader == PG_LOADER_DOCUMENTS)
+        logf_(lg, "train_loader:document_packing bos_id:%d piece_len:%d", h->model.bos_id,
+              h->model.seq_len);
     logf_(lg, "val_loader:shards pattern=%s/fineweb_val_*.bin tokens:%zu", h->data_path,
           pg_eval_total_targets(t->nval, h->model.seq_len));
     logf_(lg, "model_params:%zu", t->m.num_params);
@@ -277,7 +282,7 @@ static void log_header(logger *lg, const trainer *t, const pg_train_opts *o)
  * advances by the whole step's tokens either way. Returns rank 0's mean micro-step loss
  * (what the reference logs) in *train_loss (0 on other ranks). */
 static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *ids, int *tgt,
-                      uint16_t *chunk, const pg_dist *dist, double *train_loss)
+                      int *doc_span, uint16_t *chunk, const pg_dist *dist, double *train_loss)
 {
     const pg_hparams *h = t->h;
     const pg_backend *be = t->m.be;
@@ -285,7 +290,11 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *
     size_t local = (size_t)(h->train_batch_tokens / (W * accum)), per_micro = (local + 1) * (size_t)W;
     size_t n = t->m.num_params;
     double dloss = 1.0 / ((double)W * accum * (double)local), rank0 = 0;
-    if (pg_stream_take(&t->stream, per_micro * (size_t)accum, chunk) != 0)
+    int packed = h->train_loader == PG_LOADER_DOCUMENTS;
+    for (int micro = 0; packed && micro < accum; micro++)
+        if (pg_stream_take_packed(&t->stream, per_micro, chunk + (size_t)micro * per_micro) != 0)
+            return -1;
+    if (!packed && pg_stream_take(&t->stream, per_micro * (size_t)accum, chunk) != 0)
         return -1;
     int first = dist ? dist->rank : 0, end = dist ? dist->rank + 1 : W;
     be->zero(grad, n * sizeof *grad);
@@ -298,6 +307,10 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *
             for (size_t i = 0; i < local; i++) {
                 ids[i] = span[i];
                 tgt[i] = span[i + 1];
+            }
+            if (packed) { /* one row: attention cut at each BOS and every TRAIN_SEQ_LEN */
+                pg_doc_spans(ids, (int)local, h->model.bos_id, h->model.seq_len, doc_span);
+                pg_acts_set_spans(a, doc_span);
             }
             double sum = pg_model_forward(&t->m, a, ids, tgt);
             if (r == 0)
@@ -400,10 +413,12 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     pg_real *grad = t.m.be->alloc(t.m.num_params * sizeof *grad);
     pg_real *tmp = W > 1 && !dist ? t.m.be->alloc(t.m.num_params * sizeof *tmp) : NULL;
     int *ids = malloc(local * sizeof *ids), *tgt = malloc(local * sizeof *tgt);
+    int *doc_span = malloc(local * sizeof *doc_span);
+    int packed = h->train_loader == PG_LOADER_DOCUMENTS, rows = packed ? 1 : (int)(local / (size_t)T);
     uint16_t *chunk = malloc((local + 1) * (size_t)W * (size_t)accum * sizeof *chunk);
     int rc = -1;
-    if (!grad || !ids || !tgt || !chunk || (W > 1 && !dist && !tmp) ||
-        pg_acts_create(&a, &t.m, (int)(local / (size_t)T), T, 1) != 0) {
+    if (!grad || !ids || !tgt || !doc_span || !chunk || (W > 1 && !dist && !tmp) ||
+        pg_acts_create(&a, &t.m, rows, packed ? (int)local : T, 1) != 0) {
         pg_fail("out of memory for a micro-batch of %zu tokens", local);
         goto done;
     }
@@ -440,7 +455,7 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
         }
         double elapsed = t.train_ms + 1000.0 * (pg_now_seconds() - t0);
         double scale = pg_lr_scale(h, t.step, elapsed), train_loss;
-        if (train_step(&t, &a, grad, tmp, ids, tgt, chunk, dist, &train_loss) != 0)
+        if (train_step(&t, &a, grad, tmp, ids, tgt, doc_span, chunk, dist, &train_loss) != 0)
             goto done;
         /* the recurrence switches on between steps, decided on rank 0 from the next step's
          * fraction (by the clock now when a cap is set) */
@@ -545,6 +560,7 @@ done:
         t.m.be->free(tmp);
     free(ids);
     free(tgt);
+    free(doc_span);
     free(chunk);
     teardown(&t);
     return rc;

@@ -83,15 +83,17 @@ $py $g/make_train_trace.py "$tmp/trace.ckpt" data/sample/fineweb_train_000000.bi
 
 # The records' training recipe (MuonEq-R with Polar Express, AdamW groups with decoupled
 # decays, clipping, warmdown by fraction to MIN_LR, the loop switched on at a fraction,
-# the EMA): per-piece values and 12 steps of the records' core on the train stream.
+# the EMA, the document-packing loader): per-piece values and 12 steps of the records'
+# core on the sample's train shard.
 RECIPE="ITERATIONS=12 TRAIN_BATCH_TOKENS=512 TRAIN_SEQ_LEN=32 WARMDOWN_FRAC=0.5 MIN_LR=0.1
   ENABLE_LOOPING_AT=0.35 MUON_ROW_NORMALIZE=1 MUON_NS_COEFFS=polar_express MUON_BACKEND_STEPS=5
   MUON_MOMENTUM=0.97 MUON_MOMENTUM_WARMUP_START=0.92 MUON_MOMENTUM_WARMUP_STEPS=6
   TIED_EMBED_LR=0.03 MATRIX_LR=0.026 SCALAR_LR=0.02 BETA1=0.9 BETA2=0.95 ADAM_EPS=1e-8
   GRAD_CLIP_NORM=0.3 MUON_WD=0.095 EMBED_WD=0.085 ADAM_WD=0.02 EMA_DECAY=0.9"
 ./pgolf init --preset tiny $REC --set VOCAB_SIZE=1024 --set XSA_LAST_N=5 --set NUM_LOOPS=1 --set LOOP_START=1 \
-  --set LOOP_END=2 --set SKIP_GATES_ENABLED=1 --seed 37 --out "$tmp/rec_train.ckpt" >/dev/null
-$py $g/make_records_train.py "$tmp/rec_train.ckpt" data/sample/fineweb_train_000000.bin $g/records_train $RECIPE
+  --set LOOP_END=2 --set SKIP_GATES_ENABLED=1 --seed 37 --init dense --out "$tmp/rec_train.ckpt" >/dev/null
+$py $g/make_records_train.py "$tmp/rec_train.ckpt" data/sample/fineweb_train_000000.bin $g/records_train \
+  $g/packing_shards $RECIPE TRAIN_LOADER=document_packing
 
 # TTT parity: per-chunk losses before and with legal score-first TTT.
 ./pgolf init --preset tiny --set NUM_LAYERS=3 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 \

@@ -1,23 +1,29 @@
 """Golden values of the records' training recipe (tests/golden/records_optim.py), per piece
 and as a short training trace.
 
-usage: make_records_train.py INIT_CKPT TRAIN_SHARD OUT_PREFIX KEY=VALUE...
+usage: make_records_train.py INIT_CKPT TRAIN_SHARD OUT_PREFIX PACKING_DIR KEY=VALUE...
 
 Pieces (OUT_PREFIX.json): one MuonEq-R / Polar Express step with weight decay on a tall and
-a wide matrix, one AdamW step, one EMA update, the lr multiplier and the loop switch per
-step. Trace: the records' model (records_model.py) trained ITERATIONS steps from
-INIT_CKPT with the recipe on the train stream, fed as pgolf's loader feeds it (8
-micro-steps of TRAIN_BATCH_TOKENS / 8 tokens, each taking one more for the targets);
-rank 0's loss per step in the JSON, and OUT_PREFIX.f32 holding the final weights then
-their EMA (little-endian float32, the checkpoint's tensor order).
+a wide matrix, AdamW steps, one EMA update, the lr multiplier and the loop switch per
+step, and the document-packing loader's rows and attention pieces over three small shards
+it writes to PACKING_DIR (a shard without a BOS, micro-steps that move to the next shard,
+the wrap to the first). Trace: the records' model (records_model.py) trained ITERATIONS
+steps from INIT_CKPT with the recipe on TRAIN_SHARD through the document-packing loader
+(8 micro-steps of one row of TRAIN_BATCH_TOKENS / 8 tokens, attention cut at each BOS and
+every TRAIN_SEQ_LEN tokens); rank 0's loss per step in the JSON, and OUT_PREFIX.f32
+holding the final weights then their EMA (little-endian float32, the checkpoint's tensor
+order).
 """
 import hashlib
 import json
+import os
+import struct
 import sys
 
 import torch
 
 import records_optim as ro
+from records_loader import DocumentPacking, piece_bounds, spans
 from records_model import forward
 from reference_model import read_checkpoint, read_shard
 
@@ -63,6 +69,38 @@ def pieces(s):
     return out
 
 
+def write_shard(path, toks):
+    header = struct.pack("<3i", 20240520, 1, len(toks)) + bytes(4 * 253)
+    with open(path, "wb") as f:
+        f.write(header + struct.pack(f"<{len(toks)}H", *toks))
+
+
+def loader_piece(folder):
+    """Three shards of 64 ids (BOS 1): 150 tokens, 90 without a BOS, 200; 2 ranks of 23
+    tokens (48 per micro-step), pieces of at most 8."""
+    gen = torch.Generator().manual_seed(11)
+    shards = []
+    for n, with_bos in ((150, True), (90, False), (200, True)):
+        toks = torch.randint(2, 64, (n,), generator=gen).tolist()
+        if with_bos:
+            toks[3] = 1
+            for i in range(4, n):
+                if torch.rand(1, generator=gen).item() < 0.07:
+                    toks[i] = 1
+        shards.append(toks)
+    os.makedirs(folder, exist_ok=True)
+    for i, toks in enumerate(shards):
+        write_shard(os.path.join(folder, "fineweb_train_%06d.bin" % i), toks)
+    loader, steps = DocumentPacking(shards, 1), []
+    local, world, max_len = 23, 2, 8
+    for _ in range(14):
+        rows = loader.micro_step(local, world)
+        steps.append({"shard": loader.index, "rows": [
+            {"inputs": x, "targets": y, "bounds": piece_bounds(x, 1, max_len)} for x, y in rows]})
+    return {"vocab": 64, "bos": 1, "local": local, "world": world, "max_len": max_len,
+            "steps": steps}
+
+
 def trace(ckpt, shard, s):
     cfg, w, meta = read_checkpoint(ckpt)
     payload = b"".join(w[n].numpy().astype("<f4").tobytes() for n in w)
@@ -72,7 +110,7 @@ def trace(ckpt, shard, s):
     iters, seq = int(s["ITERATIONS"]), int(s["TRAIN_SEQ_LEN"])
     accum = 8
     local = int(s["TRAIN_BATCH_TOKENS"]) // accum
-    stream, pos = read_shard(shard), 0
+    loader = DocumentPacking([read_shard(shard)], cfg.get("bos_id", 1))
     losses, loops_at = [], None
     for step in range(iters):
         frac = ro.train_frac(step, iters)
@@ -83,11 +121,11 @@ def trace(ckpt, shard, s):
             t.grad = None
         train_loss = 0.0
         for _ in range(accum):
-            chunk = stream[pos:pos + local + 1]
-            pos += local + 1
-            x = torch.tensor(chunk[:-1], dtype=torch.int64).reshape(-1, seq)
-            y = torch.tensor(chunk[1:], dtype=torch.int64).reshape(-1, seq)
-            _, l = forward(params, cfg if looping else unlooped, x, y)
+            (xs, ys), = loader.micro_step(local, 1)
+            x = torch.tensor([xs], dtype=torch.int64)
+            y = torch.tensor([ys], dtype=torch.int64)
+            span = torch.tensor([spans(xs, loader.bos, seq)], dtype=torch.int64)
+            _, l = forward(params, cfg if looping else unlooped, x, y, span=span)
             loss = l.mean()
             train_loss += loss.item() / accum
             (loss / accum).backward()
@@ -101,12 +139,13 @@ def trace(ckpt, shard, s):
 
 
 def main():
-    ckpt, shard, prefix = sys.argv[1:4]
-    raw = dict(kv.split("=", 1) for kv in sys.argv[4:])
-    s = {k: (v if k == "MUON_NS_COEFFS" else float(v)) for k, v in raw.items()}
+    ckpt, shard, prefix, packing = sys.argv[1:5]
+    raw = dict(kv.split("=", 1) for kv in sys.argv[5:])
+    s = {k: (v if k in ("MUON_NS_COEFFS", "TRAIN_LOADER") else float(v)) for k, v in raw.items()}
     record = {"generator": "tests/golden/make_records_train.py (torch %s)" % torch.__version__,
               "settings": raw}
     record["pieces"] = pieces(s)
+    record["pieces"]["loader"] = loader_piece(packing)
     record["trace"], blob = trace(ckpt, shard, s)
     with open(prefix + ".json", "w") as f:
         json.dump(record, f, indent=1)
