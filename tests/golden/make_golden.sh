@@ -95,6 +95,9 @@ RECIPE="ITERATIONS=12 TRAIN_BATCH_TOKENS=512 TRAIN_SEQ_LEN=32 WARMDOWN_FRAC=0.5 
 $py $g/make_records_train.py "$tmp/rec_train.ckpt" data/sample/fineweb_train_000000.bin $g/records_train \
   $g/packing_shards $RECIPE TRAIN_LOADER=document_packing
 
+# The records' export quantization: GPTQ with the SD clip and LQER on small matrices.
+$py $g/make_records_gptq.py $g/records_gptq
+
 # TTT parity: per-chunk losses before and with legal score-first TTT.
 ./pgolf init --preset tiny --set NUM_LAYERS=3 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 \
   --set TIED_EMBED_INIT_STD=0.3 --seed 9 --init dense --out "$tmp/ttt.ckpt" >/dev/null
