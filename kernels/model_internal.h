@@ -46,6 +46,10 @@ typedef struct {
 
 pg_step pg_model_step(const pg_model *m, int k, int l);
 
+/* The physical layer of each virtual step of m's passes (the recurrence skipped while
+ * loops_off); returns the step count. */
+int pg_model_layer_list(const pg_model *m, int *list);
+
 /* Blocks (model_block.c). The sequential block: x_out from x_in. The parallel block:
  * lane 0 (x_in, x_out) and lane 1 (lane1_in, lane1_out). Backwards take the outputs'
  * gradients; the sequential one writes the input's into g_in (may alias g_out), the

@@ -48,6 +48,12 @@ static pg_model_config layer_view(const pg_model *m)
     return c;
 }
 
+int pg_model_layer_list(const pg_model *m, int *list)
+{
+    pg_model_config c = layer_view(m);
+    return pg_config_layer_list(&c, list, PG_MAX_VIRTUAL_LAYERS);
+}
+
 /* Whether decoder step k (physical l) runs in the parallel lanes. */
 static int in_lanes(const pg_model_config *c, int k, int l)
 {

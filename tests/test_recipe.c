@@ -14,6 +14,7 @@
 #include "dataset/loader.h"
 #include "kernels/checkpoint.h"
 #include "kernels/eval.h"
+#include "kernels/hessian.h"
 #include "kernels/optim.h"
 #include "train/train.h"
 #include "tests/util.h"
@@ -192,6 +193,83 @@ START_TEST(test_schedule_and_loop_switch)
 }
 END_TEST
 
+START_TEST(test_hessians_match_torch)
+{
+    json_t *g = golden(), *hp = json_object_get(json_object_get(g, "pieces"), "hessians");
+    pg_hparams h;
+    trace_hparams(g, &h);
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
+    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(json_object_get(g, "trace"),
+                                                                   "init_seed")),
+                  PG_INIT_DENSE);
+    int T = h.model.seq_len;
+    size_t local = (size_t)h.train_batch_tokens / 8;
+    pg_token_stream st;
+    ck_assert_int_eq(pg_stream_open(&st, h.data_path, h.model.vocab_size), 0);
+    pg_acts a;
+    ck_assert_int_eq(pg_acts_create(&a, &m, (int)(local / (size_t)T), T, 1), 0);
+    pg_hessians hs;
+    ck_assert_int_eq(pg_hessians_create(&hs, &m), 0);
+    uint16_t *chunk = malloc((local + 1) * sizeof *chunk);
+    int *ids = malloc(local * sizeof *ids);
+    for (long b = 0; b < json_integer_value(json_object_get(hp, "batches")); b++) {
+        ck_assert_int_eq(pg_stream_take(&st, local + 1, chunk), 0);
+        for (size_t i = 0; i < local; i++)
+            ids[i] = chunk[i];
+        pg_model_forward(&m, &a, ids, NULL);
+        pg_hessians_add(&hs, &m, &a);
+    }
+    const char *path = t_tmp_path("hessians.bin");
+    ck_assert_msg(pg_hessians_save(&hs, path) == 0, "%s", pg_errmsg());
+    pg_hessians loaded;
+    ck_assert_msg(pg_hessians_load(&loaded, path, &m) == 0, "%s", pg_errmsg());
+    size_t blob_len, at = 0, k;
+    unsigned char *blob = t_read_bytes(t_repo_path("tests/golden/records_train_hessians.f32"),
+                                       &blob_len);
+    json_t *name;
+    double worst = 0;
+    json_array_foreach(json_object_get(hp, "names"), k, name)
+    {
+        int dim = 0;
+        const pg_real *H = pg_hessian_of(&loaded, json_string_value(name), &dim);
+        ck_assert_ptr_nonnull(H);
+        size_t n = (size_t)dim * dim;
+        ck_assert_uint_le(at + 4 * n, blob_len);
+        double big = 0, diff = 0;
+        for (size_t i = 0; i < n; i++) {
+            float want;
+            memcpy(&want, blob + at + 4 * i, 4);
+            big = fmax(big, fabs(want));
+            diff = fmax(diff, fabs(H[i] - want));
+        }
+        at += 4 * n;
+        ck_assert_msg(diff <= 1e-5 * big, "%s: Hessian differs by %.2e of its largest",
+                      json_string_value(name), diff / big);
+        worst = fmax(worst, diff / big);
+    }
+    ck_assert_uint_eq(at, blob_len);
+    ck_assert_ptr_null(pg_hessian_of(&loaded, "skip_weights", &(int){0}));
+    fprintf(stderr, "GPTQ Hessians vs torch: %zu tensors within %.1e of their largest\n", k, worst);
+    /* a file for another shape is refused, naming it */
+    pg_model other;
+    pg_model_config oc = h.model;
+    oc.mlp_mult = 2;
+    ck_assert_int_eq(pg_model_create(&other, &oc), 0);
+    pg_hessians bad;
+    ck_assert_int_ne(pg_hessians_load(&bad, path, &other), 0);
+    ck_assert_msg(strstr(pg_errmsg(), "another model shape"), "%s", pg_errmsg());
+    pg_model_free(&other);
+    pg_hessians_free(&loaded);
+    pg_hessians_free(&hs);
+    pg_acts_free(&a);
+    pg_stream_close(&st);
+    pg_model_free(&m);
+    free(chunk), free(ids), free(blob);
+    json_decref(g);
+}
+END_TEST
+
 typedef struct {
     double loss[64];
     long n, stop_at;
@@ -331,6 +409,7 @@ Suite *suite_recipe(void)
     tcase_add_test(tc, test_adamw_and_ema);
     tcase_add_test(tc, test_schedule_and_loop_switch);
     tcase_add_test(tc, test_document_packing_loader);
+    tcase_add_test(tc, test_hessians_match_torch);
     tcase_add_test(tc, test_trace_matches_torch);
     tcase_add_test(tc, test_resume_gives_the_same_bits);
     suite_add_tcase(s, tc);

@@ -78,6 +78,13 @@ static const pg_setting kRows[] = {
      .help = "training data: the March reference's sequential stream of TRAIN_SEQ_LEN rows, or "
              "the records' document packing (one row per rank and micro-step from a shard's "
              "documents, attention cut at each BOS_ID and every TRAIN_SEQ_LEN tokens)"},
+    RLONG("GPTQ_CALIBRATION_BATCHES", gptq_calibration_batches, "0", 0, INF,
+          "after training, forward passes over this many batches of the train stream (rank 0's "
+          "share of TRAIN_BATCH_TOKENS each) whose inputs give GPTQ's Hessians (hessians.bin; "
+          "0: none)"),
+    RDBL("GPTQ_RESERVE_SECONDS", gptq_reserve_seconds, "0", 0, INF, 0,
+         "seconds of MAX_WALLCLOCK_SECONDS kept for the Hessians: training stops, and its "
+         "fraction counts, against the cap less this"),
     RDBL("EMA_DECAY", ema_decay, "0", 0, 1, PG_SET_MAX_OPEN,
          "decay of the weights' EMA, updated every step and exported (0: no EMA)"),
 };
@@ -153,6 +160,9 @@ int pg_hparams_validate(const pg_hparams *h)
 {
     if (pg_config_validate(&h->model) != 0 || pg_settings_check(&pg_train_settings, h) != 0)
         return -1;
+    if (h->max_wallclock_seconds > 0 && h->gptq_reserve_seconds >= h->max_wallclock_seconds)
+        return pg_fail("GPTQ_RESERVE_SECONDS=%g leaves no training time of MAX_WALLCLOCK_SECONDS=%g",
+                       h->gptq_reserve_seconds, h->max_wallclock_seconds);
     if (8 % h->world_size != 0)
         return pg_fail("WORLD_SIZE=%ld must divide 8 so grad_accum_steps stays integral",
                        h->world_size);

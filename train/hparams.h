@@ -42,6 +42,8 @@ typedef struct {
     double muon_wd, embed_wd, adam_wd; /* MUON_WD, EMBED_WD, ADAM_WD (decoupled) */
     double ema_decay;                 /* EMA_DECAY (0: no EMA; else the EMA is exported) */
     int train_loader;                 /* TRAIN_LOADER: PG_LOADER_SEQUENTIAL or _DOCUMENTS */
+    long gptq_calibration_batches;    /* GPTQ_CALIBRATION_BATCHES (0: no Hessians) */
+    double gptq_reserve_seconds;      /* GPTQ_RESERVE_SECONDS: taken off the wall clock */
 } pg_hparams;
 
 enum { PG_LOADER_SEQUENTIAL = 0, PG_LOADER_DOCUMENTS = 1 };

@@ -18,12 +18,20 @@
 #include "dataset/shard.h"
 #include "dataset/val.h"
 #include "kernels/eval.h"
+#include "kernels/hessian.h"
 
+
+double pg_train_cap_ms(const pg_hparams *h)
+{
+    return h->max_wallclock_seconds > 0
+               ? 1000.0 * (h->max_wallclock_seconds - h->gptq_reserve_seconds)
+               : -1;
+}
 
 double pg_train_frac(const pg_hparams *h, long step, double elapsed_ms)
 {
     if (h->max_wallclock_seconds > 0)
-        return elapsed_ms / (1000.0 * h->max_wallclock_seconds);
+        return elapsed_ms / pg_train_cap_ms(h);
     return (double)step / (double)(h->iterations > 1 ? h->iterations : 1);
 }
 
@@ -45,7 +53,7 @@ double pg_lr_scale(const pg_hparams *h, long step, double elapsed_ms)
     }
     double step_ms = elapsed_ms / (double)(step > 1 ? step : 1);
     double warmdown_ms = (double)h->warmdown_iters * step_ms;
-    double remaining_ms = fmax(1000.0 * h->max_wallclock_seconds - elapsed_ms, 0.0);
+    double remaining_ms = fmax(pg_train_cap_ms(h) - elapsed_ms, 0.0);
     return remaining_ms <= warmdown_ms ? remaining_ms / fmax(warmdown_ms, 1e-9) : 1.0;
 }
 
@@ -98,6 +106,7 @@ typedef struct {
     long step;
     double train_ms;
     char state_path[PG_PATH_MAX + 160], final_path[PG_PATH_MAX + 160], log_path[PG_PATH_MAX + 160];
+    char hessians_path[PG_PATH_MAX + 160];
     int rank; /* of a launched run; only rank 0 writes files */
 } trainer;
 
@@ -190,6 +199,8 @@ static int setup(trainer *t, const pg_hparams *h, const pg_train_opts *o)
     const char *id = o->run_id, *sep = o->run_id ? "_" : "";
     snprintf(t->state_path, sizeof t->state_path, "%s/%s%sstate.ckpt", o->out_dir, id ? id : "", sep);
     snprintf(t->final_path, sizeof t->final_path, "%s/%s%sfinal.ckpt", o->out_dir, id ? id : "", sep);
+    snprintf(t->hessians_path, sizeof t->hessians_path, "%s/%s%shessians.bin", o->out_dir,
+             id ? id : "", sep);
     if (id)
         snprintf(t->log_path, sizeof t->log_path, "%s/%s.txt", o->out_dir, id);
     else
@@ -324,6 +335,47 @@ static int train_step(trainer *t, pg_acts *a, pg_real *grad, pg_real *tmp, int *
     return dist ? be->all_reduce_sum(grad, n) : 0;
 }
 
+/* GPTQ's Hessians from the final weights (rank 0): GPTQ_CALIBRATION_BATCHES forward
+ * passes over rank 0's share of a step's tokens from the train stream, in plain causal
+ * rows of TRAIN_SEQ_LEN (the records draw shuffled rows of that length), then
+ * hessians.bin. */
+static int collect_hessians(trainer *t, logger *lg)
+{
+    const pg_hparams *h = t->h;
+    int T = h->model.seq_len;
+    size_t local = (size_t)(h->train_batch_tokens / (h->world_size * pg_hparams_grad_accum(h)));
+    int rows = (int)(local / (size_t)T);
+    double t0 = pg_now_seconds();
+    logf_(lg, "GPTQ:collecting Hessians from calibration data...");
+    pg_acts a = {0};
+    pg_hessians hs = {0};
+    uint16_t *chunk = malloc((local + 1) * sizeof *chunk);
+    int *ids = malloc(local * sizeof *ids), rc = -1;
+    if (!chunk || !ids || pg_acts_create(&a, &t->m, rows, T, 1) != 0 ||
+        pg_hessians_create(&hs, &t->m) != 0) {
+        pg_fail("out of memory for GPTQ's calibration passes");
+        goto out;
+    }
+    for (long b = 0; b < h->gptq_calibration_batches; b++) {
+        if (pg_stream_take(&t->stream, local + 1, chunk) != 0)
+            goto out;
+        for (size_t i = 0; i < local; i++)
+            ids[i] = chunk[i];
+        pg_model_forward(&t->m, &a, ids, NULL);
+        pg_hessians_add(&hs, &t->m, &a);
+    }
+    if ((rc = pg_hessians_save(&hs, t->hessians_path)) == 0)
+        logf_(lg, "GPTQ:collected %d Hessians in %.1fs (%s)", 6 * h->model.num_layers + 1,
+              pg_now_seconds() - t0, t->hessians_path);
+out:
+    if (a.buf)
+        pg_acts_free(&a);
+    pg_hessians_free(&hs);
+    free(chunk);
+    free(ids);
+    return rc;
+}
+
 /* What rank 0 decides for every rank of a launched run, sent after each step's gradient. */
 typedef struct {
     double scale, train_loss;
@@ -424,7 +476,9 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     }
     pg_optim_config oc;
     pg_hparams_optim(h, &oc);
-    double cap_ms = h->max_wallclock_seconds > 0 ? 1000.0 * h->max_wallclock_seconds : -1;
+    double cap_ms = pg_train_cap_ms(h);
+    if (cap_ms > 0 && h->gptq_reserve_seconds > 0)
+        logf_(&lg, "gptq:reserving %gs, effective=%.0fms", h->gptq_reserve_seconds, cap_ms);
     long stop_after = -1;
     pg_progress prog;
     int bar = o->progress && isatty(2) && rank == 0;
@@ -534,6 +588,11 @@ int pg_train(const pg_hparams *h, const pg_train_opts *o)
     if (t.opt.ema) {
         logf_(&lg, "ema:applying EMA weights (EMA_DECAY=%g)", h->ema_decay);
         t.m.be->copy(t.m.params, t.opt.ema, t.m.num_params * sizeof(pg_real));
+    }
+    if (rank == 0 && h->gptq_calibration_batches > 0) {
+        pg_acts_free(&a); /* the passes' activations take their place */
+        if (collect_hessians(&t, &lg) != 0)
+            goto done;
     }
     json_t *meta = json_pack("{s:s, s:I, s:I}", "created_by", "pgolf train",
                              "step", (json_int_t)t.step, "seed", (json_int_t)h->seed);

@@ -41,8 +41,12 @@ typedef struct {
  * unless resume (continue it) or force (start over) says so. */
 int pg_train(const pg_hparams *h, const pg_train_opts *o);
 
+/* The training time cap in ms: MAX_WALLCLOCK_SECONDS less GPTQ_RESERVE_SECONDS; -1
+ * without a cap. */
+double pg_train_cap_ms(const pg_hparams *h);
 /* The fraction of training done before `step`: of the wall clock when a cap is set
- * (elapsed / cap), else of the steps (step / ITERATIONS), as the records count it. */
+ * (elapsed / pg_train_cap_ms), else of the steps (step / ITERATIONS), as the records
+ * count it. */
 double pg_train_frac(const pg_hparams *h, long step, double elapsed_ms);
 /* lr multiplier. With WARMDOWN_FRAC, the records': 1, then over the last WARMDOWN_FRAC
  * of training (pg_train_frac) max((1 - frac) / WARMDOWN_FRAC, MIN_LR). Otherwise the

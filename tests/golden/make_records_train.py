@@ -7,7 +7,8 @@ Pieces (OUT_PREFIX.json): one MuonEq-R / Polar Express step with weight decay on
 a wide matrix, AdamW steps, one EMA update, the lr multiplier and the loop switch per
 step, and the document-packing loader's rows and attention pieces over three small shards
 it writes to PACKING_DIR (a shard without a BOS, micro-steps that move to the next shard,
-the wrap to the first). Trace: the records' model (records_model.py) trained ITERATIONS
+the wrap to the first), and GPTQ's Hessians of INIT_CKPT over two calibration batches
+(OUT_PREFIX_hessians.f32). Trace: the records' model (records_model.py) trained ITERATIONS
 steps from INIT_CKPT with the recipe on TRAIN_SHARD through the document-packing loader
 (8 micro-steps of one row of TRAIN_BATCH_TOKENS / 8 tokens, attention cut at each BOS and
 every TRAIN_SEQ_LEN tokens); rank 0's loss per step in the JSON, and OUT_PREFIX.f32
@@ -22,6 +23,7 @@ import sys
 
 import torch
 
+import records_model
 import records_optim as ro
 from records_loader import DocumentPacking, piece_bounds, spans
 from records_model import forward
@@ -101,6 +103,31 @@ def loader_piece(folder):
             "steps": steps}
 
 
+def hessians_piece(ckpt, shard, s, path):
+    """GPTQ's Hessians of INIT_CKPT over 2 calibration batches taken from the start of
+    TRAIN_SHARD (each TRAIN_BATCH_TOKENS / 8 + 1 tokens, the inputs in rows of
+    TRAIN_SEQ_LEN, plain causal), divided by the batches; written to `path` in the order
+    of "names" (float32)."""
+    cfg, w, _ = read_checkpoint(ckpt)
+    seq, local, batches = int(s["TRAIN_SEQ_LEN"]), int(s["TRAIN_BATCH_TOKENS"]) // 8, 2
+    stream, pos = read_shard(shard), 0
+    records_model.HESSIANS = {}
+    with torch.no_grad():
+        for _ in range(batches):
+            chunk = stream[pos:pos + local + 1]
+            pos += local + 1
+            forward(w, cfg, torch.tensor(chunk[:-1], dtype=torch.int64).reshape(-1, seq),
+                    torch.tensor(chunk[1:], dtype=torch.int64).reshape(-1, seq))
+    H, records_model.HESSIANS = records_model.HESSIANS, None
+    names = [f"blocks.{l}.{n}.weight" for l in range(cfg["num_layers"])
+             for n in ("attn.c_q", "attn.c_k", "attn.c_v", "attn.proj", "mlp.fc", "mlp.proj")]
+    names.append("tok_emb.weight")
+    with open(path, "wb") as f:
+        for n in names:
+            f.write((H[n] / batches).numpy().astype("<f4").tobytes())
+    return {"batches": batches, "names": names}
+
+
 def trace(ckpt, shard, s):
     cfg, w, meta = read_checkpoint(ckpt)
     payload = b"".join(w[n].numpy().astype("<f4").tobytes() for n in w)
@@ -146,6 +173,7 @@ def main():
               "settings": raw}
     record["pieces"] = pieces(s)
     record["pieces"]["loader"] = loader_piece(packing)
+    record["pieces"]["hessians"] = hessians_piece(ckpt, shard, s, prefix + "_hessians.f32")
     record["trace"], blob = trace(ckpt, shard, s)
     with open(prefix + ".json", "w") as f:
         json.dump(record, f, indent=1)

@@ -85,11 +85,24 @@ def adapt(lo, name, slot, x):
     return ((x @ A.transpose(1, 2)) @ B.transpose(1, 2)) * lo["scale"]
 
 
+# GPTQ's calibration (the records' collect_hessians): when a dict, each quantized matrix's
+# name maps to the sum of X^T X of the inputs it saw.
+HESSIANS = None
+
+
+def capture(name, x):
+    if HESSIANS is not None:
+        x = x.detach().reshape(-1, x.shape[-1]).float()
+        HESSIANS[name] = HESSIANS.get(name, 0) + x.T @ x
+
+
 def attention(a, w, p, cfg, xsa, span=None, lo=None, slot=None):
     B, T, D = a.shape
     H, KVH = cfg["num_heads"], cfg["num_kv_heads"]
     hd = D // H
     rot = opt(cfg, "rope_dims") or hd
+    for n in ("c_q", "c_k", "c_v"):
+        capture(p + f"attn.{n}.weight", a)
     q = rb(a @ w[p + "attn.c_q.weight"].T + adapt(lo, "q", slot, a)).reshape(B, T, H, hd)
     k = rb(a @ w[p + "attn.c_k.weight"].T + adapt(lo, "k", slot, a)).reshape(B, T, KVH, hd)
     v = rb(a @ w[p + "attn.c_v.weight"].T + adapt(lo, "v", slot, a)).reshape(B, T, KVH, hd)
@@ -111,13 +124,16 @@ def attention(a, w, p, cfg, xsa, span=None, lo=None, slot=None):
         vn = vn.repeat_interleave(g, dim=2)
         y = rb(y - (y * vn).sum(-1, keepdim=True) * vn)
     y = output_gate(y, a, w, p, cfg)
+    capture(p + "attn.proj.weight", y.reshape(B, T, D))
     return rb(y.reshape(B, T, D) @ w[p + "attn.proj.weight"].T + adapt(lo, "o", slot, a))
 
 
 def mlp(a, w, p, cfg, lo=None, slot=None):
+    capture(p + "mlp.fc.weight", a)
     h = rb(a @ w[p + "mlp.fc.weight"].T)
     slope = 0.5 if cfg["mlp_act"] == "leaky_relu2" else 0.0
     h = rb(torch.where(h > 0, h, slope * h).square())
+    capture(p + "mlp.proj.weight", h)
     return rb(h @ w[p + "mlp.proj.weight"].T + adapt(lo, "mlp", slot, a))
 
 
@@ -186,7 +202,9 @@ def hidden(w, cfg, ids, span=None, lo=None):
     if lanes is not None:
         final = opt(cfg, "parallel_final_lane", "mean")
         x = {"mean": rb(0.5 * (lanes[0] + lanes[1])), "attn": lanes[0], "mlp": lanes[1]}[final]
-    return rb(rms_norm(x))
+    x = rb(rms_norm(x))
+    capture("tok_emb.weight", x)
+    return x
 
 
 def doc_spans(ids, bos, max_len):
