@@ -94,7 +94,7 @@ void pg_pkl_tensor(pg_bytes *b, const char *storage_type, int key, int ndim, con
         pg_pkl_int(b, shape[d]);
     pg_bytes_op(b, 't');
     pg_bytes_op(b, '(');
-    int64_t stride = 1, strides[2] = {0, 0};
+    int64_t stride = 1, strides[3] = {0, 0, 0};
     for (int d = ndim - 1; d >= 0; d--) {
         strides[d] = stride;
         stride *= shape[d];

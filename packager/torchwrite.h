@@ -22,7 +22,7 @@ void pg_bytes_f16(pg_bytes *b, float f); /* IEEE half, little-endian */
 void pg_pkl_str(pg_bytes *b, const char *s);
 void pg_pkl_int(pg_bytes *b, int64_t v);
 /* A contiguous tensor over storage `key`: _rebuild_tensor_v2(('storage', T, key, 'cpu',
- * numel), 0, size, stride, False, OrderedDict()); ndim 0..2. */
+ * numel), 0, size, stride, False, OrderedDict()); ndim 0..3. */
 void pg_pkl_tensor(pg_bytes *b, const char *storage_type, int key, int ndim, const int64_t *shape);
 /* "key": {body}, body being SETITEMS' key/value pairs (may be empty). */
 void pg_pkl_dict_item(pg_bytes *b, const char *key, const pg_bytes *body);

@@ -16,6 +16,8 @@
 #include "kernels/eval.h"
 #include "kernels/hessian.h"
 #include "kernels/optim.h"
+#include "packager/torchexport_records.h"
+#include "packager/torchimport.h"
 #include "train/train.h"
 #include "tests/util.h"
 
@@ -270,6 +272,80 @@ START_TEST(test_hessians_match_torch)
 }
 END_TEST
 
+START_TEST(test_records_export_matches_torch)
+{
+    json_t *g = golden(), *pieces = json_object_get(g, "pieces");
+    json_t *hp = json_object_get(pieces, "hessians"), *ex = json_object_get(pieces, "export");
+    pg_hparams h;
+    trace_hparams(g, &h);
+    pg_model m;
+    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
+    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(json_object_get(g, "trace"),
+                                                                   "init_seed")),
+                  PG_INIT_DENSE);
+    /* the reference's Hessians, so both quantize the same problem */
+    pg_hessians hs;
+    ck_assert_int_eq(pg_hessians_create(&hs, &m), 0);
+    size_t len, at = 0, k;
+    unsigned char *blob = t_read_bytes(t_repo_path("tests/golden/records_train_hessians.f32"), &len);
+    json_t *name;
+    json_array_foreach(json_object_get(hp, "names"), k, name)
+    {
+        int dim = 0;
+        pg_real *H = (pg_real *)pg_hessian_of(&hs, json_string_value(name), &dim);
+        memcpy(H, blob + at, 4 * (size_t)dim * dim);
+        at += 4 * (size_t)dim * dim;
+    }
+    free(blob);
+    pg_records_quant q;
+    pg_records_quant_default(&q);
+    q.keep_float_max_numel = json_integer_value(
+        json_object_get(json_object_get(ex, "settings"), "KEEP_FLOAT_MAX_NUMEL"));
+    uint8_t *art = NULL;
+    size_t n = 0;
+    ck_assert_msg(pg_torch_export_records(&m, &hs, &q, NULL, &art, &n) == 0, "%s", pg_errmsg());
+    const char *path = t_tmp_path("final_model.int6.ptz");
+    t_write_bytes(path, art, n);
+    /* read back by pgolf's importer of the records' files, with the family's settings */
+    static const char *const sets[] = {"NUM_LOOPS=1", "LOOP_START=1", "LOOP_END=2",
+                                       "XSA_LAST_N=5", "LN_SCALE=1", "ROPE_DIMS=4",
+                                       "MLP_ACT=leaky_relu2", "TRAIN_SEQ_LEN=32",
+                                       "PARALLEL_START_LAYER=3"};
+    pg_import_hints hints = {NULL, sets, (int)(sizeof sets / sizeof sets[0])};
+    pg_model back;
+    char what[128] = "";
+    ck_assert_msg(pg_model_file_load(path, &hints, &back, NULL, what, sizeof what) == 0, "%s",
+                  pg_errmsg());
+    ck_assert_uint_eq(back.num_params, m.num_params);
+    unsigned char *want = t_read_bytes(t_repo_path("tests/golden/records_train_export.f32"), &len);
+    ck_assert_uint_eq(len, 4 * m.num_params);
+    double worst = 0;
+    int lqer = 0;
+    for (int i = 0; i < m.num_tensors; i++) {
+        const pg_tensor_info *t = &m.tensors[i];
+        const char *kind = json_string_value(json_object_get(json_object_get(ex, "kinds"), t->name));
+        ck_assert_ptr_nonnull(kind);
+        lqer += strstr(kind, "lqer") != NULL;
+        for (size_t j = 0; j < t->numel; j++) {
+            float w;
+            memcpy(&w, want + 4 * (t->offset + j), 4);
+            double d = fabs(back.params[t->offset + j] - w);
+            worst = fmax(worst, d);
+            ck_assert_msg(d <= 1e-6, "%s (%s) [%zu]: pgolf %.9g, torch %.9g", t->name, kind, j,
+                          back.params[t->offset + j], w);
+        }
+    }
+    ck_assert_int_eq(lqer, 3);
+    fprintf(stderr, "records export (%s, %zu bytes) read back: every weight within %.1e of the "
+                    "torch reference's dequantization\n", what, n, worst);
+    free(want), free(art);
+    pg_model_free(&back);
+    pg_hessians_free(&hs);
+    pg_model_free(&m);
+    json_decref(g);
+}
+END_TEST
+
 typedef struct {
     double loss[64];
     long n, stop_at;
@@ -410,6 +486,7 @@ Suite *suite_recipe(void)
     tcase_add_test(tc, test_schedule_and_loop_switch);
     tcase_add_test(tc, test_document_packing_loader);
     tcase_add_test(tc, test_hessians_match_torch);
+    tcase_add_test(tc, test_records_export_matches_torch);
     tcase_add_test(tc, test_trace_matches_torch);
     tcase_add_test(tc, test_resume_gives_the_same_bits);
     suite_add_tcase(s, tc);

@@ -94,6 +94,12 @@ RECIPE="ITERATIONS=12 TRAIN_BATCH_TOKENS=512 TRAIN_SEQ_LEN=32 WARMDOWN_FRAC=0.5 
   --set LOOP_END=2 --set SKIP_GATES_ENABLED=1 --seed 37 --init dense --out "$tmp/rec_train.ckpt" >/dev/null
 $py $g/make_records_train.py "$tmp/rec_train.ckpt" data/sample/fineweb_train_000000.bin $g/records_train \
   $g/packing_shards $RECIPE TRAIN_LOADER=document_packing
+# pgolf's records export of that checkpoint on the reference's Hessians, read by torch.load
+# as the records' loader reads it
+$py $g/check_records_export.py hessians "$tmp/rec_train.ckpt" $g/records_train "$tmp/ref_hessians.bin"
+./pgolf export "$tmp/rec_train.ckpt" --format records --hessians "$tmp/ref_hessians.bin" \
+  --set KEEP_FLOAT_MAX_NUMEL=1000 --out "$tmp/rec_train.ptz" >/dev/null
+$py $g/check_records_export.py check "$tmp/rec_train.ptz" "$tmp/rec_train.ckpt" $g/records_train
 
 # The records' export quantization: GPTQ with the SD clip and LQER on small matrices.
 $py $g/make_records_gptq.py $g/records_gptq

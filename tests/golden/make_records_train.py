@@ -8,7 +8,7 @@ a wide matrix, AdamW steps, one EMA update, the lr multiplier and the loop switc
 step, and the document-packing loader's rows and attention pieces over three small shards
 it writes to PACKING_DIR (a shard without a BOS, micro-steps that move to the next shard,
 the wrap to the first), and GPTQ's Hessians of INIT_CKPT over two calibration batches
-(OUT_PREFIX_hessians.f32). Trace: the records' model (records_model.py) trained ITERATIONS
+(OUT_PREFIX_hessians.f32) and the records' export on them (OUT_PREFIX_export.f32). Trace: the records' model (records_model.py) trained ITERATIONS
 steps from INIT_CKPT with the recipe on TRAIN_SHARD through the document-packing loader
 (8 micro-steps of one row of TRAIN_BATCH_TOKENS / 8 tokens, attention cut at each BOS and
 every TRAIN_SEQ_LEN tokens); rank 0's loss per step in the JSON, and OUT_PREFIX.f32
@@ -23,6 +23,7 @@ import sys
 
 import torch
 
+import records_gptq
 import records_model
 import records_optim as ro
 from records_loader import DocumentPacking, piece_bounds, spans
@@ -128,6 +129,29 @@ def hessians_piece(ckpt, shard, s, path):
     return {"batches": batches, "names": names}
 
 
+EXPORT = {"MATRIX_BITS": 6, "EMBED_BITS": 8, "MATRIX_CLIP_SIGMAS": 12.85, "EMBED_CLIP_SIGMAS": 20.0,
+          "MLP_CLIP_SIGMAS": 10.0, "ATTN_CLIP_SIGMAS": 13.0, "LQER_RANK": 4, "LQER_TOP_K": 3,
+          "LQER_FACTOR_BITS": 4, "LQER_ASYM_GROUP": 64, "KEEP_FLOAT_MAX_NUMEL": 1000}
+
+
+def export_piece(ckpt, hess_path, names, path):
+    """The records' export of INIT_CKPT on the Hessians of hessians_piece (the records'
+    code defaults, tensors of more than 1000 values quantized): the weights as their eval
+    model loads them, in the checkpoint's order (`path`, float32), and each one's kind."""
+    _, w, _ = read_checkpoint(ckpt)
+    blob = open(hess_path, "rb").read()
+    H, at = {}, 0
+    for n in names:
+        d = w[n].shape[1]
+        H[n] = torch.frombuffer(bytearray(blob[at:at + 4 * d * d]), dtype=torch.float32).reshape(d, d)
+        at += 4 * d * d
+    out, kinds = records_gptq.mixed(w, H, EXPORT)
+    with open(path, "wb") as f:
+        for n in w:
+            f.write(out[n].numpy().astype("<f4").tobytes())
+    return {"settings": EXPORT, "kinds": kinds}
+
+
 def trace(ckpt, shard, s):
     cfg, w, meta = read_checkpoint(ckpt)
     payload = b"".join(w[n].numpy().astype("<f4").tobytes() for n in w)
@@ -174,6 +198,9 @@ def main():
     record["pieces"] = pieces(s)
     record["pieces"]["loader"] = loader_piece(packing)
     record["pieces"]["hessians"] = hessians_piece(ckpt, shard, s, prefix + "_hessians.f32")
+    record["pieces"]["export"] = export_piece(ckpt, prefix + "_hessians.f32",
+                                              record["pieces"]["hessians"]["names"],
+                                              prefix + "_export.f32")
     record["trace"], blob = trace(ckpt, shard, s)
     with open(prefix + ".json", "w") as f:
         json.dump(record, f, indent=1)

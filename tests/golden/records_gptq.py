@@ -85,3 +85,41 @@ def pack_asym(A, B, group):
     sB = (G.abs().amax(dim=1, keepdim=True).clamp_min(1e-10) / 7.5).to(torch.float16).reshape(-1)
     qB = torch.clamp(torch.round(G / sB.float().reshape(-1, 1)), -8, 7).to(torch.int8).reshape(B.shape)
     return qA, sA, qB, sB
+
+
+def mixed(weights, hessians, s):
+    """The records' gptq_mixed_quantize routing and LQER over a state dict (pgolf's names),
+    then their dequantization as their eval model loads it (tok_emb in bfloat16). s: the
+    settings (MATRIX_BITS, EMBED_BITS, *_CLIP_SIGMAS, LQER_*, KEEP_FLOAT_MAX_NUMEL).
+    Returns ({name: float32 weights}, {name: kind})."""
+    out, kinds, errors = {}, {}, {}
+    for name, t in weights.items():
+        if t.numel() <= s["KEEP_FLOAT_MAX_NUMEL"] or t.ndim != 2:
+            out[name], kinds[name] = t.half().float(), "passthrough (float16)"
+            continue
+        embed = name == "tok_emb.weight"
+        cs = (s["EMBED_CLIP_SIGMAS"] if embed else s["MLP_CLIP_SIGMAS"] if ".mlp." in name
+              else s["ATTN_CLIP_SIGMAS"] if ".attn." in name else s["MATRIX_CLIP_SIGMAS"])
+        bits = s["EMBED_BITS"] if embed else s["MATRIX_BITS"]
+        q, scale = gptq(t, hessians[name], cs, bits)
+        out[name] = dequantize(q, scale)
+        kinds[name] = f"gptq (int{bits})"
+        errors[name] = t - out[name]
+    top = sorted(errors, key=lambda n: -float(errors[n].norm()))[:s["LQER_TOP_K"]]
+    for name in top:
+        A, B = low_rank(errors[name], s["LQER_RANK"])
+        if B.numel() % s["LQER_ASYM_GROUP"] == 0:
+            qA, sA, qB, sB = pack_asym(A, B, s["LQER_ASYM_GROUP"])
+            g = s["LQER_ASYM_GROUP"]
+            Ad = qA.float() * sA.float()
+            Bd = (qB.reshape(-1, g).float() * sB.float().reshape(-1, 1)).reshape(qB.shape)
+            kinds[name] += "+lqer_asym"
+        else:
+            qA, sA, qB, sB = pack_sym(A, B, s["LQER_FACTOR_BITS"])
+            Ad = qA.float() * sA.float().reshape(-1, 1)
+            Bd = qB.float() * sB.float().reshape(-1, 1)
+            kinds[name] += "+lqer"
+        out[name] = out[name] + Ad @ Bd
+    if "tok_emb.weight" in out:
+        out["tok_emb.weight"] = out["tok_emb.weight"].to(torch.bfloat16).float()
+    return out, kinds
