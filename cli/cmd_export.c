@@ -15,11 +15,12 @@
 #include "packager/torchimport.h"
 
 /* The records' artifact of m with the Hessians file and the --set values. */
-static int export_records(const pg_model *m, const char *hessians, const char *const *sets,
-                          int nsets, uint8_t **buf, size_t *n)
+static int export_records(const pg_model *m, const char *hessians, int record,
+                          const char *const *sets, int nsets, uint8_t **buf, size_t *n)
 {
     pg_records_quant q;
-    pg_records_quant_default(&q);
+    if (record ? pg_records_quant_record(&q) != 0 : (pg_records_quant_default(&q), 0))
+        return -1;
     pg_settings_bind b = {&pg_records_quant_settings, &q};
     for (int i = 0; i < nsets; i++) {
         const char *eq = strchr(sets[i], '=');
@@ -44,9 +45,10 @@ int cmd_export(int argc, char **argv)
                                          {"format", required_argument, 0, 'f'},
                                          {"hessians", required_argument, 0, 'H'},
                                          {"set", required_argument, 0, 's'},
+                                         {"preset", required_argument, 0, 'p'},
                                          PG_CLI_DECODE_LIMIT_OPTION,
                                          {0, 0, 0, 0}};
-    const char *out = NULL, *format = NULL, *hessians = NULL, *sets[64];
+    const char *out = NULL, *format = NULL, *hessians = NULL, *preset = NULL, *sets[64];
     int c, nsets = 0;
     optind = 1;
     while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
@@ -58,6 +60,8 @@ int cmd_export(int argc, char **argv)
             hessians = optarg;
         else if (c == 's' && nsets < 64)
             sets[nsets++] = optarg;
+        else if (c == 'p')
+            preset = optarg;
         else if (c == 'X') {
             if (pg_decode_limit_set(optarg) != 0)
                 return pg_cli_error();
@@ -73,14 +77,17 @@ int cmd_export(int argc, char **argv)
         return pg_cli_usage_error("export", records ? "--format records needs --hessians FILE "
                                                       "(hessians.bin of the training run)"
                                                     : "--hessians is for --format records");
-    if (!records && nsets)
-        return pg_cli_usage_error("export", "--set is for --format records");
+    if (!records && (nsets || preset))
+        return pg_cli_usage_error("export", "--set and --preset are for --format records");
+    if (preset && strcmp(preset, "record") != 0)
+        return pg_cli_usage_error("export", "unknown preset '%s' (record; without one, the "
+                                            "records' code defaults)", preset);
     pg_model m;
     if (pg_model_file_load(argv[optind], NULL, &m, NULL, NULL, 0) != 0)
         return pg_cli_error();
     uint8_t *buf = NULL;
     size_t n = 0;
-    int rc = records ? export_records(&m, hessians, sets, nsets, &buf, &n)
+    int rc = records ? export_records(&m, hessians, preset != NULL, sets, nsets, &buf, &n)
                      : pg_torch_export_int8(&m, &buf, &n);
     pg_model_free(&m);
     if (rc == 0)

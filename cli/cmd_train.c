@@ -68,8 +68,11 @@ static int resolve_hparams(int argc, char **argv, const char *cmd, pg_hparams *h
         if (pg_cli_root(root, sizeof root) != 0)
             return pg_cli_error();
         pg_hparams_tiny(h, root);
+    } else if (strcmp(preset, "record") == 0) {
+        if (pg_hparams_record(h) != 0)
+            return pg_cli_error();
     } else {
-        return pg_cli_usage_error(cmd, "unknown preset '%s' (tiny or baseline)", preset);
+        return pg_cli_usage_error(cmd, "unknown preset '%s' (tiny, baseline or record)", preset);
     }
     if (config && pg_hparams_load_file(h, config) != 0)
         return pg_cli_error();

@@ -110,7 +110,7 @@ const pg_command pg_commands[] = {
      "on the loss and 5e-2 on the gradient). Exit 1 on any breach; exit 77 with one SKIP\n"
      "line when the backend cannot run here (no CUDA build, driver or device).\n"},
     {"train", cmd_train, "train the baseline model with the reference's loop",
-     "usage: pgolf train [--out DIR] [--preset tiny|baseline] [--config FILE]\n"
+     "usage: pgolf train [--out DIR] [--preset tiny|baseline|record] [--config FILE]\n"
      "                   [--set NAME=VALUE]... [--resume | --force] [--backend cpu|cuda|auto]\n"
      "\n"
      "Settings use the reference's environment names (ITERATIONS, WARMDOWN_ITERS,\n"
@@ -135,7 +135,11 @@ const pg_command pg_commands[] = {
      "gradients are summed in rank order (the same bits as the emulation), and rank 0 logs,\n"
      "validates and writes the checkpoints; PGOLF_RENDEZVOUS_TIMEOUT (120 s) bounds the wait\n"
      "for the ranks. A non-finite loss stops training\n"
-     "and keeps the last good checkpoint. --preset tiny trains on data/sample.\n"
+     "and keeps the last good checkpoint. --preset tiny trains on data/sample. --preset\n"
+     "record is the latest record's configuration (the model family, MuonEq-R with Polar\n"
+     "Express, AdamW decays, warmdown by fraction, the loop from 35%, the EMA, document\n"
+     "packing, 16 GPTQ calibration batches) on its CaseOps data under the records' paths;\n"
+     "then 'pgolf export --format records --hessians DIR/hessians.bin --preset record'.\n"
      BACKEND_HELP},
     {"eval", cmd_eval, "score a model (pgolf or PyTorch) on the validation shards (val_loss, val_bpb)",
      "usage: pgolf eval MODEL --data DIR --tokenizer MODEL\n"
@@ -207,10 +211,24 @@ const pg_command pg_commands[] = {
      "pgolf verify --rerun read these files directly.\n"
      "Model files from outside decode to at most 64x their size and 1 GiB in all;\n"
      "--max-decoded-bytes N raises the second bound.\n"},
-    {"export", cmd_export, "write a model in the official train_gpt.py artifact format",
+    {"export", cmd_export, "write a model in the official or the April records' artifact format",
      "usage: pgolf export MODEL --format int8-ptz --out FILE [--max-decoded-bytes N]\n"
+     "       pgolf export MODEL --format records --hessians FILE [--preset record]\n"
+     "                    [--set NAME=VALUE]... --out FILE\n"
      "\n"
-     "Writes the reference's final_model.int8.ptz: quantize_state_dict_int8's dict (per-row\n"
+     "records: the April records' final_model.int6.ptz, which their train_gpt.py loads:\n"
+     "torch.save({\"w\", \"m\"}) under their tensor names, byte-shuffled (BSHF) and\n"
+     "brotli-11. Matrices of more than KEEP_FLOAT_MAX_NUMEL values are quantized by GPTQ with\n"
+     "the SD clip on FILE, the hessians.bin of the training run (GPTQ_CALIBRATION_BATCHES),\n"
+     "MATRIX_BITS / EMBED_BITS bits; LQER corrects the LQER_TOP_K largest errors; smaller\n"
+     "tensors stay float16 (the gates int8 per row with GATED_ATTN_QUANT_GATE=1). Settings:\n"
+     "the records' code defaults, --preset record the latest record's, then --set\n"
+     "(MATRIX_BITS EMBED_BITS MATRIX/EMBED/MLP/ATTN_CLIP_SIGMAS LQER_ENABLED LQER_RANK\n"
+     "LQER_TOP_K LQER_FACTOR_BITS LQER_ASYM_ENABLED LQER_ASYM_GROUP GATED_ATTN_QUANT_GATE\n"
+     "KEEP_FLOAT_MAX_NUMEL). Prints their 'Quantized weights:' summary.\n"
+     "\n"
+     "int8-ptz: "
+     "the reference's final_model.int8.ptz: quantize_state_dict_int8's dict (per-row\n"
      "int8 with fp16 scales above 65,536 elements, small tensors fp16, control tensors\n"
      "float32) pickled as torch.save does, zipped, zlib level 9. torch.load and the\n"
      "reference's dequantize_state_dict_int8 read it. MODEL is any file pgolf reads.\n"

@@ -53,6 +53,26 @@ void pg_records_quant_default(pg_records_quant *q)
     pg_settings_defaults(&b, 1);
 }
 
+int pg_records_quant_record(pg_records_quant *q)
+{
+    /* the latest record's log (2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack) */
+    static const char *const kRecord[] = {
+        "MATRIX_BITS=6", "EMBED_BITS=7", "MATRIX_CLIP_SIGMAS=12.85", "EMBED_CLIP_SIGMAS=14",
+        "MLP_CLIP_SIGMAS=11.5", "ATTN_CLIP_SIGMAS=13", "LQER_ENABLED=1", "LQER_RANK=4",
+        "LQER_TOP_K=3", "LQER_FACTOR_BITS=4", "LQER_ASYM_ENABLED=1", "LQER_ASYM_GROUP=64",
+        "GATED_ATTN_QUANT_GATE=1"};
+    pg_settings_bind b = {&pg_records_quant_settings, q};
+    pg_records_quant_default(q);
+    for (size_t i = 0; i < sizeof kRecord / sizeof kRecord[0]; i++) {
+        char name[64];
+        const char *eq = strchr(kRecord[i], '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - kRecord[i]), kRecord[i]);
+        if (pg_settings_set(&b, 1, name, eq + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);

@@ -30,6 +30,9 @@ typedef struct {
 /* The records' names, their code's defaults. */
 extern const pg_settings_table pg_records_quant_settings;
 void pg_records_quant_default(pg_records_quant *q);
+/* The latest record's values (`--preset record`): int7 embedding, its clip sigmas, the
+ * gates int8 per row. */
+int pg_records_quant_record(pg_records_quant *q);
 
 /* The compressed file image (*out malloc'ed); `log` (may be NULL) gets the records'
  * "Quantized weights:" summary. hs: Hessians for m's shape (pg_hessians_load). */

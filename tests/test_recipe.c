@@ -16,6 +16,7 @@
 #include "kernels/eval.h"
 #include "kernels/hessian.h"
 #include "kernels/optim.h"
+#include "packager/logparse.h"
 #include "packager/torchexport_records.h"
 #include "packager/torchimport.h"
 #include "train/train.h"
@@ -346,6 +347,54 @@ START_TEST(test_records_export_matches_torch)
 }
 END_TEST
 
+/* Every value the latest record's log dumps for a setting of the preset's tables equals
+ * the preset's (training, model, and the export's). */
+START_TEST(test_record_preset_matches_its_log)
+{
+    const char *log = t_shared_path("records-sample/track_10min_16mb/"
+                                    "2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611/"
+                                    "train_seed0.log");
+    if (!log)
+        T_SKIP("../shared is absent");
+    pg_log_summary *ls = calloc(1, sizeof *ls);
+    ck_assert_msg(pg_log_parse(log, ls) == 0, "%s", pg_errmsg());
+    pg_hparams h;
+    pg_records_quant q;
+    ck_assert_int_eq(pg_hparams_record(&h), 0);
+    ck_assert_int_eq(pg_records_quant_record(&q), 0);
+    pg_settings_bind b[3] = {{&pg_train_settings, &h}, {&pg_model_settings, &h.model},
+                             {&pg_records_quant_settings, &q}};
+    int compared = 0;
+    for (int i = 0; i < ls->nconfig; i++) {
+        char name[64], value[96], mine[PG_SETTING_TEXT_MAX], theirs[PG_SETTING_TEXT_MAX];
+        pg_log_config_setting(&ls->config[i], name, sizeof name, value, sizeof value);
+        void *obj;
+        const pg_setting *row = pg_settings_find(b, 3, name, &obj);
+        if (!row || row->type == PG_SET_PATH)
+            continue; /* not pgolf's, or a path of their machine */
+        size_t len = strlen(value); /* "4.0" for an integer setting */
+        if ((row->type == PG_SET_INT || row->type == PG_SET_LONG) && len > 2 &&
+            strcmp(value + len - 2, ".0") == 0)
+            value[len - 2] = '\0';
+        pg_settings_format(row, obj, mine, sizeof mine);
+        pg_hparams hh = h;
+        pg_records_quant qq = q;
+        pg_settings_bind bb[3] = {{&pg_train_settings, &hh}, {&pg_model_settings, &hh.model},
+                                  {&pg_records_quant_settings, &qq}};
+        void *obj2;
+        const pg_setting *row2 = pg_settings_find(bb, 3, name, &obj2);
+        ck_assert_msg(pg_settings_set(bb, 3, name, value) == 0, "%s", pg_errmsg());
+        pg_settings_format(row2, obj2, theirs, sizeof theirs);
+        ck_assert_msg(strcmp(mine, theirs) == 0, "%s: the preset has %s, the record's log %s (line %d)",
+                      name, mine, theirs, ls->config[i].line);
+        compared++;
+    }
+    ck_assert_int_ge(compared, 50);
+    fprintf(stderr, "--preset record: %d settings equal to the record's log\n", compared);
+    free(ls);
+}
+END_TEST
+
 typedef struct {
     double loss[64];
     long n, stop_at;
@@ -487,6 +536,7 @@ Suite *suite_recipe(void)
     tcase_add_test(tc, test_document_packing_loader);
     tcase_add_test(tc, test_hessians_match_torch);
     tcase_add_test(tc, test_records_export_matches_torch);
+    tcase_add_test(tc, test_record_preset_matches_its_log);
     tcase_add_test(tc, test_trace_matches_torch);
     tcase_add_test(tc, test_resume_gives_the_same_bits);
     suite_add_tcase(s, tc);

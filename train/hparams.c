@@ -130,6 +130,43 @@ void pg_hparams_tiny(pg_hparams *h, const char *repo_root)
     h->muon_momentum_warmup_steps = 50;
 }
 
+/* The latest record's run (records/track_10min_16mb/2026-04-27_SP8192_LQER_SparseGate_
+ * BOSSmearFix_9HpStack_1.0611, its logs' hyperparameter dump): the model family's options,
+ * the recipe, the document-packing loader and GPTQ's calibration, on its CaseOps data. */
+static const char *const kRecord[] = {
+    "VOCAB_SIZE=8192", "NUM_LAYERS=11", "MODEL_DIM=512", "NUM_HEADS=8", "NUM_KV_HEADS=4",
+    "MLP_MULT=4", "MLP_ACT=leaky_relu2", "TRAIN_SEQ_LEN=2048", "ROPE_BASE=10000",
+    "ROPE_DIMS=16", "LN_SCALE=1", "QK_GAIN_INIT=5", "LOGIT_SOFTCAP=30",
+    "TIED_EMBED_INIT_STD=0.005", "XSA_LAST_N=11", "NUM_LOOPS=2", "LOOP_START=3", "LOOP_END=5",
+    "PARALLEL_START_LAYER=8", "PARALLEL_FINAL_LANE=mean", "SKIP_GATES_ENABLED=1",
+    "GATE_WINDOW=12", "SPARSE_ATTN_GATE_ENABLED=1", "SPARSE_ATTN_GATE_SCALE=0.5",
+    "SMEAR_GATE_ENABLED=1",
+    "DATA_PATH=./data/datasets/fineweb10B_sp8192_lossless_caps_caseops_v1_reserved",
+    "TOKENIZER_PATH=./data/tokenizers/fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model",
+    "SEED=0", "ITERATIONS=20000", "TRAIN_BATCH_TOKENS=786432", "WORLD_SIZE=8",
+    "MAX_WALLCLOCK_SECONDS=600", "WARMUP_STEPS=20", "VAL_LOSS_EVERY=0", "TRAIN_LOG_EVERY=500",
+    "TIED_EMBED_LR=0.03", "MATRIX_LR=0.026", "SCALAR_LR=0.02", "MUON_MOMENTUM=0.97",
+    "MUON_MOMENTUM_WARMUP_START=0.92", "MUON_MOMENTUM_WARMUP_STEPS=1500",
+    "MUON_BACKEND_STEPS=5", "BETA1=0.9", "BETA2=0.99", "ADAM_EPS=1e-8", "GRAD_CLIP_NORM=0.3",
+    "WARMDOWN_FRAC=0.85", "MIN_LR=0.1", "ENABLE_LOOPING_AT=0.35", "MUON_ROW_NORMALIZE=1",
+    "MUON_NS_COEFFS=polar_express", "MUON_WD=0.095", "EMBED_WD=0.085", "ADAM_WD=0.02",
+    "EMA_DECAY=0.9965", "TRAIN_LOADER=document_packing", "GPTQ_CALIBRATION_BATCHES=16",
+    "GPTQ_RESERVE_SECONDS=0.5",
+};
+
+int pg_hparams_record(pg_hparams *h)
+{
+    pg_hparams_default(h);
+    for (size_t i = 0; i < sizeof kRecord / sizeof kRecord[0]; i++) {
+        char name[64];
+        const char *eq = strchr(kRecord[i], '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - kRecord[i]), kRecord[i]);
+        if (pg_hparams_set(h, name, eq + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int pg_hparams_set(pg_hparams *h, const char *name, const char *value)
 {
     pg_settings_bind b[2];

@@ -56,6 +56,11 @@ void pg_hparams_default(pg_hparams *h);
 /* The tiny preset on the shipped sample (pgolf's embedded default). */
 void pg_hparams_tiny(pg_hparams *h, const char *repo_root);
 
+/* The latest record's configuration (`--preset record`): the records' model family, the
+ * training recipe, the document-packing loader and GPTQ's calibration, as its log's
+ * hyperparameter dump states them, with its data under the records' paths. */
+int pg_hparams_record(pg_hparams *h);
+
 /* Sets one value by its environment name; unknown names and bad numbers fail. */
 int pg_hparams_set(pg_hparams *h, const char *name, const char *value);
 /* NAME=VALUE lines; errors name the file and line. */
