@@ -3,11 +3,11 @@
 # product it replaced) and, when Debian's python3-torch is installed, the PyTorch
 # reference on the same shapes in the same run, then prints the ratio of pgolf's tokens/s
 # to the hand-written path's (before/after) and to PyTorch's (the named baseline).
-# usage: bench/run.sh BENCH_FORWARD BENCH_TRAIN BENCH_TTT
+# usage: bench/run.sh BENCH_FORWARD BENCH_TRAIN BENCH_TTT BENCH_RECIPE PGOLF
 set -eu
 root=${PGOLF_ROOT:-.}
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.ckpt"' EXIT
 have_torch=0
 /usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
 run() { # kind binary script
@@ -22,6 +22,15 @@ run() { # kind binary script
 run "forward pass" "$1" bench_forward.py
 run "training step (forward + backward, optimizer)" "$2" bench_train.py
 run "the records' phased TTT eval (and the plain eval it adds to)" "$3" bench_ttt.py
+echo "== the latest record's core, training step with the records' recipe, CPU ($(nproc) cores); baselines: the March optimizer, PyTorch float32 reference =="
+"$4" | tee -a "$tmp"
+if [ $have_torch = 1 ]; then
+  "$5" init --preset record --out "$tmp.ckpt" >/dev/null
+  /usr/bin/python3 "$root/bench/bench_recipe.py" "$tmp.ckpt" | tee -a "$tmp"
+  rm -f "$tmp.ckpt"
+else
+  echo "python3-torch not installed: no PyTorch baseline in this run"
+fi
 awk '
   /tokens_per_s=/ {
     delete f

@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "common/parse.h"
 #include "kernels/checkpoint.h"
+#include "train/hparams.h"
 #include "cli/commands.h"
 
 #define MAX_SETS 64
@@ -64,8 +65,13 @@ int cmd_init(int argc, char **argv)
         cfg = pg_config_baseline();
     else if (strcmp(preset, "tiny") == 0)
         cfg = pg_config_tiny();
-    else
-        return pg_cli_usage_error("init", "unknown preset '%s' (tiny or baseline)", preset);
+    else if (strcmp(preset, "record") == 0) {
+        pg_hparams h;
+        if (pg_hparams_record(&h) != 0)
+            return pg_cli_error();
+        cfg = h.model;
+    } else
+        return pg_cli_usage_error("init", "unknown preset '%s' (tiny, baseline or record)", preset);
     if (pg_config_from_env(&cfg) != 0)
         return pg_cli_error();
     int set_rc = pg_cli_apply_sets("init", "--set", sets, nsets, set_config, &cfg);

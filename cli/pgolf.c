@@ -35,7 +35,7 @@ const pg_command pg_commands[] = {
      "byte table, one entry per id: base_bytes, has_leading_space, is_boundary. --vocab N\n"
      "pads the table to a model vocab larger than the tokenizer's.\n"},
     {"init", cmd_init, "write a freshly initialized model checkpoint",
-     "usage: pgolf init --out FILE [--preset tiny|baseline] [--set NAME=VALUE]... [--seed N]\n"
+     "usage: pgolf init --out FILE [--preset tiny|baseline|record] [--set NAME=VALUE]... [--seed N]\n"
      "                  [--init reference|dense] [--backend cpu|cuda|auto]\n"
      "\n"
      "Model shape comes from the preset (default baseline), then the reference's environment\n"

@@ -525,6 +525,73 @@ START_TEST(test_resume_gives_the_same_bits)
 }
 END_TEST
 
+/* The value after "KEY" in text, or NAN. */
+static double value_after(const char *text, const char *key)
+{
+    const char *p = text ? strstr(text, key) : NULL;
+    return p ? strtod(p + strlen(key), NULL) : NAN;
+}
+
+/* A tiny --preset record run from the command line: train with the recipe (document
+ * packing, the loop switched on, the EMA, GPTQ calibration), the records' export, then the
+ * exported artifact scored in the documents mode and with the records' phased TTT. */
+START_TEST(test_tiny_record_run_end_to_end)
+{
+    const char *dir = fresh("record_run");
+    const char *tiny = "--set VOCAB_SIZE=1024 --set NUM_LAYERS=5 --set MODEL_DIM=32 "
+                       "--set NUM_HEADS=2 --set NUM_KV_HEADS=1 --set TRAIN_SEQ_LEN=64 "
+                       "--set ROPE_DIMS=8 --set NUM_LOOPS=1 --set LOOP_START=1 --set LOOP_END=2 "
+                       "--set PARALLEL_START_LAYER=3 --set XSA_LAST_N=5 --set GATE_WINDOW=8";
+    t_run_result r = t_pgolf(
+        "train --preset record %s --set DATA_PATH='%s' --set TOKENIZER_PATH='%s' "
+        "--set TRAIN_BATCH_TOKENS=1024 --set ITERATIONS=30 --set MAX_WALLCLOCK_SECONDS=0 "
+        "--set MUON_MOMENTUM_WARMUP_STEPS=10 --set GPTQ_CALIBRATION_BATCHES=2 "
+        "--set TRAIN_LOG_EVERY=10 --out '%s'",
+        tiny, t_repo_path("data/sample"), t_repo_path("data/sample/sample_1024_bpe.model"), dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char *log = t_read_text(t_tmp_path("record_run/train.log"));
+    ck_assert_ptr_nonnull(strstr(log, "layer_loop:enabled step:11 "));
+    ck_assert_ptr_nonnull(strstr(log, "train_loader:document_packing"));
+    ck_assert_ptr_nonnull(strstr(log, "ema:applying EMA weights"));
+    ck_assert_ptr_nonnull(strstr(log, "GPTQ:collected 31 Hessians"));
+    free(log);
+    r = t_pgolf("export '%s/final.ckpt' --format records --preset record --hessians "
+                "'%s/hessians.bin' --set KEEP_FLOAT_MAX_NUMEL=2048 --out '%s/final_model.int6.ptz'",
+                dir, dir, dir);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "gptq (int7)") && strstr(r.out, "tok_emb.weight") &&
+                      strstr(r.out, "gptq (int6)") && strstr(r.out, "+lqer_asym: "),
+                  "%s", r.out);
+    const char *data = t_repo_path("data/sample");
+    const char *tok = t_repo_path("data/sample/sample_1024_bpe.model");
+    const char *family = "--set NUM_LOOPS=1 --set LOOP_START=1 --set LOOP_END=2 "
+                         "--set XSA_LAST_N=5 --set LN_SCALE=1 --set ROPE_DIMS=8 "
+                         "--set MLP_ACT=leaky_relu2 --set TRAIN_SEQ_LEN=64 "
+                         "--set PARALLEL_START_LAYER=3 --set GATE_WINDOW=8 "
+                         "--set SPARSE_ATTN_GATE_SCALE=0.5";
+    r = t_pgolf("eval '%s/final.ckpt' --data '%s' --tokenizer '%s' --mode documents", dir, data,
+                tok);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    double fp32 = value_after(r.out, "final_documents_exact val_loss:");
+    r = t_pgolf("eval '%s/final_model.int6.ptz' %s --data '%s' --tokenizer '%s' --mode documents",
+                dir, family, data, tok);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    double quant = value_after(r.out, "final_documents_exact val_loss:");
+    ck_assert_msg(isfinite(fp32) && isfinite(quant) && fabs(quant - fp32) < 0.05 &&
+                      quant != fp32,
+                  "documents val_loss: float32 %.6f, exported %.6f", fp32, quant);
+    r = t_pgolf("eval '%s/final_model.int6.ptz' %s --data '%s' --tokenizer '%s' --ttt "
+                "--ttt-set TTT_OPTIMIZER=phased --ttt-set TTT_CHUNK_SIZE=32 "
+                "--ttt-set TTT_EVAL_SEQ_LEN=64 --ttt-set PHASED_TTT_PREFIX_DOCS=4",
+                dir, family, data, tok);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    double ttt = value_after(r.out, "ttt_phased_exact val_loss:");
+    ck_assert_msg(isfinite(ttt), "%s", r.out);
+    fprintf(stderr, "tiny --preset record run: documents val_loss float32 %.5f, records export "
+                    "%.5f, phased TTT on the export %.5f\n", fp32, quant, ttt);
+}
+END_TEST
+
 Suite *suite_recipe(void)
 {
     Suite *s = suite_create("recipe");
@@ -537,6 +604,7 @@ Suite *suite_recipe(void)
     tcase_add_test(tc, test_hessians_match_torch);
     tcase_add_test(tc, test_records_export_matches_torch);
     tcase_add_test(tc, test_record_preset_matches_its_log);
+    tcase_add_test(tc, test_tiny_record_run_end_to_end);
     tcase_add_test(tc, test_trace_matches_torch);
     tcase_add_test(tc, test_resume_gives_the_same_bits);
     suite_add_tcase(s, tc);
