@@ -31,6 +31,7 @@ static const char *const kBoxSources[] = {
     "kernels/checkpoint.c", "kernels/config.c",  "kernels/eval.c",      "kernels/model.c",
     "kernels/model_block.c", "kernels/model_lora.c", "kernels/model_stack.c",
     "kernels/optim.c",     "kernels/rng.c",      "kernels/ttt.c",       "kernels/ttt_phased.c",
+    "kernels/hessian.c",
     "kernels/ttt_settings.c", "kernels/final_eval.c", "kernels/backend_select.c", "kernels/cpu/backend.c",
     "kernels/cpu/elementwise.c", "kernels/cpu/ops.c", "kernels/cpu/optim_ops.c",
     "kernels/cpu/attn_variants.c", "kernels/cpu/embedding_extras.c",

@@ -152,7 +152,7 @@ START_TEST(test_selftest)
 {
     t_run_result r = t_pgolf("selftest --backend cpu --tiny");
     ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
-    ck_assert_ptr_nonnull(strstr(r.out, "selftest: 119 checks, 0 failed"));
+    ck_assert_ptr_nonnull(strstr(r.out, "selftest: 125 checks, 0 failed"));
     ck_assert_ptr_nonnull(strstr(r.out, "attention_bwd dk       "));
     r = t_pgolf("selftest --backend cuda");
     if (r.status == 77) {

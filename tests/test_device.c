@@ -502,6 +502,60 @@ START_TEST(test_training_on_device)
 }
 END_TEST
 
+/* The April records' recipe on the device: MuonEq-R with Polar Express, decays, the
+ * document-packing loader, the loop switched on mid-run, the EMA and GPTQ's Hessians, as
+ * the CPU computes them. */
+START_TEST(test_recipe_training_on_device)
+{
+    pg_hparams h;
+    small_hparams(&h);
+    const char *sets[][2] = {{"ITERATIONS", "6"},
+                             {"VAL_LOSS_EVERY", "0"},
+                             {"NUM_LOOPS", "1"},
+                             {"LOOP_START", "1"},
+                             {"LOOP_END", "1"},
+                             {"ENABLE_LOOPING_AT", "0.5"},
+                             {"WARMDOWN_FRAC", "0.5"},
+                             {"MIN_LR", "0.1"},
+                             {"MUON_ROW_NORMALIZE", "1"},
+                             {"MUON_NS_COEFFS", "polar_express"},
+                             {"MUON_WD", "0.1"},
+                             {"EMBED_WD", "0.1"},
+                             {"ADAM_WD", "0.05"},
+                             {"GRAD_CLIP_NORM", "0.3"},
+                             {"EMA_DECAY", "0.9"},
+                             {"TRAIN_LOADER", "document_packing"},
+                             {"GPTQ_CALIBRATION_BATCHES", "1"}};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        ck_assert_int_eq(pg_hparams_set(&h, sets[i][0], sets[i][1]), 0);
+    char cpu[1100], dev[1100];
+    snprintf(cpu, sizeof cpu, "%s", t_tmp_path("dev_recipe_cpu"));
+    snprintf(dev, sizeof dev, "%s", t_tmp_path("dev_recipe_emu"));
+    pg_train_opts o = {.out_dir = cpu, .quiet = 1, .force = 1};
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    o.out_dir = dev;
+    o.backend = device();
+    ck_assert_msg(pg_train(&h, &o) == 0, "%s", pg_errmsg());
+    char s1[PG_SHA256_HEX_LEN], s2[PG_SHA256_HEX_LEN];
+    if (exact()) {
+        const char *files[] = {"final.ckpt", "hessians.bin"};
+        for (int i = 0; i < 2; i++) {
+            file_sha(cpu, files[i], s1);
+            file_sha(dev, files[i], s2);
+            ck_assert_msg(strcmp(s1, s2) == 0, "%s differs from the CPU's", files[i]);
+        }
+    } else {
+        assert_close_checkpoints(cpu, dev);
+    }
+    char p[1200];
+    snprintf(p, sizeof p, "%s/train.log", dev);
+    char *log = t_read_text(p);
+    ck_assert_ptr_nonnull(strstr(log, "layer_loop:enabled step:3 "));
+    ck_assert_ptr_nonnull(strstr(log, "GPTQ:collected"));
+    free(log);
+}
+END_TEST
+
 START_TEST(test_files_from_device)
 {
     pg_model a, b;
@@ -734,6 +788,7 @@ Suite *suite_device(void)
     tcase_add_test(tc, test_eval_and_ttt_on_device);
     tcase_add_test(tc, test_causality_audit_on_device);
     tcase_add_test(tc, test_training_on_device);
+    tcase_add_test(tc, test_recipe_training_on_device);
     tcase_add_test(tc, test_files_from_device);
     tcase_add_test(tc, test_selftest_model_rows);
     tcase_add_test(tc, test_backend_flag);
