@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, suite_train());
     srunner_add_suite(sr, suite_recipe());
     srunner_add_suite(sr, suite_gptq());
+    srunner_add_suite(sr, suite_caseops());
     srunner_add_suite(sr, suite_ttt());
     srunner_add_suite(sr, suite_ttt_phased());
     srunner_add_suite(sr, suite_rerun());

@@ -104,6 +104,9 @@ $py $g/check_records_export.py check "$tmp/rec_train.ptz" "$tmp/rec_train.ckpt" 
 # The records' export quantization: GPTQ with the SD clip and LQER on small matrices.
 $py $g/make_records_gptq.py $g/records_gptq
 
+# CaseOps: the transform and the byte counts of cut pieces on a handful of strings.
+$py $g/make_records_caseops.py $g/records_caseops.json
+
 # TTT parity: per-chunk losses before and with legal score-first TTT.
 ./pgolf init --preset tiny --set NUM_LAYERS=3 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 \
   --set TIED_EMBED_INIT_STD=0.3 --seed 9 --init dense --out "$tmp/ttt.ckpt" >/dev/null
