@@ -1,14 +1,17 @@
 /* pgolf data: validate token shards (check) and write one from token ids (pack). */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "common/err.h"
 #include "common/parse.h"
 #include "cli/commands.h"
+#include "dataset/caseops_data.h"
 #include "dataset/shard.h"
 #include "dataset/tokenizer.h"
 
@@ -152,13 +155,55 @@ static int data_pack(int argc, char **argv)
     return rc;
 }
 
+/* pgolf data caseops --docs FILE --tokenizer MODEL --out DIR [--val-docs N] [--shard-tokens N] */
+static int data_caseops(int argc, char **argv)
+{
+    static const struct option opts[] = {{"docs", required_argument, 0, 'd'},
+                                         {"tokenizer", required_argument, 0, 't'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"val-docs", required_argument, 0, 'v'},
+                                         {"shard-tokens", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
+    pg_caseops_data_opts o = {NULL, NULL, NULL, 10000, 10000000, isatty(2)};
+    int c;
+    optind = 1;
+    while ((c = pg_cli_getopt(argc, argv, opts)) != -1) {
+        switch (c) {
+        case 'd': o.docs = optarg; break;
+        case 't': o.tokenizer = optarg; break;
+        case 'o': o.out = optarg; break;
+        case 'v':
+            if (pg_parse_long(optarg, "--val-docs", 0, LONG_MAX, &o.val_docs) != 0)
+                return pg_cli_error();
+            break;
+        case 's':
+            if (pg_parse_long(optarg, "--shard-tokens", 1, LONG_MAX, &o.shard_tokens) != 0)
+                return pg_cli_error();
+            break;
+        default: return pg_cli_usage_error("data", "bad option");
+        }
+    }
+    if (!o.docs || !o.tokenizer || !o.out || optind != argc)
+        return pg_cli_usage_error("data", "caseops needs --docs FILE --tokenizer MODEL --out DIR");
+    pg_caseops_data_report r;
+    if (pg_caseops_prepare(&o, &r) != 0)
+        return pg_cli_error();
+    printf("caseops %s: %ld documents (%ld val): val %zu tokens in %d shard(s) with %zu original "
+           "bytes in the sidecar, train %zu tokens in %d shard(s) -> %s\n",
+           o.docs, r.docs, r.val_docs, r.val_tokens, r.val_shards, r.val_bytes, r.train_tokens,
+           r.train_shards, o.out);
+    return 0;
+}
+
 int cmd_data(int argc, char **argv)
 {
     if (argc < 2)
-        return pg_cli_usage_error("data", "missing action (check or pack)");
+        return pg_cli_usage_error("data", "missing action (check, pack or caseops)");
     if (strcmp(argv[1], "check") == 0)
         return data_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "pack") == 0)
         return data_pack(argc - 1, argv + 1);
+    if (strcmp(argv[1], "caseops") == 0)
+        return data_caseops(argc - 1, argv + 1);
     return pg_cli_usage_error("data", "unknown action '%s'", argv[1]);
 }

@@ -20,14 +20,24 @@ static int cmd_version(int argc, char **argv);
     "the CPU with a note).\n"
 
 const pg_command pg_commands[] = {
-    {"data", cmd_data, "validate token shards or write one from token ids",
+    {"data", cmd_data, "validate token shards, write one from token ids, or make CaseOps data",
      "usage: pgolf data check DIR [--vocab N | --tokenizer MODEL] [--json]\n"
      "       pgolf data pack IDS.txt OUT.bin [--vocab N]\n"
+     "       pgolf data caseops --docs DOCS.jsonl --tokenizer MODEL --out DIR\n"
+     "                          [--val-docs N] [--shard-tokens N]\n"
      "\n"
      "check: validates every fineweb_{train,val}_*.bin in DIR (magic 20240520, version 1,\n"
      "  size = 1024 + 2*num_tokens, tokens < vocab) and reports files, tokens and documents\n"
      "  (BOS count) per split. Any bad shard is a one-line error naming the file.\n"
-     "pack: writes the whitespace-separated token ids of IDS.txt ('-' for stdin) as one shard.\n"},
+     "pack: writes the whitespace-separated token ids of IDS.txt ('-' for stdin) as one shard.\n"
+     "caseops: the April records' data (their prepare_caseops_data.py): each line of DOCS\n"
+     "  ({\"text\": ...} or a JSON string) CaseOps-transformed (capitals as TITLE, ALLCAPS,\n"
+     "  CAPNEXT operators, U+E001..U+E003, operator characters escaped by U+E004), encoded\n"
+     "  by MODEL (SentencePiece BPE, as the sentencepiece library encodes) behind a BOS; the\n"
+     "  first --val-docs (10000) documents to fineweb_val_*.bin with fineweb_val_bytes_*.bin\n"
+     "  (each token's original UTF-8 bytes, what val_bpb counts), the rest to\n"
+     "  fineweb_train_*.bin, --shard-tokens (10000000) per shard. DIR must not exist; it\n"
+     "  is built beside it and moved into place when complete.\n"},
     {"tokenizer", cmd_tokenizer, "inspect a SentencePiece model and its BPB byte table",
      "usage: pgolf tokenizer MODEL [--vocab N] [--json]\n"
      "\n"

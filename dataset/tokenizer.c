@@ -87,6 +87,8 @@ void pg_tokenizer_free(pg_tokenizer *tok)
             free(tok->pieces[i]);
     free(tok->pieces);
     free(tok->types);
+    free(tok->scores);
+    free(tok->charsmap);
     memset(tok, 0, sizeof *tok);
 }
 

@@ -23,6 +23,12 @@ typedef struct {
     int model_type;  /* 1 unigram, 2 bpe, 3 word, 4 char */
     int byte_fallback;
     int unk_id, bos_id, eos_id, pad_id;
+    /* what encoding text needs (a .model file's; a pieces table has none) */
+    float *scores;                 /* per id */
+    unsigned char *charsmap;       /* the normalizer's precompiled map (NULL: none) */
+    size_t charsmap_len;
+    int add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
+    int treat_whitespace_as_suffix;
 } pg_tokenizer;
 
 #define PG_TOKENIZER_MAX_VOCAB 65536 /* token ids are uint16 in the shards */

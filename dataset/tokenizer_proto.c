@@ -26,7 +26,8 @@ int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, p
     tok->vocab_size = (int)mp->n_pieces;
     tok->pieces = calloc(mp->n_pieces, sizeof *tok->pieces);
     tok->types = calloc(mp->n_pieces, 1);
-    if (!tok->pieces || !tok->types) {
+    tok->scores = calloc(mp->n_pieces, sizeof *tok->scores);
+    if (!tok->pieces || !tok->types || !tok->scores) {
         pg_fail("%s: out of memory", path);
         goto out;
     }
@@ -38,6 +39,7 @@ int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, p
             goto out;
         }
         tok->types[i] = (uint8_t)type;
+        tok->scores[i] = p->has_score ? p->score : 0.0f;
         size_t plen = p->piece ? strlen(p->piece) : 0;
         if (plen > PG_TOKENIZER_MAX_PIECE) {
             pg_fail("%s: piece %zu is %zu bytes, over the limit of %d", path, i, plen,
@@ -57,6 +59,19 @@ int pg_tokenizer_parse(const char *path, const unsigned char *buf, size_t len, p
     tok->bos_id = ts ? ts->bos_id : 1;
     tok->eos_id = ts ? ts->eos_id : 2;
     tok->pad_id = ts ? ts->pad_id : -1;
+    tok->treat_whitespace_as_suffix = ts ? ts->treat_whitespace_as_suffix : 0;
+    const Sentencepiece__NormalizerSpec *ns = mp->normalizer_spec;
+    tok->add_dummy_prefix = ns ? ns->add_dummy_prefix : 1;
+    tok->remove_extra_whitespaces = ns ? ns->remove_extra_whitespaces : 1;
+    tok->escape_whitespaces = ns ? ns->escape_whitespaces : 1;
+    if (ns && ns->has_precompiled_charsmap && ns->precompiled_charsmap.len > 0) {
+        tok->charsmap_len = ns->precompiled_charsmap.len;
+        if (!(tok->charsmap = malloc(tok->charsmap_len))) {
+            pg_fail("%s: out of memory", path);
+            goto out;
+        }
+        memcpy(tok->charsmap, ns->precompiled_charsmap.data, tok->charsmap_len);
+    }
     rc = 0;
 out:
     sentencepiece__model_proto__free_unpacked(mp, NULL);

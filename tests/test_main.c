@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, suite_recipe());
     srunner_add_suite(sr, suite_gptq());
     srunner_add_suite(sr, suite_caseops());
+    srunner_add_suite(sr, suite_sp_encode());
     srunner_add_suite(sr, suite_ttt());
     srunner_add_suite(sr, suite_ttt_phased());
     srunner_add_suite(sr, suite_rerun());

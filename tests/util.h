@@ -60,6 +60,7 @@ Suite *suite_ttt_phased(void);
 Suite *suite_recipe(void);
 Suite *suite_gptq(void);
 Suite *suite_caseops(void);
+Suite *suite_sp_encode(void);
 Suite *suite_rerun(void);
 Suite *suite_verify(void);
 Suite *suite_packager(void);

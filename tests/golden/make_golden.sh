@@ -106,6 +106,15 @@ $py $g/make_records_gptq.py $g/records_gptq
 
 # CaseOps: the transform and the byte counts of cut pieces on a handful of strings.
 $py $g/make_records_caseops.py $g/records_caseops.json
+# SentencePiece encoding (ids and surfaces) on the sample's, the challenge's SP8192 and
+# (CASEOPS_MODEL, the records' tokenizer) the CaseOps model; and `pgolf data caseops`'s
+# expected files on the sample's tokenizer.
+models="sample_1024=data/sample/sample_1024_bpe.model"
+[ -f ../shared/data/fineweb_8192_bpe.model ] && models="$models fineweb_8192=../shared/data/fineweb_8192_bpe.model"
+[ -n "${CASEOPS_MODEL:-}" ] && models="$models caseops_8192=$CASEOPS_MODEL"
+$py $g/make_sp_encode.py $g/sp_encode.json $models
+$py $g/make_caseops_data.py data/sample/fineweb_train_000000.bin data/sample/sample_1024_bpe.model \
+  $g/caseops_docs.jsonl $g/caseops_data.json
 
 # TTT parity: per-chunk losses before and with legal score-first TTT.
 ./pgolf init --preset tiny --set NUM_LAYERS=3 --set MODEL_DIM=32 --set TRAIN_SEQ_LEN=32 \
