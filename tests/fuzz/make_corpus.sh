@@ -10,9 +10,14 @@ out=tests/fuzz/corpus
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgolf-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
-for h in shard tokenizer container checkpoint artifact sealed logparse record manifest leaderboard; do
+for h in shard tokenizer container checkpoint artifact sealed logparse record manifest leaderboard caseops; do
   mkdir -p "$out/$h"
 done
+
+# CaseOps text: capitals of every kind, the operators in the text, Unicode.
+printf 'The NASA Launch, iPhone \356\200\201x\n\356\200\202nasa \356\200\204\356\200\201 caf\303\251' \
+  >"$out/caseops/mixed.txt"
+printf '\356\200\203a\356\200\203b\nALLCAPS Title\n  spaces\tand \360\237\230\200' >"$out/caseops/ops.txt"
 
 # Models: checkpoints and artifacts of a tiny shape, and one of NUM_LAYERS=1.
 small="--preset tiny --set VOCAB_SIZE=8 --set MODEL_DIM=4 --set NUM_HEADS=1 --set NUM_KV_HEADS=1 --set MLP_MULT=1"

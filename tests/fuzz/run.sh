@@ -29,6 +29,7 @@ max_len() {
     manifest) echo 8192 ;;
     pickle) echo 4096 ;;
     torchfile) echo 8192 ;;
+    caseops) echo 2048 ;;
   esac
 }
 
