@@ -1,30 +1,17 @@
 #include "dataset/caseops.h"
 
-#include <stdint.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 
-/* The code point at s[*i] (advancing *i), or -1 on invalid UTF-8 (overlong forms,
- * surrogates and values past U+10FFFF included). */
+/* The code point at s[*i], advancing *i; -1 on invalid UTF-8. */
 static long next_cp(const char *s, size_t n, size_t *i)
 {
-    const unsigned char *u = (const unsigned char *)s + *i;
-    size_t left = n - *i;
-    int len = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3
-                              : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || (size_t)len > left)
-        return -1;
-    long cp = len == 1 ? u[0] : u[0] & (0x7F >> len);
-    for (int k = 1; k < len; k++) {
-        if ((u[k] & 0xC0) != 0x80)
-            return -1;
-        cp = cp << 6 | (u[k] & 0x3F);
-    }
-    static const long min_of[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_of[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *i += (size_t)len;
+    size_t len;
+    long cp = pg_utf8_next(s + *i, n - *i, &len);
+    if (cp >= 0)
+        *i += len;
     return cp;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 
 /* ---- piece -> id ---------------------------------------------------------------------- */
 
@@ -178,21 +179,8 @@ static size_t trie_longest(const pg_sp_encoder *e, const char *s, size_t n, uint
 /* The length of the valid UTF-8 character at s (0: invalid). */
 static size_t utf8_char(const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t len = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3
-                                : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!len || len > n)
-        return 0;
-    uint32_t cp = len == 1 ? u[0] : u[0] & (0x7Fu >> len);
-    for (size_t k = 1; k < len; k++) {
-        if ((u[k] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (u[k] & 0x3F);
-    }
-    static const uint32_t min_of[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_of[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
+    size_t len;
+    return pg_utf8_next(s, n, &len) < 0 ? 0 : len;
 }
 
 /* The longest user-defined piece at s, or 0. */

@@ -172,6 +172,16 @@ static void trace_hparams(const json_t *g, pg_hparams *h)
     ck_assert_int_eq(pg_hparams_set(h, "MAX_WALLCLOCK_SECONDS", "0"), 0);
 }
 
+/* The golden's model (its settings, then the dense init the reference started from). */
+static void golden_model(const json_t *g, pg_hparams *h, pg_model *m)
+{
+    trace_hparams(g, h);
+    ck_assert_int_eq(pg_model_create(m, &h->model), 0);
+    pg_model_init(m, (uint64_t)json_integer_value(json_object_get(json_object_get(g, "trace"),
+                                                                  "init_seed")),
+                  PG_INIT_DENSE);
+}
+
 START_TEST(test_schedule_and_loop_switch)
 {
     json_t *g = golden(), *row;
@@ -200,12 +210,8 @@ START_TEST(test_hessians_match_torch)
 {
     json_t *g = golden(), *hp = json_object_get(json_object_get(g, "pieces"), "hessians");
     pg_hparams h;
-    trace_hparams(g, &h);
     pg_model m;
-    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
-    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(json_object_get(g, "trace"),
-                                                                   "init_seed")),
-                  PG_INIT_DENSE);
+    golden_model(g, &h, &m);
     int T = h.model.seq_len;
     size_t local = (size_t)h.train_batch_tokens / 8;
     pg_token_stream st;
@@ -278,12 +284,8 @@ START_TEST(test_records_export_matches_torch)
     json_t *g = golden(), *pieces = json_object_get(g, "pieces");
     json_t *hp = json_object_get(pieces, "hessians"), *ex = json_object_get(pieces, "export");
     pg_hparams h;
-    trace_hparams(g, &h);
     pg_model m;
-    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
-    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(json_object_get(g, "trace"),
-                                                                   "init_seed")),
-                  PG_INIT_DENSE);
+    golden_model(g, &h, &m);
     /* the reference's Hessians, so both quantize the same problem */
     pg_hessians hs;
     ck_assert_int_eq(pg_hessians_create(&hs, &m), 0);
@@ -437,11 +439,8 @@ START_TEST(test_trace_matches_torch)
 {
     json_t *g = golden(), *tr = json_object_get(g, "trace");
     pg_hparams h;
-    trace_hparams(g, &h);
     pg_model m;
-    ck_assert_int_eq(pg_model_create(&m, &h.model), 0);
-    pg_model_init(&m, (uint64_t)json_integer_value(json_object_get(tr, "init_seed")),
-                  PG_INIT_DENSE);
+    golden_model(g, &h, &m);
     uint8_t d[PG_SHA256_LEN];
     char hex[PG_SHA256_HEX_LEN];
     pg_sha256(m.params, m.num_params * sizeof(pg_real), d);
